@@ -1,0 +1,80 @@
+/**
+ * The process protocol: everything the scheduler and swap actors know about a model process.
+ *
+ * The scheduler and swaps send only these events and read only these tags. They never look
+ * at state names, so a machine that adds states (for example `sleeping` / `waking` for vLLM
+ * sleep mode) plugs in without touching them, as long as it keeps this contract:
+ *
+ * - every state that is not final handles `ENSURE_READY` and `STOP`;
+ * - every transition into a settled state answers every waiter
+ *   (`PROCESS.READY`, `PROCESS.FAILED` or `PROCESS.STOPPED`), so no caller is stranded
+ *   (llama-swap #946: a stop path that forgot its waiters hung every later request);
+ * - tags describe what the scheduler may assume (see {@link ProcessTag}).
+ */
+import type { AnyActorRef } from 'xstate';
+
+/** Tags a process state may carry; the scheduler's only view of a process. */
+export const ProcessTag = {
+  /** The model holds the resources eviction is about (a live OS process, VRAM). */
+  resident: 'resident',
+  /** Requests may be granted to it right now (the fast path). */
+  serving: 'serving',
+  /** The process accepts no more starts: swapstate is shutting down and it has stopped. */
+  halted: 'halted',
+} as const;
+export type ProcessTag = (typeof ProcessTag)[keyof typeof ProcessTag];
+
+/** Make the model ready; the reply is `PROCESS.READY` or `PROCESS.FAILED`. */
+export interface EnsureReadyEvent {
+  type: 'ENSURE_READY';
+  replyTo: AnyActorRef;
+}
+
+/**
+ * Stop the model; the reply is `PROCESS.STOPPED` once its process group is gone.
+ * `graceMs` is how long it may take to exit after `cmdStop`/SIGTERM before the group is
+ * SIGKILLed; it depends on who asks (unload, eviction, shutdown: reference section 4.6).
+ */
+export interface StopEvent {
+  type: 'STOP';
+  replyTo?: AnyActorRef;
+  graceMs?: number;
+  reason?: string;
+}
+
+/** Stop for good: like STOP, then refuse every later start. */
+export interface ShutdownEvent {
+  type: 'SHUTDOWN';
+  graceMs?: number;
+}
+
+/** A request was granted to this model / finished. They keep the TTL from running while busy. */
+export interface AcquireEvent {
+  type: 'ACQUIRE';
+}
+export interface ReleaseEvent {
+  type: 'RELEASE';
+}
+
+export type ProcessCommand = EnsureReadyEvent | StopEvent | ShutdownEvent | AcquireEvent | ReleaseEvent;
+
+/** Replies a process sends to `replyTo`. */
+export interface ProcessReadyReply {
+  type: 'PROCESS.READY';
+  model: string;
+}
+export interface ProcessFailedReply {
+  type: 'PROCESS.FAILED';
+  model: string;
+  error: string;
+}
+export interface ProcessStoppedReply {
+  type: 'PROCESS.STOPPED';
+  model: string;
+}
+export type ProcessReply = ProcessReadyReply | ProcessFailedReply | ProcessStoppedReply;
+
+/** The system id under which the scheduler registers a model's process actor. */
+export function processSystemId(model: string): string {
+  return `process:${model}`;
+}

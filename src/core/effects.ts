@@ -1,0 +1,53 @@
+/**
+ * Types shared by the pure scheduler core, the scheduler machine and the tests.
+ *
+ * Everything here is plain, JSON-serialisable data: the scheduler's whole state shows in the
+ * XState inspector, and tests compare effect arrays with `toEqual`.
+ */
+
+/** One client request, as the scheduler sees it: an id and the (resolved) model id. */
+export interface Req {
+  reqId: string;
+  model: string;
+}
+
+/** Why a request got no handler. The HTTP layer maps each code to a status and body. */
+export type SchedErrorCode =
+  | 'MODEL_NOT_FOUND'
+  | 'CONCURRENCY_LIMIT'
+  | 'SWAP_FAILED'
+  | 'MODEL_UNLOADED'
+  | 'SHUTTING_DOWN';
+
+export interface SchedError {
+  code: SchedErrorCode;
+  message: string;
+}
+
+/**
+ * What the core asks the world to do. The scheduler machine turns each into a named action.
+ *
+ * Exactly-once rule: every request gets one `admit`; an admitted request then gets exactly
+ * one of `grantServe` / `grantError`, unless it is cancelled first.
+ */
+export type Effect =
+  /** Admission decided; `error` set means rejected (404 unknown, 429 over the limit, ...). */
+  | { type: 'admit'; reqId: string; model: string; error?: SchedError }
+  /** The request may be proxied to `model` now; it must be answered by SERVE_DONE later. */
+  | { type: 'grantServe'; reqId: string; model: string }
+  /** The request fails with `error`. */
+  | { type: 'grantError'; reqId: string; model: string; error: SchedError }
+  /** Start a swap actor: stop `evict` in parallel, then make `target` ready (none: unload). */
+  | { type: 'startSwap'; swapId: string; target: string | null; evict: string[]; running: string[] }
+  /** The queue changed; 1-based positions of every queued request, in queue order. */
+  | { type: 'queuePositions'; positions: Array<{ reqId: string; position: number }> }
+  /** An unload has finished (its models are stopped). */
+  | { type: 'unloaded'; swapId: string; targets: string[]; error?: string };
+
+export type EffectType = Effect['type'];
+
+/** The slice of an effect union with the given type. */
+export type EffectOf<T extends EffectType> = Extract<Effect, { type: T }>;
+
+/** Pick-an-eviction-set policy: given a target and what is running, which models must stop. */
+export type Swapper = (target: string, running: readonly string[]) => string[];

@@ -1,0 +1,371 @@
+/**
+ * The FIFO scheduler's decision tree, as pure functions: (state, event) -> (state, effects).
+ *
+ * This is llama-swap's `internal/router/scheduler/fifo.go` rethought for an actor: the
+ * scheduler machine holds a {@link FifoState} in its context, calls one of the `on*`
+ * functions per event and turns the returned {@link Effect}s into named actions. Nothing
+ * here does I/O, reads a clock or keeps a reference to anything outside the state, so every
+ * decision is reproducible in a unit test.
+ *
+ * The request path, in llama-swap's order (reference section 6):
+ *  1. unknown model                        -> admit error MODEL_NOT_FOUND (404)
+ *  2. reserved(model) >= concurrencyLimit   -> admit error CONCURRENCY_LIMIT (429)
+ *  3. a swap to the same model is running   -> join its waiters (one load serves all)
+ *  4. ready, nothing to evict, not evicted  -> grant at once (fast path)
+ *  5. collides with a running swap          -> queue
+ *  6. would evict a model that is serving   -> queue (swaps never kill busy models)
+ *  7. otherwise                             -> start a swap, in parallel with disjoint ones
+ */
+import type { Effect, Req, SchedError, Swapper } from './effects.ts';
+
+/** Per-model scheduling policy from the config. */
+export interface ModelPolicy {
+  /** `concurrencyLimit`: admitted-and-unfinished requests allowed at once (default 10). */
+  limit: number;
+  /** `routing.scheduler.settings.fifo.priority`: higher is served first among queued. */
+  priority: number;
+}
+
+/** The scheduler's advisory copy of a process's tags (machines/process.protocol.ts). */
+export interface ProcMirror {
+  resident: boolean;
+  serving: boolean;
+  halted: boolean;
+}
+
+/** A swap actor that has been started and has not reported done yet. */
+export interface ActiveSwap {
+  swapId: string;
+  /** The model being made ready; `null` for an unload. */
+  target: string | null;
+  evict: string[];
+  /** Admitted requests waiting for this swap's result. */
+  waiters: Req[];
+  /**
+   * An unload took this swap's target away: its waiters have been answered, but the swap
+   * actor is still running, so it keeps blocking colliding swaps until it reports done.
+   * (llama-swap forgets such a swap at once, letting a new swap race the old one.)
+   */
+  cancelled: boolean;
+}
+
+export interface FifoState {
+  models: Record<string, ModelPolicy>;
+  procs: Record<string, ProcMirror>;
+  /** Running swaps, in start order. */
+  active: ActiveSwap[];
+  /** Admitted and not yet finished (queued + waiting + serving), per model. */
+  reserved: Record<string, number>;
+  /** Granted and not yet SERVE_DONE, per model. */
+  inFlight: Record<string, number>;
+  /** Priority order, arrival order within a priority. */
+  queue: Req[];
+  /** Sequence for unique swap ids (an actor system id may never be reused while alive). */
+  seq: number;
+  shuttingDown: boolean;
+}
+
+export const DEFAULT_CONCURRENCY_LIMIT = 10;
+
+/** The result of every transition function. */
+export interface Step {
+  state: FifoState;
+  effects: Effect[];
+}
+
+/** Fresh scheduler state for the configured models; every process starts stopped. */
+export function initialFifoState(
+  models: Record<string, { concurrencyLimit?: number | undefined; priority?: number | undefined }>,
+): FifoState {
+  const policies: Record<string, ModelPolicy> = {};
+  const procs: Record<string, ProcMirror> = {};
+  for (const [id, m] of Object.entries(models)) {
+    const limit = m.concurrencyLimit && m.concurrencyLimit > 0 ? m.concurrencyLimit : DEFAULT_CONCURRENCY_LIMIT;
+    policies[id] = { limit, priority: m.priority ?? 0 };
+    procs[id] = { resident: false, serving: false, halted: false };
+  }
+  return { models: policies, procs, active: [], reserved: {}, inFlight: {}, queue: [], seq: 0, shuttingDown: false };
+}
+
+/** Why a request cannot be granted right now, or what to do with it. */
+export type Decision =
+  | { kind: 'join'; swapId: string }
+  | { kind: 'fast' }
+  | { kind: 'collide'; swapId: string }
+  | { kind: 'busy'; model: string; inFlight: number }
+  | { kind: 'swap'; evict: string[]; running: string[] };
+
+/**
+ * Steps 3-7 of the decision tree for an admitted request. Pure: exported so that the
+ * scheduler machine's guards and the "why is it waiting" API can show the branch taken.
+ */
+export function classify(s: FifoState, model: string, swapper: Swapper): Decision {
+  const own = s.active.find((sw) => sw.target === model);
+  if (own && !own.cancelled) return { kind: 'join', swapId: own.swapId };
+
+  const running = runningSet(s, model);
+  const evict = swapper(model, running);
+  const collision = own ?? collidingSwap(s, model, evict);
+  if (s.procs[model]?.serving && evict.length === 0 && !collision) return { kind: 'fast' };
+  if (collision) return { kind: 'collide', swapId: collision.swapId };
+  const busy = evict.find((m) => (s.inFlight[m] ?? 0) > 0);
+  if (busy !== undefined) return { kind: 'busy', model: busy, inFlight: s.inFlight[busy] ?? 0 };
+  return { kind: 'swap', evict, running };
+}
+
+/** A new request: admission, then the decision tree. */
+export function onRequest(state: FifoState, req: Req, swapper: Swapper): Step {
+  const d = new Draft(state);
+  const policy = d.s.models[req.model];
+  if (!policy) {
+    d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.notFound(req.model) });
+  } else if (d.s.shuttingDown) {
+    d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.shuttingDown() });
+  } else if ((d.s.reserved[req.model] ?? 0) >= policy.limit) {
+    d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.overLimit() });
+  } else {
+    d.s.reserved[req.model] = (d.s.reserved[req.model] ?? 0) + 1;
+    d.emit({ type: 'admit', reqId: req.reqId, model: req.model });
+    if (!d.route(req, swapper)) d.enqueue(req);
+    d.emitPositionsIfChanged();
+  }
+  return d.done();
+}
+
+/**
+ * The client went away before it was granted: drop it from the queue and from swap waiters
+ * and free its reservation. A swap it started keeps running (its model stays loaded);
+ * cancelling a request that was already granted is a no-op (SERVE_DONE will follow).
+ */
+export function onCancel(state: FifoState, reqId: string): Step {
+  const d = new Draft(state);
+  const inQueue = d.s.queue.find((r) => r.reqId === reqId);
+  if (inQueue) {
+    d.s.queue = d.s.queue.filter((r) => r.reqId !== reqId);
+    d.release(inQueue.model);
+  }
+  d.s.active = d.s.active.map((sw) => {
+    const waiter = sw.waiters.find((r) => r.reqId === reqId);
+    if (!waiter) return sw;
+    d.release(waiter.model);
+    return { ...sw, waiters: sw.waiters.filter((r) => r.reqId !== reqId) };
+  });
+  d.emitPositionsIfChanged();
+  return d.done();
+}
+
+/** A swap actor finished: answer its waiters, forget it, re-drain the queue. */
+export function onSwapDone(state: FifoState, done: { swapId: string; error?: string | undefined }, swapper: Swapper): Step {
+  const d = new Draft(state);
+  const sw = d.s.active.find((a) => a.swapId === done.swapId);
+  if (!sw) return d.done();
+  d.s.active = d.s.active.filter((a) => a !== sw);
+  if (sw.target === null) {
+    d.emit({ type: 'unloaded', swapId: sw.swapId, targets: sw.evict, ...(done.error ? { error: done.error } : {}) });
+  } else {
+    for (const w of sw.waiters) {
+      if (done.error !== undefined) d.fail(w, errors.swapFailed(done.error));
+      else d.grant(w, sw.target);
+    }
+  }
+  d.drain(swapper);
+  return d.done();
+}
+
+/** A granted request finished (or its client left after the grant). */
+export function onServeDone(state: FifoState, model: string, swapper: Swapper): Step {
+  const d = new Draft(state);
+  const left = (d.s.inFlight[model] ?? 0) - 1;
+  if (left > 0) d.s.inFlight[model] = left;
+  else delete d.s.inFlight[model];
+  d.release(model);
+  if (left <= 0) d.drain(swapper);
+  return d.done();
+}
+
+/**
+ * Unload `targets` (all resident models when omitted): error the waiters and queued requests
+ * of those models, then start an unload swap (no target) that stops them. The unload never
+ * blocks the scheduler; while it runs it collides with every swap touching its targets.
+ * In-flight requests of a target are not waited for, as in llama-swap.
+ */
+export function onUnload(state: FifoState, targets: readonly string[] | undefined, swapper: Swapper): Step {
+  const d = new Draft(state);
+  const set = new Set(targets ?? Object.keys(d.s.procs).filter((m) => d.s.procs[m]?.resident));
+  for (const m of d.s.active.map((sw) => sw.target)) if (targets === undefined && m !== null) set.add(m);
+  const unloaded = errors.unloaded();
+  d.s.active = d.s.active.map((sw) => {
+    if (sw.target === null || !set.has(sw.target)) return sw;
+    for (const w of sw.waiters) d.fail(w, unloaded);
+    return { ...sw, waiters: [], cancelled: true };
+  });
+  const keep: Req[] = [];
+  for (const r of d.s.queue) {
+    if (set.has(r.model)) d.fail(r, unloaded);
+    else keep.push(r);
+  }
+  d.s.queue = keep;
+  d.startSwap(null, [...set].sort(), [], []);
+  d.drain(swapper);
+  return d.done();
+}
+
+/** Shutdown: every waiter and queued request fails; later requests are refused at admission. */
+export function onShutdown(state: FifoState): Step {
+  const d = new Draft(state);
+  d.s.shuttingDown = true;
+  const err = errors.shuttingDown();
+  d.s.active = d.s.active.map((sw) => {
+    for (const w of sw.waiters) d.fail(w, err);
+    return { ...sw, waiters: [] };
+  });
+  for (const r of d.s.queue) d.fail(r, err);
+  d.s.queue = [];
+  d.emitPositionsIfChanged();
+  return d.done();
+}
+
+/** A process's tags changed. The mirror is advisory: it picks branches, never gates a start. */
+export function onProcessChange(state: FifoState, model: string, mirror: ProcMirror): FifoState {
+  const old = state.procs[model];
+  if (old && old.resident === mirror.resident && old.serving === mirror.serving && old.halted === mirror.halted) {
+    return state;
+  }
+  return { ...state, procs: { ...state.procs, [model]: mirror } };
+}
+
+/**
+ * The models the swapper must consider running: resident processes (starting, ready and
+ * stopping included) plus targets of running swaps other than `exclude`, sorted so eviction
+ * decisions are deterministic.
+ */
+export function runningSet(s: FifoState, exclude: string): string[] {
+  const out = new Set<string>();
+  for (const [id, p] of Object.entries(s.procs)) if (p.resident) out.add(id);
+  for (const sw of s.active) if (sw.target !== null && sw.target !== exclude) out.add(sw.target);
+  return [...out].sort();
+}
+
+/**
+ * The running swap a new swap (target, evict) cannot run beside: one whose target it would
+ * evict, one that evicts it, or one whose evict set overlaps. Same-target swaps were joined
+ * before this is asked.
+ */
+function collidingSwap(s: FifoState, target: string, evict: readonly string[]): ActiveSwap | undefined {
+  return s.active.find(
+    (sw) =>
+      sw.target !== target &&
+      ((sw.target !== null && evict.includes(sw.target)) ||
+        sw.evict.includes(target) ||
+        sw.evict.some((m) => evict.includes(m))),
+  );
+}
+
+/** The core's error messages; the HTTP layer wraps them in llama-swap's envelope. */
+const errors = {
+  notFound: (model: string): SchedError => ({
+    code: 'MODEL_NOT_FOUND',
+    message: `no local server found for requested model: ${model}`,
+  }),
+  overLimit: (): SchedError => ({ code: 'CONCURRENCY_LIMIT', message: 'Too many requests' }),
+  swapFailed: (why: string): SchedError => ({ code: 'SWAP_FAILED', message: why }),
+  unloaded: (): SchedError => ({ code: 'MODEL_UNLOADED', message: 'swapstate: model unloaded' }),
+  shuttingDown: (): SchedError => ({ code: 'SHUTTING_DOWN', message: 'swapstate is shutting down' }),
+};
+
+/**
+ * A copy-on-write working copy of the state plus the effects produced so far. Only the
+ * containers a step touches are copied, so a step costs O(queue) at worst.
+ */
+class Draft {
+  readonly s: FifoState;
+  private readonly effects: Effect[] = [];
+  private readonly queueBefore: readonly Req[];
+
+  constructor(state: FifoState) {
+    this.s = { ...state, reserved: { ...state.reserved }, inFlight: { ...state.inFlight } };
+    this.queueBefore = state.queue;
+  }
+
+  emit(e: Effect): void {
+    this.effects.push(e);
+  }
+
+  done(): Step {
+    return { state: this.s, effects: this.effects };
+  }
+
+  /** Steps 3-7 for an admitted request; false when it must (stay) queued. */
+  route(req: Req, swapper: Swapper): boolean {
+    const d = classify(this.s, req.model, swapper);
+    switch (d.kind) {
+      case 'join':
+        this.s.active = this.s.active.map((sw) => (sw.swapId === d.swapId ? { ...sw, waiters: [...sw.waiters, req] } : sw));
+        return true;
+      case 'fast':
+        this.grant(req, req.model);
+        return true;
+      case 'collide':
+      case 'busy':
+        return false;
+      case 'swap':
+        this.startSwap(req.model, d.evict, d.running, [req]);
+        return true;
+    }
+  }
+
+  startSwap(target: string | null, evict: string[], running: string[], waiters: Req[]): void {
+    this.s.seq += 1;
+    const swapId = target === null ? `unload#${this.s.seq}` : `swap:${target}#${this.s.seq}`;
+    this.s.active = [...this.s.active, { swapId, target, evict, waiters, cancelled: false }];
+    this.emit({ type: 'startSwap', swapId, target, evict, running });
+  }
+
+  /** Insert before the first queued request of strictly lower priority (FIFO within one). */
+  enqueue(req: Req): void {
+    const p = this.s.models[req.model]?.priority ?? 0;
+    const q = [...this.s.queue];
+    const at = q.findIndex((r) => (this.s.models[r.model]?.priority ?? 0) < p);
+    q.splice(at === -1 ? q.length : at, 0, req);
+    this.s.queue = q;
+  }
+
+  /** Re-run the decision tree over the queue in order; blocked requests keep their place. */
+  drain(swapper: Swapper): void {
+    if (this.s.queue.length > 0) {
+      const pending = this.s.queue;
+      this.s.queue = [];
+      const remaining: Req[] = [];
+      for (const req of pending) {
+        if (!this.s.models[req.model]) this.fail(req, errors.notFound(req.model));
+        else if (!this.route(req, swapper)) remaining.push(req);
+      }
+      this.s.queue = remaining;
+    }
+    this.emitPositionsIfChanged();
+  }
+
+  grant(req: Req, model: string): void {
+    this.s.inFlight[model] = (this.s.inFlight[model] ?? 0) + 1;
+    this.emit({ type: 'grantServe', reqId: req.reqId, model });
+  }
+
+  /** Answer an admitted request with an error and free its reservation. */
+  fail(req: Req, error: SchedError): void {
+    this.release(req.model);
+    this.emit({ type: 'grantError', reqId: req.reqId, model: req.model, error });
+  }
+
+  release(model: string): void {
+    const left = (this.s.reserved[model] ?? 0) - 1;
+    if (left > 0) this.s.reserved[model] = left;
+    else delete this.s.reserved[model];
+  }
+
+  emitPositionsIfChanged(): void {
+    const q = this.s.queue;
+    const before = this.queueBefore;
+    if (q === before || (q.length === before.length && q.every((r, i) => r === before[i]))) return;
+    this.emit({ type: 'queuePositions', positions: q.map((r, i) => ({ reqId: r.reqId, position: i + 1 })) });
+  }
+}

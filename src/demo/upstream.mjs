@@ -1,0 +1,251 @@
+#!/usr/bin/env node
+// @ts-check
+// A tiny OpenAI-compatible server standing in for llama.cpp's llama-server.
+// Used by the test suite (spawned as a real child process) and by the demo config,
+// so it uses only node built-ins and starts in a few milliseconds.
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+
+/** @typedef {Record<string, unknown>} Obj */
+
+const FLAGS = new Set(['ignore-sigterm', 'fork-child']);
+const VALUED = new Set(['port', 'host', 'id', 'load-delay', 'crash-after', 'pid-file', 'stream-chunks', 'chunk-delay']);
+
+/** @param {string} msg @returns {never} */
+function die(msg) {
+  process.stderr.write(`upstream: ${msg}\n`);
+  process.exit(2);
+}
+
+/** Accepts both `--opt value` and `--opt=value`. @param {string[]} argv */
+function parseArgs(argv) {
+  /** @type {Map<string, string>} */
+  const opts = new Map();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--')) die(`unexpected argument ${arg}`);
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    if (FLAGS.has(name) && eq < 0) opts.set(name, 'true');
+    else if (VALUED.has(name)) {
+      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined) die(`--${name} needs a value`);
+      opts.set(name, value);
+    } else die(`unknown option ${arg}`);
+  }
+  return opts;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+/** @param {string} name @param {number | undefined} def */
+function num(name, def) {
+  const raw = opts.get(name);
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0) die(`--${name} must be a non-negative number, got ${raw}`);
+  return n;
+}
+
+const port = num('port', undefined) ?? die('--port is required');
+const host = opts.get('host') ?? '127.0.0.1';
+const id = opts.get('id') ?? 'demo';
+const loadDelay = num('load-delay', 0) ?? 0;
+const crashAfter = num('crash-after', undefined);
+const streamChunks = num('stream-chunks', 5) ?? 5;
+const chunkDelay = num('chunk-delay', 10) ?? 10;
+
+// A closed stdout pipe (the reader went away) must not crash the server.
+process.stdout.on('error', () => {});
+/** @param {string} line */
+const log = (line) => process.stdout.write(`${line}\n`);
+
+if (crashAfter !== undefined) {
+  setTimeout(() => {
+    process.stderr.write(`${id} crashing on purpose (--crash-after ${crashAfter})\n`);
+    process.exit(1);
+  }, crashAfter);
+}
+
+if (opts.has('fork-child')) {
+  // Simulates a forking wrapper: the grandchild stays in our process group, shrugs off
+  // SIGTERM/SIGHUP and keeps our stdout/stderr pipes open after we exit.
+  const script = "process.on('SIGTERM',()=>{});process.on('SIGHUP',()=>{});setInterval(()=>{},1e6);";
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+  child.unref();
+  const pidFile = opts.get('pid-file');
+  if (pidFile !== undefined && child.pid !== undefined) writeFileSync(pidFile, `${child.pid}\n`);
+  log(`child pid ${child.pid}`);
+}
+
+let readyAt = Infinity; // set once listening; inference is refused until then
+const now = () => Math.floor(Date.now() / 1000);
+const loading = () => Date.now() < readyAt;
+
+/** @param {http.ServerResponse} res @param {number} status @param {unknown} body */
+function sendJson(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+/** @param {http.ServerResponse} res @param {number} status @param {string} message @param {string} type */
+const sendError = (res, status, message, type) => sendJson(res, status, { error: { code: status, message, type } });
+
+/** @param {unknown} content  Chat content may be a string or an array of `{type:'text', text}` parts. */
+function textOf(content) {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content.map((p) => (p && typeof p === 'object' && typeof p.text === 'string' ? p.text : '')).join(' ');
+}
+/** @param {string} s */
+const countWords = (s) => s.split(/\s+/).filter(Boolean).length;
+
+/** @param {Obj} body */
+function chatPrompt(body) {
+  const messages = Array.isArray(body.messages) ? /** @type {unknown[]} */ (body.messages) : [];
+  const all = messages.map((m) => (m && typeof m === 'object' ? /** @type {Obj} */ (m) : {}));
+  const lastUser = all.filter((m) => m.role === 'user').pop();
+  return { last: textOf(lastUser?.content), all: all.map((m) => textOf(m.content)).join(' ') };
+}
+
+/** 8 deterministic floats in [-1, 1] derived from the text. @param {string} text */
+function embed(text) {
+  const digest = createHash('sha256').update(text).digest();
+  return Array.from({ length: 8 }, (_, i) => Math.round(((digest.readUInt16BE(i * 2) / 65535) * 2 - 1) * 1e6) / 1e6);
+}
+
+/**
+ * Streams `text` word by word as SSE; each chunk is written (and flushed) on its own.
+ * @param {http.ServerResponse} res @param {Obj} body @param {string} text
+ * @param {(piece: string, last: boolean) => Obj} makeChunk
+ */
+function stream(res, body, text, makeChunk) {
+  const words = text.split(' ').filter(Boolean);
+  let total = typeof body.chunks === 'number' ? body.chunks : streamChunks;
+  if (typeof body.max_tokens === 'number' && body.max_tokens < total) total = body.max_tokens;
+  total = Math.max(0, Math.floor(total));
+  const delay = typeof body.chunk_delay_ms === 'number' ? body.chunk_delay_ms : chunkDelay;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  let sent = 0;
+  let done = false;
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  res.on('close', () => {
+    clearTimeout(timer); // no writes after the client went away
+    if (!done) log(`${id} client closed stream after ${sent} chunks`);
+  });
+  const tick = () => {
+    if (res.destroyed) return;
+    if (sent >= total) {
+      done = true;
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    const word = words[sent % words.length] ?? '';
+    res.write(`data: ${JSON.stringify(makeChunk(sent === 0 ? word : ` ${word}`, sent === total - 1))}\n\n`);
+    sent++;
+    timer = setTimeout(tick, delay);
+  };
+  tick();
+}
+
+/** @param {http.ServerResponse} res @param {string} path @param {Obj} body */
+function infer(res, path, body) {
+  const created = now();
+  const rid = `${id}-${Date.now().toString(36)}`;
+  if (path === '/v1/embeddings') {
+    const inputs = Array.isArray(body.input) ? body.input.map(String) : [String(body.input ?? '')];
+    const tokens = inputs.reduce((n, s) => n + countWords(s), 0);
+    return sendJson(res, 200, {
+      object: 'list',
+      data: inputs.map((s, index) => ({ object: 'embedding', index, embedding: embed(s) })),
+      model: id,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+  }
+  const chat = path === '/v1/chat/completions';
+  const prompt = chat ? chatPrompt(body) : { last: textOf(body.prompt), all: textOf(body.prompt) };
+  const text = `Hello from ${id}. You said: ${prompt.last}`;
+  if (body.stream === true) {
+    return stream(res, body, text, (piece, last) => {
+      const finish_reason = last ? 'stop' : null;
+      const choice = chat
+        ? { index: 0, delta: { role: 'assistant', content: piece }, finish_reason }
+        : { index: 0, text: piece, finish_reason };
+      return { id: rid, object: chat ? 'chat.completion.chunk' : 'text_completion', created, model: id, choices: [choice] };
+    });
+  }
+  const usage = { prompt_tokens: countWords(prompt.all), completion_tokens: countWords(text) };
+  const choice = chat
+    ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }
+    : { index: 0, text, finish_reason: 'stop' };
+  sendJson(res, 200, {
+    id: rid,
+    object: chat ? 'chat.completion' : 'text_completion',
+    created,
+    model: id,
+    choices: [choice],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  });
+}
+
+const INFERENCE = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
+
+const server = http.createServer((req, res) => {
+  const method = req.method ?? 'GET';
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  log(`${id} ${method} ${path}`);
+  if (method === 'GET' && path === '/health') {
+    return loading() ? sendJson(res, 503, { status: 'loading' }) : sendJson(res, 200, { status: 'ok' });
+  }
+  if (method === 'GET' && path === '/v1/models') {
+    return sendJson(res, 200, { object: 'list', data: [{ id, object: 'model', created: now(), owned_by: 'demo' }] });
+  }
+  if (method !== 'POST' || !INFERENCE.has(path)) return sendError(res, 404, `no route for ${method} ${path}`, 'not_found_error');
+  /** @type {Buffer[]} */
+  const parts = [];
+  req.on('data', (c) => parts.push(c));
+  req.on('end', () => {
+    if (loading()) return sendError(res, 503, 'Loading model', 'unavailable_error');
+    /** @type {unknown} */
+    let parsed;
+    try {
+      parsed = JSON.parse(Buffer.concat(parts).toString('utf8'));
+    } catch (err) {
+      return sendError(res, 400, `invalid JSON body: ${err instanceof Error ? err.message : err}`, 'invalid_request_error');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return sendError(res, 400, 'request body must be a JSON object', 'invalid_request_error');
+    }
+    const body = /** @type {Obj} */ (parsed);
+    const delay = typeof body.delay_ms === 'number' ? body.delay_ms : 0;
+    // "Slow upstream": hold the response, but give up quietly if the client leaves first.
+    if (delay <= 0) return infer(res, path, body);
+    const t = setTimeout(() => infer(res, path, body), delay);
+    res.on('close', () => clearTimeout(t));
+  });
+});
+
+server.on('error', (err) => {
+  process.stderr.write(`${id} server error: ${err.message}\n`);
+  process.exit(1);
+});
+
+server.listen(port, host, () => {
+  readyAt = Date.now() + loadDelay;
+  const addr = server.address();
+  const boundPort = addr && typeof addr === 'object' ? addr.port : port;
+  log(`upstream ${id} listening on http://${host}:${boundPort} pid ${process.pid}`);
+});
+
+/** @param {NodeJS.Signals} signal */
+function shutdown(signal) {
+  log(`${id} shutting down on ${signal}`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections(); // open streams must not delay the exit
+  setTimeout(() => process.exit(0), 1000).unref(); // hard stop if anything still lingers
+}
+
+process.on('SIGINT', () => shutdown('SIGINT'));
+if (opts.has('ignore-sigterm')) process.on('SIGTERM', () => process.stderr.write(`${id} ignoring SIGTERM\n`));
+else process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,0 +1,232 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const SCRIPT = fileURLToPath(new URL('../../src/demo/upstream.mjs', import.meta.url));
+
+interface Upstream {
+  proc: ChildProcess;
+  pid: number;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+// Every spawned upstream is its own process-group leader; afterEach SIGKILLs each group.
+const groups: number[] = [];
+const tempDirs: string[] = [];
+
+afterEach(() => {
+  for (const pgid of groups.splice(0)) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // group already gone
+    }
+  }
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 15));
+  }
+}
+
+/** Alive means signal-able and not a zombie (orphans may linger as zombies until init reaps them). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no procfs: trust kill(0)
+  }
+}
+
+async function start(args: string[]): Promise<Upstream> {
+  const proc = spawn(process.execPath, [SCRIPT, '--port', '0', ...args], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (proc.pid === undefined) throw new Error('spawn failed');
+  groups.push(proc.pid);
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  // 'exit', not 'close': a forked grandchild may keep the pipes open after the parent exits.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const listening = /listening on (http:\/\/\S+) pid (\d+)/;
+  await waitFor(() => {
+    if (gone && !listening.test(out)) throw new Error(`upstream exited early: ${err}`);
+    return listening.test(out);
+  }, 'listening line');
+  const m = listening.exec(out);
+  return { proc, pid: proc.pid, url: m?.[1] ?? '', stdout: () => out, stderr: () => err, exited };
+}
+
+async function post(url: string, body: string | object): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** Reads an SSE body, recording when each `data:` event arrived. */
+async function readEvents(res: Response): Promise<{ data: string; at: number }[]> {
+  const events: { data: string; at: number }[] = [];
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    let idx;
+    while ((idx = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, idx);
+      buf = buf.slice(idx + 2);
+      if (block.startsWith('data: ')) events.push({ data: block.slice(6), at: Date.now() });
+    }
+  }
+  return events;
+}
+
+describe('demo upstream', () => {
+  it('answers 503 while loading, then 200 after the load delay', async () => {
+    const up = await start(['--load-delay', '400']);
+    const first = await fetch(`${up.url}/health`);
+    expect(first.status).toBe(503);
+    expect(await first.json()).toEqual({ status: 'loading' });
+    expect((await post(`${up.url}/v1/chat/completions`, { messages: [] })).status).toBe(503);
+    await waitFor(async () => (await fetch(`${up.url}/health`)).status === 200, 'health 200');
+    expect(await (await fetch(`${up.url}/health`)).json()).toEqual({ status: 'ok' });
+  });
+
+  it('lists its model and answers chat, completions and embeddings', async () => {
+    const up = await start(['--id', 'tiny']);
+    const models = await (await fetch(`${up.url}/v1/models`)).json();
+    expect(models).toMatchObject({ object: 'list', data: [{ id: 'tiny', object: 'model', owned_by: 'demo' }] });
+
+    const chatRes = await post(`${up.url}/v1/chat/completions`, {
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'ping' }],
+    });
+    expect(chatRes.headers.get('content-type')).toBe('application/json');
+    const chat = await chatRes.json();
+    expect(chat.object).toBe('chat.completion');
+    expect(chat.choices[0].message).toEqual({ role: 'assistant', content: 'Hello from tiny. You said: ping' });
+    expect(chat.usage.total_tokens).toBe(chat.usage.prompt_tokens + chat.usage.completion_tokens);
+
+    const completion = await (await post(`${up.url}/v1/completions`, { prompt: 'abc' })).json();
+    expect(completion).toMatchObject({ object: 'text_completion', choices: [{ text: 'Hello from tiny. You said: abc' }] });
+
+    const emb = await (await post(`${up.url}/v1/embeddings`, { input: ['a', 'b'] })).json();
+    expect(emb.object).toBe('list');
+    expect(emb.data).toHaveLength(2);
+    expect(emb.data[0].embedding).toHaveLength(8);
+    const again = await (await post(`${up.url}/v1/embeddings`, { input: 'a' })).json();
+    expect(again.data[0].embedding).toEqual(emb.data[0].embedding); // deterministic
+    expect(up.stdout()).toContain('tiny POST /v1/embeddings');
+  });
+
+  it('streams N separate chunks then [DONE]', async () => {
+    const up = await start(['--stream-chunks', '4', '--chunk-delay', '40']);
+    const res = await post(`${up.url}/v1/chat/completions`, { stream: true, messages: [{ role: 'user', content: 'x' }] });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    const events = await readEvents(res);
+    expect(events).toHaveLength(5);
+    expect(events.at(-1)?.data).toBe('[DONE]');
+    const chunks = events.slice(0, 4).map((e) => JSON.parse(e.data));
+    for (const c of chunks) expect(c.object).toBe('chat.completion.chunk');
+    expect(chunks.map((c) => c.choices[0].delta.content).join('')).toBe('Hello from demo. You');
+    // Flushed one by one, not buffered: 3 gaps of 40 ms between first and last chunk.
+    expect(events[3]!.at - events[0]!.at).toBeGreaterThanOrEqual(60);
+
+    // max_tokens caps the chunk count.
+    const capped = await readEvents(await post(`${up.url}/v1/completions`, { stream: true, prompt: 'p', max_tokens: 2 }));
+    expect(capped.map((e) => e.data).slice(-1)).toEqual(['[DONE]']);
+    expect(capped).toHaveLength(3);
+  });
+
+  it('logs a client that disconnects mid-stream', async () => {
+    const up = await start([]);
+    const ac = new AbortController();
+    const res = await fetch(`${up.url}/v1/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ stream: true, chunks: 1000, chunk_delay_ms: 20 }),
+      signal: ac.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    ac.abort();
+    await waitFor(() => /demo client closed stream after \d+ chunks/.test(up.stdout()), 'close log');
+  });
+
+  it('rejects malformed JSON with 400 and unknown routes with 404', async () => {
+    const up = await start([]);
+    const bad = await post(`${up.url}/v1/chat/completions`, '{not json');
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.type).toBe('invalid_request_error');
+    const missing = await fetch(`${up.url}/nope`);
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toBeDefined();
+  });
+
+  it('exits 0 promptly on SIGTERM even with a stream open', async () => {
+    const up = await start([]);
+    const res = await post(`${up.url}/v1/chat/completions`, { stream: true, chunks: 1000, chunk_delay_ms: 20 });
+    await res.body!.getReader().read();
+    process.kill(up.pid, 'SIGTERM');
+    const t0 = Date.now();
+    expect(await up.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(1_500);
+  });
+
+  it('--crash-after exits with code 1', async () => {
+    const up = await start(['--crash-after', '200']);
+    expect(await up.exited).toEqual({ code: 1, signal: null });
+  });
+
+  it('--ignore-sigterm survives SIGTERM and dies on SIGKILL', async () => {
+    const up = await start(['--ignore-sigterm']);
+    process.kill(up.pid, 'SIGTERM');
+    await waitFor(() => up.stderr().includes('ignoring SIGTERM'), 'SIGTERM to be delivered');
+    expect((await fetch(`${up.url}/health`)).status).toBe(200);
+    process.kill(up.pid, 'SIGKILL');
+    expect(await up.exited).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  it('--fork-child leaves a grandchild that only a group SIGKILL removes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'upstream-test-'));
+    tempDirs.push(dir);
+    const pidFile = join(dir, 'child.pid');
+    const up = await start(['--fork-child', '--pid-file', pidFile]);
+    const childPid = Number(readFileSync(pidFile, 'utf8').trim());
+    expect(up.stdout()).toContain(`child pid ${childPid}`);
+    expect(isAlive(childPid)).toBe(true);
+
+    process.kill(up.pid, 'SIGTERM'); // the parent only
+    expect(await up.exited).toEqual({ code: 0, signal: null });
+    expect(isAlive(childPid)).toBe(true);
+
+    process.kill(-up.pid, 'SIGKILL'); // the group still exists: the child is in it
+    await waitFor(() => !isAlive(childPid), 'grandchild to die');
+  });
+});

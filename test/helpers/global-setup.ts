@@ -1,0 +1,24 @@
+/**
+ * Runs once around the whole suite: afterwards, no process that a test started may still be
+ * alive. Every real process the suite starts carries SWAPSTATE_TEST_RUN in its environment
+ * (see test/helpers/processes.ts), which lets us find leftovers without guessing by name.
+ */
+import { leftoverProcesses, RUN_MARKER_ENV } from './leftovers.ts';
+
+export default function setup(): () => void {
+  const marker = `run-${process.pid}-${Date.now()}`;
+  process.env[RUN_MARKER_ENV] = marker;
+  return () => {
+    const left = leftoverProcesses(marker);
+    if (left.length > 0) {
+      for (const p of left) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      throw new Error(`processes left running after the suite: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
+    }
+  };
+}
