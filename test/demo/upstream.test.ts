@@ -88,6 +88,11 @@ async function post(url: string, body: string | object): Promise<Response> {
   });
 }
 
+/** Response.json() is typed `unknown`; tests inspect shapes dynamically. */
+async function json(res: Response | Promise<Response>): Promise<any> {
+  return (await res).json();
+}
+
 /** Reads an SSE body, recording when each `data:` event arrived. */
 async function readEvents(res: Response): Promise<{ data: string; at: number }[]> {
   const events: { data: string; at: number }[] = [];
@@ -112,15 +117,15 @@ describe('demo upstream', () => {
     const up = await start(['--load-delay', '400']);
     const first = await fetch(`${up.url}/health`);
     expect(first.status).toBe(503);
-    expect(await first.json()).toEqual({ status: 'loading' });
+    expect(await json(first)).toEqual({ status: 'loading' });
     expect((await post(`${up.url}/v1/chat/completions`, { messages: [] })).status).toBe(503);
     await waitFor(async () => (await fetch(`${up.url}/health`)).status === 200, 'health 200');
-    expect(await (await fetch(`${up.url}/health`)).json()).toEqual({ status: 'ok' });
+    expect(await json(fetch(`${up.url}/health`))).toEqual({ status: 'ok' });
   });
 
   it('lists its model and answers chat, completions and embeddings', async () => {
     const up = await start(['--id', 'tiny']);
-    const models = await (await fetch(`${up.url}/v1/models`)).json();
+    const models = await json(fetch(`${up.url}/v1/models`));
     expect(models).toMatchObject({ object: 'list', data: [{ id: 'tiny', object: 'model', owned_by: 'demo' }] });
 
     const chatRes = await post(`${up.url}/v1/chat/completions`, {
@@ -128,19 +133,19 @@ describe('demo upstream', () => {
       messages: [{ role: 'user', content: 'ping' }],
     });
     expect(chatRes.headers.get('content-type')).toBe('application/json');
-    const chat = await chatRes.json();
+    const chat = await json(chatRes);
     expect(chat.object).toBe('chat.completion');
     expect(chat.choices[0].message).toEqual({ role: 'assistant', content: 'Hello from tiny. You said: ping' });
     expect(chat.usage.total_tokens).toBe(chat.usage.prompt_tokens + chat.usage.completion_tokens);
 
-    const completion = await (await post(`${up.url}/v1/completions`, { prompt: 'abc' })).json();
+    const completion = await json(post(`${up.url}/v1/completions`, { prompt: 'abc' }));
     expect(completion).toMatchObject({ object: 'text_completion', choices: [{ text: 'Hello from tiny. You said: abc' }] });
 
-    const emb = await (await post(`${up.url}/v1/embeddings`, { input: ['a', 'b'] })).json();
+    const emb = await json(post(`${up.url}/v1/embeddings`, { input: ['a', 'b'] }));
     expect(emb.object).toBe('list');
     expect(emb.data).toHaveLength(2);
     expect(emb.data[0].embedding).toHaveLength(8);
-    const again = await (await post(`${up.url}/v1/embeddings`, { input: 'a' })).json();
+    const again = await json(post(`${up.url}/v1/embeddings`, { input: 'a' }));
     expect(again.data[0].embedding).toEqual(emb.data[0].embedding); // deterministic
     expect(up.stdout()).toContain('tiny POST /v1/embeddings');
   });
@@ -183,10 +188,10 @@ describe('demo upstream', () => {
     const up = await start([]);
     const bad = await post(`${up.url}/v1/chat/completions`, '{not json');
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.type).toBe('invalid_request_error');
+    expect((await json(bad)).error.type).toBe('invalid_request_error');
     const missing = await fetch(`${up.url}/nope`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error).toBeDefined();
+    expect((await json(missing)).error).toBeDefined();
   });
 
   it('exits 0 promptly on SIGTERM even with a stream open', async () => {

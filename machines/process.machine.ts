@@ -1,0 +1,393 @@
+/**
+ * One model's upstream server process, as an XState machine.
+ *
+ * ```
+ * stopped ──ENSURE_READY──▶ running [resident]                       (invokes `os`: the OS process)
+ *                            ├─ starting: launching ─OS.SPAWNED─▶ probing (invokes `health`)
+ *                            │     health 200 / checkEndpoint none ─▶ ready
+ *                            │     timeout, exit, STOP ─▶ waiters FAILED
+ *                            ├─ ready [serving]: idle ⇄ busy (ACQUIRE / RELEASE); idle after ttl ─▶ stopping
+ *                            └─ stopping: OS.TERM (cmdStop or SIGTERM to the group), OS.KILL after the grace
+ *                                  ENSURE_READY here restarts once stopped (llama-swap #946)
+ * stopped ◀── OS.EXITED (from anywhere in running)
+ * shutdown [halted]: refuses starts, answers everything
+ * ```
+ *
+ * The machine does no I/O. The `os` and `health` actors are placeholders supplied at run time
+ * (src/runtime) or by tests (fakes); the contract is machines/os.protocol.ts. The scheduler
+ * talks to it only through machines/process.protocol.ts.
+ *
+ * Every edge into a settled state answers the waiters it settles: READY on entering ready,
+ * FAILED on every failure edge, STOPPED on entering stopped. This is the invariant whose
+ * absence hung llama-swap (#946).
+ */
+import { assign, enqueueActions, fromCallback, fromPromise, sendTo, setup, type AnyActorRef } from 'xstate';
+import type { HealthCheckInput, OsCommand, OsEvent, OsProcessInput } from './os.protocol.ts';
+import type { ProcessCommand } from './process.protocol.ts';
+
+/** Everything a process needs to know from the config, with units resolved to ms. */
+export interface ProcessConfig {
+  model: string;
+  cmd: string;
+  cmdStop?: string | undefined;
+  env: Record<string, string>;
+  /** Base URL of the upstream (`proxy`), e.g. http://127.0.0.1:5800. */
+  proxy: string;
+  /** Path probed for health, or `none`: ready as soon as the process has spawned. */
+  checkEndpoint: string;
+  healthCheckTimeoutMs: number;
+  healthCheckIntervalMs: number;
+  /** Unload after this long idle; 0 never. */
+  ttlMs: number;
+  /** Grace before SIGKILL for unloads and TTL (`unloadTimeout`). */
+  unloadGraceMs: number;
+}
+
+/** Grace after a failed or aborted start (llama-swap: 5 s). */
+export const START_FAILURE_GRACE_MS = 5_000;
+
+export interface ProcessContext {
+  cfg: ProcessConfig;
+  /** Callers of ENSURE_READY not yet answered. Refs: stripped from inspection output. */
+  ensureWaiters: AnyActorRef[];
+  /** Callers of STOP not yet answered. */
+  stopWaiters: AnyActorRef[];
+  /** An ENSURE_READY arrived while stopping: start again once stopped (#946). */
+  pendingStart: boolean;
+  shuttingDown: boolean;
+  /** Grace of the stop in progress, chosen by whoever asked (reference 4.6). */
+  stopGraceMs: number;
+  pid: number | null;
+  lastError: string | null;
+  /** Granted requests not yet released; counted in every state so a late RELEASE is never lost. */
+  inFlight: number;
+  /** How many times the process was started. */
+  starts: number;
+}
+
+export type ProcessEvent = ProcessCommand | OsEvent;
+
+/** Placeholder I/O actors: the runtime or a test must provide real ones. */
+const osPlaceholder = fromCallback<OsCommand, OsProcessInput>(() => {
+  throw new Error('process machine: no `os` actor provided');
+});
+const healthPlaceholder = fromPromise<void, HealthCheckInput>(() => {
+  throw new Error('process machine: no `health` actor provided');
+});
+
+export const processSetup = setup({
+  types: {
+    context: {} as ProcessContext,
+    events: {} as ProcessEvent,
+    input: {} as ProcessConfig,
+    tags: {} as 'resident' | 'serving' | 'halted',
+  },
+  actors: { os: osPlaceholder, health: healthPlaceholder },
+  actions: {
+    addEnsureWaiter: assign({
+      ensureWaiters: ({ context, event }) =>
+        event.type === 'ENSURE_READY' ? [...context.ensureWaiters, event.replyTo] : context.ensureWaiters,
+    }),
+    addStopWaiter: assign({
+      stopWaiters: ({ context, event }) =>
+        event.type === 'STOP' && event.replyTo ? [...context.stopWaiters, event.replyTo] : context.stopWaiters,
+    }),
+    /** Take the grace of the STOP / SHUTDOWN that started this stop (or the unload default). */
+    takeGrace: assign({
+      stopGraceMs: ({ context, event }) =>
+        (event.type === 'STOP' || event.type === 'SHUTDOWN') && event.graceMs !== undefined
+          ? event.graceMs
+          : context.cfg.unloadGraceMs,
+    }),
+    useUnloadGrace: assign({ stopGraceMs: ({ context }) => context.cfg.unloadGraceMs }),
+    useStartFailureGrace: assign({ stopGraceMs: START_FAILURE_GRACE_MS }),
+    markShuttingDown: assign({ shuttingDown: true, pendingStart: false }),
+    markPendingStart: assign({ pendingStart: true }),
+    clearPendingStart: assign({ pendingStart: false }),
+    countStart: assign({ starts: ({ context }) => context.starts + 1, pid: null }),
+    recordPid: assign({ pid: ({ context, event }) => (event.type === 'OS.SPAWNED' ? event.pid : context.pid) }),
+    clearLastError: assign({ lastError: null }),
+    acquire: assign({ inFlight: ({ context }) => context.inFlight + 1 }),
+    release: assign({ inFlight: ({ context }) => Math.max(0, context.inFlight - 1) }),
+
+    /** READY to every ENSURE_READY waiter. */
+    answerReady: enqueueActions(({ context, enqueue }) => {
+      for (const ref of context.ensureWaiters) enqueue.sendTo(ref, { type: 'PROCESS.READY', model: context.cfg.model });
+      enqueue.assign({ ensureWaiters: [] });
+    }),
+    /** READY to the caller at once: the model already is. */
+    replyReady: sendTo(
+      ({ event }) => (event as { replyTo: AnyActorRef }).replyTo,
+      ({ context }) => ({ type: 'PROCESS.READY' as const, model: context.cfg.model }),
+    ),
+    /** STOPPED to the caller at once: nothing runs. */
+    replyStopped: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'STOP' && event.replyTo) {
+        enqueue.sendTo(event.replyTo, { type: 'PROCESS.STOPPED', model: context.cfg.model });
+      }
+    }),
+    /** FAILED to the caller at once (a start asked of a halted process). */
+    replyHalted: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'ENSURE_READY') {
+        enqueue.sendTo(event.replyTo, {
+          type: 'PROCESS.FAILED',
+          model: context.cfg.model,
+          error: 'swapstate is shutting down',
+        });
+      }
+    }),
+    /** STOPPED to every STOP waiter. */
+    answerStopped: enqueueActions(({ context, enqueue }) => {
+      for (const ref of context.stopWaiters) enqueue.sendTo(ref, { type: 'PROCESS.STOPPED', model: context.cfg.model });
+      enqueue.assign({ stopWaiters: [] });
+    }),
+    /** FAILED to every ENSURE_READY waiter, remembering why (shown by /running later). */
+    failStart: enqueueActions(({ context, enqueue }, params: { error: string }) => {
+      for (const ref of context.ensureWaiters) {
+        enqueue.sendTo(ref, { type: 'PROCESS.FAILED', model: context.cfg.model, error: params.error });
+      }
+      enqueue.assign({ ensureWaiters: [], pendingStart: false, lastError: params.error });
+    }),
+    recordError: assign((_, params: { error: string }) => ({ lastError: params.error })),
+    term: sendTo('os', { type: 'OS.TERM' }),
+    kill: sendTo('os', { type: 'OS.KILL' }),
+  },
+  guards: {
+    pendingStart: ({ context }) => context.pendingStart,
+    shuttingDown: ({ context }) => context.shuttingDown,
+    noHealthCheck: ({ context }) => context.cfg.checkEndpoint === 'none',
+    hasTtl: ({ context }) => context.cfg.ttlMs > 0,
+    busy: ({ context }) => context.inFlight > 0,
+    lastRelease: ({ context }) => context.inFlight <= 1,
+    spawnFailed: ({ event }) => event.type === 'OS.EXITED' && event.error !== undefined,
+  },
+  delays: {
+    healthCheckTimeout: ({ context }) => context.cfg.healthCheckTimeoutMs,
+    ttl: ({ context }) => context.cfg.ttlMs,
+    stopGrace: ({ context }) => context.stopGraceMs,
+  },
+});
+
+/** Why a start failed, in llama-swap's words. */
+export function startExitError(event: OsEvent): string {
+  if (event.type === 'OS.EXITED' && event.error) return event.error;
+  return 'upstream command exited prematurely';
+}
+
+/** The core state configs; an extension adds states next to them (see process.sleep.ts). */
+export const coreRunningStates = {
+  starting: processSetup.createStateConfig({
+    initial: 'launching',
+    after: {
+      healthCheckTimeout: {
+        target: 'stopping',
+        actions: [
+          {
+            type: 'failStart',
+            params: ({ context }) => ({
+              error: `health check timed out after ${Math.round(context.cfg.healthCheckTimeoutMs / 1000)}s`,
+            }),
+          },
+          'useStartFailureGrace',
+        ],
+      },
+    },
+    on: {
+      ENSURE_READY: { actions: 'addEnsureWaiter' },
+      STOP: {
+        target: 'stopping',
+        actions: [{ type: 'failStart', params: { error: 'aborted: model stopped while starting' } }, 'addStopWaiter', 'takeGrace'],
+      },
+      'OS.EXITED': {
+        target: '#process.stopped',
+        actions: { type: 'failStart', params: ({ event }) => ({ error: startExitError(event) }) },
+      },
+    },
+    states: {
+      launching: {
+        on: {
+          'OS.SPAWNED': [
+            { guard: 'noHealthCheck', target: '#process.running.ready', actions: 'recordPid' },
+            { target: 'probing', actions: 'recordPid' },
+          ],
+        },
+      },
+      probing: {
+        invoke: {
+          id: 'health',
+          src: 'health',
+          input: ({ context }) => ({
+            model: context.cfg.model,
+            url: joinUrl(context.cfg.proxy, context.cfg.checkEndpoint),
+            intervalMs: context.cfg.healthCheckIntervalMs,
+          }),
+          onDone: { target: '#process.running.ready' },
+          onError: {
+            target: '#process.running.stopping',
+            actions: [
+              { type: 'failStart', params: ({ event }) => ({ error: `health check failed: ${String(event.error)}` }) },
+              'useStartFailureGrace',
+            ],
+          },
+        },
+      },
+    },
+  }),
+  ready: processSetup.createStateConfig({
+    tags: ['serving'],
+    entry: ['answerReady', 'clearLastError'],
+    initial: 'idle',
+    on: {
+      ENSURE_READY: { actions: 'replyReady' },
+      STOP: { target: 'stopping', actions: ['addStopWaiter', 'takeGrace'] },
+    },
+    states: {
+      idle: {
+        always: { guard: 'busy', target: 'busy' },
+        on: { ACQUIRE: { target: 'busy', actions: 'acquire' } },
+        after: {
+          ttl: { guard: 'hasTtl', target: '#process.running.stopping', actions: 'useUnloadGrace' },
+        },
+      },
+      busy: {
+        on: {
+          RELEASE: [{ guard: 'lastRelease', target: 'idle', actions: 'release' }, { actions: 'release' }],
+        },
+      },
+    },
+  }),
+  stopping: processSetup.createStateConfig({
+    entry: 'term',
+    after: { stopGrace: { actions: 'kill' } },
+    on: {
+      'OS.EXITED': { target: '#process.stopped' },
+      ENSURE_READY: [
+        { guard: 'shuttingDown', actions: 'replyHalted' },
+        { actions: ['addEnsureWaiter', 'markPendingStart'] },
+      ],
+      // The latest intent wins: a STOP after a restart request cancels the restart.
+      STOP: {
+        actions: [{ type: 'failStart', params: { error: 'aborted: model stopped before it could restart' } }, 'addStopWaiter'],
+      },
+    },
+  }),
+};
+
+/** Extension points: extra states inside `running` and extra transitions out of `ready`. */
+export interface ProcessExtension {
+  /** States added beside starting / ready / stopping (the OS process is alive in them). */
+  runningStates?: Record<string, unknown>;
+  /** Transitions added to `ready` (e.g. SLEEP -> sleeping). */
+  readyOn?: Record<string, unknown>;
+  /** Implementations the added states name (actors, actions, guards). */
+  actors?: Record<string, unknown>;
+  actions?: Record<string, unknown>;
+  guards?: Record<string, unknown>;
+}
+
+/**
+ * Builds the process machine, optionally with an extension. The scheduler never needs to
+ * know: it reads only tags and sends only protocol events.
+ */
+export function createProcessMachine(ext: ProcessExtension = {}) {
+  // Extension implementations are referenced by name from the extension's own states, so
+  // the core's typed setup is kept for the core states.
+  const base = (
+    ext.actions || ext.guards
+      ? processSetup.extend({
+          actions: (ext.actions ?? {}) as Record<string, never>,
+          guards: (ext.guards ?? {}) as Record<string, never>,
+        })
+      : processSetup
+  ) as typeof processSetup;
+  const machine = base.createMachine({
+    id: 'process',
+    context: ({ input }) => ({
+      cfg: input,
+      ensureWaiters: [],
+      stopWaiters: [],
+      pendingStart: false,
+      shuttingDown: false,
+      stopGraceMs: input.unloadGraceMs,
+      pid: null,
+      lastError: null,
+      inFlight: 0,
+      starts: 0,
+    }),
+    initial: 'stopped',
+    on: {
+      ACQUIRE: { actions: 'acquire' },
+      RELEASE: { actions: 'release' },
+    },
+    states: {
+      stopped: {
+        entry: 'answerStopped',
+        always: [
+          { guard: 'shuttingDown', target: 'shutdown' },
+          { guard: 'pendingStart', target: 'running', actions: 'clearPendingStart' },
+        ],
+        on: {
+          ENSURE_READY: { target: 'running', actions: 'addEnsureWaiter' },
+          STOP: { actions: 'replyStopped' },
+          SHUTDOWN: { target: 'shutdown', actions: 'markShuttingDown' },
+        },
+      },
+      running: {
+        tags: ['resident'],
+        entry: 'countStart',
+        invoke: {
+          id: 'os',
+          src: 'os',
+          input: ({ context }) => ({
+            model: context.cfg.model,
+            cmd: context.cfg.cmd,
+            cmdStop: context.cfg.cmdStop,
+            env: context.cfg.env,
+          }),
+          onError: {
+            target: 'stopped',
+            actions: { type: 'failStart', params: ({ event }) => ({ error: `process actor failed: ${String(event.error)}` }) },
+          },
+        },
+        on: {
+          // Only reached from ready (starting and stopping handle their own exits).
+          'OS.EXITED': {
+            target: 'stopped',
+            actions: { type: 'recordError', params: { error: 'upstream process exited unexpectedly' } },
+          },
+          SHUTDOWN: {
+            target: '.stopping',
+            actions: [
+              { type: 'failStart', params: { error: 'swapstate is shutting down' } },
+              'markShuttingDown',
+              'takeGrace',
+            ],
+          },
+        },
+        initial: 'starting',
+        states: {
+          ...coreRunningStates,
+          ready: { ...coreRunningStates.ready, on: { ...coreRunningStates.ready.on, ...(ext.readyOn as object) } },
+          ...(ext.runningStates as Record<string, never>),
+        },
+      },
+      shutdown: {
+        tags: ['halted'],
+        entry: ['answerStopped', { type: 'failStart', params: { error: 'swapstate is shutting down' } }],
+        on: {
+          ENSURE_READY: { actions: 'replyHalted' },
+          STOP: { actions: 'replyStopped' },
+        },
+      },
+    },
+  });
+  return ext.actors ? machine.provide({ actors: ext.actors as never }) : machine;
+}
+
+/** The plain process machine. */
+export const processMachine = createProcessMachine();
+export type ProcessMachine = typeof processMachine;
+
+function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
+}

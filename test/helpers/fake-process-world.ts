@@ -1,0 +1,96 @@
+/**
+ * Fakes for the process machine's I/O actors, driven by the test: the "OS" records what the
+ * machine asked of it and lets the test decide when a process spawns or exits; "health"
+ * resolves when the test says so. With vitest fake timers this makes every transition of
+ * the machine deterministic.
+ */
+import { createActor, fromCallback, fromPromise, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import type { HealthCheckInput, OsCommand, OsEvent, OsProcessInput } from '../../machines/os.protocol.ts';
+import type { ProcessReply } from '../../machines/process.protocol.ts';
+import type { ProcessConfig } from '../../machines/process.machine.ts';
+
+export class FakeWorld {
+  /** What happened, in order: spawn, TERM, KILL, cleanup, probe. */
+  readonly log: string[] = [];
+  private sendBack: ((e: OsEvent) => void) | null = null;
+  private healthy: (() => void) | null = null;
+  private nextPid = 1000;
+
+  readonly os = fromCallback<OsCommand, OsProcessInput>(({ sendBack, receive }) => {
+    this.log.push('spawn');
+    let live = true;
+    this.sendBack = (e) => {
+      if (live) sendBack(e);
+    };
+    receive((cmd) => this.log.push(cmd.type === 'OS.TERM' ? 'TERM' : 'KILL'));
+    return () => {
+      live = false;
+      this.log.push('cleanup');
+    };
+  });
+
+  readonly health = fromPromise<void, HealthCheckInput>(
+    ({ signal }) =>
+      new Promise<void>((resolve, reject) => {
+        this.log.push('probe');
+        this.healthy = resolve;
+        signal.addEventListener('abort', () => reject(new Error('aborted')));
+      }),
+  );
+
+  /** The process has spawned (the `os` actor's 'spawn' event). */
+  spawned(): void {
+    this.mustHaveOs()({ type: 'OS.SPAWNED', pid: this.nextPid++ });
+  }
+
+  /** The process exited. */
+  exited(code: number | null = 0, signal: string | null = null, error?: string): void {
+    this.mustHaveOs()({ type: 'OS.EXITED', code, signal, ...(error ? { error } : {}) });
+  }
+
+  /** The health endpoint answered 200. */
+  healthOk(): void {
+    if (!this.healthy) throw new Error('no health probe running');
+    this.healthy();
+    this.healthy = null;
+  }
+
+  count(entry: string): number {
+    return this.log.filter((e) => e === entry).length;
+  }
+
+  actors(): Record<string, AnyActorLogic> {
+    return { os: this.os, health: this.health };
+  }
+
+  private mustHaveOs(): (e: OsEvent) => void {
+    if (!this.sendBack) throw new Error('no os actor running');
+    return this.sendBack;
+  }
+}
+
+/** An actor that records the replies a process sends it. */
+export function replyRecorder(): { ref: AnyActorRef; replies: ProcessReply[] } {
+  const replies: ProcessReply[] = [];
+  const ref = createActor(
+    fromCallback<ProcessReply>(({ receive }) => {
+      receive((e) => replies.push(e));
+    }),
+  ).start();
+  return { ref, replies };
+}
+
+export function processConfig(over: Partial<ProcessConfig> = {}): ProcessConfig {
+  return {
+    model: 'a',
+    cmd: 'upstream --port 5800',
+    env: {},
+    proxy: 'http://127.0.0.1:5800',
+    checkEndpoint: '/health',
+    healthCheckTimeoutMs: 15_000,
+    healthCheckIntervalMs: 100,
+    ttlMs: 0,
+    unloadGraceMs: 10_000,
+    ...over,
+  };
+}
