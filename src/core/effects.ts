@@ -42,7 +42,7 @@ export type Effect =
   /** The queue changed; 1-based positions of every queued request, in queue order. */
   | { type: 'queuePositions'; positions: Array<{ reqId: string; position: number }> }
   /** An unload has finished (its models are stopped). */
-  | { type: 'unloaded'; swapId: string; targets: string[]; error?: string };
+  | { type: 'unloaded'; swapId: string; ticket: string | null; targets: string[]; error?: string };
 
 export type EffectType = Effect['type'];
 

@@ -47,6 +47,8 @@ export interface ActiveSwap {
    * (llama-swap forgets such a swap at once, letting a new swap race the old one.)
    */
   cancelled: boolean;
+  /** For an unload: the caller's id, echoed in the `unloaded` effect. */
+  ticket: string | null;
 }
 
 export interface FifoState {
@@ -161,7 +163,13 @@ export function onSwapDone(state: FifoState, done: { swapId: string; error?: str
   if (!sw) return d.done();
   d.s.active = d.s.active.filter((a) => a !== sw);
   if (sw.target === null) {
-    d.emit({ type: 'unloaded', swapId: sw.swapId, targets: sw.evict, ...(done.error ? { error: done.error } : {}) });
+    d.emit({
+      type: 'unloaded',
+      swapId: sw.swapId,
+      ticket: sw.ticket,
+      targets: sw.evict,
+      ...(done.error ? { error: done.error } : {}),
+    });
   } else {
     for (const w of sw.waiters) {
       if (done.error !== undefined) d.fail(w, errors.swapFailed(done.error));
@@ -189,7 +197,12 @@ export function onServeDone(state: FifoState, model: string, swapper: Swapper): 
  * blocks the scheduler; while it runs it collides with every swap touching its targets.
  * In-flight requests of a target are not waited for, as in llama-swap.
  */
-export function onUnload(state: FifoState, targets: readonly string[] | undefined, swapper: Swapper): Step {
+export function onUnload(
+  state: FifoState,
+  targets: readonly string[] | undefined,
+  swapper: Swapper,
+  ticket: string | null = null,
+): Step {
   const d = new Draft(state);
   const set = new Set(targets ?? Object.keys(d.s.procs).filter((m) => d.s.procs[m]?.resident));
   for (const m of d.s.active.map((sw) => sw.target)) if (targets === undefined && m !== null) set.add(m);
@@ -205,7 +218,7 @@ export function onUnload(state: FifoState, targets: readonly string[] | undefine
     else keep.push(r);
   }
   d.s.queue = keep;
-  d.startSwap(null, [...set].sort(), [], []);
+  d.startSwap(null, [...set].sort(), [], [], ticket);
   d.drain(swapper);
   return d.done();
 }
@@ -314,10 +327,10 @@ class Draft {
     }
   }
 
-  startSwap(target: string | null, evict: string[], running: string[], waiters: Req[]): void {
+  startSwap(target: string | null, evict: string[], running: string[], waiters: Req[], ticket: string | null = null): void {
     this.s.seq += 1;
     const swapId = target === null ? `unload#${this.s.seq}` : `swap:${target}#${this.s.seq}`;
-    this.s.active = [...this.s.active, { swapId, target, evict, waiters, cancelled: false }];
+    this.s.active = [...this.s.active, { swapId, target, evict, waiters, cancelled: false, ticket }];
     this.emit({ type: 'startSwap', swapId, target, evict, running });
   }
 

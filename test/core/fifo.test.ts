@@ -327,7 +327,7 @@ describe('beyond the Go tests', () => {
     expect(h.errored('a')).toBe(1);
     expect(h.queuedModels()).toEqual(['a']); // still collides with the unload
     h.swapDone(null);
-    expect(h.of('unloaded')).toEqual([{ type: 'unloaded', swapId: expect.any(String), targets: ['a'] }]);
+    expect(h.of('unloaded')).toEqual([{ type: 'unloaded', swapId: expect.any(String), ticket: null, targets: ['a'] }]);
     expect(h.startsFor('a')).toBe(2);
   });
 

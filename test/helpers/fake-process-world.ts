@@ -16,7 +16,12 @@ export class FakeWorld {
   private healthy: (() => void) | null = null;
   private nextPid = 1000;
 
-  readonly os = fromCallback<OsCommand, OsProcessInput>(({ sendBack, receive }) => {
+  readonly os = fromCallback<OsCommand, OsProcessInput>(({ sendBack, receive }) => this.attachOs(sendBack, receive));
+
+  readonly health = fromPromise<void, HealthCheckInput>(({ signal }) => this.attachHealth(signal));
+
+  /** Called when the machine starts its `os` actor; returns the actor's cleanup. */
+  attachOs(sendBack: (e: OsEvent) => void, receive: (fn: (cmd: OsCommand) => void) => void): () => void {
     this.log.push('spawn');
     let live = true;
     this.sendBack = (e) => {
@@ -27,16 +32,15 @@ export class FakeWorld {
       live = false;
       this.log.push('cleanup');
     };
-  });
+  }
 
-  readonly health = fromPromise<void, HealthCheckInput>(
-    ({ signal }) =>
-      new Promise<void>((resolve, reject) => {
-        this.log.push('probe');
-        this.healthy = resolve;
-        signal.addEventListener('abort', () => reject(new Error('aborted')));
-      }),
-  );
+  attachHealth(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.log.push('probe');
+      this.healthy = resolve;
+      signal.addEventListener('abort', () => reject(new Error('aborted')));
+    });
+  }
 
   /** The process has spawned (the `os` actor's 'spawn' event). */
   spawned(): void {
@@ -93,4 +97,30 @@ export function processConfig(over: Partial<ProcessConfig> = {}): ProcessConfig 
     unloadGraceMs: 10_000,
     ...over,
   };
+}
+
+/** One FakeWorld per model, for machines that run several processes (the scheduler). */
+export class FakeCluster {
+  private readonly worlds = new Map<string, FakeWorld>();
+
+  world(model: string): FakeWorld {
+    let w = this.worlds.get(model);
+    if (!w) {
+      w = new FakeWorld();
+      this.worlds.set(model, w);
+    }
+    return w;
+  }
+
+  readonly os = fromCallback<OsCommand, OsProcessInput>(({ input, sendBack, receive }) =>
+    this.world(input.model).attachOs(sendBack, receive),
+  );
+
+  readonly health = fromPromise<void, HealthCheckInput>(({ input, signal }) =>
+    this.world(input.model).attachHealth(signal),
+  );
+
+  actors(): Record<string, AnyActorLogic> {
+    return { os: this.os, health: this.health };
+  }
 }

@@ -18,6 +18,9 @@ export function leftoverProcesses(marker: string): Array<{ pid: number; cmd: str
       const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
       if (/\) Z /.test(stat)) continue; // a zombie is already dead, only not yet reaped
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+      // The test runner's own workers inherit the marker too; they are its business.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && cmd.includes('vitest')) continue;
       out.push({ pid, cmd });
     } catch {
       /* gone meanwhile, or not ours to read */

@@ -1,0 +1,301 @@
+/**
+ * The scheduler: swapstate's root actor.
+ *
+ * ```
+ * scheduler (systemId 'scheduler')      context: the pure core's FifoState (serialisable)
+ *  ├─ process:<model> × N              spawned at start, syncSnapshot: tags are mirrored
+ *  └─ swap:<model>#<n> / unload#<n>     one per swap, stopped when its done event arrives
+ * ```
+ *
+ * A thin shell around src/core/fifo.ts: each event is handed to the pure decision tree and
+ * the effects that come back are applied as named actions (`admit`, `grantServe`,
+ * `grantError`, `queuePositions`, `unloaded`, `swapStarted`), which the runtime provides to
+ * answer the waiting HTTP requests. Only protocol events go to processes and only tags are
+ * read from them (machines/process.protocol.ts), so new process states need no change here.
+ */
+import { assign, enqueueActions, setup, type AnyActorLogic, type AnyActorRef, type SnapshotFrom } from 'xstate';
+import type { Effect, SchedError } from '../src/core/effects.ts';
+import {
+  initialFifoState,
+  onCancel,
+  onProcessChange,
+  onRequest,
+  onServeDone,
+  onShutdown,
+  onSwapDone,
+  onUnload,
+  type FifoState,
+  type Step,
+} from '../src/core/fifo.ts';
+import { groupSwapper, withDefaultGroup, type Groups } from '../src/core/group-swapper.ts';
+import { processMachine, type ProcessConfig } from './process.machine.ts';
+import { ProcessTag, processSystemId } from './process.protocol.ts';
+import { swapMachine, type SwapInput, type SwapOutput } from './swap.machine.ts';
+
+export interface SchedulerModel {
+  process: ProcessConfig;
+  concurrencyLimit?: number | undefined;
+  priority?: number | undefined;
+}
+
+export interface SchedulerInput {
+  models: Record<string, SchedulerModel>;
+  /** Configured groups, without the implicit `(default)` one. */
+  groups?: Groups | undefined;
+  /** Stop grace for models evicted by a swap (llama-swap: healthCheckTimeout). */
+  evictGraceMs: number;
+}
+
+export interface SchedulerContext {
+  fifo: FifoState;
+  groups: Groups;
+  processes: Record<string, ProcessConfig>;
+  evictGraceMs: number;
+  /** Grace for processes still running when SHUTDOWN arrives. */
+  shutdownGraceMs: number;
+}
+
+export type SchedulerEvent =
+  | { type: 'REQUEST'; reqId: string; model: string }
+  | { type: 'CANCEL'; reqId: string }
+  | { type: 'SERVE_DONE'; reqId: string; model: string }
+  /** Stop `targets` (every running model when omitted); answered by the `unloaded` action. */
+  | { type: 'UNLOAD'; ticket: string; targets?: string[] | undefined }
+  | { type: 'SHUTDOWN'; graceMs: number };
+
+/** Parameters of the named effect actions the runtime provides. */
+export type AdmitParams = { reqId: string; model: string; error?: SchedError };
+export type GrantServeParams = { reqId: string; model: string };
+export type GrantErrorParams = { reqId: string; model: string; error: SchedError };
+export type QueuePositionsParams = { positions: Array<{ reqId: string; position: number }> };
+export type UnloadedParams = { ticket: string | null; targets: string[]; error?: string };
+export type SwapStartedParams = { swapId: string; target: string | null; evict: string[]; running: string[] };
+export type ChildFailedParams = { actorId: string; error: string };
+
+const PROCESS_PREFIX = 'process:';
+
+/** The child ids the scheduler uses; the same strings are the actors' system ids. */
+const childIds = {
+  process: processSystemId,
+  modelOf: (childId: string) => (childId.startsWith(PROCESS_PREFIX) ? childId.slice(PROCESS_PREFIX.length) : null),
+};
+
+/**
+ * The few enqueue operations a core step needs. XState's own enqueuer type is tied to the
+ * exact setup it comes from, which would make this helper generic over all of it.
+ */
+interface Enqueue {
+  (action: { type: string; params?: unknown }): void;
+  assign(values: Partial<SchedulerContext>): void;
+  spawnChild(src: 'swap', options: { id: string; systemId: string; input: SwapInput }): void;
+}
+
+/** Runs a core step: store the new state, turn its effects into named actions and spawns. */
+function applyStep(enqueue: Enqueue, context: SchedulerContext, step: Step): void {
+  if (step.state !== context.fifo) enqueue.assign({ fifo: step.state });
+  for (const e of step.effects) applyEffect(enqueue, context, e);
+}
+
+function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): void {
+  const q = enqueue;
+  switch (e.type) {
+    case 'admit':
+      q({ type: 'admit', params: { reqId: e.reqId, model: e.model, ...(e.error ? { error: e.error } : {}) } });
+      return;
+    case 'grantServe':
+      q({ type: 'acquireProcess', params: { model: e.model } });
+      q({ type: 'grantServe', params: { reqId: e.reqId, model: e.model } });
+      return;
+    case 'grantError':
+      q({ type: 'grantError', params: { reqId: e.reqId, model: e.model, error: e.error } });
+      return;
+    case 'queuePositions':
+      q({ type: 'queuePositions', params: { positions: e.positions } });
+      return;
+    case 'unloaded':
+      q({ type: 'unloaded', params: { ticket: e.ticket, targets: e.targets, ...(e.error ? { error: e.error } : {}) } });
+      return;
+    case 'startSwap': {
+      const input: SwapInput = {
+        swapId: e.swapId,
+        target: e.target,
+        evict: e.evict,
+        // Evictions wait up to healthCheckTimeout; unloads use each model's unloadTimeout.
+        graceMs: e.target === null ? undefined : context.evictGraceMs,
+      };
+      q({ type: 'swapStarted', params: { swapId: e.swapId, target: e.target, evict: e.evict, running: e.running } });
+      enqueue.spawnChild('swap', { id: e.swapId, systemId: e.swapId, input });
+      return;
+    }
+  }
+}
+
+export const schedulerSetup = setup({
+  types: {
+    context: {} as SchedulerContext,
+    events: {} as SchedulerEvent,
+    input: {} as SchedulerInput,
+  },
+  actors: {
+    process: processMachine as AnyActorLogic,
+    swap: swapMachine,
+  },
+  actions: {
+    // The runtime's side of the effects; no-ops here so the machine stays pure.
+    admit: (_, _params: AdmitParams) => {},
+    grantServe: (_, _params: GrantServeParams) => {},
+    grantError: (_, _params: GrantErrorParams) => {},
+    queuePositions: (_, _params: QueuePositionsParams) => {},
+    unloaded: (_, _params: UnloadedParams) => {},
+    swapStarted: (_, _params: SwapStartedParams) => {},
+    childFailed: (_, _params: ChildFailedParams) => {},
+
+    spawnProcesses: enqueueActions(({ context, enqueue }) => {
+      for (const [model, cfg] of Object.entries(context.processes)) {
+        const id = childIds.process(model);
+        enqueue.spawnChild('process', { id, systemId: id, input: cfg, syncSnapshot: true });
+      }
+    }),
+    acquireProcess: enqueueActions(({ enqueue, system }, params: { model: string }) => {
+      const ref = system.get(childIds.process(params.model)) as AnyActorRef | undefined;
+      if (ref) enqueue.sendTo(ref, { type: 'ACQUIRE' });
+    }),
+    releaseProcess: enqueueActions(({ enqueue, system, event }) => {
+      if (event.type !== 'SERVE_DONE') return;
+      const ref = system.get(childIds.process(event.model)) as AnyActorRef | undefined;
+      if (ref) enqueue.sendTo(ref, { type: 'RELEASE' });
+    }),
+
+    request: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'REQUEST') return;
+      applyStep(enqueue as unknown as Enqueue, context, onRequest(context.fifo, { reqId: event.reqId, model: event.model }, swapperOf(context)));
+    }),
+    cancel: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'CANCEL') return;
+      applyStep(enqueue as unknown as Enqueue, context, onCancel(context.fifo, event.reqId));
+    }),
+    serveDone: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SERVE_DONE') return;
+      applyStep(enqueue as unknown as Enqueue, context, onServeDone(context.fifo, event.model, swapperOf(context)));
+    }),
+    unload: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'UNLOAD') return;
+      applyStep(enqueue as unknown as Enqueue, context, onUnload(context.fifo, event.targets, swapperOf(context), event.ticket));
+    }),
+    shutdown: enqueueActions(({ context, event, enqueue, system }) => {
+      if (event.type !== 'SHUTDOWN') return;
+      applyStep(enqueue as unknown as Enqueue, context, onShutdown(context.fifo));
+      enqueue.assign({ shutdownGraceMs: event.graceMs });
+      for (const model of Object.keys(context.processes)) {
+        const ref = system.get(childIds.process(model)) as AnyActorRef | undefined;
+        if (ref) enqueue.sendTo(ref, { type: 'SHUTDOWN', graceMs: event.graceMs });
+      }
+    }),
+
+    /** A swap reported done: answer its waiters, drain the queue, and let the child go. */
+    swapDone: enqueueActions(({ context, event, enqueue }) => {
+      const done = event as unknown as { output: SwapOutput; actorId: string };
+      applyStep(enqueue as unknown as Enqueue, context, onSwapDone(context.fifo, done.output, swapperOf(context)));
+      enqueue.stopChild(done.actorId);
+    }),
+
+    /** Mirror a process's tags into the core's advisory view. */
+    mirrorProcess: assign(({ context, event }) => {
+      const e = event as unknown as { type: string; snapshot: SnapshotFrom<typeof processMachine> };
+      const model = childIds.modelOf(e.type.slice('xstate.snapshot.'.length));
+      if (model === null || !e.snapshot.hasTag) return {};
+      const fifo = onProcessChange(context.fifo, model, {
+        resident: e.snapshot.hasTag(ProcessTag.resident),
+        serving: e.snapshot.hasTag(ProcessTag.serving),
+        halted: e.snapshot.hasTag(ProcessTag.halted),
+      });
+      return fifo === context.fifo ? {} : { fifo };
+    }),
+
+    /**
+     * A child threw. The scheduler must survive it: a failed swap counts as done with an
+     * error; a failed process is replaced by a fresh one (stopped), and swaps waiting on the
+     * dead one get the reply it can no longer send, so nobody hangs.
+     */
+    childError: enqueueActions(({ context, event, enqueue, system }) => {
+      const e = event as unknown as { type: string; error: unknown };
+      const actorId = e.type.slice('xstate.error.actor.'.length);
+      const error = e.error instanceof Error ? e.error.message : String(e.error);
+      (enqueue as unknown as Enqueue)({ type: 'childFailed', params: { actorId, error } });
+      const model = childIds.modelOf(actorId);
+      if (model === null) {
+        const swap = context.fifo.active.find((sw) => sw.swapId === actorId);
+        if (swap) {
+          applyStep(enqueue as unknown as Enqueue, context, onSwapDone(context.fifo, { swapId: actorId, error: `swap failed: ${error}` }, swapperOf(context)));
+        }
+        enqueue.stopChild(actorId);
+        return;
+      }
+      enqueue.stopChild(actorId);
+      const cfg = context.processes[model];
+      if (cfg) enqueue.spawnChild('process', { id: actorId, systemId: actorId, input: cfg, syncSnapshot: true });
+      for (const sw of context.fifo.active) {
+        const ref = system.get(sw.swapId) as AnyActorRef | undefined;
+        if (!ref) continue;
+        if (sw.evict.includes(model)) enqueue.sendTo(ref, { type: 'PROCESS.STOPPED', model });
+        if (sw.target === model) enqueue.sendTo(ref, { type: 'PROCESS.FAILED', model, error: `process failed: ${error}` });
+      }
+    }),
+  },
+  guards: {
+    allHalted: ({ context }) => Object.values(context.fifo.procs).every((p) => p.halted),
+  },
+});
+
+function swapperOf(context: SchedulerContext) {
+  return groupSwapper(context.groups);
+}
+
+export const schedulerMachine = schedulerSetup.createMachine({
+  id: 'scheduler',
+  context: ({ input }) => ({
+    fifo: initialFifoState(
+      Object.fromEntries(
+        Object.entries(input.models).map(([id, m]) => [id, { concurrencyLimit: m.concurrencyLimit, priority: m.priority }]),
+      ),
+    ),
+    groups: withDefaultGroup(input.groups ?? {}, Object.keys(input.models)),
+    processes: Object.fromEntries(Object.entries(input.models).map(([id, m]) => [id, m.process])),
+    evictGraceMs: input.evictGraceMs,
+    shutdownGraceMs: 0,
+  }),
+  entry: 'spawnProcesses',
+  on: {
+    REQUEST: { actions: 'request' },
+    CANCEL: { actions: 'cancel' },
+    SERVE_DONE: { actions: ['releaseProcess', 'serveDone'] },
+    'xstate.snapshot.*': { actions: 'mirrorProcess' },
+    'xstate.done.actor.*': { actions: 'swapDone' },
+    'xstate.error.actor.*': { actions: 'childError' },
+  },
+  initial: 'serving',
+  states: {
+    serving: {
+      on: {
+        UNLOAD: { actions: 'unload' },
+        SHUTDOWN: { target: 'draining', actions: 'shutdown' },
+      },
+    },
+    /** Every waiter has been answered; waiting for each process to stop for good. */
+    draining: {
+      always: { guard: 'allHalted', target: 'halted' },
+      on: {
+        // Nothing is running any more, or soon will not be: an unload is answered at once.
+        UNLOAD: {
+          actions: {
+            type: 'unloaded',
+            params: ({ event }) => ({ ticket: event.ticket, targets: event.targets ?? [] }),
+          },
+        },
+      },
+    },
+    halted: { type: 'final' },
+  },
+});
+
+export type SchedulerMachine = typeof schedulerMachine;

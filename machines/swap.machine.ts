@@ -1,0 +1,110 @@
+/**
+ * One swap: stop the evictees in parallel, then make the target ready. Also serves unloads
+ * (no target). Its output is its done event to the scheduler.
+ *
+ * ```
+ * evicting ──all PROCESS.STOPPED──▶ ensuring ──PROCESS.READY / FAILED──▶ done (final)
+ *                                     └─ no target (unload) ───────────▶ done
+ * ```
+ *
+ * A swap never reads process state: it asks (STOP, ENSURE_READY) and waits for the answer,
+ * because the process is the only one who may decide what a request means in its current
+ * state (llama-swap #946). It has no timeout of its own: the process's health-check timeout
+ * and stop grace bound every wait.
+ */
+import { assign, enqueueActions, setup, type ActorSystem, type AnyActorRef } from 'xstate';
+import { processSystemId, type ProcessReply } from './process.protocol.ts';
+
+export interface SwapInput {
+  swapId: string;
+  /** The model to make ready; null for an unload. */
+  target: string | null;
+  evict: string[];
+  /** Grace for the evictees' stop; omitted, each uses its own unloadTimeout. */
+  graceMs?: number | undefined;
+}
+
+export interface SwapOutput {
+  swapId: string;
+  target: string | null;
+  evict: string[];
+  error?: string;
+}
+
+interface SwapContext extends SwapInput {
+  /** Evictees that have not confirmed their stop yet. */
+  pending: string[];
+  error: string | null;
+}
+
+/** Processes are found by system id; a missing one is a model nobody configured. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function processRef(system: ActorSystem<any>, model: string): AnyActorRef | undefined {
+  return system.get(processSystemId(model)) as AnyActorRef | undefined;
+}
+
+export const swapMachine = setup({
+  types: {
+    context: {} as SwapContext,
+    events: {} as ProcessReply,
+    input: {} as SwapInput,
+    output: {} as SwapOutput,
+  },
+  actions: {
+    stopEvictees: enqueueActions(({ context, enqueue, system, self }) => {
+      const gone: string[] = [];
+      for (const m of context.evict) {
+        const ref = processRef(system, m);
+        if (!ref) gone.push(m);
+        else enqueue.sendTo(ref, { type: 'STOP', replyTo: self, graceMs: context.graceMs, reason: context.swapId });
+      }
+      if (gone.length > 0) enqueue.assign({ pending: context.pending.filter((m) => !gone.includes(m)) });
+    }),
+    markStopped: assign({
+      pending: ({ context, event }) =>
+        event.type === 'PROCESS.STOPPED' ? context.pending.filter((m) => m !== event.model) : context.pending,
+    }),
+    ensureTarget: enqueueActions(({ context, enqueue, system, self }) => {
+      if (context.target === null) return;
+      const ref = processRef(system, context.target);
+      if (ref) enqueue.sendTo(ref, { type: 'ENSURE_READY', replyTo: self });
+      else enqueue.assign({ error: `no process for model ${context.target}` });
+    }),
+    recordFailure: assign({
+      error: ({ context, event }) => (event.type === 'PROCESS.FAILED' ? event.error : context.error),
+    }),
+  },
+  guards: {
+    allStopped: ({ context }) => context.pending.length === 0,
+    settled: ({ context }) => context.target === null || context.error !== null,
+    fromTarget: ({ context, event }) => 'model' in event && event.model === context.target,
+  },
+}).createMachine({
+  id: 'swap',
+  context: ({ input }) => ({ ...input, pending: [...input.evict], error: null }),
+  initial: 'evicting',
+  states: {
+    evicting: {
+      entry: 'stopEvictees',
+      always: { guard: 'allStopped', target: 'ensuring' },
+      on: { 'PROCESS.STOPPED': { actions: 'markStopped' } },
+    },
+    ensuring: {
+      entry: 'ensureTarget',
+      always: { guard: 'settled', target: 'done' },
+      on: {
+        'PROCESS.READY': { guard: 'fromTarget', target: 'done' },
+        'PROCESS.FAILED': { guard: 'fromTarget', target: 'done', actions: 'recordFailure' },
+      },
+    },
+    done: { type: 'final' },
+  },
+  output: ({ context }) => ({
+    swapId: context.swapId,
+    target: context.target,
+    evict: context.evict,
+    ...(context.error !== null ? { error: context.error } : {}),
+  }),
+});
+
+export type SwapMachine = typeof swapMachine;

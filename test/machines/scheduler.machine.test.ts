@@ -1,0 +1,202 @@
+/**
+ * The scheduler machine: the pure transition API shows the named effects, and an interpreted
+ * run with fake processes shows the actor tree doing a swap end to end.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, initialTransition, transition, type Actor } from 'xstate';
+import { processMachine } from '../../machines/process.machine.ts';
+import {
+  schedulerMachine,
+  type AdmitParams,
+  type GrantErrorParams,
+  type GrantServeParams,
+  type SchedulerInput,
+  type UnloadedParams,
+} from '../../machines/scheduler.machine.ts';
+import { FakeCluster, processConfig } from '../helpers/fake-process-world.ts';
+
+function input(models: string[], over: Partial<SchedulerInput> = {}): SchedulerInput {
+  return {
+    models: Object.fromEntries(models.map((m) => [m, { process: processConfig({ model: m }) }])),
+    evictGraceMs: 120_000,
+    ...over,
+  };
+}
+
+/** A scheduler over fake processes whose effect actions are recorded. */
+function runScheduler(models: string[], over: Partial<SchedulerInput> = {}) {
+  const cluster = new FakeCluster();
+  const log: string[] = [];
+  const grants: GrantServeParams[] = [];
+  const errors: GrantErrorParams[] = [];
+  const unloads: UnloadedParams[] = [];
+  const admits: AdmitParams[] = [];
+  const machine = schedulerMachine.provide({
+    actors: { process: processMachine.provide({ actors: cluster.actors() }) },
+    actions: {
+      admit: (_, p) => {
+        admits.push(p);
+        if (p.error) log.push(`reject ${p.reqId} ${p.error.code}`);
+      },
+      grantServe: (_, p) => {
+        grants.push(p);
+        log.push(`serve ${p.reqId}`);
+      },
+      grantError: (_, p) => {
+        errors.push(p);
+        log.push(`error ${p.reqId} ${p.error.code}`);
+      },
+      unloaded: (_, p) => {
+        unloads.push(p);
+      },
+    },
+  });
+  const actor = createActor(machine, { input: input(models, over) });
+  const failures: unknown[] = [];
+  actor.subscribe({ error: (e) => failures.push(e) });
+  actor.start();
+  return { actor, cluster, log, grants, errors, unloads, admits, failures };
+}
+
+function request(actor: Actor<typeof schedulerMachine>, reqId: string, model: string) {
+  actor.send({ type: 'REQUEST', reqId, model });
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('scheduler machine, pure transitions', () => {
+  it('spawns one process actor per model at start', () => {
+    const [, actions] = initialTransition(schedulerMachine, input(['a', 'b']));
+    const spawns = actions.filter((a) => a.type === 'xstate.spawnChild');
+    expect(spawns.map((a) => (a.params as { id: string }).id)).toEqual(['process:a', 'process:b']);
+  });
+
+  it('REQUEST for a stopped model: a named admit effect and a swap actor spawn', () => {
+    const [s0] = initialTransition(schedulerMachine, input(['a']));
+    const [s1, actions] = transition(schedulerMachine, s0, { type: 'REQUEST', reqId: 'r1', model: 'a' });
+    const admit = actions.find((a) => a.type === 'admit');
+    expect(admit?.params).toEqual({ reqId: 'r1', model: 'a' });
+    const spawn = actions.find((a) => a.type === 'xstate.spawnChild');
+    expect((spawn?.params as { id: string }).id).toBe('swap:a#1');
+    expect(s1.context.fifo.active).toHaveLength(1);
+  });
+
+  it('REQUEST for an unknown model: rejected, nothing spawned', () => {
+    const [s0] = initialTransition(schedulerMachine, input(['a']));
+    const [, actions] = transition(schedulerMachine, s0, { type: 'REQUEST', reqId: 'r1', model: 'zzz' });
+    expect(actions.find((a) => a.type === 'admit')?.params).toMatchObject({ error: { code: 'MODEL_NOT_FOUND' } });
+    expect(actions.some((a) => a.type === 'xstate.spawnChild')).toBe(false);
+  });
+});
+
+describe('scheduler machine with fake processes', () => {
+  it('A, A, B, B, A, C: one start of A for its waiters, B after A drains, C unknown', async () => {
+    const t = runScheduler(['a', 'b']);
+    const a = t.cluster.world('a');
+    const b = t.cluster.world('b');
+    for (const [id, m] of [['r1', 'a'], ['r2', 'a'], ['r3', 'b'], ['r4', 'b'], ['r5', 'a'], ['r6', 'c']] as const) {
+      request(t.actor, id, m);
+    }
+    expect(t.log).toEqual(['reject r6 MODEL_NOT_FOUND']);
+    expect(a.count('spawn')).toBe(1);
+    a.spawned();
+    a.healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.log).toEqual(['reject r6 MODEL_NOT_FOUND', 'serve r1', 'serve r2', 'serve r5']);
+    expect(b.count('spawn')).toBe(0);
+    // a is busy until each of its requests is done; only then is it evicted for b.
+    for (const r of ['r1', 'r2']) t.actor.send({ type: 'SERVE_DONE', reqId: r, model: 'a' });
+    expect(a.count('TERM')).toBe(0);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r5', model: 'a' });
+    expect(a.count('TERM')).toBe(1);
+    expect(b.count('spawn')).toBe(0); // b waits for a to be gone
+    a.exited(0);
+    expect(b.count('spawn')).toBe(1);
+    b.spawned();
+    b.healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.log.slice(-2)).toEqual(['serve r3', 'serve r4']);
+    for (const r of ['r3', 'r4']) t.actor.send({ type: 'SERVE_DONE', reqId: r, model: 'b' });
+    const ctx = t.actor.getSnapshot().context;
+    expect(ctx.fifo.reserved).toEqual({});
+    expect(ctx.fifo.inFlight).toEqual({});
+    expect(ctx.fifo.active).toEqual([]);
+    // Finished swaps are stopped, not left among the children.
+    expect(Object.keys(t.actor.getSnapshot().children).sort()).toEqual(['process:a', 'process:b']);
+    expect(t.failures).toEqual([]);
+  });
+
+  it('mirrors process tags: a ready model takes the fast path without a swap', async () => {
+    const t = runScheduler(['a']);
+    request(t.actor, 'r1', 'a');
+    t.cluster.world('a').spawned();
+    t.cluster.world('a').healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.actor.getSnapshot().context.fifo.procs['a']).toEqual({ resident: true, serving: true, halted: false });
+    const seqBefore = t.actor.getSnapshot().context.fifo.seq;
+    request(t.actor, 'r2', 'a');
+    expect(t.log).toEqual(['serve r1', 'serve r2']);
+    expect(t.actor.getSnapshot().context.fifo.seq).toBe(seqBefore);
+  });
+
+  it('a failed start fails every waiter with the process error', () => {
+    const t = runScheduler(['a']);
+    request(t.actor, 'r1', 'a');
+    request(t.actor, 'r2', 'a');
+    t.cluster.world('a').exited(1);
+    expect(t.errors.map((e) => [e.reqId, e.error.code, e.error.message])).toEqual([
+      ['r1', 'SWAP_FAILED', 'upstream command exited prematurely'],
+      ['r2', 'SWAP_FAILED', 'upstream command exited prematurely'],
+    ]);
+    expect(t.actor.getSnapshot().context.fifo.reserved).toEqual({});
+  });
+
+  it('UNLOAD stops the model and is answered once it has stopped; the next request starts it again', async () => {
+    const t = runScheduler(['a']);
+    const a = t.cluster.world('a');
+    request(t.actor, 'r1', 'a');
+    a.spawned();
+    a.healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
+    t.actor.send({ type: 'UNLOAD', ticket: 'u1' });
+    expect(a.count('TERM')).toBe(1);
+    expect(t.unloads).toEqual([]);
+    a.exited(0);
+    expect(t.unloads).toEqual([{ ticket: 'u1', targets: ['a'] }]);
+    request(t.actor, 'r2', 'a');
+    expect(a.count('spawn')).toBe(2);
+  });
+
+  it('SHUTDOWN fails waiters, stops every process, and ends the scheduler', async () => {
+    const t = runScheduler(['a', 'b']);
+    request(t.actor, 'r1', 'a');
+    t.actor.send({ type: 'SHUTDOWN', graceMs: 1_000 });
+    expect(t.errors.map((e) => e.error.code)).toEqual(['SHUTTING_DOWN']);
+    expect(t.actor.getSnapshot().status).toBe('active');
+    const a = t.cluster.world('a');
+    expect(a.count('TERM')).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(a.count('KILL')).toBe(1);
+    a.exited(null, 'SIGKILL');
+    expect(t.actor.getSnapshot().status).toBe('done');
+    expect(t.failures).toEqual([]);
+  });
+
+  it('survives a child that throws: the swap is answered with an error and the next request works', async () => {
+    const t = runScheduler(['a']);
+    request(t.actor, 'r1', 'a');
+    // What XState delivers when a swap actor throws (an action bug, say).
+    const swapId = t.actor.getSnapshot().context.fifo.active[0]?.swapId;
+    expect(swapId).toBe('swap:a#1');
+    t.actor.send({ type: 'xstate.error.actor.swap:a#1', error: new Error('boom') } as never);
+    expect(t.errors.map((e) => e.error.message)).toEqual(['swap failed: boom']);
+    expect(t.actor.getSnapshot().status).toBe('active');
+    expect(t.failures).toEqual([]);
+  });
+});
