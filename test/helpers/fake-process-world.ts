@@ -14,6 +14,8 @@ export class FakeWorld {
   readonly log: string[] = [];
   private sendBack: ((e: OsEvent) => void) | null = null;
   private healthy: (() => void) | null = null;
+  /** The current `os` actor: attached, spawned, asked to stop. */
+  private os_ = { live: false, spawned: false, stopAsked: false };
   private nextPid = 1000;
 
   readonly os = fromCallback<OsCommand, OsProcessInput>(({ sendBack, receive }) => this.attachOs(sendBack, receive));
@@ -23,13 +25,19 @@ export class FakeWorld {
   /** Called when the machine starts its `os` actor; returns the actor's cleanup. */
   attachOs(sendBack: (e: OsEvent) => void, receive: (fn: (cmd: OsCommand) => void) => void): () => void {
     this.log.push('spawn');
-    let live = true;
+    const os = { live: true, spawned: false, stopAsked: false };
+    this.os_ = os;
     this.sendBack = (e) => {
-      if (live) sendBack(e);
+      if (!os.live) return;
+      if (e.type === 'OS.SPAWNED') os.spawned = true;
+      sendBack(e);
     };
-    receive((cmd) => this.log.push(cmd.type === 'OS.TERM' ? 'TERM' : 'KILL'));
+    receive((cmd) => {
+      os.stopAsked = true;
+      this.log.push(cmd.type === 'OS.TERM' ? 'TERM' : 'KILL');
+    });
     return () => {
-      live = false;
+      os.live = false;
       this.log.push('cleanup');
     };
   }
@@ -57,6 +65,18 @@ export class FakeWorld {
     if (!this.healthy) throw new Error('no health probe running');
     this.healthy();
     this.healthy = null;
+  }
+
+  /**
+   * Moves the fake world one step the way a well-behaved upstream would: a started process
+   * spawns, a probed one turns healthy, one asked to stop exits. False when nothing was due.
+   */
+  progress(): boolean {
+    if (this.os_.live && !this.os_.spawned) this.spawned();
+    else if (this.healthy) this.healthOk();
+    else if (this.os_.live && this.os_.stopAsked) this.exited(0);
+    else return false;
+    return true;
   }
 
   count(entry: string): number {
