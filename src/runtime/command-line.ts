@@ -13,9 +13,10 @@
  *
  * 1. Lines whose trimmed text starts with `#` are dropped (YAML block scalars in configs are
  *    commonly commented this way).
- * 2. A line ending in an unescaped backslash is joined to the next one with a space, as in
- *    llama-swap, so `--flag \` + newline + `value` gives two words. (Unlike llama-swap, an
- *    escaped backslash `\\` at the end of a line is a literal backslash, not a continuation.)
+ * 2. A line ending in an unescaped backslash continues on the next line: as in llama-swap,
+ *    the backslash becomes a space and the line break stays, so `--flag \` + newline +
+ *    `value` gives two words and an inline `# comment` still ends at its line. (Unlike
+ *    llama-swap, an escaped backslash `\\` at the end of a line is a literal backslash.)
  * 3. The result is split with POSIX shell word rules:
  *    - space, tab, carriage return and newline separate words;
  *    - single quotes are literal up to the next single quote;

@@ -1,0 +1,125 @@
+/**
+ * The real `health` actor: polls an upstream's health URL until it answers HTTP 200.
+ *
+ * Only "is it up yet" lives here. How long to wait overall is the process machine's
+ * business (an `after` delay in its starting state), which stops this actor and thereby
+ * aborts the polling.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { fromPromise, type PromiseActorLogic } from 'xstate';
+import type { HealthCheckInput } from '../../machines/os.protocol.ts';
+
+/** Tuning of the health actor. */
+export interface HealthCheckDeps {
+  /**
+   * Per-probe timeout in ms; a probe that takes longer counts as "not yet". Default
+   * `min(5000, max(500, intervalMs * 10))`: long enough for a busy server, short enough
+   * that one hung connection does not eat the whole start-up deadline.
+   */
+  probeTimeoutMs?: number;
+}
+
+/** The logic to provide as the process machine's `health` actor. */
+export type HealthCheckLogic = PromiseActorLogic<void, HealthCheckInput>;
+
+/** Creates the `health` actor logic: resolves once `input.url` answers 200. */
+export function createHealthCheckActor(deps: HealthCheckDeps = {}): HealthCheckLogic {
+  return fromPromise<void, HealthCheckInput>(({ input, signal }) => waitUntilHealthy(input, signal, deps));
+}
+
+/**
+ * Probes `input.url` at once, then every `input.intervalMs`, until a probe gets status 200
+ * exactly (a 204 or a redirect is not "healthy", as in llama-swap). Refused connections,
+ * timeouts and other statuses just mean "not yet".
+ *
+ * Rejects with `signal.reason` as soon as `signal` aborts; no timer and no socket is left
+ * behind (every probe has its own connection, never kept alive).
+ */
+export async function waitUntilHealthy(
+  input: HealthCheckInput,
+  signal: AbortSignal,
+  deps: HealthCheckDeps = {},
+): Promise<void> {
+  const intervalMs = Math.max(0, input.intervalMs);
+  const timeoutMs = deps.probeTimeoutMs ?? Math.min(5000, Math.max(500, intervalMs * 10));
+  const url = new URL(input.url);
+  const client = url.protocol === 'https:' ? https : http;
+  // A fresh agent without keep-alive: each probe's socket closes with its response, so an
+  // abort leaves nothing open, and a restarted server is never probed on a stale socket.
+  const agent = new client.Agent({ keepAlive: false });
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const status = await probe(client, url, agent, timeoutMs, signal);
+      if (status === 200) return;
+      await delay(intervalMs, signal);
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** One GET; resolves with the status code, or null when no answer came (never rejects). */
+function probe(
+  client: typeof http | typeof https,
+  url: URL,
+  agent: http.Agent,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<number | null> {
+  return new Promise((resolve) => {
+    let status: number | null = null;
+    let settled = false;
+    let req: http.ClientRequest | undefined;
+
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      req?.destroy();
+      resolve(status);
+    };
+    const onAbort = (): void => finish();
+    // One deadline for the whole probe (connect, headers and body), unlike a socket idle
+    // timeout, which a server trickling bytes would never trigger.
+    const timer = setTimeout(finish, timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    try {
+      req = client.get(url, { agent, headers: { connection: 'close' } }, (res) => {
+        status = res.statusCode ?? null;
+        // Read and drop the body so the response completes and the socket is released.
+        res.resume();
+        res.on('end', finish);
+        res.on('error', finish);
+        res.on('close', finish);
+      });
+      req.on('error', finish);
+      req.on('close', finish);
+    } catch {
+      // An invalid request (bad host name etc.) is "not yet", like a refused connection.
+      finish();
+    }
+  });
+}
+
+/** Sleeps `ms`; rejects with `signal.reason` as soon as `signal` aborts, clearing the timer. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * Bounded in-memory logs of upstream output.
+ *
+ * An upstream server can print for days; we keep only the recent tail (what `/logs` shows
+ * and what explains a crash), and pass live chunks to whoever streams them.
+ */
+
+/** Receives every chunk written after it subscribed, as the raw bytes. */
+export type LogListener = (chunk: Buffer) => void;
+
+/**
+ * A byte-bounded log: keeps the last `limitBytes` bytes written, plus live subscribers.
+ *
+ * The bound is exact: when it is exceeded the oldest chunk is cut mid-chunk, so
+ * {@link RingLog.history} is always the last `min(total written, limitBytes)` bytes. When
+ * the cut falls inside a multi-byte UTF-8 character, `history()` skips that partial
+ * character rather than starting with a replacement character.
+ */
+export class RingLog {
+  readonly limitBytes: number;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private readonly listeners = new Set<LogListener>();
+
+  /** @param limitBytes how many of the most recent bytes to keep (default 100 KiB). */
+  constructor(limitBytes = 100 * 1024) {
+    if (!Number.isInteger(limitBytes) || limitBytes < 0) {
+      throw new Error(`RingLog limit must be a non-negative integer, got ${limitBytes}`);
+    }
+    this.limitBytes = limitBytes;
+  }
+
+  /** Appends a chunk (strings are UTF-8 encoded) and hands it to every subscriber. */
+  write(chunk: Buffer | string): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    if (buf.length === 0) return;
+    this.append(buf);
+    for (const listener of this.listeners) {
+      // A broken subscriber (say, a closed HTTP stream) must not break the process that
+      // writes, nor the other subscribers.
+      try {
+        listener(buf);
+      } catch {
+        /* ignored on purpose */
+      }
+    }
+  }
+
+  /** The retained tail, decoded as UTF-8. */
+  history(): string {
+    const all = Buffer.concat(this.chunks, this.size);
+    return all.subarray(utf8Start(all)).toString('utf8');
+  }
+
+  /** Bytes currently retained (at most `limitBytes`). */
+  get byteLength(): number {
+    return this.size;
+  }
+
+  /**
+   * Calls `listener` with every chunk written from now on.
+   * @returns a function that unsubscribes (safe to call more than once).
+   */
+  subscribe(listener: LogListener): () => void {
+    // Wrap so the same function may subscribe twice and each unsubscribe removes its own.
+    const entry: LogListener = (chunk) => listener(chunk);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  private append(buf: Buffer): void {
+    if (this.limitBytes === 0) return;
+    if (buf.length >= this.limitBytes) {
+      // Copy so we do not pin a huge chunk's memory for the sake of its tail.
+      this.chunks = [Buffer.from(buf.subarray(buf.length - this.limitBytes))];
+      this.size = this.limitBytes;
+      return;
+    }
+    this.chunks.push(buf);
+    this.size += buf.length;
+    while (this.size > this.limitBytes) {
+      const head = this.chunks[0];
+      if (head === undefined) break;
+      const excess = this.size - this.limitBytes;
+      if (head.length <= excess) {
+        this.chunks.shift();
+        this.size -= head.length;
+      } else {
+        this.chunks[0] = Buffer.from(head.subarray(excess));
+        this.size -= excess;
+      }
+    }
+  }
+}
+
+/** Index of the first byte that is not a UTF-8 continuation byte (at most 3 skipped). */
+function utf8Start(buf: Buffer): number {
+  let i = 0;
+  while (i < 3 && i < buf.length && ((buf[i] as number) & 0xc0) === 0x80) i++;
+  return i;
+}
+
+/**
+ * One {@link RingLog} per model, plus `upstream`, which receives every model's chunks too
+ * (llama-swap's "upstream" log: all servers' output interleaved).
+ */
+export class LogHub {
+  /** Every model's output, interleaved in arrival order. */
+  readonly upstream: RingLog;
+  private readonly models = new Map<string, RingLog>();
+  private readonly limitBytes: number;
+
+  /** @param limitBytes bound of each model log and of the aggregate (default 100 KiB). */
+  constructor(limitBytes = 100 * 1024) {
+    this.limitBytes = limitBytes;
+    this.upstream = new RingLog(limitBytes);
+  }
+
+  /** The log of model `id`, created on first use; the same instance on every call. */
+  forModel(id: string): RingLog {
+    let log = this.models.get(id);
+    if (log === undefined) {
+      log = new RingLog(this.limitBytes);
+      const upstream = this.upstream;
+      log.subscribe((chunk) => upstream.write(chunk));
+      this.models.set(id, log);
+    }
+    return log;
+  }
+
+  /** Ids of the models that have a log so far. */
+  modelIds(): string[] {
+    return [...this.models.keys()];
+  }
+}

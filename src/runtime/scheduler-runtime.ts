@@ -1,0 +1,108 @@
+/**
+ * Wires the pure machines to the real world: the scheduler actor with real `os` and
+ * `health` actors for its processes, and tickets that answer the callers.
+ *
+ * This is what the HTTP server (and the integration tests) start: one call, one actor tree.
+ *
+ * @example
+ * const swapstate = startScheduler({ input });
+ * const ticket = swapstate.request('llama');
+ * if ((await ticket.admission) === null && (await ticket.grant).ok) {
+ *   try { ...proxy to the model... } finally { ticket.done(); }
+ * }
+ * await swapstate.shutdown(30_000);
+ */
+import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { processMachine } from '../../machines/process.machine.ts';
+import { schedulerMachine, type SchedulerInput, type UnloadedParams } from '../../machines/scheduler.machine.ts';
+import { createHealthCheckActor } from './health-check.ts';
+import { createOsProcessActor } from './os-process.ts';
+import { installExitReaper, processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
+import { LogHub } from './ring-log.ts';
+import { Tickets, type Ticket } from './tickets.ts';
+
+/** Where the scheduler's own notes go (winston in the server; a test may collect them). */
+export interface SchedulerLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface SchedulerRuntimeOptions {
+  input: SchedulerInput;
+  /** Per-model upstream output; a fresh hub when omitted. */
+  logs?: LogHub;
+  groups?: ProcessGroups;
+  log?: SchedulerLog;
+  /** An XState inspector for the whole actor tree (devtools). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+export interface SchedulerRuntime {
+  readonly actor: Actor<typeof schedulerMachine>;
+  readonly tickets: Tickets;
+  readonly logs: LogHub;
+  /** Opens a ticket for one request to `model`. */
+  request(model: string): Ticket;
+  /** Stops `targets` (every running model when omitted); resolves once they are stopped. */
+  unload(targets?: string[]): Promise<UnloadedParams>;
+  /** Fails every waiter, stops every model within `graceMs`, and ends the actor tree. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+const silent: SchedulerLog = { info: () => {}, warn: () => {} };
+
+export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime {
+  const logs = opts.logs ?? new LogHub();
+  const groups = opts.groups ?? defaultGroups;
+  const log = opts.log ?? silent;
+  installExitReaper(groups);
+
+  // The actor does not exist yet when the tickets are built; events wait for it.
+  let actor: Actor<typeof schedulerMachine> | null = null;
+  const tickets = new Tickets((event) => actor?.send(event));
+
+  const machine = schedulerMachine.provide({
+    actors: {
+      process: processMachine.provide({
+        actors: { os: createOsProcessActor({ logs, groups }), health: createHealthCheckActor() },
+      }),
+    },
+    actions: {
+      ...tickets.actions,
+      swapStarted: (_, p) => {
+        if (p.target === null) log.info(`unloading [${p.evict.join(', ')}]`);
+        else log.info(`swap to ${p.target}: running [${p.running.join(', ')}], evicting [${p.evict.join(', ')}]`);
+      },
+      childFailed: (_, p) => log.warn(`actor ${p.actorId} failed: ${p.error}`),
+    },
+  });
+
+  actor = createActor(machine, {
+    input: opts.input,
+    systemId: 'scheduler',
+    ...(opts.inspect ? { inspect: opts.inspect } : {}),
+  });
+  // With no error observer an actor error is rethrown from a timer and kills Node. Either
+  // way the tree has ended, and no ticket may wait on it any more.
+  actor.subscribe({
+    error: (err) => {
+      log.warn(`scheduler stopped on error: ${String(err)}`);
+      tickets.close({ code: 'SHUTTING_DOWN', message: `swapstate scheduler failed: ${String(err)}` });
+    },
+    complete: () => tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate is shutting down' }),
+  });
+  actor.start();
+  const root = actor;
+
+  return {
+    actor: root,
+    tickets,
+    logs,
+    request: (model) => tickets.open(model),
+    unload: (targets) => tickets.unload(targets),
+    shutdown: async (graceMs) => {
+      if (root.getSnapshot().status === 'active') root.send({ type: 'SHUTDOWN', graceMs });
+      await toPromise(root).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * Tickets: the bridge between callers that await (HTTP handlers, tests) and the scheduler
+ * actor, which only sends and receives events.
+ *
+ * One ticket per request, keyed by `reqId`, holding deferreds for its admission and grant.
+ * The scheduler's effect actions (`admit`, `grantServe`, ...) resolve them. No function,
+ * socket or response object ever enters the machine's context.
+ *
+ * The exactly-one-SERVE_DONE rule: every grant is answered by exactly one SERVE_DONE. The
+ * holder sends it through {@link Ticket.done}; when a grant reaches a ticket whose caller has
+ * already gone, the registry sends it at once. So the scheduler's in-flight count can never
+ * strand (llama-swap's `GrantServe` returning false, made structural).
+ */
+import type { SchedError } from '../core/effects.ts';
+import type {
+  AdmitParams,
+  GrantErrorParams,
+  GrantServeParams,
+  QueuePositionsParams,
+  SchedulerEvent,
+  UnloadedParams,
+} from '../../machines/scheduler.machine.ts';
+
+export type GrantResult = { ok: true; model: string } | { ok: false; error: SchedError };
+
+/** One request's view of the scheduler. */
+export interface Ticket {
+  readonly reqId: string;
+  readonly model: string;
+  /** Resolves with null when admitted, or with the reason it was refused (404, 429, ...). */
+  readonly admission: Promise<SchedError | null>;
+  /** Resolves when the request may be served, or has failed. Never rejects. */
+  readonly grant: Promise<GrantResult>;
+  /** 1-based queue position while queued, else null. */
+  position(): number | null;
+  /** Called with every new queue position. */
+  onPosition(listener: (position: number) => void): void;
+  /** The caller has gone before or after its grant; safe to call at any time, repeatedly. */
+  cancel(): void;
+  /** Serving has finished (the caller's `finally`); sends SERVE_DONE once. */
+  done(): void;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+type Phase = 'pending' | 'granted' | 'finished';
+
+interface Entry {
+  model: string;
+  admission: Deferred<SchedError | null>;
+  grant: Deferred<GrantResult>;
+  phase: Phase;
+  /** Set on a granted ticket whose caller left; pending ones are simply dropped. */
+  cancelled: boolean;
+  position: number | null;
+  listeners: Array<(position: number) => void>;
+}
+
+/** The registry of open tickets and unloads. */
+export class Tickets {
+  private readonly entries = new Map<string, Entry>();
+  private readonly unloads = new Map<string, Deferred<UnloadedParams>>();
+  private seq = 0;
+  /** Set once the scheduler has ended: nothing will answer a new ticket any more. */
+  private closedWith: SchedError | null = null;
+
+  /** @param send delivers an event to the scheduler actor. */
+  constructor(private readonly send: (event: SchedulerEvent) => void) {}
+
+  /** Opens a ticket and sends its REQUEST. */
+  open(model: string): Ticket {
+    const reqId = `req-${++this.seq}`;
+    const entry: Entry = {
+      model,
+      admission: deferred(),
+      grant: deferred(),
+      phase: 'pending',
+      cancelled: false,
+      position: null,
+      listeners: [],
+    };
+    const ticket: Ticket = {
+      reqId,
+      model,
+      admission: entry.admission.promise,
+      grant: entry.grant.promise,
+      position: () => entry.position,
+      onPosition: (listener) => entry.listeners.push(listener),
+      cancel: () => this.cancel(reqId),
+      done: () => this.finish(reqId),
+    };
+    if (this.closedWith) {
+      entry.admission.resolve(this.closedWith);
+      entry.grant.resolve({ ok: false, error: this.closedWith });
+      return ticket;
+    }
+    this.entries.set(reqId, entry);
+    this.send({ type: 'REQUEST', reqId, model });
+    return ticket;
+  }
+
+  /**
+   * The scheduler has ended: answer everything still open with `error` and every later
+   * ticket at once, so no caller can wait on an actor that will never reply.
+   */
+  close(error: SchedError): void {
+    this.closedWith = error;
+    for (const [reqId, e] of this.entries) {
+      this.entries.delete(reqId);
+      e.admission.resolve(error);
+      e.grant.resolve({ ok: false, error });
+    }
+    for (const [ticket, d] of this.unloads) {
+      this.unloads.delete(ticket);
+      d.resolve({ ticket, targets: [], error: error.message });
+    }
+  }
+
+  /** Asks the scheduler to unload `targets` (all when omitted); resolves once stopped. */
+  unload(targets?: string[]): Promise<UnloadedParams> {
+    const ticket = `unload-${++this.seq}`;
+    const d = deferred<UnloadedParams>();
+    if (this.closedWith) {
+      d.resolve({ ticket, targets: [], error: this.closedWith.message });
+      return d.promise;
+    }
+    this.unloads.set(ticket, d);
+    this.send({ type: 'UNLOAD', ticket, targets });
+    return d.promise;
+  }
+
+  /** Open tickets (admitted or not, not yet finished). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The scheduler actions that answer tickets, for `schedulerMachine.provide({ actions })`. */
+  readonly actions = {
+    admit: (_: unknown, p: AdmitParams): void => {
+      const e = this.entries.get(p.reqId);
+      if (!e) return;
+      e.admission.resolve(p.error ?? null);
+      if (p.error) {
+        this.entries.delete(p.reqId);
+        e.grant.resolve({ ok: false, error: p.error });
+      }
+    },
+    grantServe: (_: unknown, p: GrantServeParams): void => {
+      const e = this.entries.get(p.reqId);
+      if (!e || e.cancelled) {
+        // The caller left between its cancel and this grant: hand the slot straight back.
+        this.entries.delete(p.reqId);
+        this.send({ type: 'SERVE_DONE', reqId: p.reqId, model: p.model });
+        return;
+      }
+      e.phase = 'granted';
+      e.position = null;
+      e.grant.resolve({ ok: true, model: p.model });
+    },
+    grantError: (_: unknown, p: GrantErrorParams): void => {
+      const e = this.entries.get(p.reqId);
+      if (!e) return;
+      this.entries.delete(p.reqId);
+      e.phase = 'finished';
+      e.grant.resolve({ ok: false, error: p.error });
+    },
+    queuePositions: (_: unknown, p: QueuePositionsParams): void => {
+      for (const { reqId, position } of p.positions) {
+        const e = this.entries.get(reqId);
+        if (!e || e.position === position) continue;
+        e.position = position;
+        for (const listener of e.listeners) {
+          try {
+            listener(position);
+          } catch {
+            /* a listener's failure is its own; the scheduler must not see it */
+          }
+        }
+      }
+    },
+    unloaded: (_: unknown, p: UnloadedParams): void => {
+      if (p.ticket === null) return;
+      const d = this.unloads.get(p.ticket);
+      this.unloads.delete(p.ticket);
+      d?.resolve(p);
+    },
+  };
+
+  private cancel(reqId: string): void {
+    const e = this.entries.get(reqId);
+    if (!e || e.cancelled) return;
+    e.cancelled = true;
+    if (e.phase === 'pending') {
+      // Not granted yet: the scheduler drops it from its queue or swap and frees its slot.
+      // If a grant is already on its way, grantServe above answers it with SERVE_DONE.
+      this.entries.delete(reqId);
+      this.send({ type: 'CANCEL', reqId });
+      e.grant.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: 'request cancelled' } });
+    } else if (e.phase === 'granted') {
+      this.finish(reqId);
+    }
+  }
+
+  private finish(reqId: string): void {
+    const e = this.entries.get(reqId);
+    if (!e || e.phase !== 'granted') return;
+    e.phase = 'finished';
+    this.entries.delete(reqId);
+    this.send({ type: 'SERVE_DONE', reqId, model: e.model });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Real demo upstreams (src/demo/upstream.mjs) for integration tests: free ports, scheduler
+ * input for a set of models, and process-liveness polling.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { ProcessConfig } from '../../machines/process.machine.ts';
+import type { SchedulerInput } from '../../machines/scheduler.machine.ts';
+import type { Groups } from '../../src/core/group-swapper.ts';
+
+export const UPSTREAM = fileURLToPath(new URL('../../src/demo/upstream.mjs', import.meta.url));
+
+/** A port nobody listens on right now (the kernel's pick, released at once). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Quotes one word for a llama-swap `cmd` line (POSIX shell words, no shell). */
+function word(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface UpstreamSpec {
+  loadDelayMs?: number;
+  extraArgs?: string[];
+  checkEndpoint?: string;
+  ttlMs?: number;
+}
+
+export async function upstreamProcess(model: string, spec: UpstreamSpec = {}): Promise<ProcessConfig> {
+  const port = await freePort();
+  const argv = [process.execPath, UPSTREAM, '--port', String(port), '--id', model];
+  if (spec.loadDelayMs) argv.push('--load-delay', String(spec.loadDelayMs));
+  argv.push(...(spec.extraArgs ?? []));
+  return {
+    model,
+    cmd: argv.map(word).join(' '),
+    env: {},
+    proxy: `http://127.0.0.1:${port}`,
+    checkEndpoint: spec.checkEndpoint ?? '/health',
+    healthCheckTimeoutMs: 15_000,
+    healthCheckIntervalMs: 100,
+    ttlMs: spec.ttlMs ?? 0,
+    unloadGraceMs: 2_000,
+  };
+}
+
+export async function schedulerInput(
+  specs: Record<string, UpstreamSpec>,
+  groups?: Groups,
+): Promise<SchedulerInput> {
+  const models: SchedulerInput['models'] = {};
+  for (const [id, spec] of Object.entries(specs)) models[id] = { process: await upstreamProcess(id, spec) };
+  return { models, groups, evictGraceMs: 5_000 };
+}
+
+/** Alive and not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `cond` until it holds or `timeoutMs` passes; throws with `what` on time-out. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

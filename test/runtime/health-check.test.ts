@@ -1,0 +1,191 @@
+/**
+ * The real `health` actor against a local HTTP server on port 0. Waits poll conditions
+ * with deadlines; the only bounded wait is the "nothing more happens after abort" window.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActor, waitFor } from 'xstate';
+import { createHealthCheckActor, waitUntilHealthy } from '../../src/runtime/health-check.ts';
+
+interface TestServer {
+  url: string;
+  /** Arrival times (ms since server start) of every request. */
+  arrivals: number[];
+  startedAt: number;
+  server: http.Server;
+}
+
+const servers: http.Server[] = [];
+
+/** A server answering `statuses[i]` to the i-th request (the last one repeats). */
+async function startServer(statuses: number[]): Promise<TestServer> {
+  const arrivals: number[] = [];
+  const startedAt = Date.now();
+  const server = http.createServer((req, res) => {
+    arrivals.push(Date.now() - startedAt);
+    const status = statuses[Math.min(arrivals.length - 1, statuses.length - 1)] ?? 200;
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(status === 204 ? undefined : `status ${status}\n`);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/health`, arrivals, startedAt, server };
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function openConnections(server: http.Server): Promise<number> {
+  return new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+}
+
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+describe('health actor', () => {
+  it('probes at once, even with a long interval', async () => {
+    const srv = await startServer([200]);
+    const actor = createActor(createHealthCheckActor(), { input: { model: 'm', url: srv.url, intervalMs: 30_000 } });
+    const started = Date.now();
+    actor.start();
+    const snapshot = await waitFor(actor, (s) => s.status !== 'active', { timeout: 10_000 });
+    expect(snapshot.status).toBe('done');
+    expect(srv.arrivals).toHaveLength(1);
+    // Far less than one interval: the first probe did not wait for it.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('keeps probing every interval until it gets 200', async () => {
+    const srv = await startServer([503, 503, 503, 200, 200]);
+    const intervalMs = 50;
+    const actor = createActor(createHealthCheckActor(), { input: { model: 'm', url: srv.url, intervalMs } });
+    actor.start();
+    const snapshot = await waitFor(actor, (s) => s.status !== 'active', { timeout: 10_000 });
+    expect(snapshot.status).toBe('done');
+    expect(srv.arrivals).toHaveLength(4);
+    // Probes are spaced by (at least) the interval; the first one is not.
+    for (let i = 1; i < srv.arrivals.length; i++) {
+      expect((srv.arrivals[i] as number) - (srv.arrivals[i - 1] as number)).toBeGreaterThanOrEqual(intervalMs - 5);
+    }
+    // No socket kept alive after success.
+    await expectNoConnections(srv.server);
+  });
+
+  it('does not treat a non-200 success status (204) as healthy', async () => {
+    const srv = await startServer([204, 204, 204, 200]);
+    const result = waitUntilHealthy({ model: 'm', url: srv.url, intervalMs: 20 }, new AbortController().signal);
+    await result;
+    expect(srv.arrivals).toHaveLength(4);
+  });
+
+  it('treats a refused connection as "not yet"', async () => {
+    // Grab a free port, then close it so nothing listens there.
+    const probe = await startServer([200]);
+    const url = probe.url;
+    await new Promise<void>((resolve) => probe.server.close(() => resolve()));
+    servers.splice(servers.indexOf(probe.server), 1);
+
+    const controller = new AbortController();
+    let settled = false;
+    const result = waitUntilHealthy({ model: 'm', url, intervalMs: 20 }, controller.signal).finally(() => {
+      settled = true;
+    });
+    // Start listening on that port later: the poller must then succeed.
+    const port = Number(new URL(url).port);
+    const late = http.createServer((_req, res) => res.end('ok'));
+    servers.push(late);
+    await new Promise<void>((resolve) => late.listen(port, '127.0.0.1', resolve));
+    await result;
+    expect(settled).toBe(true);
+  });
+
+  it('abort rejects promptly and stops probing; no sockets are left', async () => {
+    const srv = await startServer([503]);
+    const intervalMs = 20;
+    const controller = new AbortController();
+    const result = waitUntilHealthy({ model: 'm', url: srv.url, intervalMs }, controller.signal);
+    await until(() => srv.arrivals.length >= 2, 'two probes');
+    const abortedAt = Date.now();
+    controller.abort(new Error('stopped'));
+    await expect(result).rejects.toThrow('stopped');
+    expect(Date.now() - abortedAt).toBeLessThan(1_000);
+    const count = srv.arrivals.length;
+    // A negative check needs a window: 10 intervals in which no probe may arrive.
+    await new Promise((resolve) => setTimeout(resolve, intervalMs * 10));
+    expect(srv.arrivals.length).toBe(count);
+    await expectNoConnections(srv.server);
+  });
+
+  it('abort during an in-flight probe rejects promptly and closes its socket', async () => {
+    let requests = 0;
+    const server = http.createServer(() => {
+      requests++; // never answers
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const controller = new AbortController();
+    const result = waitUntilHealthy({ model: 'm', url: `http://127.0.0.1:${port}/`, intervalMs: 1_000 }, controller.signal);
+    await until(() => requests === 1, 'the probe to arrive');
+    const abortedAt = Date.now();
+    controller.abort(new Error('stopped'));
+    await expect(result).rejects.toThrow('stopped');
+    expect(Date.now() - abortedAt).toBeLessThan(1_000);
+    await expectNoConnections(server);
+  });
+
+  it('stopping the actor aborts the polling', async () => {
+    const srv = await startServer([503]);
+    const intervalMs = 20;
+    const actor = createActor(createHealthCheckActor(), { input: { model: 'm', url: srv.url, intervalMs } });
+    actor.start();
+    await until(() => srv.arrivals.length >= 2, 'two probes');
+    actor.stop();
+    const count = srv.arrivals.length;
+    // A negative check needs a window: 10 intervals. At most a probe that was already on
+    // the wire when the actor stopped may still arrive.
+    await new Promise((resolve) => setTimeout(resolve, intervalMs * 10));
+    expect(srv.arrivals.length).toBeLessThanOrEqual(count + 1);
+    await expectNoConnections(srv.server);
+  });
+
+  it('a hung probe times out and counts as "not yet"', async () => {
+    let requests = 0;
+    const server = http.createServer((_req, res) => {
+      requests++;
+      if (requests === 1) return; // never answer the first probe
+      res.end('ok');
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await waitUntilHealthy(
+      { model: 'm', url: `http://127.0.0.1:${port}/`, intervalMs: 10 },
+      new AbortController().signal,
+      { probeTimeoutMs: 100 },
+    );
+    expect(requests).toBe(2);
+  });
+});
+
+/** The client closes each probe's socket; wait until the server sees none open. */
+async function expectNoConnections(server: http.Server): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const n = await openConnections(server);
+    if (n === 0) return;
+    if (Date.now() > deadline) throw new Error(`${n} connection(s) still open`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { LogHub, RingLog } from '../../src/runtime/ring-log.ts';
+
+describe('RingLog', () => {
+  it('keeps everything while under the bound', () => {
+    const log = new RingLog(100);
+    log.write('hello ');
+    log.write(Buffer.from('world'));
+    expect(log.history()).toBe('hello world');
+    expect(log.byteLength).toBe(11);
+  });
+
+  it('keeps exactly the last limitBytes bytes, cutting mid-chunk', () => {
+    const log = new RingLog(10);
+    log.write('0123456');
+    log.write('789ab');
+    expect(log.history()).toBe('23456789ab');
+    log.write('cd');
+    expect(log.history()).toBe('456789abcd');
+    expect(log.byteLength).toBe(10);
+  });
+
+  it('keeps the tail of a chunk larger than the bound', () => {
+    const log = new RingLog(4);
+    log.write('abc');
+    log.write('0123456789');
+    expect(log.history()).toBe('6789');
+  });
+
+  it('stays bounded under many writes', () => {
+    const log = new RingLog(1024);
+    for (let i = 0; i < 10_000; i++) log.write(`line ${i}\n`);
+    expect(log.byteLength).toBe(1024);
+    expect(log.history().endsWith('line 9999\n')).toBe(true);
+  });
+
+  it('does not start history with a broken UTF-8 character', () => {
+    const log = new RingLog(4);
+    log.write('aé€'); // 1 + 2 + 3 bytes: the last 4 start inside "é"
+    expect(log.history()).toBe('€');
+  });
+
+  it('defaults to 100 KiB', () => {
+    expect(new RingLog().limitBytes).toBe(100 * 1024);
+  });
+
+  it('sends live chunks to subscribers until they unsubscribe', () => {
+    const log = new RingLog(100);
+    log.write('before');
+    const seen: string[] = [];
+    const unsubscribe = log.subscribe((chunk) => seen.push(chunk.toString()));
+    log.write('one');
+    log.write(Buffer.from('two'));
+    unsubscribe();
+    unsubscribe(); // harmless twice
+    log.write('three');
+    expect(seen).toEqual(['one', 'two']);
+  });
+
+  it('a throwing subscriber breaks neither the writer nor other subscribers', () => {
+    const log = new RingLog(100);
+    const seen: string[] = [];
+    log.subscribe(() => {
+      throw new Error('broken stream');
+    });
+    log.subscribe((chunk) => seen.push(chunk.toString()));
+    expect(() => log.write('x')).not.toThrow();
+    expect(seen).toEqual(['x']);
+    expect(log.history()).toBe('x');
+  });
+
+  it('the same function subscribed twice gets each chunk twice, and unsubscribes separately', () => {
+    const log = new RingLog(100);
+    const seen: string[] = [];
+    const fn = (chunk: Buffer): void => {
+      seen.push(chunk.toString());
+    };
+    const off1 = log.subscribe(fn);
+    log.subscribe(fn);
+    log.write('a');
+    off1();
+    log.write('b');
+    expect(seen).toEqual(['a', 'a', 'b']);
+  });
+
+  it('ignores empty writes', () => {
+    const log = new RingLog(100);
+    const seen: Buffer[] = [];
+    log.subscribe((c) => seen.push(c));
+    log.write('');
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('LogHub', () => {
+  it('hands out one RingLog per model', () => {
+    const hub = new LogHub();
+    const a = hub.forModel('a');
+    expect(hub.forModel('a')).toBe(a);
+    expect(hub.forModel('b')).not.toBe(a);
+    expect(hub.modelIds().sort()).toEqual(['a', 'b']);
+  });
+
+  it('copies every model chunk into the upstream aggregate, in order', () => {
+    const hub = new LogHub();
+    const live: string[] = [];
+    hub.upstream.subscribe((c) => live.push(c.toString()));
+    hub.forModel('a').write('a1 ');
+    hub.forModel('b').write('b1 ');
+    hub.forModel('a').write('a2');
+    expect(hub.forModel('a').history()).toBe('a1 a2');
+    expect(hub.forModel('b').history()).toBe('b1 ');
+    expect(hub.upstream.history()).toBe('a1 b1 a2');
+    expect(live).toEqual(['a1 ', 'b1 ', 'a2']);
+  });
+
+  it('bounds each model log and the aggregate', () => {
+    const hub = new LogHub(8);
+    hub.forModel('a').write('aaaaaa');
+    hub.forModel('b').write('bbbbbb');
+    expect(hub.forModel('a').history()).toBe('aaaaaa');
+    expect(hub.upstream.history()).toBe('aabbbbbb');
+  });
+});
