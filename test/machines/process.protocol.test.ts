@@ -51,10 +51,13 @@ function eventsOf(machine: AnyStateMachine, replyTo: AnyActorRef): AnyEvent[] {
 
 /** Every atomic state of a machine, as a state value (`{ running: { ready: 'idle' } }`). */
 function leafStates(node: AnyStateNode): unknown[] {
-  return Object.entries(node.states).flatMap(([key, child]) => {
+  const out: unknown[] = [];
+  for (const [key, child] of Object.entries(node.states)) {
     const inner = leafStates(child);
-    return inner.length === 0 ? [key] : inner.map((v) => ({ [key]: v }));
-  });
+    if (inner.length === 0) out.push(key);
+    else for (const v of inner) out.push({ [key]: v });
+  }
+  return out;
 }
 
 function serialize(snapshot: { value: unknown; context: Record<string, unknown> }): string {
