@@ -391,3 +391,29 @@ export type ProcessMachine = typeof processMachine;
 function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
 }
+
+/** What a process looks like from outside, for listings (`/running`, `/v1/models`). */
+export interface ProcessView {
+  /** stopped, starting, ready, stopping, shutdown, or a state an extension added. */
+  state: string;
+  pid: number | null;
+  starts: number;
+  inFlight: number;
+  lastError: string | null;
+}
+
+/**
+ * Describes a process snapshot by its top-level state, and inside `running` by the running
+ * sub-state (so an extension's `sleeping` shows as `sleeping`). For display only: decisions
+ * are made from tags and protocol replies, never from this.
+ */
+export function describeProcess(snapshot: { value: unknown; context: ProcessContext }): ProcessView {
+  const v = snapshot.value;
+  let state = typeof v === 'string' ? v : Object.keys(v as object)[0] ?? 'stopped';
+  if (state === 'running' && typeof v === 'object' && v !== null) {
+    const inner = (v as Record<string, unknown>)['running'];
+    state = typeof inner === 'string' ? inner : Object.keys(inner as object)[0] ?? state;
+  }
+  const c = snapshot.context;
+  return { state, pid: c.pid, starts: c.starts, inFlight: c.inFlight, lastError: c.lastError };
+}

@@ -13,7 +13,7 @@
  * await swapstate.shutdown(30_000);
  */
 import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { processMachine } from '../../machines/process.machine.ts';
+import { describeProcess, processMachine, type ProcessContext, type ProcessView } from '../../machines/process.machine.ts';
 import { schedulerMachine, type SchedulerInput, type UnloadedParams } from '../../machines/scheduler.machine.ts';
 import { createHealthCheckActor } from './health-check.ts';
 import { createOsProcessActor } from './os-process.ts';
@@ -47,6 +47,8 @@ export interface SchedulerRuntime {
   unload(targets?: string[]): Promise<UnloadedParams>;
   /** Fails every waiter, stops every model within `graceMs`, and ends the actor tree. */
   shutdown(graceMs: number): Promise<void>;
+  /** A model's process as it is now (for listings), or null for an unknown model. */
+  process(model: string): ProcessView | null;
 }
 
 const silent: SchedulerLog = { info: () => {}, warn: () => {} };
@@ -100,6 +102,12 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     logs,
     request: (model) => tickets.open(model),
     unload: (targets) => tickets.unload(targets),
+    process: (model) => {
+      const child = root.getSnapshot().children[`process:${model}`] as
+        | { getSnapshot(): { value: unknown; context: ProcessContext } }
+        | undefined;
+      return child ? describeProcess(child.getSnapshot()) : null;
+    },
     shutdown: async (graceMs) => {
       if (root.getSnapshot().status === 'active') root.send({ type: 'SHUTDOWN', graceMs });
       await toPromise(root).catch(() => undefined);

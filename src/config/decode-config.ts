@@ -1,0 +1,191 @@
+/**
+ * Typed decoding of the top level (reference 2.2, 2.3, 2.4, 2.9): every value read with its
+ * type checked and its default applied. Cross-field rules run afterwards, in llama-swap's
+ * order, in validate-*.ts; only what llama-swap checks while decoding (ignorePaths regular
+ * expressions) fails here.
+ */
+import { decodeModel, type ModelDraft } from './decode-model.ts';
+import { Field, type DecodeContext } from './field.ts';
+import { compileIgnorePath, DEFAULT_IGNORE_PATHS } from './ignore-paths.ts';
+import { DEFAULT_START_PORT } from './ports.ts';
+import type { LogLevel } from './types.ts';
+
+export interface GroupDraft {
+  name: string;
+  field: Field;
+  swap: boolean;
+  exclusive: boolean;
+  persistent: boolean;
+  members: string[];
+}
+
+export interface ConfigDraft {
+  root: Field;
+  healthCheckTimeout: number;
+  healthCheckInterval: number;
+  maxRequestBodyBytes: number;
+  logLevel: LogLevel;
+  logTimeFormat: string;
+  /** Checked later, as in llama-swap. */
+  logToStdout: string;
+  startPort: number;
+  sendLoadingState: boolean;
+  includeAliasesInList: boolean;
+  globalTTL: number;
+  unloadTimeout: number;
+  apiKeys: string[];
+  models: ModelDraft[];
+  legacyGroups: GroupDraft[];
+  legacyMatrix: boolean;
+  routerUse: string;
+  routerGroups: GroupDraft[];
+  routerMatrix: boolean;
+  schedulerUse: string;
+  priority: Array<{ key: string; value: number; field: Field }>;
+  preload: string[];
+  ignorePaths: string[];
+}
+
+const TOP_LEVEL_KEYS = [
+  'healthCheckTimeout',
+  'healthCheckInterval',
+  'maxRequestBodyBytes',
+  'logLevel',
+  'logTimeFormat',
+  'logToStdout',
+  'logRequests',
+  'startPort',
+  'sendLoadingState',
+  'includeAliasesInList',
+  'globalTTL',
+  'unloadTimeout',
+  'apiKeys',
+  'models',
+  'hooks',
+  'upstream',
+  'routing',
+  'groups',
+  'matrix',
+];
+const TOP_LEVEL_UNSUPPORTED = ['peers', 'profiles', 'selectors', 'performance', 'store', 'captureBuffer', 'metricsMaxInMemory', 'ui'];
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const LOG_TIME_FORMATS = [
+  'ansic',
+  'unixdate',
+  'rubydate',
+  'rfc822',
+  'rfc822z',
+  'rfc850',
+  'rfc1123',
+  'rfc1123z',
+  'rfc3339',
+  'rfc3339nano',
+  'kitchen',
+  'stamp',
+  'stampmilli',
+  'stampmicro',
+  'stampnano',
+];
+
+export const DEFAULT_HEALTH_CHECK_TIMEOUT = 120;
+export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 100;
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_UNLOAD_TIMEOUT = 10;
+
+export function decodeConfig(ctx: DecodeContext): ConfigDraft {
+  const root = Field.root(ctx).keys(TOP_LEVEL_KEYS, TOP_LEVEL_UNSUPPORTED);
+  const get = (key: string): Field => root.get(key);
+  root.get('logRequests').bool(false); // parsed for its type only: llama-swap never uses it
+
+  const routing = get('routing').keys(['router', 'scheduler']);
+  const router = routing.get('router').keys(['use', 'settings']);
+  const routerSettings = router.get('settings').keys(['groups', 'matrix']);
+  const scheduler = routing.get('scheduler').keys(['use', 'settings']);
+  const fifo = scheduler.get('settings').keys(['fifo']).get('fifo').keys(['priority']);
+  const routerUse = router.get('use').string();
+  if (routerSettings.get('matrix').isSet && routerUse !== 'matrix') {
+    const matrix = routerSettings.get('matrix');
+    ctx.warnings.push(`${matrix.where ?? ctx.sources.file}: "${matrix.name}" is not supported yet by swapstate; ignored`);
+  }
+
+  const hooks = get('hooks').keys(['on_startup']).get('on_startup').keys(['preload']);
+  const upstream = get('upstream').keys(['ignorePaths']);
+
+  return {
+    root,
+    healthCheckTimeout: get('healthCheckTimeout').int(DEFAULT_HEALTH_CHECK_TIMEOUT),
+    healthCheckInterval: get('healthCheckInterval').int(DEFAULT_HEALTH_CHECK_INTERVAL_MS),
+    maxRequestBodyBytes: get('maxRequestBodyBytes').int(DEFAULT_MAX_REQUEST_BODY_BYTES),
+    logLevel: decodeLogLevel(get('logLevel')),
+    logTimeFormat: decodeLogTimeFormat(get('logTimeFormat')),
+    logToStdout: get('logToStdout').string('proxy'),
+    startPort: get('startPort').int(DEFAULT_START_PORT),
+    sendLoadingState: get('sendLoadingState').bool(false),
+    includeAliasesInList: get('includeAliasesInList').bool(false),
+    globalTTL: get('globalTTL').int(0),
+    unloadTimeout: get('unloadTimeout').int(DEFAULT_UNLOAD_TIMEOUT),
+    apiKeys: get('apiKeys').stringList(),
+    models: get('models')
+      .entries()
+      .map(([id, field]) => decodeModel(id, field)),
+    legacyGroups: decodeGroups(get('groups')),
+    legacyMatrix: get('matrix').isSet,
+    routerUse,
+    routerGroups: decodeGroups(routerSettings.get('groups')),
+    routerMatrix: routerSettings.get('matrix').isSet,
+    schedulerUse: scheduler.get('use').string(),
+    priority: fifo
+      .get('priority')
+      .entries()
+      .map(([key, field]) => ({ key, value: field.int(0), field })),
+    preload: hooks.get('preload').stringList(),
+    ignorePaths: decodeIgnorePaths(upstream.get('ignorePaths')),
+  };
+}
+
+function decodeGroups(field: Field): GroupDraft[] {
+  return field.entries().map(([name, group]) => {
+    group.keys(['swap', 'exclusive', 'persistent', 'members']);
+    return {
+      name,
+      field: group,
+      swap: group.get('swap').bool(true),
+      exclusive: group.get('exclusive').bool(true),
+      persistent: group.get('persistent').bool(false),
+      members: group.get('members').stringList(),
+    };
+  });
+}
+
+/** Case-insensitive; anything else means `info`, as in llama-swap (we also warn). */
+function decodeLogLevel(field: Field): LogLevel {
+  const value = field.string('info');
+  const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
+  if (level) return level;
+  field.ctx.warnings.push(`${field.where}: logLevel "${value}" is not one of ${LOG_LEVELS.join(', ')}; using info`);
+  return 'info';
+}
+
+/** A Go layout name; anything else means no timestamp, as in llama-swap (we also warn). */
+function decodeLogTimeFormat(field: Field): string {
+  const value = field.string('');
+  if (value === '' || LOG_TIME_FORMATS.includes(value.toLowerCase())) return value.toLowerCase();
+  field.ctx.warnings.push(`${field.where}: logTimeFormat "${value}" is not a known layout; timestamps disabled`);
+  return '';
+}
+
+/** A non-empty list replaces the default; each entry must compile. */
+function decodeIgnorePaths(field: Field): string[] {
+  const items = field.items();
+  for (const item of items) {
+    const source = item.string();
+    try {
+      compileIgnorePath(source);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      item.fail(`upstream.ignorePaths: invalid regular expression ${JSON.stringify(source)}: ${reason}`);
+    }
+  }
+  return items.length === 0 ? [...DEFAULT_IGNORE_PATHS] : items.map((item) => item.string());
+}

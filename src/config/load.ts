@@ -1,0 +1,96 @@
+/**
+ * Loading a llama-swap `config.yaml` into swapstate's `Config` (reference 2.1):
+ *
+ *   text ──env──> text ──parse──> untyped tree ──macros, ports──> tree ──decode──> draft ──validate──> Config
+ *
+ * 1. `${env.NAME}` substitution on the raw text (env-substitute.ts);
+ * 2. YAML parse keeping line numbers (yaml-tree.ts);
+ * 3-4. macro expansion and `${PORT}` allocation on the untyped tree (expand-macros.ts);
+ * 5. typed decode with defaults; unknown keys become warnings (decode-config.ts, decode-model.ts);
+ * 6. validation and normalization in llama-swap's order (validate-*.ts).
+ *
+ * Every failure is a `ConfigError` whose `where` is `file:line` whenever the offending key
+ * can be located.
+ */
+import { readFileSync } from 'node:fs';
+import { decodeConfig } from './decode-config.ts';
+import { substituteEnv } from './env-substitute.ts';
+import { expandMacros } from './expand-macros.ts';
+import { ConfigError, type Config } from './types.ts';
+import { validateApiKeys, validateGlobals } from './validate-globals.ts';
+import { validateModels } from './validate-models.ts';
+import { validateRouting } from './validate-routing.ts';
+import { resolvePreload, validateScheduler } from './validate-scheduler.ts';
+import { parseYamlTree } from './yaml-tree.ts';
+
+export { processConfigFor, resolveModel, schedulerInputFor } from './runtime-inputs.ts';
+export { ConfigError } from './types.ts';
+
+/**
+ * Reads and loads a config file; `path` is used as given in `file:line` locations.
+ *
+ * @throws ConfigError, also when the file cannot be read.
+ */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`cannot read config file: ${reason}`, path);
+  }
+  return loadConfigText(text, path);
+}
+
+/**
+ * Loads config text. `env` defaults to `process.env` (tests pass their own).
+ *
+ * @example loadConfigText('models:\n  m:\n    cmd: server --port ${PORT}\n').models.m.proxy
+ *   // 'http://localhost:5800'
+ * @throws ConfigError
+ */
+export function loadConfigText(text: string, file = '<config>', env: NodeJS.ProcessEnv = process.env): Config {
+  const { root, sources, warnings } = parseYamlTree(substituteEnv(text, env, file), file);
+  expandMacros(root, sources);
+  const draft = decodeConfig({ root, sources, warnings });
+
+  const globals = validateGlobals(draft);
+  const sendLoadingState = draft.sendLoadingState;
+  const { models, aliases } = validateModels(draft, { ...globals, sendLoadingState });
+  const resolve = (name: string): string | null => (Object.hasOwn(models, name) ? name : (aliases.get(name) ?? null));
+  const groups = validateRouting(draft, new Set(Object.keys(models)));
+  const priority = validateScheduler(draft, resolve);
+  const preload = resolvePreload(draft, resolve);
+  const apiKeys = validateApiKeys(draft);
+
+  return {
+    healthCheckTimeout: globals.healthCheckTimeout,
+    healthCheckInterval: globals.healthCheckInterval,
+    logLevel: draft.logLevel,
+    logTimeFormat: draft.logTimeFormat,
+    logToStdout: globals.logToStdout,
+    startPort: draft.startPort,
+    globalTTL: globals.globalTTL,
+    unloadTimeout: globals.unloadTimeout,
+    includeAliasesInList: draft.includeAliasesInList,
+    sendLoadingState,
+    apiKeys,
+    maxRequestBodyBytes: globals.maxRequestBodyBytes,
+    models,
+    groups,
+    priority,
+    preload,
+    ignorePaths: draft.ignorePaths,
+    aliases: Object.fromEntries(aliases),
+    warnings: inLineOrder(warnings, file),
+  };
+}
+
+/** Warnings are collected section by section; a reader wants them in file order. */
+function inLineOrder(warnings: readonly string[], file: string): string[] {
+  const lineOf = (warning: string): number => {
+    const line = warning.startsWith(`${file}:`) ? Number.parseInt(warning.slice(file.length + 1), 10) : Number.NaN;
+    return Number.isNaN(line) ? 0 : line;
+  };
+  return [...warnings].sort((a, b) => lineOf(a) - lineOf(b));
+}

@@ -1,0 +1,47 @@
+/**
+ * `${PORT}` allocation (reference 2.17).
+ *
+ * Models are visited in sorted id order and a model takes the next port only when its `cmd`
+ * (after macro expansion) mentions `${PORT}`, so adding a fixed-port model never shifts the
+ * ports of the others, and the same config always yields the same ports (clients and reloads
+ * rely on that). Ports are not probed: a clash shows up as a failed start, as in llama-swap.
+ */
+import { substitute, substituteSetParamsByIDKeys } from './macros.ts';
+import { ConfigError } from './types.ts';
+import type { RawMap, SourceMap } from './yaml-tree.ts';
+
+export const DEFAULT_START_PORT = 5800;
+
+const PORT_REFERENCE = '${PORT}';
+
+/**
+ * Gives `model` the port `nextPort` when its cmd uses `${PORT}`, substituting it into every
+ * field of the model (proxy, env, metadata, setParamsByID keys, ...).
+ *
+ * @returns the next free port.
+ * @throws ConfigError when `proxy` (also the default proxy) uses `${PORT}` but `cmd` does not:
+ *   a model with a fixed port must set `proxy`.
+ */
+export function allocatePort(
+  model: RawMap,
+  modelId: string,
+  nextPort: number,
+  sources: SourceMap,
+  where: (...path: string[]) => string | undefined,
+): number {
+  const cmd = model.get('cmd');
+  const proxy = model.get('proxy');
+  const cmdHasPort = typeof cmd === 'string' && cmd.includes(PORT_REFERENCE);
+  const proxyHasPort = typeof proxy === 'string' && proxy.includes(PORT_REFERENCE);
+  if (!cmdHasPort && !proxyHasPort) return nextPort;
+  if (!cmdHasPort) {
+    throw new ConfigError(
+      `model ${modelId}: proxy uses \${PORT} but cmd does not - \${PORT} is only available when used in cmd`,
+      where('proxy'),
+    );
+  }
+  const port = { name: 'PORT', value: nextPort };
+  substitute(model, port);
+  substituteSetParamsByIDKeys(model, [port], modelId, sources, (key) => where('filters', 'setParamsByID', key));
+  return nextPort + 1;
+}

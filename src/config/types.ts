@@ -1,0 +1,111 @@
+/**
+ * swapstate's configuration after loading: llama-swap's `config.yaml` keys with every
+ * default applied, every macro expanded and every rule of reference/llama-swap.md section 2
+ * checked. Times are kept in llama-swap's units (seconds) except where the name says ms.
+ */
+
+/** `filters` of a model (reference 2.15); applied to JSON bodies only. */
+export interface ModelFilters {
+  /** Parameter paths removed from the body; trimmed, de-duplicated, sorted, never `model`. */
+  stripParams: string[];
+  /** Set or overridden in the body (keys applied sorted; `model` ignored). */
+  setParams: Record<string, unknown>;
+  /** Requested id -> params, applied after setParams. Keys other than the model id are aliases. */
+  setParamsByID: Record<string, Record<string, unknown>>;
+}
+
+/** `capabilities` of a model (reference 2.14); null when not configured. */
+export interface ModelCapabilities {
+  in: Array<'text' | 'audio' | 'image'>;
+  out: Array<'text' | 'audio' | 'image'>;
+  tools: boolean;
+  reranker: boolean;
+  context: number;
+}
+
+/** One `models.<id>` entry, defaults applied. */
+export interface ModelConfig {
+  id: string;
+  /** Comment lines dropped, macros and `${PORT}` expanded; split into words at spawn. */
+  cmd: string;
+  /** '' when unset; `${PID}` is left for stop time. */
+  cmdStop: string;
+  /** Upstream base URL (default `http://localhost:${PORT}`). */
+  proxy: string;
+  /** Path probed until HTTP 200, or `none`. */
+  checkEndpoint: string;
+  /** Effective idle seconds before unload (`ttl`, -1 meaning `globalTTL`); 0 never. */
+  ttl: number;
+  /** Effective stop grace in seconds for unloads and TTL (0 meaning the global one). */
+  unloadTimeout: number;
+  aliases: string[];
+  /** `NAME=value` entries appended to swapstate's environment. */
+  env: string[];
+  /** Rewrites the request's `model` field sent upstream; '' none. */
+  useModelName: string;
+  unlisted: boolean;
+  name: string;
+  description: string;
+  metadata: Record<string, unknown>;
+  /** Effective admission limit (0 in the file means 10). */
+  concurrencyLimit: number;
+  /** Effective `sendLoadingState` (per model, else global). */
+  sendLoadingState: boolean;
+  filters: ModelFilters;
+  capabilities: ModelCapabilities | null;
+}
+
+/** One `groups.<name>` entry (legacy top-level or `routing.router.settings.groups`). */
+export interface GroupConfig {
+  swap: boolean;
+  exclusive: boolean;
+  persistent: boolean;
+  members: string[];
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogToStdout = 'proxy' | 'upstream' | 'both' | 'none';
+
+export interface Config {
+  /** Seconds a model may take to turn healthy; values below 15 are raised to 15. */
+  healthCheckTimeout: number;
+  /** swapstate's own key: ms between health probes (default 100; the first goes out at once). */
+  healthCheckInterval: number;
+  logLevel: LogLevel;
+  /** '' none, else a Go layout name (rfc3339, kitchen, ...). */
+  logTimeFormat: string;
+  logToStdout: LogToStdout;
+  startPort: number;
+  globalTTL: number;
+  /** Global stop grace in seconds for unloads and TTL (default 10). */
+  unloadTimeout: number;
+  includeAliasesInList: boolean;
+  sendLoadingState: boolean;
+  apiKeys: string[];
+  /** swapstate's own key: largest accepted request body (default 64 MiB). */
+  maxRequestBodyBytes: number;
+  models: Record<string, ModelConfig>;
+  /** Configured groups, without the implicit `(default)` group. */
+  groups: Record<string, GroupConfig>;
+  /** `routing.scheduler.settings.fifo.priority`, keyed by real model id. */
+  priority: Record<string, number>;
+  /** `hooks.on_startup.preload`, aliases resolved, unknown names dropped. */
+  preload: string[];
+  /** `upstream.ignorePaths` regular expression sources. */
+  ignorePaths: string[];
+  /** alias -> model id, including the automatic aliases of `setParamsByID`. */
+  aliases: Record<string, string>;
+  /** Things the loader accepted but wants the user to know (unknown keys, ...). */
+  warnings: string[];
+}
+
+/** A config that cannot be used; `where` is `file:line` when known. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly where?: string,
+  ) {
+    super(where ? `${where}: ${message}` : message);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Global values (reference 2.2): llama-swap's range checks and normalizations, plus
+ * swapstate's own keys, in llama-swap's order.
+ */
+import { DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
+import { ConfigError, type LogToStdout } from './types.ts';
+
+/** A model that cannot come up within 15 s of its own timeout is not worth waiting less for. */
+const MIN_HEALTH_CHECK_TIMEOUT = 15;
+
+const LOG_TO_STDOUT: readonly LogToStdout[] = ['proxy', 'upstream', 'both', 'none'];
+
+export interface Globals {
+  healthCheckTimeout: number;
+  healthCheckInterval: number;
+  maxRequestBodyBytes: number;
+  globalTTL: number;
+  unloadTimeout: number;
+  logToStdout: LogToStdout;
+}
+
+export function validateGlobals(draft: ConfigDraft): Globals {
+  const where = (key: string): string | undefined => draft.root.get(key).where;
+  if (draft.globalTTL < 0) throw new ConfigError('globalTTL must be >= 0', where('globalTTL'));
+  if (draft.unloadTimeout < 0) throw new ConfigError('unloadTimeout must be >= 0', where('unloadTimeout'));
+  // Our own keys: a zero or negative interval would spin, a zero body limit would refuse all.
+  if (draft.healthCheckInterval <= 0) {
+    throw new ConfigError('healthCheckInterval must be a positive integer (milliseconds)', where('healthCheckInterval'));
+  }
+  if (draft.maxRequestBodyBytes <= 0) {
+    throw new ConfigError('maxRequestBodyBytes must be a positive integer (bytes)', where('maxRequestBodyBytes'));
+  }
+  const logToStdout = LOG_TO_STDOUT.find((v) => v === draft.logToStdout);
+  if (!logToStdout) throw new ConfigError('logToStdout must be one of: proxy, upstream, both, none', where('logToStdout'));
+  return {
+    healthCheckTimeout: Math.max(draft.healthCheckTimeout, MIN_HEALTH_CHECK_TIMEOUT),
+    healthCheckInterval: draft.healthCheckInterval,
+    maxRequestBodyBytes: draft.maxRequestBodyBytes,
+    globalTTL: draft.globalTTL,
+    unloadTimeout: draft.unloadTimeout === 0 ? DEFAULT_UNLOAD_TIMEOUT : draft.unloadTimeout,
+    logToStdout,
+  };
+}
+
+/** Checked last, as in llama-swap: keys are compared verbatim, so a space can never match. */
+export function validateApiKeys(draft: ConfigDraft): string[] {
+  const items = draft.root.get('apiKeys').items();
+  draft.apiKeys.forEach((key, index) => {
+    if (key === '') throw new ConfigError('empty api key found in apiKeys', items[index]?.where);
+    if (key.includes(' ')) throw new ConfigError(`apiKeys[${index}]: api key cannot contain spaces`, items[index]?.where);
+  });
+  return draft.apiKeys;
+}

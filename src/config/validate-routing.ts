@@ -1,0 +1,97 @@
+/**
+ * The router half of `routing` (reference 2.3, 2.4): which groups are in force, from either
+ * the legacy top-level `groups`/`matrix` or `routing.router`, never both.
+ *
+ * swapstate implements the group router only. A config that selects the matrix router fails
+ * to load instead of silently falling back to groups: the eviction a user designed with a
+ * matrix would differ from what they get.
+ *
+ * The implicit `(default)` group is NOT added here; the scheduler adds it
+ * (src/core/group-swapper.ts `withDefaultGroup`), so the config shows what the user wrote.
+ */
+import type { ConfigDraft, GroupDraft } from './decode-config.ts';
+import { ConfigError, type GroupConfig } from './types.ts';
+
+export function validateRouting(draft: ConfigDraft, modelIds: ReadonlySet<string>): Record<string, GroupConfig> {
+  const routing = draft.root.get('routing');
+  const router = routing.get('router');
+  const hasLegacy = draft.legacyMatrix || draft.legacyGroups.length > 0;
+  const hasRouter = draft.routerUse !== '' || draft.routerMatrix || draft.routerGroups.length > 0;
+  if (hasLegacy && hasRouter) {
+    throw new ConfigError(
+      "config uses both the legacy top-level 'matrix'/'groups' keys and the new 'routing.router' block; " +
+        "please migrate the top-level keys into 'routing.router' and remove them",
+      router.where,
+    );
+  }
+
+  let groups: GroupDraft[];
+  let matrix = draft.legacyMatrix;
+  if (hasLegacy) {
+    groups = draft.legacyGroups;
+  } else {
+    groups = [];
+    switch (draft.routerUse) {
+      case 'matrix':
+        if (!draft.routerMatrix) {
+          throw new ConfigError(
+            "routing.router.use is 'matrix' but routing.router.settings.matrix is not set",
+            router.get('use').where,
+          );
+        }
+        matrix = true;
+        break;
+      case 'group':
+      case '':
+        groups = draft.routerGroups;
+        break;
+      default:
+        throw new ConfigError(
+          `routing.router.use: unknown router ${JSON.stringify(draft.routerUse)} (valid: group, matrix)`,
+          router.get('use').where,
+        );
+    }
+  }
+
+  if (matrix && groups.length > 0) {
+    throw new ConfigError("config cannot use both 'groups' and 'matrix'", draft.root.get('matrix').where);
+  }
+  if (matrix) {
+    const where = draft.legacyMatrix ? draft.root.get('matrix').where : router.get('use').where;
+    throw new ConfigError('matrix routing is not supported yet', where);
+  }
+
+  checkMembers(groups, modelIds);
+  return Object.fromEntries(
+    groups.map((g) => [g.name, { swap: g.swap, exclusive: g.exclusive, persistent: g.persistent, members: g.members }]),
+  );
+}
+
+/**
+ * Each model in at most one group, once. Members must be model ids: llama-swap finds an
+ * unknown member only when it builds its server (still fatal at startup, and a reload is
+ * rejected); we fail at load with its message.
+ */
+function checkMembers(groups: readonly GroupDraft[], modelIds: ReadonlySet<string>): void {
+  const usedBy = new Map<string, string>();
+  for (const group of groups) {
+    const seen = new Set<string>();
+    const items = group.field.get('members').items();
+    group.members.forEach((member, index) => {
+      const where = items[index]?.where;
+      if (seen.has(member)) throw new ConfigError(`duplicate model member ${member} found in group: ${group.name}`, where);
+      seen.add(member);
+      const other = usedBy.get(member);
+      if (other !== undefined) {
+        throw new ConfigError(`model member ${member} is used in multiple groups: ${other} and ${group.name}`, where);
+      }
+      usedBy.set(member, group.name);
+    });
+  }
+  for (const group of groups) {
+    const items = group.field.get('members').items();
+    group.members.forEach((member, index) => {
+      if (!modelIds.has(member)) throw new ConfigError(`no model config for ${JSON.stringify(member)}`, items[index]?.where);
+    });
+  }
+}

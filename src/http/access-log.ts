@@ -1,0 +1,58 @@
+/**
+ * The access log line of llama-swap (reference 7.1), at INFO in the proxy log:
+ * `Request <clientIP> "<METHOD> <path> <proto>" <status> <bytes> "<user-agent>" <duration>`.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'winston';
+
+const SKIPPED = ['/wol-health', '/api/performance', '/metrics'];
+
+/** Go's time.Duration text for a span in ms (1.5ms, 2.25s, 3m4.5s), close enough to read alike. */
+export function goDuration(ms: number): string {
+  if (ms < 0.001) return `${Math.round(ms * 1e6)}ns`;
+  if (ms < 1) return `${+(ms * 1000).toFixed(3)}µs`;
+  if (ms < 1000) return `${+ms.toFixed(6)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${+s.toFixed(6)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${+(s - m * 60).toFixed(6)}s`;
+}
+
+export function clientIp(req: Request): string {
+  const xff = req.headers['x-forwarded-for'];
+  const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
+  if (first) return first;
+  const real = req.headers['x-real-ip'];
+  if (typeof real === 'string' && real.trim()) return real.trim();
+  return req.socket.remoteAddress ?? '';
+}
+
+export function accessLog(logger: () => Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const path = req.originalUrl;
+    if (SKIPPED.some((p) => path.startsWith(p))) return next();
+    const started = performance.now();
+    let bytes = 0;
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...args: unknown[]) => Response;
+    const count = (chunk: unknown) => {
+      if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) bytes += chunk.length;
+    };
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      count(chunk);
+      return write(chunk, ...rest);
+    }) as Response['write'];
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+      if (typeof chunk !== 'function') count(chunk);
+      return end(chunk, ...rest);
+    }) as Response['end'];
+    res.once('close', () => {
+      const ua = req.headers['user-agent'] ?? '';
+      logger().info(
+        `Request ${clientIp(req)} "${req.method} ${path} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} "${ua}" ${goDuration(performance.now() - started)}`,
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * What the HTTP layer needs from the rest of swapstate. `current()` is read once per request,
+ * so a config reload swaps the whole state atomically: a request finishes on the state it
+ * started with.
+ */
+import type { Config } from '../config/types.ts';
+import type { Logs } from '../observability/logger.ts';
+import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
+import type { UpstreamProxy } from './proxy.ts';
+import type { UpstreamAgents } from './upstream-agents.ts';
+
+export interface ServerState {
+  config: Config;
+  runtime: SchedulerRuntime;
+  agents: UpstreamAgents;
+}
+
+export interface AppDeps {
+  current(): ServerState;
+  logs: Logs;
+  proxy: UpstreamProxy;
+  version: string;
+}

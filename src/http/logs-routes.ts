@@ -1,0 +1,62 @@
+/**
+ * `/logs` and `/logs/stream[/<id>]` (reference 3.10): history, then live chunks until the
+ * client leaves or the server shuts down.
+ */
+import { Router, type Request, type Response } from 'express';
+import { resolveModel } from '../config/load.ts';
+import type { RingLog } from '../runtime/ring-log.ts';
+import type { AppDeps } from './deps.ts';
+import { HttpError, sendError } from './errors.ts';
+
+/** Open log streams, ended on shutdown so `server.close()` is not held up by them. */
+const openStreams = new Set<Response>();
+
+export function endLogStreams(): void {
+  for (const res of openStreams) res.end();
+  openStreams.clear();
+}
+
+function streamLog(req: Request, res: Response, log: RingLog): void {
+  res.status(200);
+  res.setHeader('Content-Type', 'text/plain');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Accel-Buffering', 'no');
+  res.flushHeaders();
+  if (!('no-history' in req.query)) {
+    const history = log.history();
+    if (history) res.write(history);
+  }
+  const unsubscribe = log.subscribe((chunk) => {
+    // A client that does not keep up loses live chunks, never the server's memory.
+    if (res.writableLength < 1024 * 1024) res.write(chunk);
+  });
+  openStreams.add(res);
+  res.on('close', () => {
+    unsubscribe();
+    openStreams.delete(res);
+  });
+}
+
+export function logsRoutes(deps: AppDeps): Router {
+  const r = Router();
+
+  r.get('/logs', (req, res) => {
+    if (String(req.headers.accept ?? '').includes('text/html')) return res.redirect(302, '/ui/');
+    res.type('text/plain').send(deps.logs.mux.history());
+  });
+
+  r.get('/logs/stream', (req, res) => streamLog(req, res, deps.logs.mux));
+
+  r.get('/logs/stream/*id', (req, res) => {
+    const id = (req.params as { id: string[] }).id.join('/');
+    if (id === 'proxy') return streamLog(req, res, deps.logs.proxy);
+    if (id === 'upstream') return streamLog(req, res, deps.logs.hub.upstream);
+    const model = resolveModel(deps.current().config, id);
+    if (model === null) {
+      return sendError(req, res, new HttpError(400, "invalid logger. Use 'proxy', 'upstream' or a model's ID"));
+    }
+    streamLog(req, res, deps.logs.hub.forModel(model));
+  });
+
+  return r;
+}

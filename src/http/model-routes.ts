@@ -1,0 +1,56 @@
+/**
+ * The model-dispatched routes (reference 3.2-3.4): read the body within the size bound, find
+ * the model (JSON field, multipart field or query), resolve aliases, apply the model's
+ * filters, then serve through the scheduler.
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import { resolveModel } from '../config/load.ts';
+import { BodyTooLarge, readBody } from './body.ts';
+import type { AppDeps } from './deps.ts';
+import { HttpError, modelNotIdentified, noRouter, payloadTooLarge, sendError } from './errors.ts';
+import { applyFilters } from './filters.ts';
+import { extractModel, rewriteModel } from './model-extract.ts';
+import type { ModelRoute } from './route-table.ts';
+import { serveThroughScheduler } from './serve-model.ts';
+
+/** The query string of a request URL, with its `?`, or ''. */
+export function queryOf(url: string): string {
+  const i = url.indexOf('?');
+  return i === -1 ? '' : url.slice(i);
+}
+
+export function modelRouteHandler(deps: AppDeps, route: ModelRoute): RequestHandler {
+  return async (req: Request, res: Response) => {
+    const state = deps.current();
+    let body: Buffer;
+    try {
+      body = await readBody(req, state.config.maxRequestBodyBytes);
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      res.setHeader('Connection', 'close');
+      return sendError(req, res, payloadTooLarge(err.limit));
+    }
+    const { model: requested } = await extractModel(req, body);
+    if (!requested) return sendError(req, res, modelNotIdentified());
+    const real = resolveModel(state.config, requested);
+    const cfg = real === null ? undefined : state.config.models[real];
+    if (real === null || !cfg) return sendError(req, res, noRouter());
+
+    let forwardBody: Buffer | null = req.method === 'GET' || req.method === 'HEAD' ? null : body;
+    const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
+    try {
+      if (forwardBody && contentType.includes('application/json')) {
+        forwardBody = applyFilters(forwardBody, cfg, requested) ?? forwardBody;
+      } else if (forwardBody && contentType.includes('multipart/form-data') && cfg.useModelName) {
+        forwardBody = rewriteModel(forwardBody, String(req.headers['content-type']), cfg.useModelName);
+      }
+    } catch (err) {
+      return sendError(req, res, new HttpError(500, `unspecific error: ${(err as Error).message}`));
+    }
+    await serveThroughScheduler(req, res, deps, state, {
+      model: real,
+      body: forwardBody,
+      forwardPath: (route.forwardAs ?? route.path) + queryOf(req.originalUrl),
+    });
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * The `/v1/models` body (reference 3.7), as a pure function of the config and which models
+ * are loaded. Records are sorted by id; every record carries `status.value`.
+ */
+import type { Config, ModelCapabilities, ModelConfig } from '../config/types.ts';
+
+export interface ModelRecord {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: 'swapstate';
+  name?: string;
+  description?: string;
+  meta?: { llamaswap: Record<string, unknown> };
+  status: { value: 'loaded' | 'unloaded' };
+  [capability: string]: unknown;
+}
+
+/** Capability fields of a record; user metadata keys they replace are dropped. */
+function capabilityFields(caps: ModelCapabilities): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const arch: Record<string, unknown> = {};
+  if (caps.in.length > 0) arch['input_modalities'] = caps.in;
+  if (caps.out.length > 0) arch['output_modalities'] = caps.out;
+  if (caps.in.length > 0 && caps.out.length > 0) arch['modality'] = `${caps.in.join('+')}->${caps.out.join('+')}`;
+  if (Object.keys(arch).length > 0) out['architecture'] = arch;
+  const c: Record<string, boolean> = {};
+  if (caps.in.includes('image')) c['vision'] = true;
+  if (caps.in.includes('audio') && caps.out.includes('text')) c['audio_transcriptions'] = true;
+  if (caps.in.includes('text') && caps.out.includes('audio')) c['audio_speech'] = true;
+  if (caps.in.includes('text') && caps.out.includes('image')) c['image_generation'] = true;
+  if (caps.in.includes('image') && caps.out.includes('image')) c['image_to_image'] = true;
+  if (caps.tools) {
+    c['function_calling'] = true;
+    out['supported_parameters'] = ['tools', 'tool_choice'];
+  }
+  if (caps.reranker) c['reranker'] = true;
+  if (Object.keys(c).length > 0) out['capabilities'] = c;
+  if (caps.context > 0) out['context_length'] = caps.context;
+  return out;
+}
+
+const CAPABILITY_META_KEYS = ['architecture', 'capabilities', 'supported_parameters', 'context_length'];
+
+function baseRecord(id: string, m: ModelConfig, loaded: boolean, created: number, meta: Record<string, unknown>): ModelRecord {
+  const rec: ModelRecord = { id, object: 'model', created, owned_by: 'swapstate', status: { value: loaded ? 'loaded' : 'unloaded' } };
+  const name = m.name.trim();
+  const description = m.description.trim();
+  if (name) rec.name = name;
+  if (description) rec.description = description;
+  let userMeta = m.metadata;
+  if (m.capabilities) {
+    Object.assign(rec, capabilityFields(m.capabilities));
+    userMeta = Object.fromEntries(Object.entries(userMeta).filter(([k]) => !CAPABILITY_META_KEYS.includes(k)));
+    if (m.capabilities.context > 0) meta = { ...meta, n_ctx: m.capabilities.context };
+  }
+  // Internal keys win over same-named user keys.
+  rec.meta = { llamaswap: { ...userMeta, ...meta } };
+  return rec;
+}
+
+/** Aliases of a model as listed: configured ones plus setParamsByID's automatic ones. */
+function aliasesOf(cfg: Config, id: string): string[] {
+  return Object.entries(cfg.aliases)
+    .filter(([, target]) => target === id)
+    .map(([alias]) => alias)
+    .sort();
+}
+
+export function listModels(cfg: Config, isLoaded: (id: string) => boolean, now = Date.now()): { object: 'list'; data: ModelRecord[] } {
+  const created = Math.floor(now / 1000);
+  const data: ModelRecord[] = [];
+  for (const [id, m] of Object.entries(cfg.models)) {
+    if (m.unlisted) continue;
+    const loaded = isLoaded(id);
+    const aliases = aliasesOf(cfg, id);
+    data.push(baseRecord(id, m, loaded, created, { type: 'model', ...(aliases.length > 0 ? { aliases } : {}) }));
+    if (cfg.includeAliasesInList) {
+      for (const alias of m.aliases.map((a) => a.trim()).filter(Boolean)) {
+        data.push(baseRecord(alias, m, loaded, created, { type: 'alias', modelID: id }));
+      }
+    }
+  }
+  data.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { object: 'list', data };
+}

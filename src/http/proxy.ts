@@ -1,0 +1,74 @@
+/**
+ * The streaming reverse proxy (http-proxy-3 under the name http-proxy).
+ *
+ * Proxied bytes never pass through an actor: the handler gets a grant from the scheduler,
+ * then streams request and response straight between the sockets. http-proxy-3 destroys the
+ * upstream request when the client's response closes early (plain http-proxy 1.18.1 does
+ * not on Node >= 16: the GPU kept generating for nobody), which frees the model at once.
+ */
+import http from 'node:http';
+import { Readable } from 'node:stream';
+import httpProxy from 'http-proxy';
+
+export interface ProxyTarget {
+  /** Upstream base URL; its path is prefixed to the forwarded path. */
+  base: string;
+  /** Path and query to request upstream. */
+  path: string;
+  /** The request body, already read (and possibly rewritten); null to stream `req` itself. */
+  body: Buffer | null;
+  agent: http.Agent;
+}
+
+export type ProxyOutcome = { ok: true } | { ok: false; error: Error; responded: boolean };
+
+/** One proxy for the whole server; per-request options carry the target. */
+export function createUpstreamProxy() {
+  const proxy = httpProxy.createProxyServer({ xfwd: true, proxyTimeout: 0, timeout: 0 });
+  proxy.on('proxyRes', (proxyRes, _req, res) => {
+    // nginx and friends buffer SSE unless told not to (llama-swap #236).
+    if (String(proxyRes.headers['content-type'] ?? '').includes('text/event-stream')) {
+      res.setHeader('X-Accel-Buffering', 'no');
+    }
+  });
+  // Errors are handled per request by the callback; this keeps an emitter without
+  // listeners from throwing.
+  proxy.on('error', () => {});
+
+  /**
+   * Forwards `req` to the target and resolves once the exchange is over: the response has
+   * been sent, the client went away, or the upstream failed (`responded` says whether the
+   * client already got headers, in which case the stream was simply cut).
+   */
+  function forward(req: http.IncomingMessage, res: http.ServerResponse, target: ProxyTarget): Promise<ProxyOutcome> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (o: ProxyOutcome) => {
+        if (!settled) {
+          settled = true;
+          resolve(o);
+        }
+      };
+      res.once('close', () => settle({ ok: true }));
+      req.url = target.path;
+      if (target.body !== null) {
+        req.headers['content-length'] = String(target.body.length);
+        delete req.headers['transfer-encoding'];
+      }
+      proxy.web(
+        req,
+        res,
+        {
+          target: target.base,
+          agent: target.agent,
+          ...(target.body !== null ? { buffer: Readable.from([target.body]) } : {}),
+        },
+        (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),
+      );
+    });
+  }
+
+  return { forward, close: () => proxy.close() };
+}
+
+export type UpstreamProxy = ReturnType<typeof createUpstreamProxy>;

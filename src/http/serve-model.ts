@@ -1,0 +1,64 @@
+/**
+ * The request path shared by the model routes and `/upstream/...`: ask the scheduler for a
+ * grant, then stream the exchange through the proxy, and always give the slot back.
+ *
+ * A client that disconnects while queued or while its model loads is cancelled (it leaves
+ * the queue and frees its concurrency slot); one that disconnects mid-stream closes the
+ * upstream request (http-proxy-3) and its SERVE_DONE lets queued swaps proceed.
+ */
+import type { Request, Response } from 'express';
+import type { AppDeps, ServerState } from './deps.ts';
+import { fromSchedError, HttpError, sendError } from './errors.ts';
+
+export interface ServeOptions {
+  /** The real model id (aliases resolved). */
+  model: string;
+  /** The body to forward (possibly rewritten), or null to forward the request's own bytes. */
+  body: Buffer | null;
+  /** Upstream path and query. */
+  forwardPath: string;
+}
+
+export async function serveThroughScheduler(
+  req: Request,
+  res: Response,
+  deps: AppDeps,
+  state: ServerState,
+  opts: ServeOptions,
+): Promise<void> {
+  const ticket = state.runtime.request(opts.model);
+  const onClose = () => {
+    if (!res.writableFinished) ticket.cancel();
+  };
+  res.on('close', onClose);
+  try {
+    const refused = await ticket.admission;
+    if (refused) return sendError(req, res, fromSchedError(refused));
+    const grant = await ticket.grant;
+    if (!grant.ok) {
+      if (!res.destroyed) sendError(req, res, fromSchedError(grant.error));
+      return;
+    }
+    if (res.destroyed) return; // left between the grant and now; done() below frees the slot
+    const cfg = state.config.models[opts.model];
+    const view = state.runtime.process(opts.model);
+    if (!cfg || !view) return sendError(req, res, new HttpError(500, `unspecific error: no process for ${opts.model}`));
+    const outcome = await deps.proxy.forward(req, res, {
+      base: cfg.proxy,
+      path: opts.forwardPath,
+      body: opts.body,
+      agent: state.agents.for(opts.model, view.starts),
+    });
+    if (!outcome.ok) {
+      deps.logs.logger.warn(`${opts.model}: upstream error: ${outcome.error.message}`);
+      if (!outcome.responded && !res.destroyed) {
+        sendError(req, res, new HttpError(502, `bad gateway: upstream ${opts.model} unreachable: ${outcome.error.message}`));
+      } else {
+        res.destroy();
+      }
+    }
+  } finally {
+    res.off('close', onClose);
+    ticket.done();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * `/upstream/<model>/<path>` (reference 3.8): a raw pass-through to a model's own server
+ * (llama-server's web UI, `/slots`, ...), through the scheduler like any request, without
+ * filters or `useModelName`. The model is the longest path prefix naming a model or alias.
+ */
+import { Router, type Request, type Response } from 'express';
+import { resolveModel } from '../config/load.ts';
+import { compileIgnorePath } from '../config/ignore-paths.ts';
+import type { Config } from '../config/types.ts';
+import { BodyTooLarge, readBody } from './body.ts';
+import type { AppDeps } from './deps.ts';
+import { HttpError, modelNotFound, payloadTooLarge, sendError } from './errors.ts';
+import { queryOf } from './model-routes.ts';
+import { serveThroughScheduler } from './serve-model.ts';
+
+/** Splits `/upstream/<model...>/<rest>` by the longest prefix that resolves to a model. */
+export function splitUpstreamPath(cfg: Config, rawPath: string): { model: string; prefix: string; rest: string | null } | null {
+  const segments = rawPath.replace(/^\/upstream\//, '').split('/');
+  for (let n = segments.length; n >= 1; n--) {
+    const prefix = segments.slice(0, n).join('/');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(prefix);
+    } catch {
+      continue;
+    }
+    const model = resolveModel(cfg, decoded);
+    if (model !== null) {
+      const rest = n === segments.length ? null : `/${segments.slice(n).join('/')}`;
+      return { model, prefix, rest };
+    }
+  }
+  return null;
+}
+
+/** Compiled once per config: the hot path must not build regular expressions. */
+const compiled = new WeakMap<Config, RegExp[]>();
+function ignorePathsOf(cfg: Config): RegExp[] {
+  let res = compiled.get(cfg);
+  if (!res) {
+    res = cfg.ignorePaths.map(compileIgnorePath);
+    compiled.set(cfg, res);
+  }
+  return res;
+}
+
+export function upstreamRoutes(deps: AppDeps): Router {
+  const r = Router();
+  r.all('/upstream/*path', async (req: Request, res: Response) => {
+    const state = deps.current();
+    const url = req.originalUrl;
+    const rawPath = url.slice(0, url.length - queryOf(url).length);
+    const hit = splitUpstreamPath(state.config, rawPath);
+    if (!hit) return sendError(req, res, modelNotFound());
+    if (hit.rest === null) {
+      const status = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308;
+      return res.redirect(status, `/upstream/${hit.prefix}/${queryOf(url)}`);
+    }
+    const rest = hit.rest;
+    const ignored = ignorePathsOf(state.config).some((re) => re.test(rest));
+    if (ignored && state.runtime.process(hit.model)?.state !== 'ready') {
+      return sendError(req, res, new HttpError(409, `model ${hit.model} is not loaded; path matches upstream.ignorePaths`));
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, state.config.maxRequestBodyBytes);
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      res.setHeader('Connection', 'close');
+      return sendError(req, res, payloadTooLarge(err.limit));
+    }
+    await serveThroughScheduler(req, res, deps, state, {
+      model: hit.model,
+      body: req.method === 'GET' || req.method === 'HEAD' ? null : body,
+      forwardPath: hit.rest + queryOf(url),
+    });
+  });
+  return r;
+}

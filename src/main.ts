@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * The `swapstate` command: load the config, serve, and handle signals like llama-swap
+ * (reference 1.3): SIGHUP reloads; SIGINT / SIGTERM drain and stop every model, exit 0.
+ */
+import { readFileSync, watchFile } from 'node:fs';
+import { loadConfigFile } from './config/load.ts';
+import type { Config } from './config/types.ts';
+import { CliError, isLoopback, parseArgs, parseListen, USAGE } from './cli-args.ts';
+import { Logs } from './observability/logger.ts';
+import { SHUTDOWN_BUDGET_MS, SwapstateServer } from './server.ts';
+
+/** Force exit if a graceful shutdown hangs past its budget (llama-swap: 35 s). */
+const SHUTDOWN_BACKSTOP_MS = SHUTDOWN_BUDGET_MS + 5_000;
+
+function packageVersion(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next layout (src/ under tsx, dist/src/ when built) */
+    }
+  }
+  return '0.0.0';
+}
+
+function fail(message: string): never {
+  process.stderr.write(`swapstate: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`${err.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const v = packageVersion();
+  if (args.version) {
+    process.stdout.write(`version: ${v} (unknown), built at unknown\n`);
+    return;
+  }
+  if (args.configDir !== null) fail('-config-dir is not supported yet');
+  if (args.config === null) fail('at least one of -config or -config-dir must be provided');
+  if ((args.tlsCertFile === null) !== (args.tlsKeyFile === null)) {
+    fail('both -tls-cert-file and -tls-key-file must be provided for TLS');
+  }
+  const tls = args.tlsCertFile && args.tlsKeyFile ? { cert: args.tlsCertFile, key: args.tlsKeyFile } : undefined;
+
+  let config: Config;
+  try {
+    config = loadConfigFile(args.config);
+  } catch (err) {
+    fail(`failed to load config: ${(err as Error).message}`);
+  }
+  let listen;
+  try {
+    listen = parseListen(args.listen ?? (tls ? '127.0.0.1:8443' : '127.0.0.1:8080'));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+
+  const logs = new Logs(config);
+  const server = new SwapstateServer(config, logs, args.config, v);
+  try {
+    const addr = await server.listen({ ...listen, tls });
+    logs.logger.info(`swapstate ${v} listening on ${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
+  } catch (err) {
+    await server.shutdown(1_000);
+    fail(`failed to listen on ${args.listen ?? `${listen.host}:${listen.port}`}: ${(err as Error).message}`);
+  }
+  if (!isLoopback(listen.host) && config.apiKeys.length === 0) {
+    logs.logger.warn(`listening on ${listen.host}, reachable from other hosts, and no apiKeys are configured: anyone on the network can use and unload your models`);
+  }
+
+  process.on('SIGHUP', () => void server.reload());
+  if (args.watchConfig) {
+    const path = args.config;
+    // Polling like llama-swap's watcher (2 s): works on every filesystem, bind mounts included.
+    watchFile(path, { interval: 2_000 }, (cur, prev) => {
+      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) void server.reload();
+    });
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return; // further signals during shutdown are swallowed, as in llama-swap
+    stopping = true;
+    logs.logger.info(`received ${signal}, shutting down`);
+    setTimeout(() => process.exit(1), SHUTDOWN_BACKSTOP_MS).unref();
+    void server.shutdown().then(() => {
+      logs.logger.info('shutdown complete');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+void main();

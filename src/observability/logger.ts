@@ -1,0 +1,77 @@
+/**
+ * swapstate's logs, shaped like llama-swap's (reference 7.1):
+ *
+ * - `proxy`: swapstate's own messages, as `[<time> ][LEVEL] message` lines, filtered by
+ *   `logLevel` (winston);
+ * - `upstream`: every model's raw output (the LogHub's aggregate);
+ * - `mux`: what `/logs` serves and stdout prints, chosen by `logToStdout`.
+ *
+ * Each is a 100 KiB ring with live subscribers, so `/logs/stream` can send history and then
+ * follow. Upstream output never passes through winston: it is raw and unfiltered.
+ */
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import type { LogLevel, LogToStdout } from '../config/types.ts';
+import { LogHub, RingLog } from '../runtime/ring-log.ts';
+import { goTimeFormatter } from './go-time.ts';
+
+export interface LogSettings {
+  logLevel: LogLevel;
+  logTimeFormat: string;
+  logToStdout: LogToStdout;
+}
+
+/** A stream that writes each formatted winston line into a RingLog. */
+function ringStream(ring: RingLog): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      ring.write(chunk);
+      done();
+    },
+  });
+}
+
+export class Logs {
+  readonly hub: LogHub;
+  readonly proxy = new RingLog();
+  readonly mux = new RingLog();
+  readonly logger: winston.Logger;
+  private timeFormat: ((d: Date) => string) | null = null;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(settings: LogSettings, opts: { stdout?: (chunk: Buffer) => void } = {}) {
+    this.hub = new LogHub();
+    const lineFormat = winston.format.printf((info) => {
+      const ts = this.timeFormat ? `${this.timeFormat(new Date())} ` : '';
+      return `${ts}[${String(info.level).toUpperCase()}] ${String(info.message)}`;
+    });
+    this.logger = winston.createLogger({
+      level: settings.logLevel,
+      format: lineFormat,
+      transports: [new winston.transports.Stream({ stream: ringStream(this.proxy), eol: '\n' })],
+    });
+    this.apply(settings);
+    // Which sources feed /logs and stdout is fixed for the life of the process, like
+    // llama-swap's loggers (changing logToStdout needs a restart).
+    const { logToStdout } = settings;
+    if (logToStdout === 'proxy' || logToStdout === 'both') {
+      this.unsubscribe.push(this.proxy.subscribe((c) => this.mux.write(c)));
+    }
+    if (logToStdout === 'upstream' || logToStdout === 'both') {
+      this.unsubscribe.push(this.hub.upstream.subscribe((c) => this.mux.write(c)));
+    }
+    const stdout = opts.stdout ?? ((c: Buffer) => process.stdout.write(c));
+    this.unsubscribe.push(this.mux.subscribe(stdout));
+  }
+
+  /** Level and time format may change on reload; the stdout routing may not. */
+  apply(settings: Pick<LogSettings, 'logLevel' | 'logTimeFormat'>): void {
+    this.logger.level = settings.logLevel;
+    this.timeFormat = settings.logTimeFormat ? goTimeFormatter(settings.logTimeFormat) : null;
+  }
+
+  close(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.logger.close();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * One running swapstate: the HTTP server, the current actor tree, reload and shutdown.
+ *
+ * Reload (SIGHUP, `--watch-config`) is llama-swap's: a new config builds a whole new state
+ * (scheduler, processes), which is swapped in atomically; the old one is then shut down, so
+ * every model is unloaded. A config that fails to load leaves the old state serving.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { loadConfigFile, schedulerInputFor } from './config/load.ts';
+import type { Config } from './config/types.ts';
+import { createApp } from './http/app.ts';
+import type { ServerState } from './http/deps.ts';
+import { endLogStreams } from './http/logs-routes.ts';
+import { createUpstreamProxy } from './http/proxy.ts';
+import { UpstreamAgents } from './http/upstream-agents.ts';
+import type { Logs } from './observability/logger.ts';
+import { startScheduler } from './runtime/scheduler-runtime.ts';
+
+/** Graceful shutdown budget shared by draining requests and stopping models (llama-swap: 30 s). */
+export const SHUTDOWN_BUDGET_MS = 30_000;
+/** Grace for the old state's models after a reload (llama-swap: 30 s). */
+export const RELOAD_STOP_GRACE_MS = 30_000;
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string } | undefined;
+}
+
+export class SwapstateServer {
+  private state: ServerState;
+  private readonly proxy = createUpstreamProxy();
+  private server: http.Server | null = null;
+  private reloading = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    config: Config,
+    private readonly logs: Logs,
+    private readonly configPath: string | null = null,
+    private readonly version = '0.0.0',
+  ) {
+    this.state = this.buildState(config);
+  }
+
+  get config(): Config {
+    return this.state.config;
+  }
+
+  private buildState(config: Config): ServerState {
+    const logger = this.logs.logger;
+    for (const w of config.warnings) logger.warn(w);
+    const runtime = startScheduler({
+      input: schedulerInputFor(config),
+      logs: this.logs.hub,
+      log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
+    });
+    const state: ServerState = { config, runtime, agents: new UpstreamAgents() };
+    void this.preload(state);
+    return state;
+  }
+
+  /** hooks.on_startup.preload: load each model in turn, as a request would (reference 2.9). */
+  private async preload(state: ServerState): Promise<void> {
+    for (const model of state.config.preload) {
+      const ticket = state.runtime.request(model);
+      const refused = await ticket.admission;
+      const grant = await ticket.grant;
+      ticket.done();
+      if (refused || !grant.ok) {
+        this.logs.logger.warn(`preload ${model} failed: ${(refused ?? (!grant.ok ? grant.error : null))?.message}`);
+      } else {
+        this.logs.logger.info(`preloaded ${model}`);
+      }
+    }
+  }
+
+  /** Starts listening; rejects when the address cannot be bound. */
+  async listen(opts: ListenOptions): Promise<AddressInfo> {
+    const app = createApp({ current: () => this.state, logs: this.logs, proxy: this.proxy, version: this.version });
+    const server = opts.tls
+      ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
+      : http.createServer(app);
+    // Streams may run for as long as generation takes (llama-swap has no timeouts either).
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port, opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  /**
+   * Re-reads the config file. A trigger while a reload runs is dropped, as in llama-swap.
+   * Returns whether the new config is now serving.
+   */
+  async reload(): Promise<boolean> {
+    if (!this.configPath || this.reloading || this.closing) return false;
+    this.reloading = true;
+    try {
+      let config: Config;
+      try {
+        config = loadConfigFile(this.configPath);
+      } catch (err) {
+        this.logs.logger.warn(`failed to reload config: ${(err as Error).message}`);
+        return false;
+      }
+      const old = this.state;
+      this.logs.apply(config);
+      this.state = this.buildState(config);
+      this.logs.logger.info(`config reloaded from ${this.configPath}`);
+      await old.runtime.shutdown(RELOAD_STOP_GRACE_MS);
+      old.agents.destroyAll();
+      return true;
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish within the budget, stops every model
+   * with what is left of it, then closes the remaining connections.
+   */
+  shutdown(budgetMs = SHUTDOWN_BUDGET_MS): Promise<void> {
+    this.closing ??= this.doShutdown(budgetMs);
+    return this.closing;
+  }
+
+  private async doShutdown(budgetMs: number): Promise<void> {
+    const deadline = Date.now() + budgetMs;
+    const server = this.server;
+    endLogStreams();
+    if (server) {
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.race([drained, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())).unref())]);
+    }
+    await this.state.runtime.shutdown(Math.max(1, deadline - Date.now()));
+    this.state.agents.destroyAll();
+    this.proxy.close();
+    server?.closeAllConnections();
+  }
+}

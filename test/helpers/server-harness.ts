@@ -1,0 +1,42 @@
+/**
+ * An in-process swapstate on a free port, from a YAML config text, for HTTP integration
+ * tests. `stop()` shuts it down like SIGTERM would (every model stopped).
+ */
+import { loadConfigText } from '../../src/config/load.ts';
+import { Logs } from '../../src/observability/logger.ts';
+import { SwapstateServer } from '../../src/server.ts';
+
+export interface RunningServer {
+  url: string;
+  server: SwapstateServer;
+  logs: Logs;
+  stop(): Promise<void>;
+}
+
+export async function startServer(yaml: string, opts: { configPath?: string } = {}): Promise<RunningServer> {
+  const config = loadConfigText(yaml, 'test.yaml');
+  const logs = new Logs(config, { stdout: () => {} });
+  const server = new SwapstateServer(config, logs, opts.configPath ?? null, 'test');
+  const addr = await server.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    url: `http://127.0.0.1:${addr.port}`,
+    server,
+    logs,
+    stop: async () => {
+      await server.shutdown(5_000);
+      logs.close();
+    },
+  };
+}
+
+/** A `models.<id>` YAML block served by the demo upstream on a `${PORT}`. */
+export function demoModel(id: string, extra = '', args = ''): string {
+  return `  ${id}:
+    cmd: "${process.execPath} src/demo/upstream.mjs --port \${PORT} --id ${id} ${args}"
+${extra
+  .split('\n')
+  .filter((l) => l.trim())
+  .map((l) => `    ${l}`)
+  .join('\n')}
+`;
+}
