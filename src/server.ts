@@ -31,7 +31,7 @@ export interface ListenOptions {
 }
 
 export class SwapstateServer {
-  private state: ServerState;
+  private current: ServerState;
   private readonly proxy = createUpstreamProxy();
   private server: http.Server | null = null;
   private reloading = false;
@@ -43,11 +43,16 @@ export class SwapstateServer {
     private readonly configPath: string | null = null,
     private readonly version = '0.0.0',
   ) {
-    this.state = this.buildState(config);
+    this.current = this.buildState(config);
   }
 
   get config(): Config {
-    return this.state.config;
+    return this.current.config;
+  }
+
+  /** The state serving right now (config, actor tree); for inspection and tests. */
+  state(): ServerState {
+    return this.current;
   }
 
   private buildState(config: Config): ServerState {
@@ -80,7 +85,7 @@ export class SwapstateServer {
 
   /** Starts listening; rejects when the address cannot be bound. */
   async listen(opts: ListenOptions): Promise<AddressInfo> {
-    const app = createApp({ current: () => this.state, logs: this.logs, proxy: this.proxy, version: this.version });
+    const app = createApp({ current: () => this.current, logs: this.logs, proxy: this.proxy, version: this.version });
     const server = opts.tls
       ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
       : http.createServer(app);
@@ -114,9 +119,9 @@ export class SwapstateServer {
         this.logs.logger.warn(`failed to reload config: ${(err as Error).message}`);
         return false;
       }
-      const old = this.state;
+      const old = this.current;
       this.logs.apply(config);
-      this.state = this.buildState(config);
+      this.current = this.buildState(config);
       this.logs.logger.info(`config reloaded from ${this.configPath}`);
       await old.runtime.shutdown(RELOAD_STOP_GRACE_MS);
       old.agents.destroyAll();
@@ -142,10 +147,15 @@ export class SwapstateServer {
     if (server) {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Node closes only the connections idle right now; a keep-alive connection whose last
+      // response ends during the drain would hold `close()` (and the models' grace) until the
+      // client drops it. Go's Shutdown closes connections as they turn idle: so do we.
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
       await Promise.race([drained, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())).unref())]);
+      clearInterval(sweep);
     }
-    await this.state.runtime.shutdown(Math.max(1, deadline - Date.now()));
-    this.state.agents.destroyAll();
+    await this.current.runtime.shutdown(Math.max(1, deadline - Date.now()));
+    this.current.agents.destroyAll();
     this.proxy.close();
     server?.closeAllConnections();
   }

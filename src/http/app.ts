@@ -35,6 +35,9 @@ for (const r of MODEL_ROUTES) (KNOWN[r.path] ??= []).push(r.method);
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Go's mux matches paths exactly: no trailing-slash or letter-case variants (reference 3.2).
+  app.set('strict routing', true);
+  app.set('case sensitive routing', true);
   app.set('etag', false);
   app.set('query parser', 'simple');
 

@@ -38,14 +38,15 @@ function streamLog(req: Request, res: Response, log: RingLog): void {
 }
 
 export function logsRoutes(deps: AppDeps): Router {
-  const r = Router();
+  const r = Router({ strict: true, caseSensitive: true });
 
   r.get('/logs', (req, res) => {
     if (String(req.headers.accept ?? '').includes('text/html')) return res.redirect(302, '/ui/');
     res.type('text/plain').send(deps.logs.mux.history());
   });
 
-  r.get('/logs/stream', (req, res) => streamLog(req, res, deps.logs.mux));
+  // `/logs/stream/` is the combined log too: llama-swap's `{id...}` matches an empty id.
+  r.get(['/logs/stream', '/logs/stream/'], (req, res) => streamLog(req, res, deps.logs.mux));
 
   r.get('/logs/stream/*id', (req, res) => {
     const id = (req.params as { id: string[] }).id.join('/');

@@ -13,7 +13,7 @@ function isLoadedState(state: string): boolean {
 }
 
 export function managementRoutes(deps: AppDeps): Router {
-  const r = Router();
+  const r = Router({ strict: true, caseSensitive: true });
 
   const models = (req: Request, res: Response) => {
     const { config, runtime } = deps.current();

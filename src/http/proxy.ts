@@ -29,6 +29,9 @@ export function createUpstreamProxy() {
     // nginx and friends buffer SSE unless told not to (llama-swap #236).
     if (String(proxyRes.headers['content-type'] ?? '').includes('text/event-stream')) {
       res.setHeader('X-Accel-Buffering', 'no');
+      // Send the headers as soon as they are copied (when the body is piped), not with the
+      // first event: a client waiting for the stream to open learns at once that it has.
+      res.once('pipe', () => res.flushHeaders());
     }
   });
   // Errors are handled per request by the callback; this keeps an emitter without

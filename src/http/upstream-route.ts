@@ -45,7 +45,7 @@ function ignorePathsOf(cfg: Config): RegExp[] {
 }
 
 export function upstreamRoutes(deps: AppDeps): Router {
-  const r = Router();
+  const r = Router({ strict: true, caseSensitive: true });
   r.all('/upstream/*path', async (req: Request, res: Response) => {
     const state = deps.current();
     const url = req.originalUrl;

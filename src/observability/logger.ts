@@ -70,8 +70,8 @@ export class Logs {
     this.timeFormat = settings.logTimeFormat ? goTimeFormatter(settings.logTimeFormat) : null;
   }
 
+  /** Stops feeding stdout and `/logs`; the logger itself keeps working (late access-log lines). */
   close(): void {
     for (const u of this.unsubscribe.splice(0)) u();
-    this.logger.close();
   }
 }
