@@ -149,6 +149,9 @@ export const processSetup = setup({
       enqueue.assign({ ensureWaiters: [], pendingStart: false, lastError: params.error });
     }),
     recordError: assign((_, params: { error: string }) => ({ lastError: params.error })),
+    /** Notifications for the log; no-ops here, provided by the runtime. */
+    ttlExpired: (_, _params: { model: string; ttlMs: number }) => {},
+    exitedUnexpectedly: (_, _params: { model: string; code: number | null; signal: string | null }) => {},
     term: sendTo('os', { type: 'OS.TERM' }),
     kill: sendTo('os', { type: 'OS.KILL' }),
   },
@@ -246,7 +249,14 @@ export const coreRunningStates = {
         always: { guard: 'busy', target: 'busy' },
         on: { ACQUIRE: { target: 'busy', actions: 'acquire' } },
         after: {
-          ttl: { guard: 'hasTtl', target: '#process.running.stopping', actions: 'useUnloadGrace' },
+          ttl: {
+            guard: 'hasTtl',
+            target: '#process.running.stopping',
+            actions: [
+              'useUnloadGrace',
+              { type: 'ttlExpired', params: ({ context }) => ({ model: context.cfg.model, ttlMs: context.cfg.ttlMs }) },
+            ],
+          },
         },
       },
       busy: {
@@ -353,7 +363,17 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
           // Only reached from ready (starting and stopping handle their own exits).
           'OS.EXITED': {
             target: 'stopped',
-            actions: { type: 'recordError', params: { error: 'upstream process exited unexpectedly' } },
+            actions: [
+              { type: 'recordError', params: { error: 'upstream process exited unexpectedly' } },
+              {
+                type: 'exitedUnexpectedly',
+                params: ({ context, event }) => ({
+                  model: context.cfg.model,
+                  code: event.type === 'OS.EXITED' ? event.code : null,
+                  signal: event.type === 'OS.EXITED' ? event.signal : null,
+                }),
+              },
+            ],
           },
           SHUTDOWN: {
             target: '.stopping',

@@ -67,6 +67,11 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     actors: {
       process: processMachine.provide({
         actors: { os: createOsProcessActor({ logs, groups }), health: createHealthCheckActor() },
+        actions: {
+          ttlExpired: (_, p) => log.info(`${p.model} Unloading model, TTL of ${p.ttlMs / 1000}s reached`),
+          exitedUnexpectedly: (_, p) =>
+            log.warn(`${p.model}: upstream process exited unexpectedly (${p.signal ?? `exit code ${p.code}`})`),
+        },
       }),
     },
     actions: {
