@@ -3,6 +3,8 @@
  * buffered whole: reading stops at the first byte past it.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Request, Response } from 'express';
+import { payloadTooLarge, sendError } from './errors.ts';
 
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
@@ -44,4 +46,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', onEnd);
     req.on('error', onError);
   });
+}
+
+/**
+ * Reads the body within `limit`; past it, answers 413 in the error envelope (and closes the
+ * connection, whose unread rest is discarded) and returns null.
+ */
+export async function readBodyOrRefuse(req: Request, res: Response, limit: number): Promise<Buffer | null> {
+  try {
+    return await readBody(req, limit);
+  } catch (err) {
+    if (!(err instanceof BodyTooLarge)) throw err;
+    res.setHeader('Connection', 'close');
+    sendError(req, res, payloadTooLarge(err.limit));
+    return null;
+  }
 }

@@ -5,9 +5,9 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { resolveModel } from '../config/load.ts';
-import { BodyTooLarge, readBody } from './body.ts';
+import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
-import { HttpError, modelNotIdentified, noRouter, payloadTooLarge, sendError } from './errors.ts';
+import { HttpError, modelNotIdentified, noRouter, sendError } from './errors.ts';
 import { applyFilters } from './filters.ts';
 import { extractModel, rewriteModel } from './model-extract.ts';
 import type { ModelRoute } from './route-table.ts';
@@ -22,14 +22,8 @@ export function queryOf(url: string): string {
 export function modelRouteHandler(deps: AppDeps, route: ModelRoute): RequestHandler {
   return async (req: Request, res: Response) => {
     const state = deps.current();
-    let body: Buffer;
-    try {
-      body = await readBody(req, state.config.maxRequestBodyBytes);
-    } catch (err) {
-      if (!(err instanceof BodyTooLarge)) throw err;
-      res.setHeader('Connection', 'close');
-      return sendError(req, res, payloadTooLarge(err.limit));
-    }
+    const body = await readBodyOrRefuse(req, res, state.config.maxRequestBodyBytes);
+    if (body === null) return;
     const { model: requested } = await extractModel(req, body);
     if (!requested) return sendError(req, res, modelNotIdentified());
     const real = resolveModel(state.config, requested);

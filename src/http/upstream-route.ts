@@ -7,9 +7,9 @@ import { Router, type Request, type Response } from 'express';
 import { resolveModel } from '../config/load.ts';
 import { compileIgnorePath } from '../config/ignore-paths.ts';
 import type { Config } from '../config/types.ts';
-import { BodyTooLarge, readBody } from './body.ts';
+import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
-import { HttpError, modelNotFound, payloadTooLarge, sendError } from './errors.ts';
+import { HttpError, modelNotFound, sendError } from './errors.ts';
 import { queryOf } from './model-routes.ts';
 import { serveThroughScheduler } from './serve-model.ts';
 
@@ -61,14 +61,8 @@ export function upstreamRoutes(deps: AppDeps): Router {
     if (ignored && state.runtime.process(hit.model)?.state !== 'ready') {
       return sendError(req, res, new HttpError(409, `model ${hit.model} is not loaded; path matches upstream.ignorePaths`));
     }
-    let body: Buffer;
-    try {
-      body = await readBody(req, state.config.maxRequestBodyBytes);
-    } catch (err) {
-      if (!(err instanceof BodyTooLarge)) throw err;
-      res.setHeader('Connection', 'close');
-      return sendError(req, res, payloadTooLarge(err.limit));
-    }
+    const body = await readBodyOrRefuse(req, res, state.config.maxRequestBodyBytes);
+    if (body === null) return;
     await serveThroughScheduler(req, res, deps, state, {
       model: hit.model,
       body: req.method === 'GET' || req.method === 'HEAD' ? null : body,
