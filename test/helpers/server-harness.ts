@@ -5,6 +5,7 @@
 import { loadConfigText } from '../../src/config/load.ts';
 import { Logs } from '../../src/observability/logger.ts';
 import { SwapstateServer } from '../../src/server.ts';
+import { freePortBlock } from './real-upstreams.ts';
 
 export interface RunningServer {
   url: string;
@@ -13,20 +14,9 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/**
- * A `startPort` for one test server. Test files run in parallel workers, and llama-swap's
- * default (5800) would hand every server the same ports, so each worker gets its own range
- * and each server in it the next 20 ports.
- */
-let serversInWorker = 0;
-export function nextStartPort(): number {
-  const worker = Number(process.env['VITEST_POOL_ID'] ?? process.env['VITEST_WORKER_ID'] ?? 1);
-  const slot = serversInWorker++ % 40;
-  return 21000 + (worker % 20) * 1000 + slot * 20;
-}
-
 export async function startServer(yaml: string, opts: { configPath?: string } = {}): Promise<RunningServer> {
-  const text = /^startPort:/m.test(yaml) ? yaml : `startPort: ${nextStartPort()}\n${yaml}`;
+  // llama-swap's default startPort (5800) would give parallel test servers the same ports.
+  const text = /^startPort:/m.test(yaml) ? yaml : `startPort: ${await freePortBlock(20)}\n${yaml}`;
   const config = loadConfigText(text, 'test.yaml');
   const logs = new Logs(config, { stdout: () => {} });
   const server = new SwapstateServer(config, logs, opts.configPath ?? null, 'test');
