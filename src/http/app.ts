@@ -32,6 +32,23 @@ const KNOWN: Record<string, string[]> = {
 };
 for (const r of MODEL_ROUTES) (KNOWN[r.path] ??= []).push(r.method);
 
+/** Routes with a path parameter: prefix and the methods they answer (null: any). */
+const PREFIXED: Array<[string, string[] | null]> = [
+  ['/logs/stream/', ['GET']],
+  ['/upstream/', null],
+  ['/api/models/unload/', ['POST']],
+];
+
+/**
+ * Whether some route answers this method and path. Like Go's mux, an unmatched request gets
+ * the plain 404 / 405 before any middleware, so it never asks for an API key.
+ */
+function hasRoute(method: string, path: string): boolean {
+  const m = method === 'HEAD' ? 'GET' : method;
+  if (KNOWN[path]?.includes(m)) return true;
+  return PREFIXED.some(([prefix, methods]) => path.startsWith(prefix) && (methods === null || methods.includes(m)));
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -53,7 +70,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/', (_req, res) => res.redirect(302, '/ui'));
   app.get('/upstream', (_req, res) => res.redirect(302, '/ui/models'));
 
-  app.use(apiKeyAuth(() => deps.current().config.apiKeys));
+  const auth = apiKeyAuth(() => deps.current().config.apiKeys);
+  app.use((req, res, next) => (hasRoute(req.method, req.path) ? auth(req, res, next) : next()));
 
   for (const route of MODEL_ROUTES) {
     const handler = modelRouteHandler(deps, route);

@@ -159,6 +159,20 @@ describe('API keys', () => {
   });
 });
 
+describe('unmatched requests answer before auth, as in Go\'s mux', () => {
+  it('an unknown path without a key is the plain 404, not 401', async () => {
+    const res = await fetch(`${url}/no/such/route`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('404 page not found');
+  });
+
+  it('a wrong method on a known path without a key is the plain 405 with Allow', async () => {
+    const res = await fetch(`${url}/v1/chat/completions`);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+});
+
 describe('CORS', () => {
   const DEFAULT_HEADERS = 'Content-Type, Authorization, Accept, X-Requested-With';
 
