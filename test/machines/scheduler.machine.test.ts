@@ -131,6 +131,34 @@ describe('scheduler machine with fake processes', () => {
     expect(t.failures).toEqual([]);
   });
 
+  it('a model evicted by a swap gets healthCheckTimeout as its stop grace; an unload its unloadTimeout', async () => {
+    const t = runScheduler(['a', 'b'], { evictGraceMs: 120_000 });
+    const a = t.cluster.world('a');
+    request(t.actor, 'r1', 'a');
+    a.spawned();
+    a.healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
+    request(t.actor, 'r2', 'b'); // evicts a
+    expect(a.count('TERM')).toBe(1);
+    await vi.advanceTimersByTimeAsync(119_999);
+    expect(a.count('KILL')).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(a.count('KILL')).toBe(1);
+    a.exited(null, 'SIGKILL');
+
+    const b = t.cluster.world('b');
+    b.spawned();
+    b.healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r2', model: 'b' });
+    t.actor.send({ type: 'UNLOAD', ticket: 'u', targets: ['b'] });
+    await vi.advanceTimersByTimeAsync(9_999); // processConfig's unloadGraceMs is 10 s
+    expect(b.count('KILL')).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(b.count('KILL')).toBe(1);
+  });
+
   it('mirrors process tags: a ready model takes the fast path without a swap', async () => {
     const t = runScheduler(['a']);
     request(t.actor, 'r1', 'a');
