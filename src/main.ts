@@ -8,6 +8,8 @@ import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/types.ts';
 import { CliError, isLoopback, parseArgs, parseListen, USAGE } from './cli-args.ts';
 import { Logs } from './observability/logger.ts';
+import { GroupLedger } from './runtime/group-ledger.ts';
+import { processGroups } from './runtime/process-groups.ts';
 import { SHUTDOWN_BUDGET_MS, SwapstateServer } from './server.ts';
 
 /** Force exit if a graceful shutdown hangs past its budget (llama-swap: 35 s). */
@@ -70,6 +72,15 @@ async function main(): Promise<void> {
   }
 
   const logs = new Logs(config);
+  // A swapstate that was SIGKILLed could not stop its model servers: stop them now, before
+  // ours claim the same ports and GPUs. Then record our own groups for the next start.
+  const ledger = new GroupLedger();
+  const reaped = ledger.reapOrphans();
+  if (reaped.length > 0) {
+    logs.logger.warn(`reaped ${reaped.length} model process group(s) left by a swapstate that was killed: ${reaped.join(', ')}`);
+  }
+  ledger.follow(processGroups);
+  process.on('exit', () => ledger.remove());
   const server = new SwapstateServer(config, logs, args.config, v);
   try {
     const addr = await server.listen({ ...listen, tls });

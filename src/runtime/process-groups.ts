@@ -10,15 +10,34 @@
 /** A set of live process-group ids, with a way to signal them all. */
 export class ProcessGroups {
   private readonly pgids = new Set<number>();
+  private readonly listeners: Array<(pgid: number, tracked: boolean) => void> = [];
 
   /** Remembers a group (its leader's pid, since groups are created with `detached`). */
   track(pgid: number): void {
-    if (Number.isInteger(pgid) && pgid > 0) this.pgids.add(pgid);
+    if (Number.isInteger(pgid) && pgid > 0 && !this.pgids.has(pgid)) {
+      this.pgids.add(pgid);
+      this.notify(pgid, true);
+    }
   }
 
   /** Forgets a group, once it has been killed for good. */
   untrack(pgid: number): void {
-    this.pgids.delete(pgid);
+    if (this.pgids.delete(pgid)) this.notify(pgid, false);
+  }
+
+  /** Called on every track / untrack (the on-disk ledger follows it). */
+  onChange(listener: (pgid: number, tracked: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private notify(pgid: number, tracked: boolean): void {
+    for (const l of this.listeners) {
+      try {
+        l(pgid, tracked);
+      } catch {
+        /* a listener's failure must not affect process handling */
+      }
+    }
   }
 
   /** Whether a group is tracked. */

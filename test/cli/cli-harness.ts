@@ -57,7 +57,8 @@ export interface SpawnOptions {
 
 export function spawnCli(args: readonly string[], opts: SpawnOptions = {}): CliRun {
   const marker = randomUUID();
-  const env: NodeJS.ProcessEnv = { ...process.env, [MARKER_ENV]: marker };
+  // Each run keeps its process-group ledger in a private folder unless the test shares one.
+  const env: NodeJS.ProcessEnv = { ...process.env, [MARKER_ENV]: marker, SWAPSTATE_STATE_DIR: tempDir() };
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
