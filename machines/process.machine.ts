@@ -46,6 +46,20 @@ export interface ProcessConfig {
 /** Grace after a failed or aborted start (llama-swap: 5 s). */
 export const START_FAILURE_GRACE_MS = 5_000;
 
+/**
+ * Crash-loop protection: after this many failed starts in a row the process backs off,
+ * refusing starts for 1 s, then 2 s, 4 s ... up to 60 s, instead of retrying a broken command
+ * for every request (llama-swap retries from scratch each time, forever).
+ */
+export const CRASH_LOOP_THRESHOLD = 3;
+export const BACKOFF_BASE_MS = 1_000;
+export const BACKOFF_MAX_MS = 60_000;
+
+/** Backoff after `failures` failed starts in a row (>= the threshold). */
+export function backoffFor(failures: number): number {
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - CRASH_LOOP_THRESHOLD));
+}
+
 export interface ProcessContext {
   cfg: ProcessConfig;
   /** Callers of ENSURE_READY not yet answered. Refs: stripped from inspection output. */
@@ -63,6 +77,12 @@ export interface ProcessContext {
   inFlight: number;
   /** How many times the process was started. */
   starts: number;
+  /** Failed starts since the last time it was ready. */
+  consecutiveFailures: number;
+  /** Set by the failure that crossed the threshold: back off once stopped. */
+  backoffDue: boolean;
+  /** Length of the current (or last) backoff. */
+  backoffMs: number;
 }
 
 export type ProcessEvent = ProcessCommand | OsEvent;
@@ -80,7 +100,7 @@ export const processSetup = setup({
     context: {} as ProcessContext,
     events: {} as ProcessEvent,
     input: {} as ProcessConfig,
-    tags: {} as 'resident' | 'serving' | 'halted',
+    tags: {} as 'resident' | 'serving' | 'halted' | 'backoff',
   },
   actors: { os: osPlaceholder, health: healthPlaceholder },
   actions: {
@@ -142,11 +162,31 @@ export const processSetup = setup({
       enqueue.assign({ stopWaiters: [] });
     }),
     /** FAILED to every ENSURE_READY waiter, remembering why (shown by /running later). */
-    failStart: enqueueActions(({ context, enqueue }, params: { error: string }) => {
+    failStart: enqueueActions(({ context, enqueue }, params: { error: string; counts?: boolean }) => {
       for (const ref of context.ensureWaiters) {
         enqueue.sendTo(ref, { type: 'PROCESS.FAILED', model: context.cfg.model, error: params.error });
       }
-      enqueue.assign({ ensureWaiters: [], pendingStart: false, lastError: params.error });
+      // An aborted or refused start says nothing about the command; a failed one does.
+      const failures = params.counts ? context.consecutiveFailures + 1 : context.consecutiveFailures;
+      enqueue.assign({
+        ensureWaiters: [],
+        pendingStart: false,
+        lastError: params.error,
+        consecutiveFailures: failures,
+        backoffDue: params.counts === true && failures >= CRASH_LOOP_THRESHOLD,
+      });
+    }),
+    startBackoff: assign(({ context }) => ({ backoffDue: false, backoffMs: backoffFor(context.consecutiveFailures) })),
+    resetFailures: assign({ consecutiveFailures: 0, backoffDue: false }),
+    /** FAILED at once, with how long to wait: the model is backing off. */
+    replyBackingOff: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'ENSURE_READY') return;
+      enqueue.sendTo(event.replyTo, {
+        type: 'PROCESS.FAILED',
+        model: context.cfg.model,
+        error: context.lastError ?? 'start failed',
+        retryAfterMs: context.backoffMs,
+      });
     }),
     recordError: assign((_, params: { error: string }) => ({ lastError: params.error })),
     /** Notifications for the log; no-ops here, provided by the runtime. */
@@ -163,11 +203,13 @@ export const processSetup = setup({
     busy: ({ context }) => context.inFlight > 0,
     lastRelease: ({ context }) => context.inFlight <= 1,
     spawnFailed: ({ event }) => event.type === 'OS.EXITED' && event.error !== undefined,
+    backoffDue: ({ context }) => context.backoffDue,
   },
   delays: {
     healthCheckTimeout: ({ context }) => context.cfg.healthCheckTimeoutMs,
     ttl: ({ context }) => context.cfg.ttlMs,
     stopGrace: ({ context }) => context.stopGraceMs,
+    backoff: ({ context }) => context.backoffMs,
   },
 });
 
@@ -189,6 +231,7 @@ export const coreRunningStates = {
             type: 'failStart',
             params: ({ context }) => ({
               error: `health check timed out after ${Math.round(context.cfg.healthCheckTimeoutMs / 1000)}s`,
+              counts: true,
             }),
           },
           'useStartFailureGrace',
@@ -203,7 +246,7 @@ export const coreRunningStates = {
       },
       'OS.EXITED': {
         target: '#process.stopped',
-        actions: { type: 'failStart', params: ({ event }) => ({ error: startExitError(event) }) },
+        actions: { type: 'failStart', params: ({ event }) => ({ error: startExitError(event), counts: true }) },
       },
     },
     states: {
@@ -228,7 +271,7 @@ export const coreRunningStates = {
           onError: {
             target: '#process.running.stopping',
             actions: [
-              { type: 'failStart', params: ({ event }) => ({ error: `health check failed: ${String(event.error)}` }) },
+              { type: 'failStart', params: ({ event }) => ({ error: `health check failed: ${String(event.error)}`, counts: true }) },
               'useStartFailureGrace',
             ],
           },
@@ -238,7 +281,7 @@ export const coreRunningStates = {
   }),
   ready: processSetup.createStateConfig({
     tags: ['serving'],
-    entry: ['answerReady', 'clearLastError'],
+    entry: ['answerReady', 'clearLastError', 'resetFailures'],
     initial: 'idle',
     on: {
       ENSURE_READY: { actions: 'replyReady' },
@@ -323,6 +366,9 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
       lastError: null,
       inFlight: 0,
       starts: 0,
+      consecutiveFailures: 0,
+      backoffDue: false,
+      backoffMs: 0,
     }),
     initial: 'stopped',
     on: {
@@ -334,6 +380,7 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
         entry: 'answerStopped',
         always: [
           { guard: 'shuttingDown', target: 'shutdown' },
+          { guard: 'backoffDue', target: 'backoff' },
           { guard: 'pendingStart', target: 'running', actions: 'clearPendingStart' },
         ],
         on: {
@@ -391,6 +438,17 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
           ...(ext.runningStates as Record<string, never>),
         },
       },
+      /** Crash-loop protection: starts are refused until the backoff has passed. */
+      backoff: {
+        tags: ['backoff'],
+        entry: 'startBackoff',
+        after: { backoff: { target: 'stopped' } },
+        on: {
+          ENSURE_READY: { actions: 'replyBackingOff' },
+          STOP: { actions: 'replyStopped' },
+          SHUTDOWN: { target: 'shutdown', actions: 'markShuttingDown' },
+        },
+      },
       shutdown: {
         tags: ['halted'],
         entry: ['answerStopped', { type: 'failStart', params: { error: 'swapstate is shutting down' } }],
@@ -420,6 +478,10 @@ export interface ProcessView {
   starts: number;
   inFlight: number;
   lastError: string | null;
+  /** The OS process exists (tag `resident`): it counts as loaded. */
+  loaded: boolean;
+  /** Set while starts are refused after repeated failures. */
+  backoff: { error: string; retryAfterMs: number } | null;
 }
 
 /**
@@ -427,7 +489,11 @@ export interface ProcessView {
  * sub-state (so an extension's `sleeping` shows as `sleeping`). For display only: decisions
  * are made from tags and protocol replies, never from this.
  */
-export function describeProcess(snapshot: { value: unknown; context: ProcessContext }): ProcessView {
+export function describeProcess(snapshot: {
+  value: unknown;
+  context: ProcessContext;
+  hasTag(tag: string): boolean;
+}): ProcessView {
   const v = snapshot.value;
   let state = typeof v === 'string' ? v : Object.keys(v as object)[0] ?? 'stopped';
   if (state === 'running' && typeof v === 'object' && v !== null) {
@@ -435,5 +501,13 @@ export function describeProcess(snapshot: { value: unknown; context: ProcessCont
     state = typeof inner === 'string' ? inner : Object.keys(inner as object)[0] ?? state;
   }
   const c = snapshot.context;
-  return { state, pid: c.pid, starts: c.starts, inFlight: c.inFlight, lastError: c.lastError };
+  return {
+    state,
+    pid: c.pid,
+    starts: c.starts,
+    inFlight: c.inFlight,
+    lastError: c.lastError,
+    loaded: snapshot.hasTag('resident'),
+    backoff: snapshot.hasTag('backoff') ? { error: c.lastError ?? 'start failed', retryAfterMs: c.backoffMs } : null,
+  };
 }

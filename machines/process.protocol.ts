@@ -21,6 +21,11 @@ export const ProcessTag = {
   serving: 'serving',
   /** The process accepts no more starts: swapstate is shutting down and it has stopped. */
   halted: 'halted',
+  /**
+   * Starts fail at once for a while (crash-loop protection). A process in such a state keeps
+   * `context.lastError` and `context.backoffMs`, which the scheduler reports to callers.
+   */
+  backoff: 'backoff',
 } as const;
 export type ProcessTag = (typeof ProcessTag)[keyof typeof ProcessTag];
 
@@ -67,6 +72,8 @@ export interface ProcessFailedReply {
   type: 'PROCESS.FAILED';
   model: string;
   error: string;
+  /** Set when the start was refused for a while (backoff): retry after this long. */
+  retryAfterMs?: number;
 }
 export interface ProcessStoppedReply {
   type: 'PROCESS.STOPPED';

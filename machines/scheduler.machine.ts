@@ -204,10 +204,15 @@ export const schedulerSetup = setup({
       const e = event as unknown as { type: string; snapshot: SnapshotFrom<typeof processMachine> };
       const model = childIds.modelOf(e.type.slice('xstate.snapshot.'.length));
       if (model === null || !e.snapshot.hasTag) return {};
+      const backingOff = e.snapshot.hasTag(ProcessTag.backoff);
       const fifo = onProcessChange(context.fifo, model, {
         resident: e.snapshot.hasTag(ProcessTag.resident),
         serving: e.snapshot.hasTag(ProcessTag.serving),
         halted: e.snapshot.hasTag(ProcessTag.halted),
+        // The protocol's promise for a `backoff` state: lastError and backoffMs in context.
+        backoff: backingOff
+          ? { error: e.snapshot.context.lastError ?? 'start failed', retryAfterMs: e.snapshot.context.backoffMs }
+          : null,
       });
       return fifo === context.fifo ? {} : { fifo };
     }),

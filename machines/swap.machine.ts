@@ -4,8 +4,12 @@
  *
  * ```
  * evicting ──all PROCESS.STOPPED──▶ ensuring ──PROCESS.READY / FAILED──▶ done (final)
+ *                                     │  └─ FAILED right after an eviction: retryWait ─▶ ensuring (once)
  *                                     └─ no target (unload) ───────────▶ done
  * ```
+ *
+ * The one retry is for llama-swap #97: a server that starts right after another one was
+ * stopped can fail because the driver has not released the GPU memory yet.
  *
  * A swap never reads process state: it asks (STOP, ENSURE_READY) and waits for the answer,
  * because the process is the only one who may decide what a request means in its current
@@ -29,12 +33,19 @@ export interface SwapOutput {
   target: string | null;
   evict: string[];
   error?: string;
+  /** The target refused to start for a while (crash-loop backoff). */
+  retryAfterMs?: number;
 }
+
+/** Wait before the one retry of a start that failed right after an eviction. */
+export const EVICTION_RETRY_DELAY_MS = 1_000;
 
 interface SwapContext extends SwapInput {
   /** Evictees that have not confirmed their stop yet. */
   pending: string[];
   error: string | null;
+  retryAfterMs: number | null;
+  retried: boolean;
 }
 
 /** Processes are found by system id; a missing one is a model nobody configured. */
@@ -70,18 +81,31 @@ export const swapMachine = setup({
       if (ref) enqueue.sendTo(ref, { type: 'ENSURE_READY', replyTo: self });
       else enqueue.assign({ error: `no process for model ${context.target}` });
     }),
-    recordFailure: assign({
-      error: ({ context, event }) => (event.type === 'PROCESS.FAILED' ? event.error : context.error),
-    }),
+    recordFailure: assign(({ context, event }) =>
+      event.type === 'PROCESS.FAILED'
+        ? { error: event.error, retryAfterMs: event.retryAfterMs ?? null }
+        : { error: context.error },
+    ),
+    markRetried: assign({ retried: true, error: null, retryAfterMs: null }),
   },
   guards: {
+    /** A real start failure (not a backoff refusal) right after evicting: worth one retry. */
+    retryAfterEviction: ({ context, event }) =>
+      event.type === 'PROCESS.FAILED' &&
+      event.model === context.target &&
+      event.retryAfterMs === undefined &&
+      context.evict.length > 0 &&
+      !context.retried,
     allStopped: ({ context }) => context.pending.length === 0,
     settled: ({ context }) => context.target === null || context.error !== null,
     fromTarget: ({ context, event }) => 'model' in event && event.model === context.target,
   },
+  delays: {
+    evictionRetryDelay: EVICTION_RETRY_DELAY_MS,
+  },
 }).createMachine({
   id: 'swap',
-  context: ({ input }) => ({ ...input, pending: [...input.evict], error: null }),
+  context: ({ input }) => ({ ...input, pending: [...input.evict], error: null, retryAfterMs: null, retried: false }),
   initial: 'evicting',
   states: {
     evicting: {
@@ -94,8 +118,14 @@ export const swapMachine = setup({
       always: { guard: 'settled', target: 'done' },
       on: {
         'PROCESS.READY': { guard: 'fromTarget', target: 'done' },
-        'PROCESS.FAILED': { guard: 'fromTarget', target: 'done', actions: 'recordFailure' },
+        'PROCESS.FAILED': [
+          { guard: 'retryAfterEviction', target: 'retryWait' },
+          { guard: 'fromTarget', target: 'done', actions: 'recordFailure' },
+        ],
       },
+    },
+    retryWait: {
+      after: { evictionRetryDelay: { target: 'ensuring', actions: 'markRetried' } },
     },
     done: { type: 'final' },
   },
@@ -104,6 +134,7 @@ export const swapMachine = setup({
     target: context.target,
     evict: context.evict,
     ...(context.error !== null ? { error: context.error } : {}),
+    ...(context.retryAfterMs !== null ? { retryAfterMs: context.retryAfterMs } : {}),
   }),
 });
 

@@ -17,11 +17,14 @@ export type SchedErrorCode =
   | 'CONCURRENCY_LIMIT'
   | 'SWAP_FAILED'
   | 'MODEL_UNLOADED'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  | 'BACKING_OFF';
 
 export interface SchedError {
   code: SchedErrorCode;
   message: string;
+  /** For BACKING_OFF: how long until the model may be started again. */
+  retryAfterMs?: number;
 }
 
 /**

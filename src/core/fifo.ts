@@ -9,6 +9,7 @@
  *
  * The request path, in llama-swap's order (reference section 6):
  *  1. unknown model                        -> admit error MODEL_NOT_FOUND (404)
+ *     backing off after failed starts       -> admit error BACKING_OFF (503; swapstate only)
  *  2. reserved(model) >= concurrencyLimit   -> admit error CONCURRENCY_LIMIT (429)
  *  3. a swap to the same model is running   -> join its waiters (one load serves all)
  *  4. ready, nothing to evict, not evicted  -> grant at once (fast path)
@@ -31,6 +32,8 @@ export interface ProcMirror {
   resident: boolean;
   serving: boolean;
   halted: boolean;
+  /** Set while the process refuses starts after repeated failures (crash-loop protection). */
+  backoff?: { error: string; retryAfterMs: number } | null;
 }
 
 /** A swap actor that has been started and has not reported done yet. */
@@ -123,6 +126,10 @@ export function onRequest(state: FifoState, req: Req, swapper: Swapper): Step {
     d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.notFound(req.model) });
   } else if (d.s.shuttingDown) {
     d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.shuttingDown() });
+  } else if (d.s.procs[req.model]?.backoff) {
+    // Refused before admission: no slot is taken, and nothing is evicted for a start that
+    // would be refused anyway.
+    d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.backingOff(req.model, d.s.procs[req.model]!.backoff!) });
   } else if ((d.s.reserved[req.model] ?? 0) >= policy.limit) {
     d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.overLimit() });
   } else {
@@ -157,7 +164,11 @@ export function onCancel(state: FifoState, reqId: string): Step {
 }
 
 /** A swap actor finished: answer its waiters, forget it, re-drain the queue. */
-export function onSwapDone(state: FifoState, done: { swapId: string; error?: string | undefined }, swapper: Swapper): Step {
+export function onSwapDone(
+  state: FifoState,
+  done: { swapId: string; error?: string | undefined; retryAfterMs?: number | undefined },
+  swapper: Swapper,
+): Step {
   const d = new Draft(state);
   const sw = d.s.active.find((a) => a.swapId === done.swapId);
   if (!sw) return d.done();
@@ -171,9 +182,16 @@ export function onSwapDone(state: FifoState, done: { swapId: string; error?: str
       ...(done.error ? { error: done.error } : {}),
     });
   } else {
+    const target = sw.target;
+    const failure =
+      done.error === undefined
+        ? null
+        : done.retryAfterMs !== undefined
+          ? errors.backingOff(target, { error: done.error, retryAfterMs: done.retryAfterMs })
+          : errors.swapFailed(done.error);
     for (const w of sw.waiters) {
-      if (done.error !== undefined) d.fail(w, errors.swapFailed(done.error));
-      else d.grant(w, sw.target);
+      if (failure) d.fail(w, failure);
+      else d.grant(w, target);
     }
   }
   d.drain(swapper);
@@ -241,7 +259,14 @@ export function onShutdown(state: FifoState): Step {
 /** A process's tags changed. The mirror is advisory: it picks branches, never gates a start. */
 export function onProcessChange(state: FifoState, model: string, mirror: ProcMirror): FifoState {
   const old = state.procs[model];
-  if (old && old.resident === mirror.resident && old.serving === mirror.serving && old.halted === mirror.halted) {
+  if (
+    old &&
+    old.resident === mirror.resident &&
+    old.serving === mirror.serving &&
+    old.halted === mirror.halted &&
+    old.backoff?.error === mirror.backoff?.error &&
+    old.backoff?.retryAfterMs === mirror.backoff?.retryAfterMs
+  ) {
     return state;
   }
   return { ...state, procs: { ...state.procs, [model]: mirror } };
@@ -284,6 +309,11 @@ const errors = {
   swapFailed: (why: string): SchedError => ({ code: 'SWAP_FAILED', message: why }),
   unloaded: (): SchedError => ({ code: 'MODEL_UNLOADED', message: 'swapstate: model unloaded' }),
   shuttingDown: (): SchedError => ({ code: 'SHUTTING_DOWN', message: 'swapstate is shutting down' }),
+  backingOff: (model: string, b: { error: string; retryAfterMs: number }): SchedError => ({
+    code: 'BACKING_OFF',
+    message: `model ${model} failed to start repeatedly; next try in ${Math.ceil(b.retryAfterMs / 1000)}s. Last error: ${b.error}`,
+    retryAfterMs: b.retryAfterMs,
+  }),
 };
 
 /**
@@ -350,7 +380,9 @@ class Draft {
       this.s.queue = [];
       const remaining: Req[] = [];
       for (const req of pending) {
+        const backoff = this.s.procs[req.model]?.backoff;
         if (!this.s.models[req.model]) this.fail(req, errors.notFound(req.model));
+        else if (backoff) this.fail(req, errors.backingOff(req.model, backoff));
         else if (!this.route(req, swapper)) remaining.push(req);
       }
       this.s.queue = remaining;

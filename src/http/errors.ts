@@ -140,6 +140,12 @@ export function fromSchedError(e: SchedError): HttpError {
       // Deliberately 503, not llama-swap's 500 (see shuttingDown). The core's text is kept,
       // so "swapstate scheduler failed: ..." still says why.
       return shuttingDown(e.message || undefined);
+    case 'BACKING_OFF':
+      // Crash-loop protection (swapstate only): tell the client when a retry can work.
+      return new HttpError(503, e.message, {
+        code: 'model_backing_off',
+        headers: { 'Retry-After': String(Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000))) },
+      });
   }
 }
 

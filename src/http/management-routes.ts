@@ -7,10 +7,6 @@ import type { AppDeps } from './deps.ts';
 import { modelNotFound, sendError } from './errors.ts';
 import { listModels } from './models-listing.ts';
 
-/** Process states that count as loaded in listings (llama-swap: starting, ready, stopping). */
-function isLoadedState(state: string): boolean {
-  return state !== 'stopped' && state !== 'shutdown';
-}
 
 export function managementRoutes(deps: AppDeps): Router {
   const r = Router({ strict: true, caseSensitive: true });
@@ -19,7 +15,12 @@ export function managementRoutes(deps: AppDeps): Router {
     const { config, runtime } = deps.current();
     const origin = req.headers.origin;
     if (origin) res.setHeader('Access-Control-Allow-Origin', origin);
-    res.json(listModels(config, (id) => isLoadedState(runtime.process(id)?.state ?? 'stopped')));
+    res.json(
+      listModels(config, (id) => {
+        const p = runtime.process(id);
+        return { loaded: p?.loaded ?? false, backoff: p?.backoff ?? null };
+      }),
+    );
   };
   r.get('/v1/models', models);
   r.get('/models', models);
@@ -30,9 +31,11 @@ export function managementRoutes(deps: AppDeps): Router {
       .sort()
       .flatMap((id) => {
         const m = config.models[id];
-        const state = runtime.process(id)?.state ?? 'stopped';
-        if (!m || !isLoadedState(state)) return [];
-        return [{ model: id, state, cmd: m.cmd, proxy: m.proxy, ttl: m.ttl, name: m.name, description: m.description }];
+        const p = runtime.process(id);
+        // Loaded models (starting, ready, stopping), and those backing off after failed starts.
+        if (!m || !p || (!p.loaded && !p.backoff)) return [];
+        const entry = { model: id, state: p.state, cmd: m.cmd, proxy: m.proxy, ttl: m.ttl, name: m.name, description: m.description };
+        return [p.backoff ? { ...entry, error: p.backoff.error, retry_after_s: Math.ceil(p.backoff.retryAfterMs / 1000) } : entry];
       });
     res.json({ running });
   });

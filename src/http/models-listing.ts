@@ -12,7 +12,8 @@ export interface ModelRecord {
   name?: string;
   description?: string;
   meta?: { llamaswap: Record<string, unknown> };
-  status: { value: 'loaded' | 'unloaded' };
+  /** `failed` and `error` (llama.cpp router's spelling) while the model backs off after failed starts. */
+  status: { value: 'loaded' | 'unloaded'; failed?: true; error?: string; retry_after_s?: number };
   [capability: string]: unknown;
 }
 
@@ -42,8 +43,19 @@ function capabilityFields(caps: ModelCapabilities): Record<string, unknown> {
 
 const CAPABILITY_META_KEYS = ['architecture', 'capabilities', 'supported_parameters', 'context_length'];
 
-function baseRecord(id: string, m: ModelConfig, loaded: boolean, created: number, meta: Record<string, unknown>): ModelRecord {
-  const rec: ModelRecord = { id, object: 'model', created, owned_by: 'swapstate', status: { value: loaded ? 'loaded' : 'unloaded' } };
+/** What the listing needs to know about a model's process right now. */
+export interface ModelStatus {
+  loaded: boolean;
+  backoff: { error: string; retryAfterMs: number } | null;
+}
+
+function statusOf(s: ModelStatus): ModelRecord['status'] {
+  if (!s.backoff) return { value: s.loaded ? 'loaded' : 'unloaded' };
+  return { value: 'unloaded', failed: true, error: s.backoff.error, retry_after_s: Math.ceil(s.backoff.retryAfterMs / 1000) };
+}
+
+function baseRecord(id: string, m: ModelConfig, status: ModelStatus, created: number, meta: Record<string, unknown>): ModelRecord {
+  const rec: ModelRecord = { id, object: 'model', created, owned_by: 'swapstate', status: statusOf(status) };
   const name = m.name.trim();
   const description = m.description.trim();
   if (name) rec.name = name;
@@ -67,17 +79,17 @@ function aliasesOf(cfg: Config, id: string): string[] {
     .sort();
 }
 
-export function listModels(cfg: Config, isLoaded: (id: string) => boolean, now = Date.now()): { object: 'list'; data: ModelRecord[] } {
+export function listModels(cfg: Config, statusFor: (id: string) => ModelStatus, now = Date.now()): { object: 'list'; data: ModelRecord[] } {
   const created = Math.floor(now / 1000);
   const data: ModelRecord[] = [];
   for (const [id, m] of Object.entries(cfg.models)) {
     if (m.unlisted) continue;
-    const loaded = isLoaded(id);
+    const status = statusFor(id);
     const aliases = aliasesOf(cfg, id);
-    data.push(baseRecord(id, m, loaded, created, { type: 'model', ...(aliases.length > 0 ? { aliases } : {}) }));
+    data.push(baseRecord(id, m, status, created, { type: 'model', ...(aliases.length > 0 ? { aliases } : {}) }));
     if (cfg.includeAliasesInList) {
       for (const alias of m.aliases.map((a) => a.trim()).filter(Boolean)) {
-        data.push(baseRecord(alias, m, loaded, created, { type: 'alias', modelID: id }));
+        data.push(baseRecord(alias, m, status, created, { type: 'alias', modelID: id }));
       }
     }
   }

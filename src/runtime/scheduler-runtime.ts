@@ -109,7 +109,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     unload: (targets) => tickets.unload(targets),
     process: (model) => {
       const child = root.getSnapshot().children[`process:${model}`] as
-        | { getSnapshot(): { value: unknown; context: ProcessContext } }
+        | { getSnapshot(): { value: unknown; context: ProcessContext; hasTag(tag: string): boolean } }
         | undefined;
       return child ? describeProcess(child.getSnapshot()) : null;
     },

@@ -366,4 +366,37 @@ describe('beyond the Go tests', () => {
     h.cancel(rb);
     expect(h.of('queuePositions').at(-1)?.positions).toEqual([{ reqId: rc, position: 1 }]);
   });
+
+  describe('crash-loop backoff (swapstate)', () => {
+    it('a model backing off is refused at admission with the wait and the last error; nothing is evicted', () => {
+      const h = new FifoHarness({ a: 'ready', b: 'stopped' }, { evict: { b: ['a'] } });
+      h.setBackoff('b', 'upstream command exited prematurely', 4_000);
+      const r = h.request('b');
+      expect(h.admission(r).error).toEqual({
+        code: 'BACKING_OFF',
+        message: 'model b failed to start repeatedly; next try in 4s. Last error: upstream command exited prematurely',
+        retryAfterMs: 4_000,
+      });
+      expect(h.of('startSwap')).toHaveLength(0);
+      expect(h.s.reserved).toEqual({});
+    });
+
+    it('a queued request for a model that went into backoff fails when the queue drains', () => {
+      const h = new FifoHarness({ a: 'stopped', b: 'stopped' }, { evict: { b: ['a'] } });
+      h.request('a');
+      const rb = h.request('b');
+      h.setBackoff('b', 'boom', 1_000);
+      h.setState('a', 'ready');
+      h.swapDone('a');
+      expect(h.of('grantError').find((e) => e.reqId === rb)?.error.code).toBe('BACKING_OFF');
+      expect(h.startsFor('b')).toBe(0);
+    });
+
+    it("a swap refused by the process's backoff answers its waiters with BACKING_OFF", () => {
+      const h = new FifoHarness({ a: 'stopped' });
+      h.request('a');
+      h.swapDone('a', 'boom', 2_000);
+      expect(h.of('grantError')[0]?.error).toMatchObject({ code: 'BACKING_OFF', retryAfterMs: 2_000 });
+    });
+  });
 });

@@ -58,6 +58,16 @@ export class FifoHarness {
     });
   }
 
+  /** The process refuses starts for a while (crash-loop backoff). */
+  setBackoff(model: string, error: string, retryAfterMs: number): void {
+    this.s = onProcessChange(this.s, model, {
+      resident: false,
+      serving: false,
+      halted: false,
+      backoff: { error, retryAfterMs },
+    });
+  }
+
   request(model: string): string {
     const reqId = `r${++this.n}`;
     this.apply(onRequest(this.s, { reqId, model }, this.swapper));
@@ -69,10 +79,10 @@ export class FifoHarness {
   }
 
   /** Completes the running swap whose target is `model` (as its done event would). */
-  swapDone(model: string | null, error?: string): void {
+  swapDone(model: string | null, error?: string, retryAfterMs?: number): void {
     const sw = this.s.active.find((a) => a.target === model);
     if (!sw) throw new Error(`no active swap for ${model}`);
-    this.apply(onSwapDone(this.s, { swapId: sw.swapId, error }, this.swapper));
+    this.apply(onSwapDone(this.s, { swapId: sw.swapId, error, retryAfterMs }, this.swapper));
   }
 
   serveDone(model: string): void {

@@ -292,4 +292,56 @@ describe('process machine', () => {
     expect(stateOf(actor)).toBe('shutdown');
     expect(actor.getSnapshot().hasTag('resident')).toBe(false);
   });
+
+  it('crash-loop protection: after 3 failed starts in a row starts are refused, backing off 1 s, 2 s, ...', async () => {
+    const { world, actor } = start();
+    const fail = () => {
+      const w = replyRecorder();
+      actor.send({ type: 'ENSURE_READY', replyTo: w.ref });
+      world.exited(1);
+      return w.replies;
+    };
+    expect(fail()[0]).toMatchObject({ type: 'PROCESS.FAILED', error: 'upstream command exited prematurely' });
+    expect(fail()[0]).not.toHaveProperty('retryAfterMs');
+    expect(stateOf(actor)).toBe('stopped');
+    fail();
+    expect(stateOf(actor)).toBe('backoff');
+    expect(actor.getSnapshot().hasTag('backoff')).toBe(true);
+    expect(actor.getSnapshot().hasTag('resident')).toBe(false);
+    // Refused at once, with the last error and how long to wait; nothing is spawned.
+    const refused = replyRecorder();
+    actor.send({ type: 'ENSURE_READY', replyTo: refused.ref });
+    expect(refused.replies).toEqual([
+      { type: 'PROCESS.FAILED', model: 'a', error: 'upstream command exited prematurely', retryAfterMs: 1_000 },
+    ]);
+    expect(world.count('spawn')).toBe(3);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(stateOf(actor)).toBe('stopped');
+    fail(); // the 4th failure doubles the backoff
+    expect(stateOf(actor)).toBe('backoff');
+    expect(actor.getSnapshot().context.backoffMs).toBe(2_000);
+    await vi.advanceTimersByTimeAsync(2_000);
+    // A start that works resets the count.
+    const ok = replyRecorder();
+    actor.send({ type: 'ENSURE_READY', replyTo: ok.ref });
+    world.spawned();
+    world.healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ok.replies).toEqual([{ type: 'PROCESS.READY', model: 'a' }]);
+    expect(actor.getSnapshot().context.consecutiveFailures).toBe(0);
+  });
+
+  it('backoff grows to 60 s at most; an aborted start does not count as a failure', async () => {
+    const { backoffFor } = await import('../../machines/process.machine.ts');
+    expect([3, 4, 5, 8, 9, 20].map(backoffFor)).toEqual([1_000, 2_000, 4_000, 32_000, 60_000, 60_000]);
+    const { world, actor } = start();
+    for (let i = 0; i < 5; i++) {
+      const w = replyRecorder();
+      actor.send({ type: 'ENSURE_READY', replyTo: w.ref });
+      actor.send({ type: 'STOP' });
+      world.exited(0);
+    }
+    expect(actor.getSnapshot().context.consecutiveFailures).toBe(0);
+    expect(stateOf(actor)).toBe('stopped');
+  });
 });

@@ -11,7 +11,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type AnyActorRef, type AnyStateMachine, type AnyStateNode } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { processMachine, type ProcessConfig } from '../../machines/process.machine.ts';
+import { backoffFor, CRASH_LOOP_THRESHOLD, processMachine, type ProcessConfig } from '../../machines/process.machine.ts';
 import { sleepyProcessMachine } from '../../machines/process.sleep.ts';
 import { FakeWorld, processConfig, replyRecorder } from '../helpers/fake-process-world.ts';
 
@@ -22,6 +22,7 @@ const delayMs: Record<string, number> = {
   healthCheckTimeout: cfg.healthCheckTimeoutMs,
   ttl: cfg.ttlMs,
   stopGrace: cfg.unloadGraceMs,
+  backoff: backoffFor(CRASH_LOOP_THRESHOLD),
 };
 
 type AnyEvent = { type: string; [k: string]: unknown };
@@ -61,8 +62,16 @@ function leafStates(node: AnyStateNode): unknown[] {
 }
 
 function serialize(snapshot: { value: unknown; context: Record<string, unknown> }): string {
-  const c = snapshot.context as { pendingStart: boolean; shuttingDown: boolean; inFlight: number };
-  return JSON.stringify([snapshot.value, c.pendingStart, c.shuttingDown, c.inFlight > 0]);
+  const c = snapshot.context as {
+    pendingStart: boolean;
+    shuttingDown: boolean;
+    inFlight: number;
+    consecutiveFailures: number;
+    backoffDue: boolean;
+  };
+  // Failures count up to the crash-loop threshold, where the process backs off.
+  const failures = Math.min(c.consecutiveFailures, CRASH_LOOP_THRESHOLD);
+  return JSON.stringify([snapshot.value, c.pendingStart, c.shuttingDown, c.inFlight > 0, failures, c.backoffDue]);
 }
 
 /** A live actor of `machine` with a fake world, plus a resolver for the `wake` actor. */

@@ -165,7 +165,7 @@ describe('scheduler machine with fake processes', () => {
     t.cluster.world('a').spawned();
     t.cluster.world('a').healthOk();
     await vi.advanceTimersByTimeAsync(0);
-    expect(t.actor.getSnapshot().context.fifo.procs['a']).toEqual({ resident: true, serving: true, halted: false });
+    expect(t.actor.getSnapshot().context.fifo.procs['a']).toEqual({ resident: true, serving: true, halted: false, backoff: null });
     const seqBefore = t.actor.getSnapshot().context.fifo.seq;
     request(t.actor, 'r2', 'a');
     expect(t.log).toEqual(['serve r1', 'serve r2']);
