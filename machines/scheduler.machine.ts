@@ -24,6 +24,7 @@ import {
   onShutdown,
   onSwapDone,
   onUnload,
+  onAbandonCheck,
   type FifoState,
   type Step,
 } from '../src/core/fifo.ts';
@@ -44,6 +45,8 @@ export interface SchedulerInput {
   groups?: Groups | undefined;
   /** Stop grace for models evicted by a swap (llama-swap: healthCheckTimeout). */
   evictGraceMs: number;
+  /** How long a start may go on with nobody waiting before it is aborted (default 2000). */
+  abandonedLoadGraceMs?: number | undefined;
 }
 
 export interface SchedulerContext {
@@ -51,6 +54,7 @@ export interface SchedulerContext {
   groups: Groups;
   processes: Record<string, ProcessConfig>;
   evictGraceMs: number;
+  abandonedLoadGraceMs: number;
   /** Grace for processes still running when SHUTDOWN arrives. */
   shutdownGraceMs: number;
 }
@@ -61,7 +65,9 @@ export type SchedulerEvent =
   | { type: 'SERVE_DONE'; reqId: string; model: string }
   /** Stop `targets` (every running model when omitted); answered by the `unloaded` action. */
   | { type: 'UNLOAD'; ticket: string; targets?: string[] | undefined }
-  | { type: 'SHUTDOWN'; graceMs: number };
+  | { type: 'SHUTDOWN'; graceMs: number }
+  /** Raised by the scheduler itself, abandonedLoadGraceMs after a swap lost its last waiter. */
+  | { type: 'ABANDON_CHECK'; swapId: string; seq: number };
 
 /** Parameters of the named effect actions the runtime provides. */
 export type AdmitParams = { reqId: string; model: string; error?: SchedError };
@@ -71,6 +77,7 @@ export type QueuePositionsParams = { positions: Array<{ reqId: string; position:
 export type UnloadedParams = { ticket: string | null; targets: string[]; error?: string };
 export type SwapStartedParams = { swapId: string; target: string | null; evict: string[]; running: string[] };
 export type ChildFailedParams = { actorId: string; error: string };
+export type SwapAbandonedParams = { swapId: string; target: string };
 
 const PROCESS_PREFIX = 'process:';
 
@@ -88,6 +95,8 @@ interface Enqueue {
   (action: { type: string; params?: unknown }): void;
   assign(values: Partial<SchedulerContext>): void;
   spawnChild(src: 'swap', options: { id: string; systemId: string; input: SwapInput }): void;
+  raise(event: SchedulerEvent, options: { delay: number }): void;
+  sendTo(target: string, event: { type: 'ABORT'; reason: string }): void;
 }
 
 /** Runs a core step: store the new state, turn its effects into named actions and spawns. */
@@ -114,6 +123,13 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
       return;
     case 'unloaded':
       q({ type: 'unloaded', params: { ticket: e.ticket, targets: e.targets, ...(e.error ? { error: e.error } : {}) } });
+      return;
+    case 'swapAbandoned':
+      enqueue.raise({ type: 'ABANDON_CHECK', swapId: e.swapId, seq: e.seq }, { delay: context.abandonedLoadGraceMs });
+      return;
+    case 'abortSwap':
+      q({ type: 'swapAbandoned', params: { swapId: e.swapId, target: e.target } });
+      enqueue.sendTo(e.swapId, { type: 'ABORT', reason: `load of ${e.target} abandoned: every client waiting for it has gone` });
       return;
     case 'startSwap': {
       const input: SwapInput = {
@@ -149,6 +165,7 @@ export const schedulerSetup = setup({
     unloaded: (_, _params: UnloadedParams) => {},
     swapStarted: (_, _params: SwapStartedParams) => {},
     childFailed: (_, _params: ChildFailedParams) => {},
+    swapAbandoned: (_, _params: SwapAbandonedParams) => {},
 
     spawnProcesses: enqueueActions(({ context, enqueue }) => {
       for (const [model, cfg] of Object.entries(context.processes)) {
@@ -173,6 +190,10 @@ export const schedulerSetup = setup({
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'CANCEL') return;
       applyStep(enqueue as unknown as Enqueue, context, onCancel(context.fifo, event.reqId));
+    }),
+    abandonCheck: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'ABANDON_CHECK') return;
+      applyStep(enqueue as unknown as Enqueue, context, onAbandonCheck(context.fifo, event.swapId, event.seq));
     }),
     serveDone: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SERVE_DONE') return;
@@ -267,12 +288,14 @@ export const schedulerMachine = schedulerSetup.createMachine({
     groups: withDefaultGroup(input.groups ?? {}, Object.keys(input.models)),
     processes: Object.fromEntries(Object.entries(input.models).map(([id, m]) => [id, m.process])),
     evictGraceMs: input.evictGraceMs,
+    abandonedLoadGraceMs: input.abandonedLoadGraceMs ?? 2_000,
     shutdownGraceMs: 0,
   }),
   entry: 'spawnProcesses',
   on: {
     REQUEST: { actions: 'request' },
     CANCEL: { actions: 'cancel' },
+    ABANDON_CHECK: { actions: 'abandonCheck' },
     SERVE_DONE: { actions: ['releaseProcess', 'serveDone'] },
     'xstate.snapshot.*': { actions: 'mirrorProcess' },
     'xstate.done.actor.*': { actions: 'swapDone' },

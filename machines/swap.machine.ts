@@ -57,7 +57,7 @@ function processRef(system: ActorSystem<any>, model: string): AnyActorRef | unde
 export const swapMachine = setup({
   types: {
     context: {} as SwapContext,
-    events: {} as ProcessReply,
+    events: {} as ProcessReply | { type: 'ABORT'; reason: string },
     input: {} as SwapInput,
     output: {} as SwapOutput,
   },
@@ -87,6 +87,13 @@ export const swapMachine = setup({
         : { error: context.error },
     ),
     markRetried: assign({ retried: true, error: null, retryAfterMs: null }),
+    recordAbort: assign({ error: ({ event }) => (event.type === 'ABORT' ? event.reason : 'aborted') }),
+    /** Aborting a start: the target is stopping its launch (its FAILED reply is moot). */
+    stopTarget: enqueueActions(({ context, enqueue, system }) => {
+      if (context.target === null) return;
+      const ref = processRef(system, context.target);
+      if (ref) enqueue.sendTo(ref, { type: 'STOP', reason: context.swapId });
+    }),
   },
   guards: {
     /** A real start failure (not a backoff refusal) right after evicting: worth one retry. */
@@ -111,7 +118,10 @@ export const swapMachine = setup({
     evicting: {
       entry: 'stopEvictees',
       always: { guard: 'allStopped', target: 'ensuring' },
-      on: { 'PROCESS.STOPPED': { actions: 'markStopped' } },
+      on: {
+        'PROCESS.STOPPED': { actions: 'markStopped' },
+        ABORT: { target: 'done', actions: 'recordAbort' },
+      },
     },
     ensuring: {
       entry: 'ensureTarget',
@@ -122,10 +132,12 @@ export const swapMachine = setup({
           { guard: 'retryAfterEviction', target: 'retryWait' },
           { guard: 'fromTarget', target: 'done', actions: 'recordFailure' },
         ],
+        ABORT: { target: 'done', actions: ['recordAbort', 'stopTarget'] },
       },
     },
     retryWait: {
       after: { evictionRetryDelay: { target: 'ensuring', actions: 'markRetried' } },
+      on: { ABORT: { target: 'done', actions: 'recordAbort' } },
     },
     done: { type: 'final' },
   },

@@ -24,6 +24,7 @@ export interface ConfigDraft {
   healthCheckTimeout: number;
   healthCheckInterval: number;
   maxRequestBodyBytes: number;
+  abandonedLoadGraceMs: number;
   logLevel: LogLevel;
   logTimeFormat: string;
   /** Checked later, as in llama-swap. */
@@ -50,6 +51,7 @@ const TOP_LEVEL_KEYS = [
   'healthCheckTimeout',
   'healthCheckInterval',
   'maxRequestBodyBytes',
+  'abandonedLoadGraceMs',
   'logLevel',
   'logTimeFormat',
   'logToStdout',
@@ -91,6 +93,8 @@ const LOG_TIME_FORMATS = [
 export const DEFAULT_HEALTH_CHECK_TIMEOUT = 120;
 export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 100;
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
+/** swapstate: how long a start may run with nobody waiting for it before it is aborted. */
+export const DEFAULT_ABANDONED_LOAD_GRACE_MS = 2_000;
 export const DEFAULT_UNLOAD_TIMEOUT = 10;
 
 export function decodeConfig(ctx: DecodeContext): ConfigDraft {
@@ -117,6 +121,7 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
     healthCheckTimeout: get('healthCheckTimeout').int(DEFAULT_HEALTH_CHECK_TIMEOUT),
     healthCheckInterval: get('healthCheckInterval').int(DEFAULT_HEALTH_CHECK_INTERVAL_MS),
     maxRequestBodyBytes: get('maxRequestBodyBytes').int(DEFAULT_MAX_REQUEST_BODY_BYTES),
+    abandonedLoadGraceMs: get('abandonedLoadGraceMs').int(DEFAULT_ABANDONED_LOAD_GRACE_MS),
     logLevel: decodeLogLevel(get('logLevel')),
     logTimeFormat: decodeLogTimeFormat(get('logTimeFormat')),
     logToStdout: get('logToStdout').string('proxy'),

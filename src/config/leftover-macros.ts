@@ -45,6 +45,7 @@ const CHECKED_TOP_LEVEL = new Set([
   'upstream',
   'healthCheckInterval',
   'maxRequestBodyBytes',
+  'abandonedLoadGraceMs',
 ]);
 
 /** Model string fields whose leftovers are reported as `found in M.<field>`. */

@@ -76,6 +76,7 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
     sendLoadingState,
     apiKeys,
     maxRequestBodyBytes: globals.maxRequestBodyBytes,
+    abandonedLoadGraceMs: globals.abandonedLoadGraceMs,
     models,
     groups,
     priority,

@@ -70,5 +70,10 @@ export function schedulerInputFor(cfg: Config): SchedulerInput {
       },
     ]),
   );
-  return { models, groups: cfg.groups, evictGraceMs: cfg.healthCheckTimeout * 1000 };
+  return {
+    models,
+    groups: cfg.groups,
+    evictGraceMs: cfg.healthCheckTimeout * 1000,
+    abandonedLoadGraceMs: cfg.abandonedLoadGraceMs,
+  };
 }

@@ -84,6 +84,11 @@ export interface Config {
   apiKeys: string[];
   /** swapstate's own key: largest accepted request body (default 64 MiB). */
   maxRequestBodyBytes: number;
+  /**
+   * swapstate's own key: ms a model start may go on after every client waiting for it has
+   * gone; then it is aborted (default 2000; 0 aborts at once).
+   */
+  abandonedLoadGraceMs: number;
   models: Record<string, ModelConfig>;
   /** Configured groups, without the implicit `(default)` group. */
   groups: Record<string, GroupConfig>;

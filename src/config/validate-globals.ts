@@ -14,6 +14,7 @@ export interface Globals {
   healthCheckTimeout: number;
   healthCheckInterval: number;
   maxRequestBodyBytes: number;
+  abandonedLoadGraceMs: number;
   globalTTL: number;
   unloadTimeout: number;
   logToStdout: LogToStdout;
@@ -30,12 +31,16 @@ export function validateGlobals(draft: ConfigDraft): Globals {
   if (draft.maxRequestBodyBytes <= 0) {
     throw new ConfigError('maxRequestBodyBytes must be a positive integer (bytes)', where('maxRequestBodyBytes'));
   }
+  if (draft.abandonedLoadGraceMs < 0) {
+    throw new ConfigError('abandonedLoadGraceMs must be >= 0 (milliseconds)', where('abandonedLoadGraceMs'));
+  }
   const logToStdout = LOG_TO_STDOUT.find((v) => v === draft.logToStdout);
   if (!logToStdout) throw new ConfigError('logToStdout must be one of: proxy, upstream, both, none', where('logToStdout'));
   return {
     healthCheckTimeout: Math.max(draft.healthCheckTimeout, MIN_HEALTH_CHECK_TIMEOUT),
     healthCheckInterval: draft.healthCheckInterval,
     maxRequestBodyBytes: draft.maxRequestBodyBytes,
+    abandonedLoadGraceMs: draft.abandonedLoadGraceMs,
     globalTTL: draft.globalTTL,
     unloadTimeout: draft.unloadTimeout === 0 ? DEFAULT_UNLOAD_TIMEOUT : draft.unloadTimeout,
     logToStdout,

@@ -44,6 +44,13 @@ export type Effect =
   | { type: 'startSwap'; swapId: string; target: string | null; evict: string[]; running: string[] }
   /** The queue changed; 1-based positions of every queued request, in queue order. */
   | { type: 'queuePositions'; positions: Array<{ reqId: string; position: number }> }
+  /**
+   * Every client waiting on this start has gone. If none has come back after the grace,
+   * the machine answers with ABANDON_CHECK carrying `seq` (swapstate; llama-swap #727).
+   */
+  | { type: 'swapAbandoned'; swapId: string; seq: number }
+  /** Stop the swap: nobody wants its model any more. */
+  | { type: 'abortSwap'; swapId: string; target: string }
   /** An unload has finished (its models are stopped). */
   | { type: 'unloaded'; swapId: string; ticket: string | null; targets: string[]; error?: string };
 

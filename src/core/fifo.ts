@@ -52,6 +52,8 @@ export interface ActiveSwap {
   cancelled: boolean;
   /** For an unload: the caller's id, echoed in the `unloaded` effect. */
   ticket: string | null;
+  /** Bumped each time the swap loses its last waiter, so a stale abandon check is ignored. */
+  abandonSeq: number;
 }
 
 export interface FifoState {
@@ -157,9 +159,28 @@ export function onCancel(state: FifoState, reqId: string): Step {
     const waiter = sw.waiters.find((r) => r.reqId === reqId);
     if (!waiter) return sw;
     d.release(waiter.model);
-    return { ...sw, waiters: sw.waiters.filter((r) => r.reqId !== reqId) };
+    const waiters = sw.waiters.filter((r) => r.reqId !== reqId);
+    if (waiters.length > 0 || sw.cancelled) return { ...sw, waiters };
+    // The last client of this start has gone: it may be abandoned after a grace.
+    const abandonSeq = sw.abandonSeq + 1;
+    d.emit({ type: 'swapAbandoned', swapId: sw.swapId, seq: abandonSeq });
+    return { ...sw, waiters, abandonSeq };
   });
   d.emitPositionsIfChanged();
+  return d.done();
+}
+
+/**
+ * The grace after a swap lost its last waiter is over. If still nobody waits, the start is
+ * aborted instead of loading a model nobody wants while others queue behind it (llama-swap
+ * #727 lets it finish). The swap keeps blocking collisions until it reports done.
+ */
+export function onAbandonCheck(state: FifoState, swapId: string, seq: number): Step {
+  const d = new Draft(state);
+  const sw = d.s.active.find((a) => a.swapId === swapId);
+  if (!sw || sw.target === null || sw.cancelled || sw.waiters.length > 0 || sw.abandonSeq !== seq) return d.done();
+  d.s.active = d.s.active.map((a) => (a === sw ? { ...a, cancelled: true } : a));
+  d.emit({ type: 'abortSwap', swapId, target: sw.target });
   return d.done();
 }
 
@@ -360,7 +381,7 @@ class Draft {
   startSwap(target: string | null, evict: string[], running: string[], waiters: Req[], ticket: string | null = null): void {
     this.s.seq += 1;
     const swapId = target === null ? `unload#${this.s.seq}` : `swap:${target}#${this.s.seq}`;
-    this.s.active = [...this.s.active, { swapId, target, evict, waiters, cancelled: false, ticket }];
+    this.s.active = [...this.s.active, { swapId, target, evict, waiters, cancelled: false, ticket, abandonSeq: 0 }];
     this.emit({ type: 'startSwap', swapId, target, evict, running });
   }
 

@@ -399,4 +399,43 @@ describe('beyond the Go tests', () => {
       expect(h.of('grantError')[0]?.error).toMatchObject({ code: 'BACKING_OFF', retryAfterMs: 2_000 });
     });
   });
+
+  describe('abandoned loads (swapstate, llama-swap #727)', () => {
+    it('when the last waiter of a start leaves, the start is aborted after the grace unless someone came back', () => {
+      const h = new FifoHarness({ a: 'stopped', b: 'stopped' }, { evict: { b: ['a'] } });
+      const ra = h.request('a');
+      const rb = h.request('b'); // queued behind a's start
+      h.cancel(ra);
+      const abandoned = h.of('swapAbandoned');
+      expect(abandoned).toEqual([{ type: 'swapAbandoned', swapId: 'swap:a#1', seq: 1 }]);
+      h.abandonCheck('a');
+      expect(h.of('abortSwap')).toEqual([{ type: 'abortSwap', swapId: 'swap:a#1', target: 'a' }]);
+      // The aborted swap still blocks b until it has really ended...
+      expect(h.startsFor('b')).toBe(0);
+      h.swapDone('a', 'aborted');
+      // ...then b goes ahead.
+      expect(h.startsFor('b')).toBe(1);
+      expect(h.of('grantError').some((e) => e.reqId === rb)).toBe(false);
+    });
+
+    it('a waiter that joins during the grace keeps the start; a stale check is ignored', () => {
+      const h = new FifoHarness({ a: 'stopped' });
+      const r1 = h.request('a');
+      h.cancel(r1);
+      h.request('a'); // joins the same start
+      h.abandonCheck('a', 1);
+      expect(h.of('abortSwap')).toEqual([]);
+      h.setState('a', 'ready');
+      h.swapDone('a');
+      expect(h.served('a')).toBe(1);
+    });
+
+    it('a swap that still has waiters is never abandoned', () => {
+      const h = new FifoHarness({ a: 'stopped' });
+      h.request('a');
+      const r2 = h.request('a');
+      h.cancel(r2);
+      expect(h.of('swapAbandoned')).toEqual([]);
+    });
+  });
 });

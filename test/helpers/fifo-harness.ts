@@ -5,6 +5,7 @@
 import type { Effect, EffectOf, Swapper } from '../../src/core/effects.ts';
 import {
   initialFifoState,
+  onAbandonCheck,
   onCancel,
   onProcessChange,
   onRequest,
@@ -83,6 +84,13 @@ export class FifoHarness {
     const sw = this.s.active.find((a) => a.target === model);
     if (!sw) throw new Error(`no active swap for ${model}`);
     this.apply(onSwapDone(this.s, { swapId: sw.swapId, error, retryAfterMs }, this.swapper));
+  }
+
+  /** The abandon grace of `model`'s swap is over (the check the machine raises). */
+  abandonCheck(model: string, seq?: number): void {
+    const sw = this.s.active.find((a) => a.target === model);
+    if (!sw) throw new Error(`no active swap for ${model}`);
+    this.apply(onAbandonCheck(this.s, sw.swapId, seq ?? sw.abandonSeq));
   }
 
   serveDone(model: string): void {
