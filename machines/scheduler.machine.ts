@@ -31,7 +31,7 @@ import {
 import { groupSwapper, withDefaultGroup, type Groups } from '../src/core/group-swapper.ts';
 import { processMachine, type ProcessConfig } from './process.machine.ts';
 import { ProcessTag, processSystemId } from './process.protocol.ts';
-import { swapMachine, type SwapInput, type SwapOutput } from './swap.machine.ts';
+import { EVICTION_RETRY_DELAY_MS, swapMachine, type SwapInput, type SwapOutput } from './swap.machine.ts';
 
 export interface SchedulerModel {
   process: ProcessConfig;
@@ -67,7 +67,9 @@ export type SchedulerEvent =
   | { type: 'UNLOAD'; ticket: string; targets?: string[] | undefined }
   | { type: 'SHUTDOWN'; graceMs: number }
   /** Raised by the scheduler itself, abandonedLoadGraceMs after a swap lost its last waiter. */
-  | { type: 'ABANDON_CHECK'; swapId: string; seq: number };
+  | { type: 'ABANDON_CHECK'; swapId: string; seq: number }
+  /** Raised by the scheduler when a swap outlived its bound (the liveness watchdog). */
+  | { type: 'SWAP_OVERDUE'; swapId: string };
 
 /** Parameters of the named effect actions the runtime provides. */
 export type AdmitParams = { reqId: string; model: string; error?: SchedError };
@@ -78,6 +80,25 @@ export type UnloadedParams = { ticket: string | null; targets: string[]; error?:
 export type SwapStartedParams = { swapId: string; target: string | null; evict: string[]; running: string[] };
 export type ChildFailedParams = { actorId: string; error: string };
 export type SwapAbandonedParams = { swapId: string; target: string };
+export type SwapOverdueParams = { swapId: string; target: string | null; boundMs: number };
+
+/** Slack on top of a swap's own bounds before the watchdog calls it hung. */
+export const WATCHDOG_MARGIN_MS = 10_000;
+
+/**
+ * How long a swap may take at most: its evictees' stop grace, then its target's health-check
+ * timeout twice (the one retry after an eviction) plus the retry delay, plus a margin. Every
+ * wait inside a swap is bounded by these; a swap that outlives the sum is stuck on something
+ * that should not happen, and its waiters are answered rather than left hanging.
+ */
+export function swapBoundMs(context: SchedulerContext, target: string | null, evict: readonly string[]): number {
+  const stopGrace = Math.max(
+    0,
+    ...evict.map((m) => (target === null ? (context.processes[m]?.unloadGraceMs ?? 0) : context.evictGraceMs)),
+  );
+  const start = target === null ? 0 : 2 * (context.processes[target]?.healthCheckTimeoutMs ?? 0) + EVICTION_RETRY_DELAY_MS;
+  return stopGrace + start + WATCHDOG_MARGIN_MS;
+}
 
 const PROCESS_PREFIX = 'process:';
 
@@ -95,7 +116,8 @@ interface Enqueue {
   (action: { type: string; params?: unknown }): void;
   assign(values: Partial<SchedulerContext>): void;
   spawnChild(src: 'swap', options: { id: string; systemId: string; input: SwapInput }): void;
-  raise(event: SchedulerEvent, options: { delay: number }): void;
+  raise(event: SchedulerEvent, options: { delay: number; id?: string }): void;
+  cancel(id: string): void;
   sendTo(target: string, event: { type: 'ABORT'; reason: string }): void;
 }
 
@@ -141,6 +163,10 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
       };
       q({ type: 'swapStarted', params: { swapId: e.swapId, target: e.target, evict: e.evict, running: e.running } });
       enqueue.spawnChild('swap', { id: e.swapId, systemId: e.swapId, input });
+      enqueue.raise(
+        { type: 'SWAP_OVERDUE', swapId: e.swapId },
+        { delay: swapBoundMs(context, e.target, e.evict), id: `overdue:${e.swapId}` },
+      );
       return;
     }
   }
@@ -166,6 +192,7 @@ export const schedulerSetup = setup({
     swapStarted: (_, _params: SwapStartedParams) => {},
     childFailed: (_, _params: ChildFailedParams) => {},
     swapAbandoned: (_, _params: SwapAbandonedParams) => {},
+    swapOverdue: (_, _params: SwapOverdueParams) => {},
 
     spawnProcesses: enqueueActions(({ context, enqueue }) => {
       for (const [model, cfg] of Object.entries(context.processes)) {
@@ -218,6 +245,20 @@ export const schedulerSetup = setup({
       const done = event as unknown as { output: SwapOutput; actorId: string };
       applyStep(enqueue as unknown as Enqueue, context, onSwapDone(context.fifo, done.output, swapperOf(context)));
       enqueue.stopChild(done.actorId);
+      enqueue.cancel(`overdue:${done.actorId}`);
+    }),
+
+    /** The liveness watchdog: a swap outlived its bound. Answer its waiters and let it go. */
+    expireSwap: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SWAP_OVERDUE') return;
+      const sw = context.fifo.active.find((a) => a.swapId === event.swapId);
+      if (!sw) return;
+      const boundMs = swapBoundMs(context, sw.target, sw.evict);
+      const e = enqueue as unknown as Enqueue;
+      e({ type: 'swapOverdue', params: { swapId: sw.swapId, target: sw.target, boundMs } });
+      const error = `swap ${sw.target === null ? `unloading [${sw.evict.join(', ')}]` : `to ${sw.target}`} did not finish within ${Math.round(boundMs / 1000)}s`;
+      applyStep(e, context, onSwapDone(context.fifo, { swapId: sw.swapId, error }, swapperOf(context)));
+      enqueue.stopChild(sw.swapId);
     }),
 
     /** Mirror a process's tags into the core's advisory view. */
@@ -296,6 +337,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
     REQUEST: { actions: 'request' },
     CANCEL: { actions: 'cancel' },
     ABANDON_CHECK: { actions: 'abandonCheck' },
+    SWAP_OVERDUE: { actions: 'expireSwap' },
     SERVE_DONE: { actions: ['releaseProcess', 'serveDone'] },
     'xstate.snapshot.*': { actions: 'mirrorProcess' },
     'xstate.done.actor.*': { actions: 'swapDone' },

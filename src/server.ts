@@ -17,6 +17,7 @@ import { endLogStreams } from './http/logs-routes.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
 import { UpstreamAgents } from './http/upstream-agents.ts';
 import type { Logs } from './observability/logger.ts';
+import { LoopMonitor } from './observability/loop-monitor.ts';
 import { startScheduler } from './runtime/scheduler-runtime.ts';
 
 /** Graceful shutdown budget shared by draining requests and stopping models (llama-swap: 30 s). */
@@ -36,6 +37,7 @@ export class SwapstateServer {
   private server: http.Server | null = null;
   private reloading = false;
   private closing: Promise<void> | null = null;
+  private readonly loop = new LoopMonitor().start();
 
   constructor(
     config: Config,
@@ -85,7 +87,13 @@ export class SwapstateServer {
 
   /** Starts listening; rejects when the address cannot be bound. */
   async listen(opts: ListenOptions): Promise<AddressInfo> {
-    const app = createApp({ current: () => this.current, logs: this.logs, proxy: this.proxy, version: this.version });
+    const app = createApp({
+      current: () => this.current,
+      logs: this.logs,
+      proxy: this.proxy,
+      version: this.version,
+      liveness: () => this.liveness(),
+    });
     const server = opts.tls
       ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
       : http.createServer(app);
@@ -102,6 +110,15 @@ export class SwapstateServer {
       });
     });
     return server.address() as AddressInfo;
+  }
+
+  /** Why swapstate cannot serve right now, or null. */
+  liveness(): string | null {
+    const status = this.current.runtime.actor.getSnapshot().status;
+    if (status !== 'active') return `scheduler is not running (${status})`;
+    const stall = this.loop.recentStall();
+    if (stall) return `event loop stalled for ${stall.ms} ms ${Math.round((Date.now() - stall.at) / 1000)}s ago`;
+    return null;
   }
 
   /**
@@ -157,6 +174,7 @@ export class SwapstateServer {
     await this.current.runtime.shutdown(Math.max(1, deadline - Date.now()));
     this.current.agents.destroyAll();
     this.proxy.close();
+    this.loop.stop();
     server?.closeAllConnections();
   }
 }

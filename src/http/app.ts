@@ -2,8 +2,9 @@
  * The Express application: llama-swap's routes and middleware order (reference 3.1), with
  * no `listen`, so tests and the server share it.
  *
- * Order: access log -> CORS preflight -> public routes -> API-key auth -> model routes,
- * management, logs, `/upstream` -> 405 / 404 like Go's mux (plain text, not the envelope).
+ * Order: access log -> bad request target (400, like Go's server) -> CORS preflight -> path
+ * cleaning (301, like Go's mux) -> public routes -> API-key auth -> model routes, management,
+ * logs, `/upstream` -> 405 / 404 like Go's mux (plain text, not the envelope).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { accessLog } from './access-log.ts';
@@ -14,6 +15,7 @@ import { HttpError, sendError } from './errors.ts';
 import { logsRoutes } from './logs-routes.ts';
 import { managementRoutes } from './management-routes.ts';
 import { modelRouteHandler } from './model-routes.ts';
+import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
 import { MODEL_ROUTES } from './route-table.ts';
 import { upstreamRoutes } from './upstream-route.ts';
 
@@ -29,6 +31,7 @@ const KNOWN: Record<string, string[]> = {
   '/logs': ['GET'],
   '/logs/stream': ['GET'],
   '/': ['GET'],
+  '/upstream': ['GET'],
 };
 for (const r of MODEL_ROUTES) (KNOWN[r.path] ??= []).push(r.method);
 
@@ -49,6 +52,25 @@ function hasRoute(method: string, path: string): boolean {
   return PREFIXED.some(([prefix, methods]) => path.startsWith(prefix) && (methods === null || methods.includes(m)));
 }
 
+/**
+ * The `Allow` header of Go's 405 for a path some route answers with other methods, or null
+ * when no route has the path (404). Like Go: every method of every matching pattern, HEAD
+ * with GET, sorted.
+ */
+function allowedMethods(path: string): string | null {
+  const methods = new Set(KNOWN[path] ?? []);
+  for (const [prefix, ms] of PREFIXED) if (path.startsWith(prefix) && ms) for (const m of ms) methods.add(m);
+  if (methods.size === 0) return null;
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort().join(', ');
+}
+
+/** Go's answer to a request target its URL parser refuses (e.g. `/a%zz`): plain, and close. */
+function badRequestTarget(res: Response): void {
+  res.status(400).setHeader('Connection', 'close');
+  res.type('text/plain').send('400 Bad Request');
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -59,16 +81,39 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
 
   app.use(accessLog(() => deps.logs.logger));
+  app.use((req, res, next) => {
+    if (req.method === 'OPTIONS' && req.url === '*') return next();
+    const target = parseRequestTarget(req.url);
+    if (!target || !hasValidEscapes(target.path)) return badRequestTarget(res);
+    next();
+  });
   app.use(corsPreflight());
+  // Go's mux answers a path with `.`, `..` or empty segments with a 301 to the cleaned path,
+  // before any handler: `/upstream/a/../b/x` never reaches model a, nor b unless the client
+  // follows the redirect with a request of its own. `%2F` and `%2e%2e` stay as they are.
+  app.use((req, res, next) => {
+    const target = parseRequestTarget(req.url);
+    if (!target) return next();
+    const cleaned = cleanPath(target.path);
+    if (cleaned === target.path) return next();
+    res.redirect(301, cleaned + target.query);
+  });
 
   // Public: health checks, the root redirect and the UI's entry point.
-  const ok = (_req: Request, res: Response) => {
+  // 503 with the reason when the actor tree has stopped or the event loop stalls, so a
+  // supervisor can tell a wedged swapstate from a healthy one (llama-swap #946: /health said
+  // OK while every request hung).
+  const ok = (req: Request, res: Response) => {
+    const problem = deps.liveness();
+    if (problem) return sendError(req, res, new HttpError(503, problem));
     res.type('text/plain').send('OK');
   };
   app.get('/health', ok);
   app.get('/wol-health', ok);
   app.get('/', (_req, res) => res.redirect(302, '/ui'));
   app.get('/upstream', (_req, res) => res.redirect(302, '/ui/models'));
+  // Any other method: Go's mux redirects `/upstream` to `/upstream/`, which answers any method.
+  app.all('/upstream', (req, res) => res.redirect(301, `/upstream/${parseRequestTarget(req.url)?.query ?? ''}`));
 
   const auth = apiKeyAuth(() => deps.current().config.apiKeys);
   app.use((req, res, next) => (hasRoute(req.method, req.path) ? auth(req, res, next) : next()));
@@ -83,9 +128,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(upstreamRoutes(deps));
 
   app.use((req: Request, res: Response) => {
-    const allowed = KNOWN[req.path];
-    if (allowed) {
-      const allow = [...new Set(allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])))].join(', ');
+    const allow = allowedMethods(req.path);
+    if (allow) {
       res.status(405).setHeader('Allow', allow).type('text/plain').send('Method Not Allowed');
       return;
     }

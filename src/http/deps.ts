@@ -20,4 +20,6 @@ export interface AppDeps {
   logs: Logs;
   proxy: UpstreamProxy;
   version: string;
+  /** Null when swapstate can serve; else why not (for `/health`). */
+  liveness(): string | null;
 }

@@ -13,7 +13,7 @@ import httpProxy from 'http-proxy';
 export interface ProxyTarget {
   /** Upstream base URL; its path is prefixed to the forwarded path. */
   base: string;
-  /** Path and query to request upstream. */
+  /** Path and query to request upstream, sent verbatim (appended to the base URL's path). */
   path: string;
   /** The request body, already read (and possibly rewritten); null to stream `req` itself. */
   body: Buffer | null;
@@ -64,6 +64,10 @@ export function createUpstreamProxy() {
         {
           target: target.base,
           agent: target.agent,
+          // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
+          // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
+          // `/\host/x` reached the model as `/x` (the host always stays the model's).
+          toProxy: true,
           ...(target.body !== null ? { buffer: Readable.from([target.body]) } : {}),
         },
         (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),

@@ -2,15 +2,19 @@
  * `/upstream/<model>/<path>` (reference 3.8): a raw pass-through to a model's own server
  * (llama-server's web UI, `/slots`, ...), through the scheduler like any request, without
  * filters or `useModelName`. The model is the longest path prefix naming a model or alias.
+ *
+ * The path is taken escaped from the request target (never Express's decoded params, which
+ * answer an undecodable `%ff` with a 400 quoting it): `%2F` belongs to a model name, never
+ * splits it, and the rest is forwarded exactly as the client wrote it.
  */
-import { Router, type Request, type Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveModel } from '../config/load.ts';
 import { compileIgnorePath } from '../config/ignore-paths.ts';
 import type { Config } from '../config/types.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { HttpError, modelNotFound, sendError } from './errors.ts';
-import { queryOf } from './model-routes.ts';
+import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { serveThroughScheduler } from './serve-model.ts';
 
 /** Splits `/upstream/<model...>/<rest>` by the longest prefix that resolves to a model. */
@@ -18,12 +22,8 @@ export function splitUpstreamPath(cfg: Config, rawPath: string): { model: string
   const segments = rawPath.replace(/^\/upstream\//, '').split('/');
   for (let n = segments.length; n >= 1; n--) {
     const prefix = segments.slice(0, n).join('/');
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(prefix);
-    } catch {
-      continue;
-    }
+    const decoded = decodePathComponent(prefix);
+    if (decoded === null) continue;
     const model = resolveModel(cfg, decoded);
     if (model !== null) {
       const rest = n === segments.length ? null : `/${segments.slice(n).join('/')}`;
@@ -44,17 +44,17 @@ function ignorePathsOf(cfg: Config): RegExp[] {
   return res;
 }
 
-export function upstreamRoutes(deps: AppDeps): Router {
-  const r = Router({ strict: true, caseSensitive: true });
-  r.all('/upstream/*path', async (req: Request, res: Response) => {
+/** Any method on `/upstream/...` (an absolute-form target counts by its path alone). */
+export function upstreamRoutes(deps: AppDeps): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const target = parseRequestTarget(req.originalUrl);
+    if (!target?.path.startsWith('/upstream/')) return next();
     const state = deps.current();
-    const url = req.originalUrl;
-    const rawPath = url.slice(0, url.length - queryOf(url).length);
-    const hit = splitUpstreamPath(state.config, rawPath);
+    const hit = splitUpstreamPath(state.config, target.path);
     if (!hit) return sendError(req, res, modelNotFound());
     if (hit.rest === null) {
       const status = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308;
-      return res.redirect(status, `/upstream/${hit.prefix}/${queryOf(url)}`);
+      return res.redirect(status, `/upstream/${hit.prefix}/${target.query}`);
     }
     const rest = hit.rest;
     const ignored = ignorePathsOf(state.config).some((re) => re.test(rest));
@@ -66,8 +66,7 @@ export function upstreamRoutes(deps: AppDeps): Router {
     await serveThroughScheduler(req, res, deps, state, {
       model: hit.model,
       body: req.method === 'GET' || req.method === 'HEAD' ? null : body,
-      forwardPath: hit.rest + queryOf(url),
+      forwardPath: hit.rest + target.query,
     });
-  });
-  return r;
+  };
 }

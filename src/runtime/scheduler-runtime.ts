@@ -61,7 +61,11 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
 
   // The actor does not exist yet when the tickets are built; events wait for it.
   let actor: Actor<typeof schedulerMachine> | null = null;
-  const tickets = new Tickets((event) => actor?.send(event));
+  // A tree that has ended answers nothing: close the tickets instead of letting callers wait.
+  const tickets: Tickets = new Tickets((event) => {
+    if (actor?.getSnapshot().status === 'active') actor.send(event);
+    else tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate scheduler is not running' });
+  });
 
   const machine = schedulerMachine.provide({
     actors: {
@@ -115,7 +119,11 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       return child ? describeProcess(child.getSnapshot()) : null;
     },
     shutdown: async (graceMs) => {
-      if (root.getSnapshot().status === 'active') root.send({ type: 'SHUTDOWN', graceMs });
+      const status = root.getSnapshot().status;
+      // A stopped (or failed) tree has stopped its children already, and their cleanup
+      // SIGKILLed their process groups; there is nothing to wait for.
+      if (status !== 'active' && status !== 'done') return;
+      if (status === 'active') root.send({ type: 'SHUTDOWN', graceMs });
       await toPromise(root).catch(() => undefined);
     },
   };

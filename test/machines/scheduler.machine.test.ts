@@ -159,6 +159,37 @@ describe('scheduler machine with fake processes', () => {
     expect(b.count('KILL')).toBe(1);
   });
 
+  it('liveness watchdog: a swap stuck past its bound answers its waiters with an error', async () => {
+    const t = runScheduler(['a', 'b'], { evictGraceMs: 120_000 });
+    const a = t.cluster.world('a');
+    request(t.actor, 'r1', 'a');
+    a.spawned();
+    a.healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
+    request(t.actor, 'r2', 'b'); // evicts a, which will never exit (think: stuck in the kernel)
+    // Bound: eviction grace 120 s + 2 x health-check timeout 15 s + retry delay 1 s + margin 10 s.
+    await vi.advanceTimersByTimeAsync(160_999);
+    expect(t.errors).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.errors.map((e) => [e.reqId, e.error.message])).toEqual([['r2', 'swap to b did not finish within 161s']]);
+    expect(t.actor.getSnapshot().context.fifo.active).toEqual([]);
+    expect(t.actor.getSnapshot().children['swap:b#2']).toBeUndefined();
+    expect(t.failures).toEqual([]);
+  });
+
+  it('a swap that finishes cancels its watchdog timer', async () => {
+    const t = runScheduler(['a']);
+    request(t.actor, 'r1', 'a');
+    t.cluster.world('a').spawned();
+    t.cluster.world('a').healthOk();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.log).toEqual(['serve r1']);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(0); // nothing ticks at idle (no TTL configured)
+  });
+
   it('mirrors process tags: a ready model takes the fast path without a swap', async () => {
     const t = runScheduler(['a']);
     request(t.actor, 'r1', 'a');
