@@ -14,9 +14,15 @@ export interface Command {
   kind: number;
   /** Picks the model / request / swap the command applies to. */
   pick: number;
-  /** 3 fails a swap; anything else completes it. */
+  /**
+   * 3 fails a swap; anything else completes it. For an abandon check, 0 delivers a stale seq.
+   */
   fail: number;
-  /** Unload: 0 mod 4 is "all", otherwise a subset mask in the higher bits. */
+  /**
+   * Unload: 0 mod 4 is "all", otherwise a subset mask in the higher bits. A failed swap: odd
+   * carries retryAfterMs ((1 + bits>>1 mod 4) seconds), and bit 3 then also puts the process's
+   * mirror into that backoff before the done event. Backoff on: the wait, likewise.
+   */
   bits: number;
 }
 
@@ -57,15 +63,17 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   ),
 });
 
-type Kind = 'request' | 'cancel' | 'progress' | 'swapDone' | 'serveDone' | 'unload' | 'crash';
+type Kind = 'request' | 'cancel' | 'progress' | 'swapDone' | 'serveDone' | 'unload' | 'crash' | 'abandonCheck' | 'backoff';
 const WEIGHTS: Array<[Kind, number]> = [
   ['request', 6],
-  ['cancel', 2],
+  ['cancel', 3],
   ['progress', 2],
   ['swapDone', 4],
   ['serveDone', 4],
   ['unload', 1],
   ['crash', 1],
+  ['abandonCheck', 3],
+  ['backoff', 1],
 ];
 
 function pickOf<T>(xs: readonly T[], n: number): T {
@@ -83,6 +91,8 @@ function step(w: World, c: Command): void {
     serveDone: w.granted().length > 0,
     unload: true,
     crash: w.crashable().length > 0,
+    abandonCheck: w.notices.length > 0,
+    backoff: w.backoffable().length > 0,
   };
   const enabled = WEIGHTS.filter(([k]) => possible[k]);
   let r = c.kind % enabled.reduce((n, [, wt]) => n + wt, 0);
@@ -105,14 +115,22 @@ function step(w: World, c: Command): void {
     case 'progress':
       w.progress(pickOf(w.progressable(), c.pick));
       break;
-    case 'swapDone':
-      w.swapDone(pickOf(w.active, c.pick), c.fail !== 3);
+    case 'swapDone': {
+      const retryAfterMs = c.bits % 2 === 1 ? (1 + ((c.bits >> 1) % 4)) * 1000 : undefined;
+      w.swapDone(pickOf(w.active, c.pick), c.fail !== 3, retryAfterMs, (c.bits & 8) !== 0);
       break;
+    }
     case 'serveDone':
       w.serveDone(pickOf(w.granted(), c.pick).reqId);
       break;
     case 'crash':
       w.crash(pickOf(w.crashable(), c.pick));
+      break;
+    case 'abandonCheck':
+      w.abandonCheck(pickOf(w.notices, c.pick), c.fail === 0);
+      break;
+    case 'backoff':
+      w.toggleBackoff(pickOf(w.backoffable(), c.pick), (1 + ((c.bits >> 1) % 4)) * 1000);
       break;
     case 'unload':
       w.unload(c.bits % 4 === 0 ? undefined : w.ids.filter((_, i) => ((c.bits >> 2) & (1 << i)) !== 0));
