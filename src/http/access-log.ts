@@ -32,6 +32,8 @@ export function accessLog(logger: () => Logger) {
     const path = req.originalUrl;
     if (SKIPPED.some((p) => path.startsWith(p))) return next();
     const started = performance.now();
+    // Read now: once a client has gone away its socket no longer knows the remote address.
+    const ip = clientIp(req);
     let bytes = 0;
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
@@ -50,7 +52,7 @@ export function accessLog(logger: () => Logger) {
     res.once('close', () => {
       const ua = req.headers['user-agent'] ?? '';
       logger().info(
-        `Request ${clientIp(req)} "${req.method} ${path} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} "${ua}" ${goDuration(performance.now() - started)}`,
+        `Request ${ip} "${req.method} ${path} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} "${ua}" ${goDuration(performance.now() - started)}`,
       );
     });
     next();

@@ -7,6 +7,9 @@ import { resolveModel } from '../config/load.ts';
 import type { RingLog } from '../runtime/ring-log.ts';
 import type { AppDeps } from './deps.ts';
 import { HttpError, sendError } from './errors.ts';
+import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+
+const STREAM_PREFIX = '/logs/stream/';
 
 /** Open log streams, ended on shutdown so `server.close()` is not held up by them. */
 const openStreams = new Set<Response>();
@@ -48,11 +51,14 @@ export function logsRoutes(deps: AppDeps): Router {
   // `/logs/stream/` is the combined log too: llama-swap's `{id...}` matches an empty id.
   r.get(['/logs/stream', '/logs/stream/'], (req, res) => streamLog(req, res, deps.logs.mux));
 
-  r.get('/logs/stream/*id', (req, res) => {
-    const id = (req.params as { id: string[] }).id.join('/');
+  // A RegExp route, so Express does not decode the id itself (it would answer `%ff` with a
+  // 400 quoting it); an undecodable id is just not a logger.
+  r.get(/^\/logs\/stream\/./, (req, res) => {
+    const path = parseRequestTarget(req.originalUrl)?.path ?? '';
+    const id = decodePathComponent(path.slice(STREAM_PREFIX.length)) ?? '';
     if (id === 'proxy') return streamLog(req, res, deps.logs.proxy);
     if (id === 'upstream') return streamLog(req, res, deps.logs.hub.upstream);
-    const model = resolveModel(deps.current().config, id);
+    const model = id === '' ? null : resolveModel(deps.current().config, id);
     if (model === null) {
       return sendError(req, res, new HttpError(400, "invalid logger. Use 'proxy', 'upstream' or a model's ID"));
     }

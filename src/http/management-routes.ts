@@ -6,7 +6,9 @@ import { resolveModel } from '../config/load.ts';
 import type { AppDeps } from './deps.ts';
 import { modelNotFound, sendError } from './errors.ts';
 import { listModels } from './models-listing.ts';
+import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 
+const UNLOAD_PREFIX = '/api/models/unload/';
 
 export function managementRoutes(deps: AppDeps): Router {
   const r = Router({ strict: true, caseSensitive: true });
@@ -50,10 +52,13 @@ export function managementRoutes(deps: AppDeps): Router {
     res.json({ msg: 'ok' });
   });
 
-  r.post('/api/models/unload/*model', async (req, res) => {
+  // A RegExp route, so Express does not decode the name itself: it answers an undecodable
+  // `%ff` with a 400 that quotes it; llama-swap finds no such model (404).
+  r.post(/^\/api\/models\/unload\//, async (req, res) => {
     const { config, runtime } = deps.current();
-    const requested = (req.params as { model: string[] }).model.join('/');
-    const id = resolveModel(config, requested);
+    const path = parseRequestTarget(req.originalUrl)?.path ?? '';
+    const requested = decodePathComponent(path.slice(UNLOAD_PREFIX.length));
+    const id = requested === null ? null : resolveModel(config, requested);
     if (id === null) return sendError(req, res, modelNotFound());
     await runtime.unload([id]);
     res.type('text/plain').send('OK');

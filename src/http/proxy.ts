@@ -22,10 +22,47 @@ export interface ProxyTarget {
 
 export type ProxyOutcome = { ok: true } | { ok: false; error: Error; responded: boolean };
 
+/**
+ * Hop-by-hop headers (RFC 9110 7.6.1), which Go's ReverseProxy forwards in neither direction
+ * and http-proxy-3 does. Transfer-Encoding is handled with the body. Forwarding a client's
+ * `Connection: close` told the upstream to close a connection that our keep-alive agent then
+ * reused when the upstream answered `Connection: keep-alive` anyway: the next request, from
+ * any client, got the upstream's 400 for "data after Connection: close". The other way, the
+ * upstream's `Connection`/`Keep-Alive` described its connection to us, not ours to the client.
+ */
+const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
+
+/**
+ * Removes the hop-by-hop headers (and those the Connection header names) from `headers`,
+ * keeping `TE: trailers` as Go does. Returns what was removed, to put back afterwards.
+ */
+function stripHopByHop(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  const removed: http.IncomingHttpHeaders = {};
+  const named = String(headers.connection ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '' && h !== 'content-length' && h !== 'transfer-encoding' && h !== 'host');
+  for (const name of [...HOP_BY_HOP, ...named]) {
+    if (headers[name] === undefined) continue;
+    removed[name] = headers[name];
+    delete headers[name];
+  }
+  if (String(removed.te ?? '').toLowerCase().includes('trailers')) headers.te = 'trailers';
+  return removed;
+}
+
 /** One proxy for the whole server; per-request options carry the target. */
 export function createUpstreamProxy() {
   const proxy = httpProxy.createProxyServer({ xfwd: true, proxyTimeout: 0, timeout: 0 });
   proxy.on('proxyRes', (proxyRes, _req, res) => {
+    // An upstream that dies mid-response (a crash, an unload or eviction of a busy model):
+    // http-proxy-3 pipes proxyRes into res, and a pipe does not end its destination when its
+    // source aborts, so the client waited forever and its request kept its slot. Cut it.
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) res.destroy();
+    });
+    // http-proxy-3 then sets Connection from the client's own request (keep-alive by default).
+    stripHopByHop(proxyRes.headers);
     // nginx and friends buffer SSE unless told not to (llama-swap #236).
     if (String(proxyRes.headers['content-type'] ?? '').includes('text/event-stream')) {
       res.setHeader('X-Accel-Buffering', 'no');
@@ -58,20 +95,27 @@ export function createUpstreamProxy() {
         req.headers['content-length'] = String(target.body.length);
         delete req.headers['transfer-encoding'];
       }
-      proxy.web(
-        req,
-        res,
-        {
-          target: target.base,
-          agent: target.agent,
-          // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
-          // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
-          // `/\host/x` reached the model as `/x` (the host always stays the model's).
-          toProxy: true,
-          ...(target.body !== null ? { buffer: Readable.from([target.body]) } : {}),
-        },
-        (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),
-      );
+      // http-proxy-3 copies the request headers synchronously inside web(); its answer side
+      // reads the client's own Connection header later, so the removed ones go back at once.
+      const removed = stripHopByHop(req.headers);
+      try {
+        proxy.web(
+          req,
+          res,
+          {
+            target: target.base,
+            agent: target.agent,
+            // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
+            // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
+            // `/\host/x` reached the model as `/x` (the host always stays the model's).
+            toProxy: true,
+            ...(target.body !== null ? { buffer: Readable.from([target.body]) } : {}),
+          },
+          (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),
+        );
+      } finally {
+        Object.assign(req.headers, removed);
+      }
     });
   }
 

@@ -17,6 +17,7 @@ describe('defaults (reference 2.2, 2.12)', () => {
       sendLoadingState: false,
       apiKeys: [],
       maxRequestBodyBytes: 67108864,
+      abandonedLoadGraceMs: 2000,
       models: {},
       groups: {},
       priority: {},
@@ -126,10 +127,12 @@ describe('defaults (reference 2.2, 2.12)', () => {
     expect(cfg.models.off!.sendLoadingState).toBe(false);
   });
 
-  it('reads swapstate keys healthCheckInterval and maxRequestBodyBytes', () => {
-    const cfg = load('healthCheckInterval: 250\nmaxRequestBodyBytes: 1024\n');
+  it('reads swapstate keys healthCheckInterval, maxRequestBodyBytes and abandonedLoadGraceMs', () => {
+    const cfg = load('healthCheckInterval: 250\nmaxRequestBodyBytes: 1024\nabandonedLoadGraceMs: 0\n');
     expect(cfg.healthCheckInterval).toBe(250);
     expect(cfg.maxRequestBodyBytes).toBe(1024);
+    expect(cfg.abandonedLoadGraceMs).toBe(0);
+    expect(() => load('abandonedLoadGraceMs: -1\n')).toThrow('config.yaml:1: abandonedLoadGraceMs must be >= 0 (milliseconds)');
   });
 
   it('logLevel is case-insensitive; an unknown level means info, with a warning', () => {
