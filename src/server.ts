@@ -97,8 +97,10 @@ export class SwapstateServer {
     const server = opts.tls
       ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
       : http.createServer(app);
-    // Streams may run for as long as generation takes (llama-swap has no timeouts either).
-    server.requestTimeout = 0;
+    // A response may stream for as long as generation takes (llama-swap has no timeouts), but
+    // receiving a request is bounded: a client that sends headers and never its body must
+    // not hold a connection forever. Node's timeout covers only the request's reception.
+    server.requestTimeout = 300_000;
     server.headersTimeout = 60_000;
     server.keepAliveTimeout = 65_000;
     this.server = server;
