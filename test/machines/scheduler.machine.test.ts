@@ -58,6 +58,11 @@ function runScheduler(models: string[], over: Partial<SchedulerInput> = {}) {
   return { actor, cluster, log, grants, errors, unloads, admits, failures };
 }
 
+/** The fake server of `world` spawns and turns healthy, as a real one would. */
+async function becomeReady(world: { spawned(): void; healthOk(): void }): Promise<void> {
+  await becomeReady(world);
+}
+
 function request(actor: Actor<typeof schedulerMachine>, reqId: string, model: string) {
   actor.send({ type: 'REQUEST', reqId, model });
 }
@@ -104,9 +109,7 @@ describe('scheduler machine with fake processes', () => {
     }
     expect(t.log).toEqual(['reject r6 MODEL_NOT_FOUND']);
     expect(a.count('spawn')).toBe(1);
-    a.spawned();
-    a.healthOk();
-    await vi.advanceTimersByTimeAsync(0);
+    await becomeReady(a);
     expect(t.log).toEqual(['reject r6 MODEL_NOT_FOUND', 'serve r1', 'serve r2', 'serve r5']);
     expect(b.count('spawn')).toBe(0);
     // a is busy until each of its requests is done; only then is it evicted for b.
@@ -117,9 +120,7 @@ describe('scheduler machine with fake processes', () => {
     expect(b.count('spawn')).toBe(0); // b waits for a to be gone
     a.exited(0);
     expect(b.count('spawn')).toBe(1);
-    b.spawned();
-    b.healthOk();
-    await vi.advanceTimersByTimeAsync(0);
+    await becomeReady(b);
     expect(t.log.slice(-2)).toEqual(['serve r3', 'serve r4']);
     for (const r of ['r3', 'r4']) t.actor.send({ type: 'SERVE_DONE', reqId: r, model: 'b' });
     const ctx = t.actor.getSnapshot().context;
@@ -135,9 +136,7 @@ describe('scheduler machine with fake processes', () => {
     const t = runScheduler(['a', 'b'], { evictGraceMs: 120_000 });
     const a = t.cluster.world('a');
     request(t.actor, 'r1', 'a');
-    a.spawned();
-    a.healthOk();
-    await vi.advanceTimersByTimeAsync(0);
+    await becomeReady(a);
     t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
     request(t.actor, 'r2', 'b'); // evicts a
     expect(a.count('TERM')).toBe(1);
@@ -148,9 +147,7 @@ describe('scheduler machine with fake processes', () => {
     a.exited(null, 'SIGKILL');
 
     const b = t.cluster.world('b');
-    b.spawned();
-    b.healthOk();
-    await vi.advanceTimersByTimeAsync(0);
+    await becomeReady(b);
     t.actor.send({ type: 'SERVE_DONE', reqId: 'r2', model: 'b' });
     t.actor.send({ type: 'UNLOAD', ticket: 'u', targets: ['b'] });
     await vi.advanceTimersByTimeAsync(9_999); // processConfig's unloadGraceMs is 10 s
@@ -163,9 +160,7 @@ describe('scheduler machine with fake processes', () => {
     const t = runScheduler(['a', 'b'], { evictGraceMs: 120_000 });
     const a = t.cluster.world('a');
     request(t.actor, 'r1', 'a');
-    a.spawned();
-    a.healthOk();
-    await vi.advanceTimersByTimeAsync(0);
+    await becomeReady(a);
     t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
     request(t.actor, 'r2', 'b'); // evicts a, which will never exit (think: stuck in the kernel)
     // Bound: eviction grace 120 s + 2 x health-check timeout 15 s + retry delay 1 s + margin 10 s.
@@ -181,9 +176,7 @@ describe('scheduler machine with fake processes', () => {
   it('a swap that finishes cancels its watchdog timer', async () => {
     const t = runScheduler(['a']);
     request(t.actor, 'r1', 'a');
-    t.cluster.world('a').spawned();
-    t.cluster.world('a').healthOk();
-    await vi.advanceTimersByTimeAsync(0);
+    await becomeReady(t.cluster.world('a'));
     expect(t.log).toEqual(['serve r1']);
     t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
     await vi.advanceTimersByTimeAsync(0);
@@ -193,9 +186,7 @@ describe('scheduler machine with fake processes', () => {
   it('mirrors process tags: a ready model takes the fast path without a swap', async () => {
     const t = runScheduler(['a']);
     request(t.actor, 'r1', 'a');
-    t.cluster.world('a').spawned();
-    t.cluster.world('a').healthOk();
-    await vi.advanceTimersByTimeAsync(0);
+    await becomeReady(t.cluster.world('a'));
     expect(t.actor.getSnapshot().context.fifo.procs['a']).toEqual({ resident: true, serving: true, halted: false, backoff: null });
     const seqBefore = t.actor.getSnapshot().context.fifo.seq;
     request(t.actor, 'r2', 'a');
@@ -219,9 +210,7 @@ describe('scheduler machine with fake processes', () => {
     const t = runScheduler(['a']);
     const a = t.cluster.world('a');
     request(t.actor, 'r1', 'a');
-    a.spawned();
-    a.healthOk();
-    await vi.advanceTimersByTimeAsync(0);
+    await becomeReady(a);
     t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
     t.actor.send({ type: 'UNLOAD', ticket: 'u1' });
     expect(a.count('TERM')).toBe(1);
