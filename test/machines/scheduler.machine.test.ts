@@ -60,7 +60,9 @@ function runScheduler(models: string[], over: Partial<SchedulerInput> = {}) {
 
 /** The fake server of `world` spawns and turns healthy, as a real one would. */
 async function becomeReady(world: { spawned(): void; healthOk(): void }): Promise<void> {
-  await becomeReady(world);
+  world.spawned();
+  world.healthOk();
+  await vi.advanceTimersByTimeAsync(0);
 }
 
 function request(actor: Actor<typeof schedulerMachine>, reqId: string, model: string) {
