@@ -21,7 +21,7 @@
  * FAILED on every failure edge, STOPPED on entering stopped. This is the invariant whose
  * absence hung llama-swap (#946).
  */
-import { assign, enqueueActions, fromCallback, fromPromise, sendTo, setup, type AnyActorRef } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, raise, sendTo, setup, type AnyActorRef } from 'xstate';
 import type { HealthCheckInput, OsCommand, OsEvent, OsProcessInput } from './os.protocol.ts';
 import type { ProcessCommand } from './process.protocol.ts';
 
@@ -85,7 +85,12 @@ export interface ProcessContext {
   backoffMs: number;
 }
 
-export type ProcessEvent = ProcessCommand | OsEvent;
+/** Raised by the machine itself: the grace of a SHUTDOWN that found a stop under way is over. */
+export interface ShutdownGraceOverEvent {
+  type: 'SHUTDOWN_GRACE_OVER';
+}
+
+export type ProcessEvent = ProcessCommand | OsEvent | ShutdownGraceOverEvent;
 
 /** Placeholder I/O actors: the runtime or a test must provide real ones. */
 const osPlaceholder = fromCallback<OsCommand, OsProcessInput>(() => {
@@ -192,6 +197,10 @@ export const processSetup = setup({
     /** Notifications for the log; no-ops here, provided by the runtime. */
     ttlExpired: (_, _params: { model: string; ttlMs: number }) => {},
     exitedUnexpectedly: (_, _params: { model: string; code: number | null; signal: string | null }) => {},
+    /** A SHUTDOWN found a stop under way: its grace may only cut that stop shorter. */
+    armShutdownGrace: raise({ type: 'SHUTDOWN_GRACE_OVER' as const }, {
+      delay: ({ context, event }) => (event.type === 'SHUTDOWN' && event.graceMs !== undefined ? event.graceMs : context.cfg.unloadGraceMs),
+    }),
     term: sendTo('os', { type: 'OS.TERM' }),
     kill: sendTo('os', { type: 'OS.KILL' }),
   },
@@ -322,6 +331,14 @@ export const coreRunningStates = {
       STOP: {
         actions: [{ type: 'failStart', params: { error: 'aborted: model stopped before it could restart' } }, 'addStopWaiter'],
       },
+      // Shutting down (or reloading) while a stop is under way: that stop goes on as it is,
+      // with no second cmdStop or SIGTERM and its grace not restarted; the shutdown's grace
+      // can only cut it shorter. (Re-entering `stopping` gave a model with 1 s left of its
+      // unloadTimeout the whole 30 s reload grace.)
+      SHUTDOWN: {
+        actions: [{ type: 'failStart', params: { error: 'swapstate is shutting down' } }, 'markShuttingDown', 'armShutdownGrace'],
+      },
+      SHUTDOWN_GRACE_OVER: { actions: 'kill' },
     },
   }),
 };

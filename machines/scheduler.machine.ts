@@ -79,7 +79,7 @@ export type QueuePositionsParams = { positions: Array<{ reqId: string; position:
 export type UnloadedParams = { ticket: string | null; targets: string[]; error?: string };
 export type SwapStartedParams = { swapId: string; target: string | null; evict: string[]; running: string[] };
 export type ChildFailedParams = { actorId: string; error: string };
-export type SwapAbandonedParams = { swapId: string; target: string };
+export type SwapAbortedParams = { swapId: string; target: string; reason: string };
 export type SwapOverdueParams = { swapId: string; target: string | null; boundMs: number };
 
 /** Slack on top of a swap's own bounds before the watchdog calls it hung. */
@@ -150,8 +150,8 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
       enqueue.raise({ type: 'ABANDON_CHECK', swapId: e.swapId, seq: e.seq }, { delay: context.abandonedLoadGraceMs });
       return;
     case 'abortSwap':
-      q({ type: 'swapAbandoned', params: { swapId: e.swapId, target: e.target } });
-      enqueue.sendTo(e.swapId, { type: 'ABORT', reason: `load of ${e.target} abandoned: every client waiting for it has gone` });
+      q({ type: 'swapAborted', params: { swapId: e.swapId, target: e.target, reason: e.reason } });
+      enqueue.sendTo(e.swapId, { type: 'ABORT', reason: e.reason });
       return;
     case 'startSwap': {
       const input: SwapInput = {
@@ -191,7 +191,7 @@ export const schedulerSetup = setup({
     unloaded: (_, _params: UnloadedParams) => {},
     swapStarted: (_, _params: SwapStartedParams) => {},
     childFailed: (_, _params: ChildFailedParams) => {},
-    swapAbandoned: (_, _params: SwapAbandonedParams) => {},
+    swapAborted: (_, _params: SwapAbortedParams) => {},
     swapOverdue: (_, _params: SwapOverdueParams) => {},
 
     spawnProcesses: enqueueActions(({ context, enqueue }) => {

@@ -49,8 +49,8 @@ export type Effect =
    * the machine answers with ABANDON_CHECK carrying `seq` (swapstate; llama-swap #727).
    */
   | { type: 'swapAbandoned'; swapId: string; seq: number }
-  /** Stop the swap: nobody wants its model any more. */
-  | { type: 'abortSwap'; swapId: string; target: string }
+  /** Stop the swap: nobody wants its model any more (abandoned, or unloaded meanwhile). */
+  | { type: 'abortSwap'; swapId: string; target: string; reason: string }
   /** An unload has finished (its models are stopped). */
   | { type: 'unloaded'; swapId: string; ticket: string | null; targets: string[]; error?: string };
 

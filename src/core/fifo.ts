@@ -180,7 +180,12 @@ export function onAbandonCheck(state: FifoState, swapId: string, seq: number): S
   const sw = d.s.active.find((a) => a.swapId === swapId);
   if (!sw || sw.target === null || sw.cancelled || sw.waiters.length > 0 || sw.abandonSeq !== seq) return d.done();
   d.s.active = d.s.active.map((a) => (a === sw ? { ...a, cancelled: true } : a));
-  d.emit({ type: 'abortSwap', swapId, target: sw.target });
+  d.emit({
+    type: 'abortSwap',
+    swapId,
+    target: sw.target,
+    reason: `load of ${sw.target} abandoned: every client waiting for it has gone`,
+  });
   return d.done();
 }
 
@@ -249,6 +254,9 @@ export function onUnload(
   d.s.active = d.s.active.map((sw) => {
     if (sw.target === null || !set.has(sw.target)) return sw;
     for (const w of sw.waiters) d.fail(w, unloaded);
+    // The swap must not go on to start its target after the unload has answered: a swap
+    // still evicting would otherwise load the model once the unload found it stopped.
+    if (!sw.cancelled) d.emit({ type: 'abortSwap', swapId: sw.swapId, target: sw.target, reason: `${sw.target} unloaded` });
     return { ...sw, waiters: [], cancelled: true };
   });
   const keep: Req[] = [];

@@ -3,15 +3,32 @@
 // A tiny OpenAI-compatible server standing in for llama.cpp's llama-server.
 // Used by the test suite (spawned as a real child process) and by the demo config,
 // so it uses only node built-ins and starts in a few milliseconds.
+//
+// Fault injection (the reliability tests, test/fault-matrix): `--faults FILE`. While FILE
+// exists it holds a JSON object, read at start, every 25 ms, and on every request, health
+// probe and SIGTERM; while it is absent (or once it is removed: "the fault is gone") the
+// server behaves normally. Keys (all optional):
+//   "loading": true        stay loading: /health 503, inference 503 "Loading model" (like
+//                          --load-delay, for as long as the key is set)
+//   "crash": true          exit 1 at once, whatever the server is doing (set at start: it
+//                          exits before it listens)
+//   "hang": true           accept every request (health probes included) and never answer
+//                          it, keeping the socket open; streams under way stall for good
+//   "healthFlap": true     /health answers 503, 200, 503, 200 ... in turn, loading or not
+//   "ignoreSigterm": true  log SIGTERM and ignore it (like --ignore-sigterm)
+//   "slowStop": true       on SIGTERM stop listening, but exit (0) only once the key is
+//                          switched off (a slow graceful stop: saving state, draining)
+// Write FILE atomically (write a temporary file, then rename it): a malformed read keeps the
+// value read before.
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /** @typedef {Record<string, unknown>} Obj */
 
 const FLAGS = new Set(['ignore-sigterm', 'fork-child']);
-const VALUED = new Set(['port', 'host', 'id', 'load-delay', 'crash-after', 'pid-file', 'stream-chunks', 'chunk-delay']);
+const VALUED = new Set(['port', 'host', 'id', 'load-delay', 'crash-after', 'pid-file', 'stream-chunks', 'chunk-delay', 'faults']);
 
 /** @param {string} msg @returns {never} */
 function die(msg) {
@@ -61,6 +78,34 @@ process.stdout.on('error', () => {});
 /** @param {string} line */
 const log = (line) => process.stdout.write(`${line}\n`);
 
+const faultsFile = opts.get('faults');
+/** The faults in force (see the header); empty when no `--faults` or its file is absent. @type {Obj} */
+let faults = {};
+/** Re-reads the faults file; an injected crash happens here. @returns {Obj} */
+function readFaults() {
+  if (faultsFile === undefined) return faults;
+  let text;
+  try {
+    text = readFileSync(faultsFile, 'utf8');
+  } catch (err) {
+    if (/** @type {NodeJS.ErrnoException} */ (err).code === 'ENOENT') faults = {};
+    return faults;
+  }
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) faults = parsed;
+  } catch {
+    /* a torn write: keep the previous value */
+  }
+  if (faults.crash === true) {
+    process.stderr.write(`${id} crashing (fault injected)\n`);
+    process.exit(1);
+  }
+  return faults;
+}
+readFaults();
+if (faultsFile !== undefined) setInterval(readFaults, 25);
+
 if (crashAfter !== undefined) {
   setTimeout(() => {
     process.stderr.write(`${id} crashing on purpose (--crash-after ${crashAfter})\n`);
@@ -71,7 +116,10 @@ if (crashAfter !== undefined) {
 if (opts.has('fork-child')) {
   // Simulates a forking wrapper: the grandchild stays in our process group, shrugs off
   // SIGTERM/SIGHUP and keeps our stdout/stderr pipes open after we exit.
-  const script = "process.on('SIGTERM',()=>{});process.on('SIGHUP',()=>{});setInterval(()=>{},1e6);";
+  // It says so once its handlers are in place (a SIGTERM before that would still kill it).
+  const script =
+    "process.on('SIGTERM',()=>{});process.on('SIGHUP',()=>{});" +
+    "process.stdout.write('forked child '+process.pid+' ready\\n');setInterval(()=>{},1e6);";
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
   child.unref();
   const pidFile = opts.get('pid-file');
@@ -81,7 +129,8 @@ if (opts.has('fork-child')) {
 
 let readyAt = Infinity; // set once listening; inference is refused until then
 const now = () => Math.floor(Date.now() / 1000);
-const loading = () => Date.now() < readyAt;
+const loading = () => Date.now() < readyAt || faults.loading === true;
+let probes = 0; // for the healthFlap fault
 
 /** @param {http.ServerResponse} res @param {number} status @param {unknown} body */
 function sendJson(res, status, body) {
@@ -136,6 +185,7 @@ function stream(res, body, text, makeChunk) {
   });
   const tick = () => {
     if (res.destroyed) return;
+    if (faults.hang === true) return log(`${id} stream stalled after ${sent} chunks (fault injected)`);
     if (sent >= total) {
       done = true;
       res.end('data: [DONE]\n\n');
@@ -151,6 +201,7 @@ function stream(res, body, text, makeChunk) {
 
 /** @param {http.ServerResponse} res @param {string} path @param {Obj} body */
 function infer(res, path, body) {
+  if (readFaults().hang === true) return log(`${id} hanging (fault injected)`);
   const created = now();
   const rid = `${id}-${Date.now().toString(36)}`;
   if (path === '/v1/embeddings') {
@@ -195,7 +246,13 @@ const server = http.createServer((req, res) => {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   log(`${id} ${method} ${path}`);
+  const f = readFaults();
+  if (f.hang === true) return log(`${id} hanging (fault injected)`); // accepted, never answered
   if (method === 'GET' && path === '/health') {
+    if (f.healthFlap === true) {
+      probes++;
+      return probes % 2 === 1 ? sendJson(res, 503, { status: 'flapping' }) : sendJson(res, 200, { status: 'ok' });
+    }
     return loading() ? sendJson(res, 503, { status: 'loading' }) : sendJson(res, 200, { status: 'ok' });
   }
   if (method === 'GET' && path === '/v1/models') {
@@ -246,6 +303,25 @@ function shutdown(signal) {
   setTimeout(() => process.exit(0), 1000).unref(); // hard stop if anything still lingers
 }
 
+let stoppingSlowly = false;
 process.on('SIGINT', () => shutdown('SIGINT'));
-if (opts.has('ignore-sigterm')) process.on('SIGTERM', () => process.stderr.write(`${id} ignoring SIGTERM\n`));
-else process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGTERM', () => {
+  const f = readFaults();
+  if (opts.has('ignore-sigterm') || f.ignoreSigterm === true) {
+    process.stderr.write(`${id} ignoring SIGTERM\n`);
+    return;
+  }
+  if (stoppingSlowly) return;
+  if (f.slowStop !== true) return shutdown('SIGTERM');
+  // A slow graceful stop: no new connections, exit once the fault is switched off.
+  stoppingSlowly = true;
+  log(`${id} stopping slowly on SIGTERM (fault injected)`);
+  server.close();
+  const poll = setInterval(() => {
+    if (readFaults().slowStop === true) return;
+    clearInterval(poll);
+    log(`${id} shutting down on SIGTERM`);
+    server.closeAllConnections();
+    process.exit(0);
+  }, 25);
+});

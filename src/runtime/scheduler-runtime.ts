@@ -85,7 +85,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
         else log.info(`swap to ${p.target}: running [${p.running.join(', ')}], evicting [${p.evict.join(', ')}]`);
       },
       childFailed: (_, p) => log.warn(`actor ${p.actorId} failed: ${p.error}`),
-      swapAbandoned: (_, p) => log.info(`${p.target}: load abandoned, every client waiting for it has gone; stopping it`),
+      swapAborted: (_, p) => log.info(`stopping the start of ${p.target}: ${p.reason}`),
     },
   });
 

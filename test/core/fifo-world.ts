@@ -639,11 +639,16 @@ export class World {
         case 'abortSwap': {
           aborts++;
           const sw = this.active.find((a) => a.swapId === e.swapId);
-          if (!chk || chk.swapId !== e.swapId) this.fail(`abortSwap ${e.swapId} outside its abandon check`);
           if (!sw || sw.target === null || sw.target !== e.target) this.fail(`abortSwap ${e.swapId} (${e.target}) names no running load`);
           if (sw.cancelled) this.fail(`abortSwap for ${e.swapId}, which is already cancelled`);
-          if (chkWaiters > 0) this.fail(`abortSwap for ${e.swapId}, which has ${chkWaiters} waiters`);
-          if (chk.seq !== sw.abandonSeq) this.fail(`abortSwap for ${e.swapId} on stale seq ${chk.seq} (latest ${sw.abandonSeq})`);
+          if (unloadSet) {
+            // An unload aborts the running loads of the models it stops.
+            if (!unloadSet.has(sw.target)) this.fail(`unload aborted ${e.swapId}, whose model it does not stop`);
+          } else {
+            if (!chk || chk.swapId !== e.swapId) this.fail(`abortSwap ${e.swapId} outside its abandon check or an unload`);
+            if (chkWaiters > 0) this.fail(`abortSwap for ${e.swapId}, which has ${chkWaiters} waiters`);
+            if (chk.seq !== sw.abandonSeq) this.fail(`abortSwap for ${e.swapId} on stale seq ${chk.seq} (latest ${sw.abandonSeq})`);
+          }
           sw.cancelled = true;
           sw.aborted = true;
           this.stats.aborted++;
@@ -672,8 +677,11 @@ export class World {
     // A finished swap answers every one of its waiters (an aborted one has none).
     for (const id of doneWaiters) if (this.reqs.get(id)?.status === 'pending') this.fail(`${id} waited on ${done?.swap.swapId} and got no answer`);
     if (unloadSet) {
-      // Cancelled loads of unloaded models keep running (and blocking) until done.
-      for (const sw of this.active) if (sw.target !== null && unloadSet.has(sw.target)) sw.cancelled = true;
+      // Running loads of unloaded models are aborted (their actors would otherwise start the
+      // model after the unload answered); they keep blocking until done.
+      for (const sw of this.active) {
+        if (sw.target !== null && unloadSet.has(sw.target) && !sw.cancelled) this.fail(`unload did not abort ${sw.swapId}`);
+      }
       const stillPending = this.pending().filter((r) => unloadSet.has(r.model));
       if (stillPending.length > 0) this.fail(`unload left requests of its models pending: ${stillPending.map((r) => r.reqId)}`);
     }

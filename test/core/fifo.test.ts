@@ -409,7 +409,9 @@ describe('beyond the Go tests', () => {
       const abandoned = h.of('swapAbandoned');
       expect(abandoned).toEqual([{ type: 'swapAbandoned', swapId: 'swap:a#1', seq: 1 }]);
       h.abandonCheck('a');
-      expect(h.of('abortSwap')).toEqual([{ type: 'abortSwap', swapId: 'swap:a#1', target: 'a' }]);
+      expect(h.of('abortSwap')).toEqual([
+        { type: 'abortSwap', swapId: 'swap:a#1', target: 'a', reason: 'load of a abandoned: every client waiting for it has gone' },
+      ]);
       // The aborted swap still blocks b until it has really ended...
       expect(h.startsFor('b')).toBe(0);
       h.swapDone('a', 'aborted');

@@ -185,6 +185,23 @@ describe('scheduler machine with fake processes', () => {
     expect(vi.getTimerCount()).toBe(0); // nothing ticks at idle (no TTL configured)
   });
 
+  it('an unload of a model whose swap is still evicting stops that swap: the model is not started afterwards', async () => {
+    const t = runScheduler(['a', 'b']);
+    const [a, b] = [t.cluster.world('a'), t.cluster.world('b')];
+    request(t.actor, 'r1', 'a');
+    await becomeReady(a);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
+    request(t.actor, 'r2', 'b'); // evicts a; a takes its time to exit
+    expect(a.count('TERM')).toBe(1);
+    t.actor.send({ type: 'UNLOAD', ticket: 'u', targets: ['b'] });
+    expect(t.errors.map((e) => e.error.code)).toEqual(['MODEL_UNLOADED']);
+    expect(t.unloads).toEqual([{ ticket: 'u', targets: ['b'] }]); // b was stopped all along
+    a.exited(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(b.count('spawn')).toBe(0);
+    expect(t.actor.getSnapshot().context.fifo.active).toEqual([]);
+  });
+
   it('mirrors process tags: a ready model takes the fast path without a swap', async () => {
     const t = runScheduler(['a']);
     request(t.actor, 'r1', 'a');

@@ -42,6 +42,6 @@ describe('abandoned loads', () => {
     // Served long before slow's 20 s load would have finished.
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(isAlive(pid)).toBe(false);
-    expect(srv.logs.proxy.history()).toContain('slow: load abandoned');
+    expect(srv.logs.proxy.history()).toContain('stopping the start of slow: load of slow abandoned');
   });
 });
