@@ -37,12 +37,19 @@ function canListen(port: number): Promise<boolean> {
  * `startPort`. Picked at random below the kernel's ephemeral range (32768+), where
  * `freePort()` and outgoing connections take theirs, so parallel workers and runs rarely meet.
  */
+const handedOut: Array<[number, number]> = [];
+
 export async function freePortBlock(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    // Blocks handed to servers of this worker that have not bound their ports yet count as taken.
+    if (handedOut.some(([b, n]) => base < b + n && b < base + count)) continue;
     let free = true;
     for (let p = base; p < base + count && free; p++) free = await canListen(p);
-    if (free) return base;
+    if (free) {
+      handedOut.push([base, count]);
+      return base;
+    }
   }
   throw new Error(`no block of ${count} free ports found`);
 }

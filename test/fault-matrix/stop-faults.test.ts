@@ -1,0 +1,392 @@
+/**
+ * Fault matrix, the rows of faults that make a stop useless (docs/reliability.md):
+ *
+ * - "slow or failing cmdStop": `cmdStop` replaces the SIGTERM; one variant sleeps 2 s (longer
+ *   than `unloadTimeout: 1`) and stops nothing, the other does not exist. Either way the
+ *   upstream gets no SIGTERM and its group is SIGKILLed when the grace ends.
+ * - "SIGTERM ignored": the upstream logs SIGTERM and goes on; SIGKILL after the grace.
+ *
+ * The grace is whoever asked for the stop's: `unloadTimeout` (1 s here) for unloads and TTL,
+ * `healthCheckTimeout` (15 s) for evictions, what is left of the 30 s shutdown budget (3 s
+ * here) for SIGTERM, 30 s for a reload. A shutdown or reload that finds a stop under way only
+ * cuts it shorter: no second cmdStop or SIGTERM, no longer grace.
+ *
+ * These faults do nothing on the request path: the `× request` cells check that, and that a
+ * request waiting on a stopping model is served once the grace has ended.
+ */
+import { describe, it, type ExpectStatic } from 'vitest';
+import {
+  chat,
+  count,
+  enterBusy,
+  enterIdle,
+  enterStarting,
+  enterStopping,
+  expectCutStream,
+  expectError,
+  expectNextServed,
+  expectServed,
+  expectUnloaded,
+  MSG,
+  perState,
+  unload,
+  until,
+  withLab,
+  isAlive,
+  type Faults,
+  type Lab,
+  type ModelSpec,
+} from './harness.ts';
+
+interface Variant {
+  /** Suffix of the model ids of this variant ('' when the fault has one). */
+  key: string;
+  extra: (id: string) => string[];
+  faults: Faults | null;
+  /** What the model log shows for each stop attempt. */
+  mark: string | null;
+}
+
+interface StopFault {
+  name: string;
+  variants: Variant[];
+}
+
+const CMD_STOP: StopFault = {
+  name: 'cmdStop slow or failing',
+  variants: [
+    {
+      key: 'slow',
+      extra: (id) => [`cmdStop: '${process.execPath} -e "setTimeout(() => {}, 2000)" {dir}/${id}.stop'`],
+      faults: null,
+      mark: null,
+    },
+    { key: 'fail', extra: () => ['cmdStop: {dir}/bin/no-such-stop-command ${PID}'], faults: null, mark: 'cmdStop failed to start' },
+  ],
+};
+
+const SIGTERM_IGNORED: StopFault = {
+  name: 'SIGTERM ignored',
+  variants: [{ key: '', extra: () => [], faults: { ignoreSigterm: true }, mark: 'ignoring SIGTERM' }],
+};
+
+const GRACE_MS = 1_000; // unloadTimeout
+const EVICT_GRACE_MS = 15_000; // healthCheckTimeout
+const RELOAD_GRACE_MS = 30_000;
+const SLACK_MS = 100; // timers may fire a little early relative to our clock reads
+const PROMPT_MS = 5_000;
+
+type Model = { id: string; v: Variant };
+
+function modelsOf(fault: StopFault, state: string): Model[] {
+  return fault.variants.map((v) => ({ id: v.key ? `${state}-${v.key}` : state, v }));
+}
+
+function specsOf(fault: StopFault, states: string[], extra: (state: string) => string[] = () => []): ModelSpec[] {
+  return states.flatMap((s) => modelsOf(fault, s).map(({ id, v }) => ({ id, extra: [...v.extra(id), ...extra(s)] })));
+}
+
+/** One scenario per variant of the fault, side by side. */
+function eachVariant(fault: StopFault, state: string, fn: (m: Model) => Promise<void>): () => Promise<void> {
+  return () => perState(Object.fromEntries(modelsOf(fault, state).map((m) => [m.id, () => fn(m)])));
+}
+
+/**
+ * The upstream never stopped by itself: it was SIGKILLed, and the fault left its trace once
+ * (a shutdown or reload that finds a stop under way does not start it again).
+ */
+function expectKilled(expect: ExpectStatic, lab: Lab, m: Model): void {
+  const log = lab.modelLog(m.id);
+  expect(log).not.toContain('shutting down on SIGTERM');
+  if (m.v.mark) expect(count(log, m.v.mark), `"${m.v.mark}" in ${m.id}'s log`).toBe(1);
+}
+
+async function healAndServe(expect: ExpectStatic, lab: Lab, id: string): Promise<void> {
+  lab.setFaults(id, null);
+  await expectNextServed(expect, lab, id);
+}
+
+async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
+  const states = ['st', 'id', 'bu', 'sp'];
+  // The model already stopping has a 10 s unloadTimeout: the reload must not stretch it to 30 s.
+  const specs = specsOf(fault, states, (s) => (s === 'sp' ? ['unloadTimeout: 10'] : []));
+  await withLab(specs, { reloadable: true }, async (lab) => {
+    const r1s = new Map<string, ReturnType<typeof chat>>();
+    const r1b = new Map<string, ReturnType<typeof chat>>();
+    const u0s = new Map<string, ReturnType<typeof chat>>();
+    await perState({
+      starting: eachVariant(fault, 'st', async ({ id, v }) => void r1s.set(id, await enterStarting(lab, id, v.faults ?? {}))),
+      idle: eachVariant(fault, 'id', ({ id, v }) => enterIdle(lab, id, v.faults)),
+      busy: eachVariant(fault, 'bu', async ({ id, v }) => void r1b.set(id, await enterBusy(lab, id, v.faults))),
+      stopping: eachVariant(fault, 'sp', async ({ id, v }) => void u0s.set(id, await enterStopping(lab, id, v.faults, { hold: 'fault' }))),
+    });
+    const t = Date.now();
+    const reloaded = lab.srv.server.reload();
+    await perState({
+      starting: eachVariant(fault, 'st', async (m) => {
+        const r = await r1s.get(m.id)!.reply;
+        expectError(expect, r, 503, MSG.shuttingDown);
+        expect(r.at - t).toBeLessThan(PROMPT_MS);
+        await lab.noProcesses(m.id, RELOAD_GRACE_MS + 10_000);
+        expect(Date.now() - t).toBeGreaterThanOrEqual(RELOAD_GRACE_MS - SLACK_MS);
+        expectKilled(expect, lab, m);
+      }),
+      idle: eachVariant(fault, 'id', async (m) => {
+        await lab.noProcesses(m.id, RELOAD_GRACE_MS + 10_000);
+        expect(Date.now() - t).toBeGreaterThanOrEqual(RELOAD_GRACE_MS - SLACK_MS);
+        expectKilled(expect, lab, m);
+      }),
+      busy: eachVariant(fault, 'bu', async (m) => {
+        // The stream goes on as long as the old upstream lives, and is cut when it is killed.
+        const r = await r1b.get(m.id)!.reply;
+        expectCutStream(expect, r);
+        expect(r.at - t).toBeGreaterThanOrEqual(RELOAD_GRACE_MS - SLACK_MS);
+        await lab.noProcesses(m.id);
+        expectKilled(expect, lab, m);
+      }),
+      stopping: eachVariant(fault, 'sp', async (m) => {
+        // Killed when its own 10 s grace ends, not at the reload's 30 s; stopped once.
+        expectUnloaded(expect, await u0s.get(m.id)!.reply);
+        await lab.noProcesses(m.id, 20_000);
+        expect(Date.now() - t).toBeLessThan(RELOAD_GRACE_MS - 10_000);
+        expectKilled(expect, lab, m);
+      }),
+    });
+    expect(await reloaded).toBe(true);
+    for (const s of states) for (const m of modelsOf(fault, s)) await healAndServe(expect, lab, m.id);
+  });
+}
+
+async function evictionCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
+  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp']), {}, (lab) => {
+    /** The evicting request is served once the evictee has been killed, at the end of the eviction grace. */
+    const servedAfterEvictionGrace = async (m: Model, b: ReturnType<typeof chat>, from: number) => {
+      const r = await b.reply;
+      expectServed(expect, r, `${m.id}~`);
+      expect(r.at - from).toBeGreaterThanOrEqual(EVICT_GRACE_MS - SLACK_MS);
+      await lab.noProcesses(m.id);
+      expectKilled(expect, lab, m);
+    };
+    const opts = { deadlineMs: 40_000 };
+    return perState({
+      starting: eachVariant(fault, 'st', async (m) => {
+        // A swap never evicts a starting model: it waits for the start, then evicts.
+        const r1 = await enterStarting(lab, m.id, m.v.faults ?? {});
+        const b = chat(lab.url, `${m.id}~`, {}, opts);
+        await until(() => lab.isQueued(`${m.id}~`), 'the evicting request to queue behind the start');
+        const t = Date.now();
+        lab.setFaults(m.id, m.v.faults);
+        expectServed(expect, await r1.reply, m.id);
+        await servedAfterEvictionGrace(m, b, t);
+        await healAndServe(expect, lab, m.id);
+      }),
+      idle: eachVariant(fault, 'id', async (m) => {
+        await enterIdle(lab, m.id, m.v.faults);
+        const t = Date.now();
+        await servedAfterEvictionGrace(m, chat(lab.url, `${m.id}~`, {}, opts), t);
+        await healAndServe(expect, lab, m.id);
+      }),
+      busy: eachVariant(fault, 'bu', async (m) => {
+        // A swap never evicts a busy model: it waits for the request to end, then evicts.
+        const r1 = await enterBusy(lab, m.id, m.v.faults);
+        const b = chat(lab.url, `${m.id}~`, {}, opts);
+        await until(() => lab.isQueued(`${m.id}~`), 'the evicting request to wait for the busy model');
+        const t = Date.now();
+        r1.abort();
+        await servedAfterEvictionGrace(m, b, t);
+        await healAndServe(expect, lab, m.id);
+      }),
+      stopping: eachVariant(fault, 'sp', async (m) => {
+        // Already stopping (an unload, 1 s grace): the eviction waits for that stop only.
+        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: 'fault' });
+        const b = chat(lab.url, `${m.id}~`);
+        await until(() => lab.isQueued(`${m.id}~`), 'the evicting request to queue behind the unload');
+        const u = await u0.reply;
+        expectUnloaded(expect, u);
+        expect(u.ms).toBeGreaterThanOrEqual(GRACE_MS - SLACK_MS);
+        const rb = await b.reply;
+        expectServed(expect, rb, `${m.id}~`);
+        expect(rb.at - u.at).toBeLessThan(PROMPT_MS);
+        await lab.noProcesses(m.id);
+        expectKilled(expect, lab, m);
+        await healAndServe(expect, lab, m.id);
+      }),
+    });
+  });
+}
+
+async function requestCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
+  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp']), {}, (lab) =>
+    perState({
+      starting: eachVariant(fault, 'st', async (m) => {
+        const r1 = await enterStarting(lab, m.id, m.v.faults ?? {});
+        const r2 = chat(lab.url, m.id);
+        await until(() => lab.swapWaiters(m.id) === 2, 'the second request to join the load');
+        lab.setFaults(m.id, m.v.faults); // the load ends
+        expectServed(expect, await r1.reply, m.id);
+        expectServed(expect, await r2.reply, m.id);
+      }),
+      idle: eachVariant(fault, 'id', async (m) => {
+        await enterIdle(lab, m.id, m.v.faults);
+        expectServed(expect, await chat(lab.url, m.id).reply, m.id);
+      }),
+      busy: eachVariant(fault, 'bu', async (m) => {
+        const r1 = await enterBusy(lab, m.id, m.v.faults);
+        let ended = false;
+        void r1.reply.then(() => (ended = true));
+        expectServed(expect, await chat(lab.url, m.id).reply, m.id);
+        expect(ended).toBe(false); // the stream in flight goes on
+        r1.abort();
+      }),
+      stopping: eachVariant(fault, 'sp', async (m) => {
+        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: 'fault' });
+        const pid = lab.view(m.id).pid!;
+        const r2 = chat(lab.url, m.id);
+        await until(() => lab.isQueued(m.id), 'the request to queue behind the unload');
+        const u = await u0.reply;
+        expectUnloaded(expect, u);
+        expect(u.ms).toBeGreaterThanOrEqual(GRACE_MS - SLACK_MS);
+        const r = await r2.reply;
+        expectServed(expect, r, m.id); // restarted once the old one was killed
+        expect(isAlive(pid)).toBe(false);
+        expect(lab.view(m.id).pid).not.toBe(pid);
+        expectKilled(expect, lab, m);
+      }),
+    }),
+  );
+}
+
+async function ttlCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
+  await withLab(specsOf(fault, ['id'], () => ['ttl: 1']), {}, (lab) =>
+    eachVariant(fault, 'id', async (m) => {
+      await enterIdle(lab, m.id, m.v.faults);
+      const pid = lab.view(m.id).pid!;
+      await lab.waitState(m.id, 'stopping'); // the TTL fired
+      // A request arriving during the stop waits for it (the SIGKILL after the grace), then
+      // gets a fresh start.
+      const r = await chat(lab.url, m.id).reply;
+      expectServed(expect, r, m.id);
+      expect(isAlive(pid)).toBe(false);
+      expect(lab.view(m.id).starts).toBe(2);
+      expect(lab.proxyLog()).toContain(`${m.id} Unloading model, TTL of 1s reached`);
+      expectKilled(expect, lab, m);
+      lab.setFaults(m.id, null);
+    })(),
+  );
+}
+
+async function unloadCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
+  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp']), {}, (lab) => {
+    const unloadAfterGrace = async (m: Model, t: number, u = unload(lab.url, m.id)) => {
+      const r = await u.reply;
+      expectUnloaded(expect, r);
+      expect(r.at - t).toBeGreaterThanOrEqual(GRACE_MS - SLACK_MS);
+      expect(r.at - t).toBeLessThan(GRACE_MS + PROMPT_MS);
+      await lab.noProcesses(m.id);
+      expectKilled(expect, lab, m);
+      return r;
+    };
+    return perState({
+      starting: eachVariant(fault, 'st', async (m) => {
+        const r1 = await enterStarting(lab, m.id, m.v.faults ?? {});
+        const t = Date.now();
+        const u = await unloadAfterGrace(m, t, unload(lab.url, m.id));
+        const r = await r1.reply;
+        expectError(expect, r, 500, MSG.unloaded);
+        expect(r.at).toBeLessThanOrEqual(u.at); // at once, not after the stop
+        await healAndServe(expect, lab, m.id);
+      }),
+      idle: eachVariant(fault, 'id', async (m) => {
+        await enterIdle(lab, m.id, m.v.faults);
+        await unloadAfterGrace(m, Date.now());
+        await healAndServe(expect, lab, m.id);
+      }),
+      busy: eachVariant(fault, 'bu', async (m) => {
+        const r1 = await enterBusy(lab, m.id, m.v.faults);
+        const t = Date.now();
+        await unloadAfterGrace(m, t);
+        // Nothing stopped the stream until the kill.
+        const r = await r1.reply;
+        expectCutStream(expect, r);
+        expect(r.at - t).toBeGreaterThanOrEqual(GRACE_MS - SLACK_MS);
+        await healAndServe(expect, lab, m.id);
+      }),
+      stopping: eachVariant(fault, 'sp', async (m) => {
+        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: 'fault' });
+        const u = unload(lab.url, m.id);
+        await until(() => lab.unloadsOf(m.id) === 2, 'the second unload');
+        const [a, b] = [await u0.reply, await u.reply];
+        expectUnloaded(expect, a);
+        expectUnloaded(expect, b);
+        expect(Math.abs(a.at - b.at)).toBeLessThan(GRACE_MS); // the same stop answered both
+        await lab.noProcesses(m.id);
+        expectKilled(expect, lab, m);
+        await healAndServe(expect, lab, m.id);
+      }),
+    });
+  });
+}
+
+async function sigtermCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
+  const states = ['st', 'id', 'bu', 'sp'];
+  const budget = 3_000;
+  await withLab(specsOf(fault, states, (s) => (s === 'sp' ? ['unloadTimeout: 10'] : [])), {}, async (lab) => {
+    const r1s = new Map<string, ReturnType<typeof chat>>();
+    const r1b = new Map<string, ReturnType<typeof chat>>();
+    await perState({
+      starting: eachVariant(fault, 'st', async ({ id, v }) => void r1s.set(id, await enterStarting(lab, id, v.faults ?? {}))),
+      idle: eachVariant(fault, 'id', ({ id, v }) => enterIdle(lab, id, v.faults)),
+      busy: eachVariant(fault, 'bu', async ({ id, v }) => void r1b.set(id, await enterBusy(lab, id, v.faults))),
+      stopping: eachVariant(fault, 'sp', async ({ id, v }) => void (await enterStopping(lab, id, v.faults, { hold: 'fault', clientLeaves: true }))),
+    });
+    const t = Date.now();
+    await lab.srv.server.shutdown(budget);
+    // The drain waited the whole budget for the waiting and streaming requests; then every
+    // model got what was left of it (nothing), so each was SIGKILLed at once.
+    const elapsed = Date.now() - t;
+    expect(elapsed).toBeGreaterThanOrEqual(budget - SLACK_MS);
+    expect(elapsed).toBeLessThan(budget + PROMPT_MS);
+    await perState({
+      starting: eachVariant(fault, 'st', async (m) => {
+        const r = await r1s.get(m.id)!.reply;
+        expectError(expect, r, 503, MSG.shuttingDown);
+        expect(r.at - t).toBeGreaterThanOrEqual(budget - SLACK_MS);
+        await lab.noProcesses(m.id);
+        expectKilled(expect, lab, m);
+      }),
+      idle: eachVariant(fault, 'id', async (m) => {
+        await lab.noProcesses(m.id);
+        expectKilled(expect, lab, m);
+      }),
+      busy: eachVariant(fault, 'bu', async (m) => {
+        expectCutStream(expect, await r1b.get(m.id)!.reply);
+        await lab.noProcesses(m.id);
+        expectKilled(expect, lab, m);
+      }),
+      stopping: eachVariant(fault, 'sp', async (m) => {
+        // Its 10 s stop was cut short by the shutdown, without a second cmdStop or SIGTERM.
+        await lab.noProcesses(m.id);
+        expectKilled(expect, lab, m);
+      }),
+    });
+    for (const s of states) for (const m of modelsOf(fault, s)) lab.setFaults(m.id, null);
+    await lab.boot();
+    for (const s of states) for (const m of modelsOf(fault, s)) await expectNextServed(expect, lab, m.id);
+  });
+}
+
+// The longest cells first, so that they run side by side.
+describe.concurrent('fault matrix: stops that do not stop', () => {
+  it('cmdStop slow or failing × reload', ({ expect }) => reloadCell(expect, CMD_STOP));
+  it('SIGTERM ignored × reload', ({ expect }) => reloadCell(expect, SIGTERM_IGNORED));
+  it('cmdStop slow or failing × eviction', ({ expect }) => evictionCell(expect, CMD_STOP));
+  it('SIGTERM ignored × eviction', ({ expect }) => evictionCell(expect, SIGTERM_IGNORED));
+  it('cmdStop slow or failing × request', ({ expect }) => requestCell(expect, CMD_STOP));
+  it('SIGTERM ignored × request', ({ expect }) => requestCell(expect, SIGTERM_IGNORED));
+  it('cmdStop slow or failing × TTL', ({ expect }) => ttlCell(expect, CMD_STOP));
+  it('SIGTERM ignored × TTL', ({ expect }) => ttlCell(expect, SIGTERM_IGNORED));
+  it('cmdStop slow or failing × unload', ({ expect }) => unloadCell(expect, CMD_STOP));
+  it('SIGTERM ignored × unload', ({ expect }) => unloadCell(expect, SIGTERM_IGNORED));
+  it('cmdStop slow or failing × SIGTERM', ({ expect }) => sigtermCell(expect, CMD_STOP));
+  it('SIGTERM ignored × SIGTERM', ({ expect }) => sigtermCell(expect, SIGTERM_IGNORED));
+});
