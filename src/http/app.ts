@@ -26,6 +26,7 @@ const KNOWN: Record<string, string[]> = {
   '/running': ['GET'],
   '/unload': ['GET'],
   '/api/models/unload': ['POST'],
+  '/api/state': ['GET'],
   '/health': ['GET'],
   '/wol-health': ['GET'],
   '/logs': ['GET'],

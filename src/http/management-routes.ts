@@ -42,6 +42,10 @@ export function managementRoutes(deps: AppDeps): Router {
     res.json({ running });
   });
 
+  r.get('/api/state', (_req, res) => {
+    res.json(deps.current().runtime.state());
+  });
+
   r.get('/unload', async (_req, res) => {
     await deps.current().runtime.unload();
     res.type('text/plain').send('OK');

@@ -19,6 +19,7 @@ import { createHealthCheckActor } from './health-check.ts';
 import { createOsProcessActor } from './os-process.ts';
 import { installExitReaper, processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
 import { LogHub } from './ring-log.ts';
+import { StateView, type StateSnapshot } from './state-view.ts';
 import { Tickets, type Ticket } from './tickets.ts';
 
 /** Where the scheduler's own notes go (winston in the server; a test may collect them). */
@@ -49,6 +50,8 @@ export interface SchedulerRuntime {
   shutdown(graceMs: number): Promise<void>;
   /** A model's process as it is now (for listings), or null for an unknown model. */
   process(model: string): ProcessView | null;
+  /** Everything at once, with why each request waits (`GET /api/state`). */
+  state(): StateSnapshot;
 }
 
 const silent: SchedulerLog = { info: () => {}, warn: () => {} };
@@ -61,6 +64,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
 
   // The actor does not exist yet when the tickets are built; events wait for it.
   let actor: Actor<typeof schedulerMachine> | null = null;
+  let view: StateView | null = null;
   // A tree that has ended answers nothing: close the tickets instead of letting callers wait.
   const tickets: Tickets = new Tickets((event) => {
     if (actor?.getSnapshot().status === 'active') actor.send(event);
@@ -81,6 +85,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     actions: {
       ...tickets.actions,
       swapStarted: (_, p) => {
+        view?.swapStarted(p.swapId);
         if (p.target === null) log.info(`unloading [${p.evict.join(', ')}]`);
         else log.info(`swap to ${p.target}: running [${p.running.join(', ')}], evicting [${p.evict.join(', ')}]`);
       },
@@ -106,7 +111,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
   actor.start();
   const root = actor;
 
-  return {
+  const runtime: SchedulerRuntime = {
     actor: root,
     tickets,
     logs,
@@ -126,5 +131,11 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       if (status === 'active') root.send({ type: 'SHUTDOWN', graceMs });
       await toPromise(root).catch(() => undefined);
     },
+    state: () => {
+      view ??= new StateView(runtime);
+      return view.snapshot();
+    },
   };
+  view = new StateView(runtime);
+  return runtime;
 }

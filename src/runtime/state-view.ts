@@ -1,0 +1,137 @@
+/**
+ * The `/api/state` snapshot: every process with how long it has been in its state, running
+ * swaps, every waiting request with the reason it waits, and admission against limits.
+ *
+ * The machines keep no clocks (their context stays pure data), so the times a process or a
+ * swap entered its current state are recorded here, by watching the actors from outside.
+ */
+import type { AnyActorRef } from 'xstate';
+import { groupSwapper } from '../core/group-swapper.ts';
+import { explainWaits, type WaitingRequest } from '../core/waiting-reasons.ts';
+import type { SchedulerRuntime } from './scheduler-runtime.ts';
+
+export interface ProcessState {
+  model: string;
+  state: string;
+  /** ISO time the process entered `state`. */
+  since: string;
+  pid: number | null;
+  port: number | null;
+  /** Starts after the first one. */
+  restarts: number;
+  lastError: string | null;
+  inFlight: number;
+  /** When an idle model will be unloaded by its TTL, or null. */
+  ttlDeadline: string | null;
+}
+
+export interface SwapState {
+  swapId: string;
+  target: string | null;
+  evicting: string[];
+  waiters: number;
+  since: string | null;
+  cancelled: boolean;
+}
+
+export interface StateSnapshot {
+  at: string;
+  processes: ProcessState[];
+  swaps: SwapState[];
+  waiting: WaitingRequest[];
+  admission: Record<string, { reserved: number; limit: number; inFlight: number }>;
+}
+
+interface Since {
+  state: string;
+  stateAt: number;
+  /** The full state value (idle vs busy): the TTL counts from the last change of it. */
+  value: string;
+  valueAt: number;
+}
+
+/** Watches a runtime's actors and renders snapshots of it. */
+export class StateView {
+  private readonly since = new Map<string, Since>();
+  private readonly swapsSince = new Map<string, number>();
+
+  constructor(
+    private readonly runtime: SchedulerRuntime,
+    private readonly now: () => number = Date.now,
+  ) {
+    const children = runtime.actor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+    for (const [id, child] of Object.entries(children)) {
+      if (!id.startsWith('process:') || !child) continue;
+      const model = id.slice('process:'.length);
+      const record = () => {
+        const view = runtime.process(model);
+        const value = JSON.stringify(child.getSnapshot().value);
+        const t = this.now();
+        const prev = this.since.get(model);
+        if (!prev || prev.state !== view?.state) this.since.set(model, { state: view?.state ?? 'stopped', stateAt: t, value, valueAt: t });
+        else if (prev.value !== value) this.since.set(model, { ...prev, value, valueAt: t });
+      };
+      record();
+      child.subscribe({ next: record, error: () => {} });
+    }
+  }
+
+  /** Called by the runtime when a swap actor starts. */
+  swapStarted(swapId: string): void {
+    this.swapsSince.set(swapId, this.now());
+  }
+
+  snapshot(): StateSnapshot {
+    const ctx = this.runtime.actor.getSnapshot().context;
+    const fifo = ctx.fifo;
+    const iso = (t: number) => new Date(t).toISOString();
+    const processes = Object.keys(ctx.processes)
+      .sort()
+      .map((model): ProcessState => {
+        const cfg = ctx.processes[model]!;
+        const view = this.runtime.process(model);
+        const since = this.since.get(model);
+        let port: number | null = null;
+        try {
+          port = Number(new URL(cfg.proxy).port) || null;
+        } catch {
+          /* a proxy URL was validated at load; keep null otherwise */
+        }
+        const idle = view?.state === 'ready' && view.inFlight === 0;
+        return {
+          model,
+          state: view?.state ?? 'stopped',
+          since: iso(since?.stateAt ?? this.now()),
+          pid: view?.pid ?? null,
+          port,
+          restarts: Math.max(0, (view?.starts ?? 0) - 1),
+          lastError: view?.lastError ?? null,
+          inFlight: view?.inFlight ?? 0,
+          ttlDeadline: idle && cfg.ttlMs > 0 && since ? iso(since.valueAt + cfg.ttlMs) : null,
+        };
+      });
+    const live = new Set(fifo.active.map((sw) => sw.swapId));
+    for (const id of this.swapsSince.keys()) if (!live.has(id)) this.swapsSince.delete(id);
+    const swaps = fifo.active.map((sw): SwapState => {
+      const t = this.swapsSince.get(sw.swapId);
+      return {
+        swapId: sw.swapId,
+        target: sw.target,
+        evicting: sw.evict,
+        waiters: sw.waiters.length,
+        since: t === undefined ? null : iso(t),
+        cancelled: sw.cancelled,
+      };
+    });
+    const admission = Object.fromEntries(
+      Object.entries(fifo.models).map(([m, p]) => [m, { reserved: fifo.reserved[m] ?? 0, limit: p.limit, inFlight: fifo.inFlight[m] ?? 0 }]),
+    );
+    return {
+      at: iso(this.now()),
+      processes,
+      swaps,
+      waiting: explainWaits(fifo, groupSwapper(ctx.groups)),
+      admission,
+    };
+  }
+}
