@@ -12,9 +12,17 @@ export interface CliArgs {
   tlsCertFile: string | null;
   tlsKeyFile: string | null;
   help: boolean;
+  inspect: string | null;
 }
 
-const VALUE_FLAGS = { config: 'config', 'config-dir': 'configDir', listen: 'listen', 'tls-cert-file': 'tlsCertFile', 'tls-key-file': 'tlsKeyFile' } as const;
+const VALUE_FLAGS = {
+  config: 'config',
+  'config-dir': 'configDir',
+  listen: 'listen',
+  'tls-cert-file': 'tlsCertFile',
+  'tls-key-file': 'tlsKeyFile',
+  inspect: 'inspect',
+} as const;
 const BOOL_FLAGS = { 'watch-config': 'watchConfig', version: 'version', help: 'help', h: 'help' } as const;
 
 export class CliError extends Error {}
@@ -29,6 +37,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     tlsCertFile: null,
     tlsKeyFile: null,
     help: false,
+    inspect: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -72,5 +81,6 @@ export const USAGE = `usage: swapstate --config <file> [--listen host:port] [--w
   --listen host:port     address to serve on (default 127.0.0.1:8080, 127.0.0.1:8443 with TLS)
   --watch-config         reload the config when the file changes (also on SIGHUP)
   --tls-cert-file, --tls-key-file   serve HTTPS (both required)
+  --inspect off|log|ws://host:port   XState inspection of the actor tree (default: config key inspect, else off)
   --version              print the version and exit
 `;

@@ -7,6 +7,7 @@ import { readFileSync, watchFile } from 'node:fs';
 import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/types.ts';
 import { CliError, isLoopback, parseArgs, parseListen, USAGE } from './cli-args.ts';
+import { createInspection, parseInspectMode } from './observability/inspect.ts';
 import { Logs } from './observability/logger.ts';
 import { GroupLedger } from './runtime/group-ledger.ts';
 import { processGroups } from './runtime/process-groups.ts';
@@ -81,7 +82,13 @@ async function main(): Promise<void> {
   }
   ledger.follow(processGroups);
   process.on('exit', () => ledger.remove());
-  const server = new SwapstateServer(config, logs, args.config, v);
+  let inspection;
+  try {
+    inspection = await createInspection(args.inspect !== null ? parseInspectMode(args.inspect) : config.inspect, logs.logger);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const server = new SwapstateServer(config, logs, args.config, v, inspection.inspect);
   try {
     const addr = await server.listen({ ...listen, tls });
     logs.logger.info(`swapstate ${v} listening on ${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
@@ -109,6 +116,7 @@ async function main(): Promise<void> {
     logs.logger.info(`received ${signal}, shutting down`);
     setTimeout(() => process.exit(1), SHUTDOWN_BACKSTOP_MS).unref();
     void server.shutdown().then(() => {
+      inspection.stop();
       logs.logger.info('shutdown complete');
       process.exit(0);
     });

@@ -6,6 +6,7 @@
  * every model is unloaded. A config that fails to load leaves the old state serving.
  */
 import http from 'node:http';
+import type { InspectionEvent, Observer } from 'xstate';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +45,8 @@ export class SwapstateServer {
     private readonly logs: Logs,
     private readonly configPath: string | null = null,
     private readonly version = '0.0.0',
+    /** XState inspection for every actor tree this server builds (see observability/inspect.ts). */
+    private readonly inspect?: Observer<InspectionEvent>,
   ) {
     this.current = this.buildState(config);
   }
@@ -64,6 +67,7 @@ export class SwapstateServer {
       input: schedulerInputFor(config),
       logs: this.logs.hub,
       log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
+      ...(this.inspect ? { inspect: this.inspect } : {}),
     });
     const state: ServerState = { config, runtime, agents: new UpstreamAgents() };
     void this.preload(state);

@@ -25,6 +25,7 @@ export interface ConfigDraft {
   healthCheckInterval: number;
   maxRequestBodyBytes: number;
   abandonedLoadGraceMs: number;
+  inspect: string;
   logLevel: LogLevel;
   logTimeFormat: string;
   /** Checked later, as in llama-swap. */
@@ -52,6 +53,7 @@ const TOP_LEVEL_KEYS = [
   'healthCheckInterval',
   'maxRequestBodyBytes',
   'abandonedLoadGraceMs',
+  'inspect',
   'logLevel',
   'logTimeFormat',
   'logToStdout',
@@ -122,6 +124,7 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
     healthCheckInterval: get('healthCheckInterval').int(DEFAULT_HEALTH_CHECK_INTERVAL_MS),
     maxRequestBodyBytes: get('maxRequestBodyBytes').int(DEFAULT_MAX_REQUEST_BODY_BYTES),
     abandonedLoadGraceMs: get('abandonedLoadGraceMs').int(DEFAULT_ABANDONED_LOAD_GRACE_MS),
+    inspect: get('inspect').string('off'),
     logLevel: decodeLogLevel(get('logLevel')),
     logTimeFormat: decodeLogTimeFormat(get('logTimeFormat')),
     logToStdout: get('logToStdout').string('proxy'),

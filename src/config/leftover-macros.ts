@@ -46,6 +46,7 @@ const CHECKED_TOP_LEVEL = new Set([
   'healthCheckInterval',
   'maxRequestBodyBytes',
   'abandonedLoadGraceMs',
+  'inspect',
 ]);
 
 /** Model string fields whose leftovers are reported as `found in M.<field>`. */

@@ -77,6 +77,7 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
     apiKeys,
     maxRequestBodyBytes: globals.maxRequestBodyBytes,
     abandonedLoadGraceMs: globals.abandonedLoadGraceMs,
+    inspect: globals.inspect,
     models,
     groups,
     priority,

@@ -89,6 +89,8 @@ export interface Config {
    * gone; then it is aborted (default 2000; 0 aborts at once).
    */
   abandonedLoadGraceMs: number;
+  /** swapstate's own key: XState inspection, `off` (default), `log` or a `ws://` URL. */
+  inspect: 'off' | 'log' | `ws://${string}` | `wss://${string}`;
   models: Record<string, ModelConfig>;
   /** Configured groups, without the implicit `(default)` group. */
   groups: Record<string, GroupConfig>;

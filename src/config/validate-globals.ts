@@ -2,6 +2,7 @@
  * Global values (reference 2.2): llama-swap's range checks and normalizations, plus
  * swapstate's own keys, in llama-swap's order.
  */
+import { parseInspectMode, type InspectMode } from '../observability/inspect.ts';
 import { DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
 import { ConfigError, type LogToStdout } from './types.ts';
 
@@ -15,6 +16,7 @@ export interface Globals {
   healthCheckInterval: number;
   maxRequestBodyBytes: number;
   abandonedLoadGraceMs: number;
+  inspect: InspectMode;
   globalTTL: number;
   unloadTimeout: number;
   logToStdout: LogToStdout;
@@ -34,6 +36,12 @@ export function validateGlobals(draft: ConfigDraft): Globals {
   if (draft.abandonedLoadGraceMs < 0) {
     throw new ConfigError('abandonedLoadGraceMs must be >= 0 (milliseconds)', where('abandonedLoadGraceMs'));
   }
+  let inspect: InspectMode;
+  try {
+    inspect = parseInspectMode(draft.inspect);
+  } catch (err) {
+    throw new ConfigError((err as Error).message, where('inspect'));
+  }
   const logToStdout = LOG_TO_STDOUT.find((v) => v === draft.logToStdout);
   if (!logToStdout) throw new ConfigError('logToStdout must be one of: proxy, upstream, both, none', where('logToStdout'));
   return {
@@ -41,6 +49,7 @@ export function validateGlobals(draft: ConfigDraft): Globals {
     healthCheckInterval: draft.healthCheckInterval,
     maxRequestBodyBytes: draft.maxRequestBodyBytes,
     abandonedLoadGraceMs: draft.abandonedLoadGraceMs,
+    inspect,
     globalTTL: draft.globalTTL,
     unloadTimeout: draft.unloadTimeout === 0 ? DEFAULT_UNLOAD_TIMEOUT : draft.unloadTimeout,
     logToStdout,

@@ -18,6 +18,7 @@ describe('defaults (reference 2.2, 2.12)', () => {
       apiKeys: [],
       maxRequestBodyBytes: 67108864,
       abandonedLoadGraceMs: 2000,
+      inspect: 'off',
       models: {},
       groups: {},
       priority: {},

@@ -2,6 +2,7 @@
  * An in-process swapstate on a free port, from a YAML config text, for HTTP integration
  * tests. `stop()` shuts it down like SIGTERM would (every model stopped).
  */
+import type { InspectionEvent, Observer } from 'xstate';
 import { loadConfigText } from '../../src/config/load.ts';
 import { Logs } from '../../src/observability/logger.ts';
 import { SwapstateServer } from '../../src/server.ts';
@@ -14,12 +15,15 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(yaml: string, opts: { configPath?: string } = {}): Promise<RunningServer> {
+export async function startServer(
+  yaml: string,
+  opts: { configPath?: string; inspect?: Observer<InspectionEvent> } = {},
+): Promise<RunningServer> {
   // llama-swap's default startPort (5800) would give parallel test servers the same ports.
   const text = /^startPort:/m.test(yaml) ? yaml : `startPort: ${await freePortBlock(20)}\n${yaml}`;
   const config = loadConfigText(text, 'test.yaml');
   const logs = new Logs(config, { stdout: () => {} });
-  const server = new SwapstateServer(config, logs, opts.configPath ?? null, 'test');
+  const server = new SwapstateServer(config, logs, opts.configPath ?? null, 'test', opts.inspect);
   const addr = await server.listen({ host: '127.0.0.1', port: 0 });
   return {
     url: `http://127.0.0.1:${addr.port}`,
