@@ -1,0 +1,831 @@
+/**
+ * Performance benchmark of the built swapstate against the demo upstream reached directly.
+ *
+ *   npm run bench [-- --quick] [-- --profile | --no-profile] [-- --keep]
+ *
+ * Builds first when dist/ is missing or older than src/ or machines/, then runs
+ * `node dist/src/main.js` (no tsx in the measured process). Load comes from one child process
+ * (test/bench/loadgen.ts) that sends the direct and the proxied runs alike, alternating them.
+ * The direct runs hit the very upstream process swapstate started (its port is fixed in the
+ * config), so direct and proxied differ by swapstate alone.
+ *
+ * 1. ready-model overhead: sequential latency at 1 connection (added p50 / p99), throughput at
+ *    32 connections, swapstate CPU time per proxied request (/proc/<pid>/stat utime+stime);
+ * 2. streaming: 100 SSE chunks 10 ms apart: added time to first chunk, largest gap, merged
+ *    chunks (events arriving < 1 ms apart);
+ * 3. swap latency: cold requests alternating between two models of a swap group whose
+ *    servers are healthy 300 ms after they listen, minus the spawn-to-healthy time of the same
+ *    upstream spawned here (health polled every 5 ms);
+ * 4. scheduler scale: 2000 concurrent requests over the 4 models of one swap group;
+ * 5. idle CPU over 5 s with a model loaded, RSS idle / after 32 connections / over 100k
+ *    requests (10k with --quick).
+ *
+ * Prints a markdown table (date, nproc, pass/fail per target) and one JSON line with every
+ * figure. When a target is missed (or with --profile) it runs swapstate once more under
+ * `--cpu-prof` during a 32-connection run and summarises the top self-time functions.
+ * Every process started runs in its own process group and is SIGKILLed on every exit path;
+ * everything listens on 127.0.0.1; every loop is bounded in count and time.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../helpers/real-upstreams.ts';
+import { summariseProfile, type ProfileSummary } from './cpuprofile.ts';
+import type { StreamResult } from './loadgen.ts';
+import {
+  CPU_RESOLUTION_MS,
+  DIST_MAIN,
+  ROOT,
+  UPSTREAM,
+  cpuMs,
+  httpGet,
+  httpPost,
+  killAll,
+  markedPids,
+  rssMb,
+  schedCpuMs,
+  sleep,
+  spawnToHealthy,
+  startLoadGen,
+  startSwapstate,
+  type LoadGen,
+  type Swapstate,
+} from './procs.ts';
+
+// ---------------------------------------------------------------------------------------
+// Options and sizes
+// ---------------------------------------------------------------------------------------
+
+const KNOWN = new Set(['--quick', '--profile', '--no-profile', '--keep']);
+const argv = process.argv.slice(2);
+for (const a of argv) {
+  if (!KNOWN.has(a)) {
+    process.stderr.write(`bench: unknown option ${a}\nusage: npm run bench [-- --quick] [--profile | --no-profile] [--keep]\n`);
+    process.exit(2);
+  }
+}
+const QUICK = argv.includes('--quick');
+const PROFILE: 'always' | 'never' | 'on-miss' = argv.includes('--profile') ? 'always' : argv.includes('--no-profile') ? 'never' : 'on-miss';
+const KEEP = argv.includes('--keep');
+
+const S = QUICK
+  ? {
+      warmup: 200,
+      warmupMs: 2_000,
+      latencyBlocks: 2,
+      latencyBlock: 250,
+      tputRounds: 2,
+      tputMs: 2_000,
+      streams: 3,
+      swaps: 6,
+      swapsFastPoll: 4,
+      longRequests: 10_000,
+      longCheckpoints: 5,
+      longBoundMs: 60_000,
+      idleMs: 5_000,
+      profileMs: 3_000,
+      budgetMs: 5 * 60_000,
+    }
+  : {
+      warmup: 500,
+      warmupMs: 4_000,
+      latencyBlocks: 4,
+      latencyBlock: 500,
+      tputRounds: 3,
+      tputMs: 5_000,
+      streams: 10,
+      swaps: 20,
+      swapsFastPoll: 10,
+      longRequests: 100_000,
+      longCheckpoints: 10,
+      longBoundMs: 150_000,
+      idleMs: 5_000,
+      profileMs: 6_000,
+      budgetMs: 9 * 60_000,
+    };
+
+const CONNECTIONS = 32;
+const STREAM_CHUNKS = 100;
+const CHUNK_DELAY_MS = 10;
+const LOAD_DELAY_MS = 300;
+const BURST = 2000;
+const SCALE_MODELS = ['q1', 'q2', 'q3', 'q4'];
+
+const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - T0) / 1000).toFixed(1)}s] ${line}\n`);
+const T0 = performance.now();
+
+// ---------------------------------------------------------------------------------------
+// Cleanup on every exit path
+// ---------------------------------------------------------------------------------------
+
+let dir = '';
+let keepDir = false;
+process.on('exit', () => {
+  killAll();
+  if (dir && !KEEP && !keepDir) rmSync(dir, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`bench: ${sig}, cleaning up\n`);
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (err) => {
+  keepDir = true;
+  process.stderr.write(`bench: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  keepDir = true;
+  process.stderr.write(`bench: unhandled rejection: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
+
+// ---------------------------------------------------------------------------------------
+// Statistics
+// ---------------------------------------------------------------------------------------
+
+function pct(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+const median = (v: number[]) => pct(v, 50);
+const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
+const round = (n: number, digits = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);
+
+function mergeStatuses(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+const non200 = (s: Record<string, number>) => sum(Object.entries(s).filter(([k]) => k !== '200').map(([, v]) => v));
+
+// ---------------------------------------------------------------------------------------
+// Build
+// ---------------------------------------------------------------------------------------
+
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = 0;
+  for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)));
+  return newest;
+}
+
+function ensureBuilt(): void {
+  const sources = Math.max(
+    newestMtime(join(ROOT, 'src')),
+    newestMtime(join(ROOT, 'machines')),
+    newestMtime(join(ROOT, 'tsconfig.json')),
+  );
+  const built = existsSync(DIST_MAIN) ? statSync(DIST_MAIN).mtimeMs : 0;
+  if (built >= sources) {
+    log('dist/ is up to date');
+    return;
+  }
+  log(existsSync(DIST_MAIN) ? 'dist/ is older than the sources: npm run build' : 'dist/ is missing: npm run build');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: 180_000 });
+}
+
+// ---------------------------------------------------------------------------------------
+// Configs
+// ---------------------------------------------------------------------------------------
+
+function modelYaml(id: string, port: number, extraArgs = '', extra: string[] = []): string {
+  return [
+    `  ${id}:`,
+    `    cmd: ${process.execPath} ${UPSTREAM} --port ${port} --id ${id}${extraArgs ? ` ${extraArgs}` : ''}`,
+    `    proxy: http://127.0.0.1:${port}`,
+    ...extra.map((l) => `    ${l}`),
+    '',
+  ].join('\n');
+}
+
+const chatBody = (model: string) => ({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
+const streamBody = (model: string) => ({
+  model,
+  stream: true,
+  chunks: STREAM_CHUNKS,
+  chunk_delay_ms: CHUNK_DELAY_MS,
+  messages: [{ role: 'user', content: 'tell me a story of exactly one hundred words' }],
+});
+
+/** "swap to" lines of swapstate's whole stdout (the bench sends it to a file). */
+function swapLogLines(sw: Swapstate): string[] {
+  return readFileSync(sw.logFile, 'utf8').split('\n').filter((l) => l.includes('swap to '));
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat). */
+function systemCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = sum(f);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
+/**
+ * Starts measuring CPU used on the machine by anything but `pids` and this process; the
+ * returned function gives the average number of cores so used since (other sessions, tests).
+ */
+function foreignMeter(pids: Array<number | null>): () => number {
+  const y0 = systemCpu();
+  const c0 = pids.map(safeCpu);
+  const b0 = process.cpuUsage();
+  return () => {
+    const y1 = systemCpu();
+    const b = process.cpuUsage(b0);
+    const ours = sum(pids.map((p, i) => safeCpu(p) - c0[i]!).filter(Number.isFinite)) + (b.user + b.system) / 1000;
+    const busyMs = (y1.busy - y0.busy) * CPU_RESOLUTION_MS;
+    const wallMs = ((y1.total - y0.total) * CPU_RESOLUTION_MS) / availableParallelism();
+    return Math.max(0, (busyMs - ours) / wallMs);
+  };
+}
+
+async function ensureLoaded(sw: Swapstate, model: string): Promise<void> {
+  const res = await httpPost(`${sw.url}/v1/chat/completions`, chatBody(model));
+  if (res.status !== 200) throw new Error(`loading ${model}: ${res.status} ${res.body}`);
+}
+
+/** pid of the model server swapstate started for `instance` (the only other marked process). */
+function upstreamPid(instance: string, sw: Swapstate): number | null {
+  return markedPids(instance).find((p) => p !== sw.pid) ?? null;
+}
+
+const safeCpu = (pid: number | null) => {
+  try {
+    return pid === null ? NaN : cpuMs(pid);
+  } catch {
+    return NaN;
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// Phase A: ready-model overhead, streaming, idle, memory (one swapstate, one model)
+// ---------------------------------------------------------------------------------------
+
+interface StreamStats {
+  runs: number;
+  minChunks: number;
+  incomplete: number;
+  ttfcMs: number[];
+  perStreamMaxGapMs: number[];
+  maxGapMs: number;
+  /** Adjacent events that arrived < 1 ms apart. */
+  merged: number;
+  multiEventReads: number;
+  statuses: number[];
+}
+
+function streamStats(runs: StreamResult[]): StreamStats {
+  const s: StreamStats = {
+    runs: runs.length,
+    minChunks: Infinity,
+    incomplete: 0,
+    ttfcMs: [],
+    perStreamMaxGapMs: [],
+    maxGapMs: 0,
+    merged: 0,
+    multiEventReads: 0,
+    statuses: [],
+  };
+  for (const r of runs) {
+    s.statuses.push(r.status);
+    s.minChunks = Math.min(s.minChunks, r.eventsMs.length);
+    if (r.eventsMs.length !== STREAM_CHUNKS || !r.done || r.error) s.incomplete++;
+    if (r.eventsMs.length > 0) s.ttfcMs.push(r.eventsMs[0]!);
+    let maxGap = 0;
+    for (let i = 1; i < r.eventsMs.length; i++) {
+      const gap = r.eventsMs[i]! - r.eventsMs[i - 1]!;
+      if (gap < 1) s.merged++;
+      maxGap = Math.max(maxGap, gap);
+    }
+    s.perStreamMaxGapMs.push(maxGap);
+    s.maxGapMs = Math.max(s.maxGapMs, maxGap);
+    s.multiEventReads += r.multiEventReads;
+  }
+  return s;
+}
+
+interface RunCpu {
+  kind: 'direct' | 'proxied';
+  reqPerSec: number;
+  requests: number;
+  elapsedMs: number;
+  swapstateCpuMs: number;
+  swapstateSchedMs: number;
+  swapstateMainMs: number;
+  upstreamCpuMs: number;
+  loadgenCpuMs: number;
+  p50Us: number;
+  p99Us: number;
+  statuses: Record<string, number>;
+}
+
+async function phaseA(gen: LoadGen, out: Record<string, unknown>) {
+  const port = await freePort();
+  const config = `healthCheckTimeout: 30\nmodels:\n${modelYaml('m1', port, '', ['concurrencyLimit: 100'])}`;
+  const sw = await startSwapstate({ instance: 'A', dir, config, port: await freePort() });
+  const direct = `http://127.0.0.1:${port}/v1/chat/completions`;
+  const proxied = `${sw.url}/v1/chat/completions`;
+  const body = chatBody('m1');
+  try {
+    const rssListening = rssMb(sw.pid);
+    await ensureLoaded(sw, 'm1');
+    const up = upstreamPid('A', sw);
+    await sleep(1_000);
+
+    // 5a. idle with a model loaded
+    const rssIdle = rssMb(sw.pid);
+    const ours = [sw.pid, up, gen.pid];
+    const foreign: Record<string, number> = {};
+    let c0 = cpuMs(sw.pid);
+    let k0 = schedCpuMs(sw.pid);
+    let fm = foreignMeter(ours);
+    await sleep(S.idleMs);
+    const idleCpuStart = cpuMs(sw.pid) - c0;
+    foreign.idleStart = fm();
+    const idleSchedStart = schedCpuMs(sw.pid) - k0;
+    log(`idle: RSS ${rssIdle.toFixed(1)} MB, CPU ${idleCpuStart} ms (schedstat ${idleSchedStart.toFixed(2)} ms) over ${S.idleMs} ms`);
+
+    // Warm-up: V8 needs a few thousand requests to optimise the hot paths (measured: added
+    // p50 at 1 connection ~1.1 ms after 400 requests, ~0.5 ms after a 32-connection run).
+    await gen.conc(direct, body, CONNECTIONS, S.warmupMs / 2, 10_000_000);
+    await gen.conc(proxied, body, CONNECTIONS, S.warmupMs, 10_000_000);
+
+    // 1a. latency at 1 connection, alternating blocks
+    await gen.seq(direct, body, S.warmup);
+    await gen.seq(proxied, body, S.warmup);
+    fm = foreignMeter(ours);
+    const lat = { direct: [] as number[], proxied: [] as number[] };
+    const latStatuses = { direct: {} as Record<string, number>, proxied: {} as Record<string, number> };
+    let seqCpuMs = 0;
+    let seqMainMs = 0;
+    for (let b = 0; b < S.latencyBlocks; b++) {
+      const order = b % 2 === 0 ? (['direct', 'proxied'] as const) : (['proxied', 'direct'] as const);
+      for (const kind of order) {
+        const s0 = schedCpuMs(sw.pid);
+        const m0 = schedCpuMs(sw.pid, true);
+        const r = await gen.seq(kind === 'direct' ? direct : proxied, body, S.latencyBlock);
+        if (kind === 'proxied') {
+          seqCpuMs += schedCpuMs(sw.pid) - s0;
+          seqMainMs += schedCpuMs(sw.pid, true) - m0;
+        }
+        lat[kind].push(...r.latenciesUs);
+        mergeStatuses(latStatuses[kind], r.statuses);
+      }
+    }
+    foreign.latency = fm();
+    const latency = {
+      n: lat.proxied.length,
+      directP50Us: median(lat.direct),
+      directP99Us: pct(lat.direct, 99),
+      proxiedP50Us: median(lat.proxied),
+      proxiedP99Us: pct(lat.proxied, 99),
+      addedP50Us: median(lat.proxied) - median(lat.direct),
+      addedP99Us: pct(lat.proxied, 99) - pct(lat.direct, 99),
+      /** swapstate on-CPU time (schedstat) per proxied request at 1 connection. */
+      cpuPerProxiedReqUs: (seqCpuMs / lat.proxied.length) * 1000,
+      /** The same, main (event-loop) thread only. */
+      mainThreadPerProxiedReqUs: (seqMainMs / lat.proxied.length) * 1000,
+      non200: non200(latStatuses.direct) + non200(latStatuses.proxied),
+      statuses: latStatuses,
+    };
+    log(`latency: direct p50 ${latency.directP50Us.toFixed(0)} µs, proxied p50 ${latency.proxiedP50Us.toFixed(0)} µs`);
+
+    // 2. streaming, alternating
+    const streams = { direct: [] as StreamResult[], proxied: [] as StreamResult[] };
+    fm = foreignMeter(ours);
+    await gen.stream(direct, { ...streamBody('m1'), chunks: 5 });
+    await gen.stream(proxied, { ...streamBody('m1'), chunks: 5 });
+    for (let i = 0; i < S.streams; i++) {
+      const order = i % 2 === 0 ? (['direct', 'proxied'] as const) : (['proxied', 'direct'] as const);
+      for (const kind of order) streams[kind].push(await gen.stream(kind === 'direct' ? direct : proxied, streamBody('m1')));
+    }
+    foreign.streaming = fm();
+    const sd = streamStats(streams.direct);
+    const sp = streamStats(streams.proxied);
+    const streaming = {
+      runs: S.streams,
+      chunks: STREAM_CHUNKS,
+      chunkDelayMs: CHUNK_DELAY_MS,
+      direct: { ...sd, ttfcP50Ms: median(sd.ttfcMs), medianMaxGapMs: median(sd.perStreamMaxGapMs) },
+      proxied: { ...sp, ttfcP50Ms: median(sp.ttfcMs), medianMaxGapMs: median(sp.perStreamMaxGapMs) },
+      addedTtfcMs: median(sp.ttfcMs) - median(sd.ttfcMs),
+      gapExcessMs: sp.maxGapMs - sd.maxGapMs,
+    };
+    log(`streaming: TTFC direct ${streaming.direct.ttfcP50Ms.toFixed(2)} ms, proxied ${streaming.proxied.ttfcP50Ms.toFixed(2)} ms; merged ${sp.merged}`);
+
+    // 1b. throughput at 32 connections, alternating, with CPU per request
+    const runs: RunCpu[] = [];
+    const rssAfter32: number[] = [];
+    fm = foreignMeter(ours);
+    for (let r = 0; r < S.tputRounds; r++) {
+      const order = r % 2 === 0 ? (['direct', 'proxied'] as const) : (['proxied', 'direct'] as const);
+      for (const kind of order) {
+        const s0 = cpuMs(sw.pid);
+        const k0 = schedCpuMs(sw.pid);
+        const m0 = schedCpuMs(sw.pid, true);
+        const u0 = safeCpu(up);
+        const g0 = cpuMs(gen.pid);
+        const res = await gen.conc(kind === 'direct' ? direct : proxied, body, CONNECTIONS, S.tputMs, 10_000_000);
+        runs.push({
+          kind,
+          reqPerSec: res.reqPerSec,
+          requests: res.requests,
+          elapsedMs: res.elapsedMs,
+          swapstateCpuMs: cpuMs(sw.pid) - s0,
+          swapstateSchedMs: schedCpuMs(sw.pid) - k0,
+          swapstateMainMs: schedCpuMs(sw.pid, true) - m0,
+          upstreamCpuMs: safeCpu(up) - u0,
+          loadgenCpuMs: cpuMs(gen.pid) - g0,
+          p50Us: res.p50Us,
+          p99Us: res.p99Us,
+          statuses: res.statuses,
+        });
+        if (kind === 'proxied') rssAfter32.push(rssMb(sw.pid));
+        log(`32 conn ${kind}: ${res.reqPerSec.toFixed(0)} req/s (${res.requests} requests)`);
+        await sleep(300);
+      }
+    }
+    foreign.throughput = fm();
+    const of = (kind: 'direct' | 'proxied') => runs.filter((r) => r.kind === kind);
+    const cpuPer = (rs: RunCpu[], f: (r: RunCpu) => number) => (sum(rs.map(f)) / sum(rs.map((r) => r.requests))) * 1000;
+    const throughput = {
+      connections: CONNECTIONS,
+      runMs: S.tputMs,
+      directReqPerSec: median(of('direct').map((r) => r.reqPerSec)),
+      proxiedReqPerSec: median(of('proxied').map((r) => r.reqPerSec)),
+      directP50Us: median(of('direct').map((r) => r.p50Us)),
+      proxiedP50Us: median(of('proxied').map((r) => r.p50Us)),
+      /** swapstate CPU per proxied request (µs). */
+      cpuPerProxiedReqUs: cpuPer(of('proxied'), (r) => r.swapstateCpuMs),
+      /** The same from schedstat (ns resolution, all threads). */
+      schedPerProxiedReqUs: cpuPer(of('proxied'), (r) => r.swapstateSchedMs),
+      /** Main (event-loop) thread only: its inverse bounds the proxied rate. */
+      mainThreadPerProxiedReqUs: cpuPer(of('proxied'), (r) => r.swapstateMainMs),
+      /** swapstate CPU per request while the load went direct (reading the upstream's log pipe). */
+      cpuPerDirectReqUs: cpuPer(of('direct'), (r) => r.swapstateCpuMs),
+      upstreamCpuPerReqUs: { direct: cpuPer(of('direct'), (r) => r.upstreamCpuMs), proxied: cpuPer(of('proxied'), (r) => r.upstreamCpuMs) },
+      loadgenCpuPerReqUs: { direct: cpuPer(of('direct'), (r) => r.loadgenCpuMs), proxied: cpuPer(of('proxied'), (r) => r.loadgenCpuMs) },
+      /** Cores kept busy (swapstate + upstream + loadgen) during proxied runs. */
+      busyCoresProxied: sum(of('proxied').map((r) => r.swapstateCpuMs + r.upstreamCpuMs + r.loadgenCpuMs)) / sum(of('proxied').map((r) => r.elapsedMs)),
+      busyCoresDirect: sum(of('direct').map((r) => r.swapstateCpuMs + r.upstreamCpuMs + r.loadgenCpuMs)) / sum(of('direct').map((r) => r.elapsedMs)),
+      non200: sum(runs.map((r) => non200(r.statuses))),
+      runs,
+    };
+
+    // 5b. memory over many requests
+    const checkpoints: Array<{ requests: number; rssMb: number }> = [];
+    const per = Math.ceil(S.longRequests / S.longCheckpoints);
+    const longStart = performance.now();
+    let done = 0;
+    let longNon200 = 0;
+    const lc0 = cpuMs(sw.pid);
+    fm = foreignMeter(ours);
+    while (done < S.longRequests && performance.now() - longStart < S.longBoundMs) {
+      const res = await gen.conc(proxied, body, CONNECTIONS, S.longBoundMs, Math.min(per, S.longRequests - done));
+      done += res.requests;
+      longNon200 += non200(res.statuses);
+      checkpoints.push({ requests: done, rssMb: rssMb(sw.pid) });
+    }
+    const longCpuMs = cpuMs(sw.pid) - lc0;
+    foreign.long = fm();
+    log(`long run: ${done} requests, RSS ${checkpoints.map((c) => c.rssMb.toFixed(0)).join(' ')} MB`);
+
+    await sleep(1_000);
+    const rssEndIdle = rssMb(sw.pid);
+    c0 = cpuMs(sw.pid);
+    k0 = schedCpuMs(sw.pid);
+    fm = foreignMeter(ours);
+    await sleep(S.idleMs);
+    const idleCpuEnd = cpuMs(sw.pid) - c0;
+    foreign.idleEnd = fm();
+    const idleSchedEnd = schedCpuMs(sw.pid) - k0;
+
+    // Flat: from the second checkpoint (past warm-up) to the last.
+    const ref = checkpoints[Math.min(1, checkpoints.length - 1)]?.rssMb ?? NaN;
+    const last = checkpoints[checkpoints.length - 1]?.rssMb ?? NaN;
+    const memory = {
+      rssListeningMb: rssListening,
+      rssIdleMb: rssIdle,
+      rssAfter32ConnMb: Math.max(...rssAfter32),
+      rssAfter32ConnRunsMb: rssAfter32,
+      longRequests: done,
+      longElapsedMs: performance.now() - longStart,
+      longNon200,
+      longCpuPerReqUs: (longCpuMs / done) * 1000,
+      checkpoints,
+      growthMb: last - ref,
+      rssEndIdleMb: rssEndIdle,
+    };
+    const idle = {
+      windowMs: S.idleMs,
+      cpuMsStart: idleCpuStart,
+      cpuMsEnd: idleCpuEnd,
+      resolutionMs: CPU_RESOLUTION_MS,
+      schedMsStart: idleSchedStart,
+      schedMsEnd: idleSchedEnd,
+    };
+    // Cores used on the machine by processes outside the bench, per phase: other sessions'
+    // work perturbs a 2-core measurement, and this says how much.
+    Object.assign(out, { latency, streaming, throughput, memory, idle, foreignBusyCores: foreign });
+  } finally {
+    await sw.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Phase B: swap latency
+// ---------------------------------------------------------------------------------------
+
+async function phaseB(gen: LoadGen, n: number, healthCheckInterval: number | null, instance: string) {
+  const pa = await freePort();
+  const pb = await freePort();
+  const pd = await freePort();
+  const config = [
+    'healthCheckTimeout: 30',
+    ...(healthCheckInterval !== null ? [`healthCheckInterval: ${healthCheckInterval}`] : []),
+    'models:',
+    modelYaml('sa', pa, `--load-delay ${LOAD_DELAY_MS}`),
+    modelYaml('sb', pb, `--load-delay ${LOAD_DELAY_MS}`),
+    'groups:',
+    '  pair:',
+    '    swap: true',
+    '    exclusive: true',
+    '    members: [sa, sb]',
+    '',
+  ].join('\n');
+  const sw = await startSwapstate({ instance, dir, config, port: await freePort() });
+  const url = `${sw.url}/v1/chat/completions`;
+  try {
+    const first = await gen.seq(url, chatBody('sa'), 1);
+    const firstColdMs = first.latenciesUs[0]! / 1000;
+    const directMs: number[] = [];
+    const coldMs: number[] = [];
+    const statuses: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      directMs.push(await spawnToHealthy(pd, ['--id', 'direct', '--load-delay', String(LOAD_DELAY_MS)], 5));
+      const r = await gen.seq(url, chatBody(i % 2 === 0 ? 'sb' : 'sa'), 1);
+      coldMs.push(r.latenciesUs[0]! / 1000);
+      mergeStatuses(statuses, r.statuses);
+    }
+    const swapLines = swapLogLines(sw).length;
+    const ref = median(directMs);
+    const overhead = coldMs.map((c) => c - ref);
+    const result = {
+      healthCheckIntervalMs: healthCheckInterval ?? 100,
+      loadDelayMs: LOAD_DELAY_MS,
+      swaps: n,
+      swapLogLines: swapLines,
+      firstColdMs,
+      directSpawnToHealthyP50Ms: ref,
+      directSpawnToHealthyP90Ms: pct(directMs, 90),
+      coldP50Ms: median(coldMs),
+      coldP90Ms: pct(coldMs, 90),
+      overheadP50Ms: median(overhead),
+      overheadP90Ms: pct(overhead, 90),
+      non200: non200(statuses),
+      directMs,
+      coldMs,
+    };
+    log(`swap (${instance}): direct ${ref.toFixed(1)} ms, cold p50 ${result.coldP50Ms.toFixed(1)} ms, overhead p50 ${result.overheadP50Ms.toFixed(1)} ms`);
+    return result;
+  } finally {
+    await sw.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Phase C: scheduler scale
+// ---------------------------------------------------------------------------------------
+
+async function phaseC(gen: LoadGen) {
+  const ports = await Promise.all(SCALE_MODELS.map(() => freePort()));
+  const config = [
+    'healthCheckTimeout: 30',
+    'models:',
+    ...SCALE_MODELS.map((m, i) => modelYaml(m, ports[i]!, '', ['concurrencyLimit: 1000'])),
+    'groups:',
+    '  four:',
+    '    swap: true',
+    '    exclusive: true',
+    `    members: [${SCALE_MODELS.join(', ')}]`,
+    '',
+  ].join('\n');
+  const sw = await startSwapstate({ instance: 'C', dir, config, port: await freePort() });
+  try {
+    const c0 = cpuMs(sw.pid);
+    const res = await gen.burst(`${sw.url}/v1/chat/completions`, SCALE_MODELS.map(chatBody), BURST, 60_000);
+    const cpu = cpuMs(sw.pid) - c0;
+    const swapLines = swapLogLines(sw);
+    // GET /logs is a 100 KiB ring: with 2000 access-log lines it may have lost the first swaps.
+    const ringSwapLines = (await httpGet(`${sw.url}/logs`, 5_000)).body.split('\n').filter((l) => l.includes('swap to ')).length;
+    const result = {
+      requests: BURST,
+      models: SCALE_MODELS.length,
+      statuses: res.statuses,
+      ok: res.statuses['200'] ?? 0,
+      starts: swapLines.length,
+      swapOrder: swapLines.map((l) => /swap to (\S+?):/.exec(l)?.[1] ?? '?'),
+      swapLinesInLogsRing: ringSwapLines,
+      wallMs: res.wallMs,
+      p50Ms: res.p50Ms,
+      maxMs: res.maxMs,
+      swapstateCpuMs: cpu,
+      rssMb: rssMb(sw.pid),
+    };
+    log(`scale: ${result.ok}/${BURST} ok, ${result.starts} starts, ${result.wallMs.toFixed(0)} ms`);
+    return result;
+  } finally {
+    await sw.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Profile
+// ---------------------------------------------------------------------------------------
+
+async function phaseProfile(gen: LoadGen): Promise<{ summary: ProfileSummary; requests: number; served: number; reqPerSec: number }> {
+  const profDir = join(dir, 'cpuprof');
+  mkdirSync(profDir, { recursive: true });
+  const port = await freePort();
+  const config = `healthCheckTimeout: 30\nmodels:\n${modelYaml('m1', port, '', ['concurrencyLimit: 100'])}`;
+  const sw = await startSwapstate({
+    instance: 'P',
+    dir,
+    config,
+    port: await freePort(),
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+  });
+  let res;
+  let window;
+  try {
+    await ensureLoaded(sw, 'm1');
+    // Warm-up (JIT), then the profiled window.
+    await gen.conc(`${sw.url}/v1/chat/completions`, chatBody('m1'), CONNECTIONS, 1_000, 10_000_000);
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    res = await gen.conc(`${sw.url}/v1/chat/completions`, chatBody('m1'), CONNECTIONS, S.profileMs, 10_000_000);
+    window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
+  } finally {
+    await sw.stop(20_000);
+  }
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile written in ${profDir}`);
+  keepDir = true;
+  const summary = summariseProfile(join(profDir, file), 20, window);
+  // Unwindowed, the profile covers the whole process: start-up, loading, warm-up, the run.
+  return { summary, requests: res.requests, served: summary.windowed ? res.requests : NaN, reqPerSec: res.reqPerSec };
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------
+
+interface Target {
+  id: string;
+  what: string;
+  direct: string;
+  proxied: string;
+  figure: string;
+  target: string;
+  pass: boolean | null; // null: information only
+}
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : String(n));
+const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : String(n));
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : String(n));
+
+function targets(r: any): Target[] {
+  const t: Target[] = [];
+  const L = r.latency;
+  const T = r.throughput;
+  const St = r.streaming;
+  const M = r.memory;
+  const I = r.idle;
+  const B = r.swap;
+  const B5 = r.swapFastPoll;
+  const C = r.scale;
+  t.push({ id: '1a', what: `added latency p50, 1 conn (${L.n} req each)`, direct: `${f0(L.directP50Us)} µs`, proxied: `${f0(L.proxiedP50Us)} µs`, figure: `+${f0(L.addedP50Us)} µs`, target: '≤ 300 µs', pass: L.addedP50Us <= 300 && L.non200 === 0 });
+  t.push({ id: '1b', what: 'added latency p99, 1 conn', direct: `${f0(L.directP99Us)} µs`, proxied: `${f0(L.proxiedP99Us)} µs`, figure: `+${f0(L.addedP99Us)} µs`, target: '—', pass: null });
+  t.push({ id: '1b′', what: 'swapstate CPU per proxied request, 1 conn (schedstat, all threads / main thread)', direct: '—', proxied: `${f0(L.cpuPerProxiedReqUs)} / ${f0(L.mainThreadPerProxiedReqUs)} µs`, figure: `${f0(L.cpuPerProxiedReqUs)} µs`, target: '—', pass: null });
+  t.push({ id: '1c', what: `throughput, ${T.connections} conn (median of ${S.tputRounds} × ${T.runMs / 1000} s)`, direct: `${f0(T.directReqPerSec)} req/s`, proxied: `${f0(T.proxiedReqPerSec)} req/s`, figure: `${f0((T.proxiedReqPerSec / T.directReqPerSec) * 100)} % of direct`, target: '—', pass: null });
+  t.push({ id: '1d', what: `swapstate CPU per proxied request, ${T.connections} conn`, direct: `${f0(T.cpuPerDirectReqUs)} µs (log pipe only)`, proxied: `${f0(T.cpuPerProxiedReqUs)} µs (schedstat ${f0(T.schedPerProxiedReqUs)}, main thread ${f0(T.mainThreadPerProxiedReqUs)})`, figure: `${f0(T.cpuPerProxiedReqUs)} µs`, target: '≤ 250 µs', pass: T.cpuPerProxiedReqUs <= 250 && T.non200 === 0 });
+  t.push({ id: '2a', what: `streaming ${St.chunks} chunks ${St.chunkDelayMs} ms apart (${St.runs} streams each): received one by one`, direct: `min ${St.direct.minChunks}, ${St.direct.merged} merged`, proxied: `min ${St.proxied.minChunks}, ${St.proxied.merged} merged`, figure: `≥ ${St.proxied.minChunks}/${STREAM_CHUNKS} received, ${St.proxied.merged} merged (< 1 ms apart)`, target: `${STREAM_CHUNKS}/${STREAM_CHUNKS}, 0 merged`, pass: St.proxied.incomplete === 0 && St.proxied.merged === 0 });
+  t.push({ id: '2b', what: 'added time to first chunk (p50)', direct: `${f2(St.direct.ttfcP50Ms)} ms`, proxied: `${f2(St.proxied.ttfcP50Ms)} ms`, figure: `+${f2(St.addedTtfcMs)} ms`, target: '≤ 2 ms', pass: St.addedTtfcMs <= 2 });
+  t.push({ id: '2c', what: 'largest inter-chunk gap (all streams)', direct: `${f1(St.direct.maxGapMs)} ms`, proxied: `${f1(St.proxied.maxGapMs)} ms`, figure: `${St.gapExcessMs >= 0 ? '+' : ''}${f1(St.gapExcessMs)} ms`, target: '≤ direct + 5 ms', pass: St.gapExcessMs <= 5 });
+  t.push({ id: '3a', what: `swap overhead p50 (${B.swaps} cold swaps, load-delay ${B.loadDelayMs} ms, healthCheckInterval ${B.healthCheckIntervalMs} ms)`, direct: `${f1(B.directSpawnToHealthyP50Ms)} ms spawn→healthy`, proxied: `${f1(B.coldP50Ms)} ms cold request`, figure: `${f1(B.overheadP50Ms)} ms`, target: '≤ 50 ms', pass: B.overheadP50Ms <= 50 && B.non200 === 0 });
+  t.push({ id: '3b', what: 'swap overhead p90', direct: `${f1(B.directSpawnToHealthyP90Ms)} ms`, proxied: `${f1(B.coldP90Ms)} ms`, figure: `${f1(B.overheadP90Ms)} ms`, target: '(≤ 50 ms)', pass: null });
+  t.push({ id: '3c', what: `swap overhead p50 / p90 with healthCheckInterval ${B5.healthCheckIntervalMs} ms (${B5.swaps} swaps)`, direct: `${f1(B5.directSpawnToHealthyP50Ms)} ms`, proxied: `${f1(B5.coldP50Ms)} ms`, figure: `${f1(B5.overheadP50Ms)} / ${f1(B5.overheadP90Ms)} ms`, target: '—', pass: null });
+  const statuses = Object.entries(C.statuses).map(([k, v]) => `${k}×${v}`).join(', ');
+  t.push({ id: '4a', what: `${C.requests} concurrent over ${C.models} models of one swap group: answered`, direct: '—', proxied: statuses, figure: `${C.ok}/${C.requests} 200`, target: 'all 200', pass: C.ok === C.requests });
+  t.push({ id: '4b', what: '… model starts', direct: '—', proxied: C.swapOrder.join(' → '), figure: `${C.starts}`, target: '≤ 8', pass: C.starts <= 8 });
+  t.push({ id: '4c', what: '… wall time', direct: '—', proxied: `p50 ${f0(C.p50Ms)} ms, max ${f0(C.maxMs)} ms`, figure: `${f2(C.wallMs / 1000)} s`, target: '≤ 5 s', pass: C.wallMs <= 5_000 });
+  t.push({ id: '5a', what: 'RSS idle (model loaded)', direct: '—', proxied: `${f1(M.rssListeningMb)} MB before the first request`, figure: `${f1(M.rssIdleMb)} MB`, target: '≤ 70 MB', pass: M.rssIdleMb <= 70 });
+  t.push({ id: '5b', what: `RSS after the ${T.connections}-conn runs (max)`, direct: '—', proxied: M.rssAfter32ConnRunsMb.map(f0).join(', ') + ' MB', figure: `${f1(M.rssAfter32ConnMb)} MB`, target: '≤ 120 MB', pass: M.rssAfter32ConnMb <= 120 });
+  t.push({ id: '5c', what: `RSS over ${M.longRequests} proxied requests (growth from checkpoint 2 to last)`, direct: '—', proxied: M.checkpoints.map((c: { rssMb: number }) => f0(c.rssMb)).join(' ') + ' MB', figure: `${M.growthMb >= 0 ? '+' : ''}${f1(M.growthMb)} MB`, target: 'flat (≤ +10 MB)', pass: M.growthMb <= 10 && M.longRequests >= S.longRequests && M.longNon200 === 0 });
+  t.push({ id: '5d', what: `idle CPU over ${I.windowMs / 1000} s, model loaded (start / after load)`, direct: '—', proxied: `${f0(I.cpuMsStart)} / ${f0(I.cpuMsEnd)} ms (±${f0(I.resolutionMs)}); schedstat ${f2(I.schedMsStart)} / ${f2(I.schedMsEnd)} ms`, figure: `${f0(Math.max(I.cpuMsStart, I.cpuMsEnd))} ms`, target: '≤ 10 ms', pass: Math.max(I.cpuMsStart, I.cpuMsEnd) <= 10 });
+  return t;
+}
+
+function table(rows: Target[], header: string): string {
+  const lines = [
+    header,
+    '',
+    '| # | measure | direct | proxied | figure | target | result |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.id} | ${r.what} | ${r.direct} | ${r.proxied} | ${r.figure} | ${r.target} | ${r.pass === null ? 'info' : r.pass ? 'PASS' : '**FAIL**'} |`),
+  ];
+  return lines.join('\n');
+}
+
+function profileTable(p: { summary: ProfileSummary; requests: number; served: number; reqPerSec: number }): string {
+  const s = p.summary;
+  const row = (r: { name: string; ms: number; pct: number }) => `| ${r.name.replace(/\|/g, '\\|')} | ${f0(r.ms)} | ${f1(r.pct)} % |`;
+  return [
+    `### CPU profile of swapstate, ${CONNECTIONS} connections, ${p.requests} requests (${f0(p.reqPerSec)} req/s under --cpu-prof)`,
+    '',
+    s.windowed
+      ? `${s.file}: the ${f1(s.totalMs / 1000)} s of the measured run (${s.samples} samples, after a 1 s warm-up): main thread busy ${f0(s.busyMs)} ms, ${f0((s.busyMs * 1000) / p.served)} µs per request, idle ${f0(s.idleMs)} ms`
+      : `${s.file}: whole process life (start-up included; the run's window could not be matched): busy ${f0(s.busyMs)} ms, idle ${f0(s.idleMs)} ms`,
+    '',
+    '| top self time: function  origin:line | ms | % busy |',
+    '|---|---|---|',
+    ...s.topSelf.slice(0, 15).map(row),
+    '',
+    '| origin (self) | ms | % busy |',
+    '|---|---|---|',
+    ...s.originSelf.slice(0, 12).map(row),
+    '',
+    '| origin (inclusive: on the stack) | ms | % busy |',
+    '|---|---|---|',
+    ...s.originInclusive.slice(0, 12).map(row),
+    '',
+    '| swapstate and package functions, inclusive | ms | % busy |',
+    '|---|---|---|',
+    ...s.topInclusive.slice(0, 25).map(row),
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  setTimeout(() => {
+    process.stderr.write(`bench: time budget of ${S.budgetMs / 1000} s exceeded, aborting\n`);
+    process.exit(1);
+  }, S.budgetMs).unref();
+  ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'swapstate-bench-'));
+  const date = new Date().toISOString();
+  const nproc = availableParallelism();
+  log(`${QUICK ? 'quick' : 'full'} run, nproc ${nproc}, node ${process.version}, work dir ${dir}`);
+  const gen = await startLoadGen();
+  const loadavg = readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).map(Number);
+  const r: Record<string, unknown> = { date, mode: QUICK ? 'quick' : 'full', nproc, node: process.version, loadavgAtStart: loadavg };
+  try {
+    await phaseA(gen, r);
+    r.swap = await phaseB(gen, S.swaps, null, 'B');
+    r.swapFastPoll = await phaseB(gen, S.swapsFastPoll, 5, 'B5');
+    r.scale = await phaseC(gen);
+    const rows = targets(r);
+    const missed = rows.filter((x) => x.pass === false).map((x) => x.id);
+    r.targets = Object.fromEntries(rows.filter((x) => x.pass !== null).map((x) => [x.id, x.pass]));
+    r.missed = missed;
+    let profile: Awaited<ReturnType<typeof phaseProfile>> | null = null;
+    if (PROFILE === 'always' || (PROFILE === 'on-miss' && missed.length > 0)) {
+      log('CPU profile run');
+      profile = await phaseProfile(gen);
+      r.profile = {
+        file: profile.summary.file,
+        requests: profile.requests,
+        busyMs: profile.summary.busyMs,
+        windowed: profile.summary.windowed,
+        busyUsPerRequest: (profile.summary.busyMs * 1000) / profile.served,
+        topSelf: profile.summary.topSelf.slice(0, 10).map((x) => ({ name: x.name, ms: round(x.ms), pct: round(x.pct) })),
+        originInclusive: profile.summary.originInclusive.slice(0, 10).map((x) => ({ name: x.name, ms: round(x.ms), pct: round(x.pct) })),
+        topInclusive: profile.summary.topInclusive.slice(0, 15).map((x) => ({ name: x.name, ms: round(x.ms), pct: round(x.pct) })),
+      };
+    }
+    r.elapsedS = round((performance.now() - T0) / 1000);
+    const foreign = Object.entries(r.foreignBusyCores as Record<string, number>)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ');
+    const header = `## swapstate bench, ${date}, ${QUICK ? 'quick' : 'full'} run, nproc ${nproc}, node ${process.version}, ${round((performance.now() - T0) / 1000)} s\n\nLoad average at start ${loadavg.join(' ')}. Cores busy outside the bench, by phase: ${foreign}.\n${rows.filter((x) => x.pass === true).length} of ${rows.filter((x) => x.pass !== null).length} targets met${missed.length ? `; missed: ${missed.join(', ')}` : ''}.`;
+    const out = [table(rows, header)];
+    if (profile) out.push('', profileTable(profile));
+    out.push('', JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' ? round(v, 3) : v)));
+    process.stdout.write(`${out.join('\n')}\n`);
+    if (keepDir || KEEP) process.stderr.write(`bench: kept ${dir}\n`);
+  } finally {
+    gen.close();
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  keepDir = true;
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\nbench: kept ${dir} (configs, swapstate logs)\n`);
+  process.exit(1);
+}
+process.exit(0);
