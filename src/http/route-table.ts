@@ -59,8 +59,3 @@ const byKey = new Map(MODEL_ROUTES.map((r) => [`${r.method} ${r.path}`, r]));
 export function findModelRoute(method: string, path: string): ModelRoute | undefined {
   return byKey.get(`${method === 'HEAD' ? 'GET' : method} ${path}`);
 }
-
-/** Whether `method path` is a model-dispatched route (for `/upstream/...` accounting). */
-export function isModelRoute(method: string, path: string): boolean {
-  return findModelRoute(method, path) !== undefined;
-}

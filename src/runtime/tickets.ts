@@ -140,11 +140,6 @@ export class Tickets {
     return d.promise;
   }
 
-  /** Open tickets (admitted or not, not yet finished). */
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** The scheduler actions that answer tickets, for `schedulerMachine.provide({ actions })`. */
   readonly actions = {
     admit: (_: unknown, p: AdmitParams): void => {
