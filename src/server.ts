@@ -14,9 +14,11 @@ import { loadConfigFile, schedulerInputFor } from './config/load.ts';
 import type { Config } from './config/types.ts';
 import { createApp } from './http/app.ts';
 import type { ServerState } from './http/deps.ts';
+import { endEventStreams } from './http/events-routes.ts';
 import { endLogStreams } from './http/logs-routes.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
 import { UpstreamAgents } from './http/upstream-agents.ts';
+import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
 import { LoopMonitor } from './observability/loop-monitor.ts';
 import { startScheduler } from './runtime/scheduler-runtime.ts';
@@ -39,6 +41,9 @@ export class SwapstateServer {
   private reloading = false;
   private closing: Promise<void> | null = null;
   private readonly loop = new LoopMonitor().start();
+  /** In-flight requests outlive a reload: one tracker for the server's whole life. */
+  private readonly inflight = new InflightTracker();
+  private readonly stateListeners = new Set<(state: ServerState) => void>();
 
   constructor(
     config: Config,
@@ -97,6 +102,12 @@ export class SwapstateServer {
       proxy: this.proxy,
       version: this.version,
       liveness: () => this.liveness(),
+      inflight: this.inflight,
+      watchState: (listener) => {
+        const entry = (state: ServerState) => listener(state);
+        this.stateListeners.add(entry);
+        return () => this.stateListeners.delete(entry);
+      },
     });
     const server = opts.tls
       ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
@@ -146,6 +157,13 @@ export class SwapstateServer {
       this.logs.apply(config);
       this.current = this.buildState(config);
       this.logs.logger.info(`config reloaded from ${this.configPath}`);
+      for (const listener of this.stateListeners) {
+        try {
+          listener(this.current);
+        } catch (err) {
+          this.logs.logger.warn(`state listener failed: ${(err as Error).message}`);
+        }
+      }
       await old.runtime.shutdown(RELOAD_STOP_GRACE_MS);
       old.agents.destroyAll();
       return true;
@@ -167,6 +185,7 @@ export class SwapstateServer {
     const deadline = Date.now() + budgetMs;
     const server = this.server;
     endLogStreams();
+    endEventStreams();
     if (server) {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

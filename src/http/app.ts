@@ -12,11 +12,14 @@ import { apiKeyAuth } from './auth.ts';
 import { corsPreflight } from './cors.ts';
 import type { AppDeps } from './deps.ts';
 import { HttpError, sendError } from './errors.ts';
+import { eventsRoutes } from './events-routes.ts';
+import { inflightRoutes } from './inflight-routes.ts';
 import { logsRoutes } from './logs-routes.ts';
 import { managementRoutes } from './management-routes.ts';
 import { modelRouteHandler } from './model-routes.ts';
 import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
 import { MODEL_ROUTES } from './route-table.ts';
+import { uiRoutes } from './ui-routes.ts';
 import { upstreamRoutes } from './upstream-route.ts';
 
 /** Exact paths and the methods they answer, for 405 with `Allow`. */
@@ -27,12 +30,15 @@ const KNOWN: Record<string, string[]> = {
   '/unload': ['GET'],
   '/api/models/unload': ['POST'],
   '/api/state': ['GET'],
+  '/api/events': ['GET'],
   '/health': ['GET'],
   '/wol-health': ['GET'],
   '/logs': ['GET'],
   '/logs/stream': ['GET'],
   '/': ['GET'],
   '/upstream': ['GET'],
+  '/ui': ['GET'],
+  '/api/machines/process': ['GET'],
 };
 for (const r of MODEL_ROUTES) (KNOWN[r.path] ??= []).push(r.method);
 
@@ -41,6 +47,8 @@ const PREFIXED: Array<[string, string[] | null]> = [
   ['/logs/stream/', ['GET']],
   ['/upstream/', null],
   ['/api/models/unload/', ['POST']],
+  ['/api/inflight/', ['POST']],
+  ['/ui/', ['GET']],
 ];
 
 /**
@@ -125,6 +133,9 @@ export function createApp(deps: AppDeps): express.Express {
     else app.post(route.path, handler);
   }
   app.use(managementRoutes(deps));
+  app.use(eventsRoutes(deps));
+  app.use(inflightRoutes(deps));
+  app.use(uiRoutes());
   app.use(logsRoutes(deps));
   app.use(upstreamRoutes(deps));
 

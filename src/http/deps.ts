@@ -4,6 +4,7 @@
  * started with.
  */
 import type { Config } from '../config/types.ts';
+import type { InflightTracker } from '../observability/inflight.ts';
 import type { Logs } from '../observability/logger.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
 import type { UpstreamProxy } from './proxy.ts';
@@ -22,4 +23,11 @@ export interface AppDeps {
   version: string;
   /** Null when swapstate can serve; else why not (for `/health`). */
   liveness(): string | null;
+  /** Model-dispatched requests in flight (reference 7.2); one per server, across reloads. */
+  inflight: InflightTracker;
+  /**
+   * Calls `listener` with each state a reload swaps in (after `current()` returns it), so
+   * watchers of the actor tree (`/api/events`) can move to the new one. Returns the unsubscribe.
+   */
+  watchState(listener: (state: ServerState) => void): () => void;
 }

@@ -7,6 +7,7 @@
  * upstream request (http-proxy-3) and its SERVE_DONE lets queued swaps proceed.
  */
 import type { Request, Response } from 'express';
+import type { InflightHandle } from '../observability/inflight.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { fromSchedError, HttpError, sendError } from './errors.ts';
 
@@ -17,6 +18,11 @@ export interface ServeOptions {
   body: Buffer | null;
   /** Upstream path and query. */
   forwardPath: string;
+  /**
+   * The path the in-flight tracker shows (reference 7.2), or null: not tracked (an
+   * `/upstream/...` request that is no model route, per 3.8). Default: the request's path.
+   */
+  trackAs?: string | null;
 }
 
 export async function serveThroughScheduler(
@@ -31,15 +37,20 @@ export async function serveThroughScheduler(
     if (!res.writableFinished) ticket.cancel();
   };
   res.on('close', onClose);
+  let tracked: InflightHandle | null = null;
   try {
     const refused = await ticket.admission;
     if (refused) return sendError(req, res, fromSchedError(refused));
+    // Admitted: visible (and cancellable) from now until the response ends or the client leaves.
+    const path = opts.trackAs === undefined ? req.path : opts.trackAs;
+    if (path !== null) tracked = deps.inflight.begin(req, res, { model: opts.model, path, reqId: ticket.reqId });
     const grant = await ticket.grant;
     if (!grant.ok) {
       if (!res.destroyed) sendError(req, res, fromSchedError(grant.error));
       return;
     }
     if (res.destroyed) return; // left between the grant and now; done() below frees the slot
+    tracked?.serving();
     const cfg = state.config.models[opts.model];
     const view = state.runtime.process(opts.model);
     if (!cfg || !view) return sendError(req, res, new HttpError(500, `unspecific error: no process for ${opts.model}`));
@@ -60,5 +71,6 @@ export async function serveThroughScheduler(
   } finally {
     res.off('close', onClose);
     ticket.done();
+    tracked?.end();
   }
 }

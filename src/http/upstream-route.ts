@@ -15,6 +15,7 @@ import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { HttpError, modelNotFound, sendError } from './errors.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+import { findModelRoute } from './route-table.ts';
 import { serveThroughScheduler } from './serve-model.ts';
 
 /** Splits `/upstream/<model...>/<rest>` by the longest prefix that resolves to a model. */
@@ -67,6 +68,9 @@ export function upstreamRoutes(deps: AppDeps): RequestHandler {
       model: hit.model,
       body: req.method === 'GET' || req.method === 'HEAD' ? null : body,
       forwardPath: hit.rest + target.query,
+      // In-flight tracking only for what would be a model route on its own (reference 3.8),
+      // shown by the path the model sees, as llama-swap does.
+      trackAs: (req.method === 'GET' || req.method === 'POST') && findModelRoute(req.method, rest) ? rest : null,
     });
   };
 }

@@ -8,6 +8,7 @@
 import type { AnyActorRef } from 'xstate';
 import { groupSwapper } from '../core/group-swapper.ts';
 import { explainWaits, type WaitingRequest } from '../core/waiting-reasons.ts';
+import { stateValuePath } from '../observability/statechart.ts';
 import type { SchedulerRuntime } from './scheduler-runtime.ts';
 
 export interface ProcessState {
@@ -23,6 +24,8 @@ export interface ProcessState {
   inFlight: number;
   /** When an idle model will be unloaded by its TTL, or null. */
   ttlDeadline: string | null;
+  /** Dot path of the active leaf state (`running.ready.busy`); parallel leaves comma-separated. */
+  value: string;
 }
 
 export interface SwapState {
@@ -84,6 +87,7 @@ export class StateView {
   snapshot(): StateSnapshot {
     const ctx = this.runtime.actor.getSnapshot().context;
     const fifo = ctx.fifo;
+    const children = this.runtime.actor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
     const iso = (t: number) => new Date(t).toISOString();
     const processes = Object.keys(ctx.processes)
       .sort()
@@ -108,6 +112,7 @@ export class StateView {
           lastError: view?.lastError ?? null,
           inFlight: view?.inFlight ?? 0,
           ttlDeadline: idle && cfg.ttlMs > 0 && since ? iso(since.valueAt + cfg.ttlMs) : null,
+          value: stateValuePath(children[`process:${model}`]?.getSnapshot().value ?? 'stopped'),
         };
       });
     const live = new Set(fifo.active.map((sw) => sw.swapId));

@@ -1,0 +1,144 @@
+/**
+ * The sources of `/api/events`, fanned out to its clients: the proxy and upstream logs, the
+ * in-flight tracker, and the current actor tree (model states for `modelStatus`, the
+ * scheduler for our `state` messages).
+ *
+ * The hub subscribes to its sources only while at least one client is connected, so an idle
+ * server pays nothing (no subscriber, no timer). It follows the CURRENT actor tree: a reload
+ * builds a new one, and the hub moves its subscriptions there, then re-sends `modelStatus`
+ * and `state`.
+ */
+import type { AnyActorRef } from 'xstate';
+import { Coalescer } from '../observability/coalescer.ts';
+import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
+import type { StateSnapshot } from '../runtime/state-view.ts';
+import type { AppDeps, ServerState } from './deps.ts';
+import { displayState, modelStatus, type DisplayState } from './model-status.ts';
+import { sseFrame, type SseClient } from './sse-client.ts';
+
+/** `state` messages: at most one per this many ms per hub. */
+export const STATE_INTERVAL_MS = 100;
+
+/** A snapshot's identity for "has anything changed": all of it but the time it was taken. */
+function stateKey(snap: StateSnapshot): string {
+  const { at: _at, ...rest } = snap;
+  return JSON.stringify(rest);
+}
+
+export class EventHub {
+  private readonly clients = new Set<SseClient>();
+  private sources: Array<() => void> = [];
+  private runtimeSubs: Array<() => void> = [];
+  private runtime: SchedulerRuntime | null = null;
+  /** Each model's last display state, to send `modelStatus` on state changes only. */
+  private readonly modelStates = new Map<string, DisplayState>();
+  // Never fired synchronously: pokes come from inside actor observers, and the snapshot is
+  // read once the actors have settled.
+  private readonly stateUpdates = new Coalescer(STATE_INTERVAL_MS, () => this.flushState(), false);
+
+  constructor(private readonly deps: AppDeps) {}
+
+  /** Sends the initial burst to a new client, then live messages until {@link remove}. */
+  add(client: SseClient): void {
+    if (this.clients.size === 0) this.attach();
+    const { logs, inflight } = this.deps;
+    const { config, runtime } = this.deps.current();
+    // llama-swap's order: proxy log, upstream log, modelStatus, uiConfig, (profileChanged:
+    // swapstate has no profiles, so none), inflight snapshot. Then ours: state.
+    client.send('logData', JSON.stringify({ source: 'proxy', data: logs.proxy.history() }));
+    client.send('logData', JSON.stringify({ source: 'upstream', data: logs.hub.upstream.history() }));
+    client.send('modelStatus', JSON.stringify(modelStatus(config, runtime)));
+    // No activity store, hence no sessions to offer.
+    client.send('uiConfig', JSON.stringify({ activity: { session_id: [] } }));
+    client.send('inflight', JSON.stringify({ operation: 'snapshot', requests: inflight.snapshot() }));
+    const snap = runtime.state();
+    client.send('state', JSON.stringify(snap));
+    client.lastState = stateKey(snap);
+    this.clients.add(client);
+  }
+
+  remove(client: SseClient): void {
+    if (!this.clients.delete(client) || this.clients.size > 0) return;
+    this.detach();
+  }
+
+  private broadcast(type: string, data: string): void {
+    const frame = sseFrame(type, data);
+    for (const client of this.clients) client.write(frame);
+  }
+
+  private attach(): void {
+    const { logs, inflight } = this.deps;
+    this.sources = [
+      logs.proxy.subscribe((chunk) => this.broadcast('logData', JSON.stringify({ source: 'proxy', data: chunk.toString('utf8') }))),
+      logs.hub.upstream.subscribe((chunk) =>
+        this.broadcast('logData', JSON.stringify({ source: 'upstream', data: chunk.toString('utf8') })),
+      ),
+      inflight.subscribe((event) => this.broadcast('inflight', JSON.stringify(event))),
+      this.deps.watchState((state) => this.reloaded(state)),
+    ];
+    this.watchRuntime(this.deps.current().runtime);
+  }
+
+  private detach(): void {
+    for (const off of this.sources.splice(0)) off();
+    this.unwatchRuntime();
+    this.stateUpdates.cancel();
+  }
+
+  /** A reload swapped in a new actor tree: follow it, and tell every client. */
+  private reloaded(state: ServerState): void {
+    this.unwatchRuntime();
+    this.watchRuntime(state.runtime);
+    this.broadcast('modelStatus', JSON.stringify(modelStatus(state.config, state.runtime)));
+    for (const client of this.clients) client.lastState = null;
+    this.stateUpdates.poke();
+  }
+
+  private watchRuntime(runtime: SchedulerRuntime): void {
+    this.runtime = runtime;
+    this.modelStates.clear();
+    const subs: Array<{ unsubscribe(): void }> = [];
+    subs.push(runtime.actor.subscribe({ next: () => this.stateUpdates.poke(), error: () => {}, complete: () => {} }));
+    // A runtime's process actors are spawned with it and live as long as it does.
+    const children = runtime.actor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+    for (const [id, child] of Object.entries(children)) {
+      if (!id.startsWith('process:') || !child) continue;
+      const model = id.slice('process:'.length);
+      const p = runtime.process(model);
+      this.modelStates.set(model, displayState(p?.state, p?.loaded ?? false));
+      subs.push(child.subscribe({ next: () => this.processChanged(runtime, model), error: () => {}, complete: () => {} }));
+    }
+    this.runtimeSubs = subs.map((s) => () => s.unsubscribe());
+  }
+
+  private unwatchRuntime(): void {
+    for (const off of this.runtimeSubs.splice(0)) off();
+    this.runtime = null;
+  }
+
+  /** A process actor moved: `modelStatus` when its display state changed, `state` anyway. */
+  private processChanged(runtime: SchedulerRuntime, model: string): void {
+    if (runtime !== this.runtime) return;
+    this.stateUpdates.poke();
+    const p = runtime.process(model);
+    const state = displayState(p?.state, p?.loaded ?? false);
+    if (this.modelStates.get(model) === state) return;
+    this.modelStates.set(model, state);
+    this.broadcast('modelStatus', JSON.stringify(modelStatus(this.deps.current().config, runtime)));
+  }
+
+  /** Sends the scheduler snapshot to each client whose last one differs. */
+  private flushState(): void {
+    if (this.clients.size === 0) return;
+    const snap = this.deps.current().runtime.state();
+    const key = stateKey(snap);
+    let data: string | null = null;
+    for (const client of this.clients) {
+      if (client.lastState === key) continue;
+      data ??= JSON.stringify(snap);
+      client.send('state', data);
+      client.lastState = key;
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * `GET /api/events` (reference 3.11): llama-swap's server-sent events for its web UI, plus
+ * our `state` message (the `/api/state` snapshot, whenever it changes). What is sent comes
+ * from the {@link EventHub}; this is the HTTP side: headers, and the stream's end when the
+ * client leaves or the server shuts down.
+ */
+import { Router } from 'express';
+import type { AppDeps } from './deps.ts';
+import { EventHub } from './event-hub.ts';
+import { SseClient } from './sse-client.ts';
+
+/** Open event streams (their closers), ended on shutdown so `server.close()` is not held up. */
+const openStreams = new Set<() => void>();
+
+export function endEventStreams(): void {
+  for (const end of [...openStreams]) end();
+  openStreams.clear();
+}
+
+export function eventsRoutes(deps: AppDeps): Router {
+  const r = Router({ strict: true, caseSensitive: true });
+  const hub = new EventHub(deps);
+
+  r.get('/api/events', (req, res) => {
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    // nginx and friends buffer the stream unless told not to.
+    res.setHeader('X-Accel-Buffering', 'no');
+    if (req.method === 'HEAD') return void res.end();
+    res.flushHeaders();
+
+    const client = new SseClient(res, (m) => deps.logs.logger.warn(m));
+    let open = true;
+    const end = () => {
+      if (!open) return;
+      open = false;
+      openStreams.delete(end);
+      hub.remove(client);
+      if (!res.writableEnded) res.end();
+    };
+    openStreams.add(end);
+    res.on('close', end);
+    hub.add(client);
+  });
+
+  return r;
+}

@@ -1,0 +1,29 @@
+/**
+ * `POST /api/inflight/<id>/cancel` (reference 3.6): ends a tracked request as if its client
+ * had left (queued: it leaves the queue; serving: the upstream request is aborted).
+ */
+import { Router } from 'express';
+import type { AppDeps } from './deps.ts';
+import { HttpError, sendError } from './errors.ts';
+import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+
+const CANCEL = /^\/api\/inflight\/([^/]+)\/cancel$/;
+
+export function inflightRoutes(deps: AppDeps): Router {
+  const r = Router({ strict: true, caseSensitive: true });
+
+  // A RegExp route on the raw target, so Express does not decode the id itself (it answers
+  // an undecodable `%ff` with a 400 quoting it).
+  r.post(/^\/api\/inflight\//, (req, res) => {
+    const m = CANCEL.exec(parseRequestTarget(req.originalUrl)?.path ?? '');
+    // Any other path under the prefix matches no pattern of Go's mux: its plain 404.
+    if (!m) return void res.status(404).type('text/plain').send('404 page not found');
+    const id = decodePathComponent(m[1]!);
+    if (id === null || !deps.inflight.cancel(id)) {
+      return sendError(req, res, new HttpError(404, 'inflight request not found'));
+    }
+    res.json({ msg: 'ok' });
+  });
+
+  return r;
+}

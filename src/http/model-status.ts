@@ -1,0 +1,48 @@
+/**
+ * The `modelStatus` payload of `/api/events` (reference 3.11): every local model, unlisted
+ * ones included (flagged), sorted by id, in llama-swap's four display states. We have no
+ * peers, so `peerID` is always empty.
+ */
+import type { Config } from '../config/types.ts';
+import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
+
+export type DisplayState = 'stopped' | 'starting' | 'ready' | 'stopping';
+
+export interface ModelStatusRecord {
+  id: string;
+  name: string;
+  description: string;
+  state: DisplayState;
+  unlisted: boolean;
+  peerID: string;
+  aliases?: string[];
+}
+
+/**
+ * llama-swap's UI knows four states. `backoff` and `shutdown` read as stopped (llama-swap
+ * reports its shutdown as stopped too); a running sub-state an extension adds (say,
+ * `sleeping`) reads as ready while the process is loaded.
+ */
+export function displayState(state: string | undefined, loaded: boolean): DisplayState {
+  if (state === 'starting' || state === 'ready' || state === 'stopping') return state;
+  return loaded ? 'ready' : 'stopped';
+}
+
+export function modelStatus(config: Config, runtime: SchedulerRuntime): ModelStatusRecord[] {
+  return Object.keys(config.models)
+    .sort()
+    .map((id) => {
+      const m = config.models[id]!;
+      const p = runtime.process(id);
+      const rec: ModelStatusRecord = {
+        id,
+        name: m.name,
+        description: m.description,
+        state: displayState(p?.state, p?.loaded ?? false),
+        unlisted: m.unlisted,
+        peerID: '',
+      };
+      if (m.aliases.length > 0) rec.aliases = [...m.aliases];
+      return rec;
+    });
+}

@@ -1,0 +1,103 @@
+/**
+ * The web UI: static files under `/ui/` (plain ES modules, CSS and HTML: no build step, no
+ * CDN) and the process machine's definition as JSON, from which the UI draws its statecharts.
+ *
+ * Mounted behind API-key auth like llama-swap's UI. A browser answers the 401's
+ * `WWW-Authenticate: Basic` with a login prompt and then sends the credentials with every
+ * same-origin request, EventSource included, so no other mechanism is needed.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Router, type Response } from 'express';
+import { processMachine } from '../../machines/process.machine.ts';
+import { machineChart } from '../observability/statechart.ts';
+import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+/**
+ * The folder with index.html. From src (tsx) it is `src/ui` next to `src/http`; tsc compiles
+ * src/ to dist/src/ but copies no .html or .css, so from dist the repo's src/ui is used.
+ */
+export function resolveUiDir(): string {
+  const beside = fileURLToPath(new URL('../ui/', import.meta.url));
+  if (existsSync(join(beside, 'index.html'))) return beside;
+  return fileURLToPath(new URL('../../../src/ui/', import.meta.url));
+}
+
+/**
+ * The file a `/ui/...` path names inside `root`, or null when the path cannot be one:
+ * every segment is decoded, and `..`, `.` or separators hidden in escapes (`%2e%2e`, `%2f`,
+ * `%5c`) or NUL bytes are refused, so nothing outside `root` is ever read.
+ */
+export function uiFilePath(root: string, rest: string): string | null {
+  const segments: string[] = [];
+  for (const raw of rest.split('/')) {
+    if (raw === '') continue;
+    const s = decodePathComponent(raw);
+    if (s === null || s === '.' || s === '..' || /[/\\\0]/.test(s)) return null;
+    segments.push(s);
+  }
+  const file = join(root, ...segments);
+  const base = root.endsWith(sep) ? root : root + sep;
+  return file.startsWith(base) || file + sep === base ? file : null;
+}
+
+async function sendFile(res: Response, file: string): Promise<boolean> {
+  try {
+    if (!(await stat(file)).isFile()) return false;
+    const body = await readFile(file);
+    res.status(200);
+    res.setHeader('Content-Type', TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');
+    // Always revalidate: the UI is tiny and must never be stale after an upgrade.
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.end(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function notFound(res: Response): void {
+  res.status(404).type('text/plain').send('404 page not found');
+}
+
+export function uiRoutes(uiDir: string = resolveUiDir()): Router {
+  const r = Router({ strict: true, caseSensitive: true });
+
+  // The definition the UI draws; computed once, the machine does not change at run time.
+  const chart = machineChart(processMachine);
+  r.get('/api/machines/process', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-cache');
+    res.json(chart);
+  });
+
+  r.get('/ui', (req, res) => res.redirect(301, `/ui/${parseRequestTarget(req.originalUrl)?.query ?? ''}`));
+
+  // A RegExp route, so Express does not decode the path itself (uiFilePath decodes per segment).
+  r.get(/^\/ui\//, async (req, res) => {
+    const path = parseRequestTarget(req.originalUrl)?.path ?? '';
+    const rest = path.slice('/ui/'.length);
+    const file = uiFilePath(uiDir, rest);
+    if (file === null) return notFound(res);
+    const last = rest.split('/').pop() ?? '';
+    if (last !== '' && (await sendFile(res, file))) return;
+    // Client-side routes (`/ui/models`, `/ui/`) get the app; a missing asset is a plain 404.
+    if (last.includes('.')) return notFound(res);
+    if (!(await sendFile(res, join(uiDir, 'index.html')))) notFound(res);
+  });
+
+  return r;
+}

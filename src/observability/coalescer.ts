@@ -1,0 +1,48 @@
+/**
+ * Rate-limits a notification: however often something changes, `fire` runs at most once
+ * per interval, and a change is never lost (the last poke in an interval fires at its end).
+ *
+ * Watchers (the in-flight tracker, `/api/events`) are told of every change on hot paths; this
+ * turns a burst of changes into one message, and holds a timer only while a change waits.
+ */
+export class Coalescer {
+  private last = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | null = null;
+
+  /**
+   * @param intervalMs the least time between two `fire`s
+   * @param fire what to run
+   * @param immediate whether a poke after a quiet interval fires synchronously (true) or from
+   *   a timer of 0 ms (false: for callers that must not run `fire` inside their own caller,
+   *   e.g. an actor's observer)
+   */
+  constructor(
+    private readonly intervalMs: number,
+    private readonly fire: () => void,
+    private readonly immediate = true,
+  ) {}
+
+  /** Something changed: fire now, or once the interval since the last fire has passed. */
+  poke(): void {
+    if (this.timer) return;
+    const wait = this.last + this.intervalMs - performance.now();
+    if (wait <= 0 && this.immediate) return this.run();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.run();
+    }, Math.max(0, wait));
+    // A pending notification must never keep the process alive on its own.
+    this.timer.unref();
+  }
+
+  /** Drops a pending fire (the watched thing is gone, or nobody listens any more). */
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private run(): void {
+    this.last = performance.now();
+    this.fire();
+  }
+}

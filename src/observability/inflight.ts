@@ -1,0 +1,271 @@
+/**
+ * The in-flight tracker (reference 7.2): every model-dispatched request from its admission
+ * until its response ends or its client leaves, for `/api/events` (`inflight` messages) and
+ * `POST /api/inflight/<id>/cancel`.
+ *
+ * One per server, surviving reloads (a request keeps its entry while the state it started
+ * on is replaced). Entries are shaped like llama-swap's (ids are decimal strings, as there),
+ * plus `req_id` (the scheduler ticket, to join with `/api/state` `waiting[].reqId`) and
+ * `phase` (waiting for a grant, or being served).
+ *
+ * The streaming path stays free of per-chunk work: response bytes are the socket's
+ * `bytesWritten` since the request began (response headers and chunk framing included),
+ * sampled every 250 ms and only while someone listens. With no listener the tracker keeps
+ * its entries and nothing else: no timer, no message.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { clientIp } from '../http/access-log.ts';
+import { Coalescer } from './coalescer.ts';
+
+/** One tracked request, as sent to clients. */
+export interface InflightRequest {
+  id: string;
+  /** RFC 3339 time the tracking began. */
+  timestamp: string;
+  model: string;
+  req_path: string;
+  method: string;
+  req_headers: Record<string, string>;
+  remote_ip: string;
+  /** Empty until the response's headers are sent. */
+  resp_headers: Record<string, string>;
+  resp_bytes: number;
+  elapsed_ms: number;
+  metadata: Record<string, string>;
+  /** swapstate: the scheduler ticket's reqId. */
+  req_id: string;
+  /** swapstate: waiting for the scheduler's grant, or being served. */
+  phase: 'waiting' | 'serving';
+}
+
+export type InflightEvent = { operation: 'upsert'; request: InflightRequest } | { operation: 'remove'; id: string };
+
+export type InflightListener = (event: InflightEvent) => void;
+
+/** What the request path holds for one tracked request. */
+export interface InflightHandle {
+  readonly id: string;
+  /** The scheduler granted the request: it is being served now. */
+  serving(): void;
+  /** The response ended or the client left (idempotent). */
+  end(): void;
+}
+
+/** llama-swap's per-request update limit. */
+export const UPDATE_INTERVAL_MS = 250;
+
+const REDACTED = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key']);
+
+/** Spellings seen so far: every request repeats the same few header names. Bounded. */
+const canonicalCache = new Map<string, string>();
+
+/** Go's canonical header spelling (`content-type` -> `Content-Type`), as llama-swap shows them. */
+function canonical(lower: string): string {
+  let c = canonicalCache.get(lower);
+  if (c === undefined) {
+    c = lower.replace(/(^|-)([a-z])/g, (_m, sep: string, ch: string) => sep + ch.toUpperCase());
+    if (canonicalCache.size < 512) canonicalCache.set(lower, c);
+  }
+  return c;
+}
+
+/** First value of each header, secrets redacted. Go's header map has no Host: neither has this. */
+function requestHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'host') continue;
+    const key = canonical(name);
+    if (key in out) continue;
+    out[key] = REDACTED.has(name) ? '[REDACTED]' : raw[i + 1]!;
+  }
+  return out;
+}
+
+function responseHeaders(res: ServerResponse): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.getHeaders())) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first === undefined) continue;
+    out[canonical(name)] = REDACTED.has(name) ? '[REDACTED]' : String(first);
+  }
+  return out;
+}
+
+interface Tracked {
+  /** Timestamp and request headers are filled in when first rendered: with nobody listening, tracking costs a request next to nothing. */
+  entry: InflightRequest;
+  started: number;
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Kept: a response lets go of its socket once it ends. */
+  socket: Socket | null;
+  baseBytes: number;
+  headersTaken: boolean;
+  /** Created when first needed (someone listens). */
+  updates: Coalescer | null;
+}
+
+export class InflightTracker {
+  private seq = 0;
+  private readonly requests = new Map<string, Tracked>();
+  private readonly listeners = new Set<InflightListener>();
+  /** Samples response bytes and headers while someone listens and something is in flight. */
+  private sampler: NodeJS.Timeout | null = null;
+
+  /** Starts tracking `req` (answered through `res`) for `model`, under ticket `reqId`. */
+  begin(req: IncomingMessage, res: ServerResponse, opts: { model: string; path: string; reqId: string }): InflightHandle {
+    const id = String(++this.seq);
+    const socket = res.socket ?? req.socket ?? null;
+    const t: Tracked = {
+      entry: {
+        id,
+        timestamp: '',
+        model: opts.model,
+        req_path: opts.path,
+        method: req.method ?? '',
+        req_headers: {},
+        remote_ip: clientIp(req as Parameters<typeof clientIp>[0]),
+        resp_headers: {},
+        resp_bytes: 0,
+        elapsed_ms: 0,
+        metadata: {},
+        req_id: opts.reqId,
+        phase: 'waiting',
+      },
+      started: Date.now(),
+      req,
+      res,
+      socket,
+      baseBytes: socket?.bytesWritten ?? 0,
+      headersTaken: false,
+      updates: null,
+    };
+    this.requests.set(id, t);
+    this.changed(t);
+    this.runSampler();
+    let ended = false;
+    return {
+      id,
+      serving: () => {
+        if (ended || t.entry.phase === 'serving') return;
+        t.entry.phase = 'serving';
+        this.changed(t);
+      },
+      end: () => {
+        if (ended) return;
+        ended = true;
+        this.remove(t);
+      },
+    };
+  }
+
+  /**
+   * Cancels a tracked request by destroying its client response: the request path's own
+   * close handling then cancels its ticket (queued or loading) or aborts the upstream
+   * request (serving), exactly as if the client had left. False for an unknown id.
+   */
+  cancel(id: string): boolean {
+    const t = this.requests.get(id);
+    if (!t) return false;
+    t.res.destroy();
+    return true;
+  }
+
+  /** Every tracked request now, by id. */
+  snapshot(): InflightRequest[] {
+    return [...this.requests.values()].sort((a, b) => Number(a.entry.id) - Number(b.entry.id)).map((t) => this.render(t));
+  }
+
+  /** How many requests are tracked. */
+  get size(): number {
+    return this.requests.size;
+  }
+
+  /** Receives every upsert and remove from now on; returns the unsubscribe. */
+  subscribe(listener: InflightListener): () => void {
+    const entry: InflightListener = (e) => listener(e);
+    this.listeners.add(entry);
+    this.runSampler();
+    return () => {
+      if (!this.listeners.delete(entry) || this.listeners.size > 0) return;
+      // Nobody listens: drop pending updates and the sampler, so an idle server holds no timer.
+      for (const t of this.requests.values()) t.updates?.cancel();
+      this.runSampler();
+    };
+  }
+
+  /** A tracked request changed: tell listeners, at most once per interval per request. */
+  private changed(t: Tracked): void {
+    if (this.listeners.size === 0) return;
+    t.updates ??= new Coalescer(UPDATE_INTERVAL_MS, () => this.emit({ operation: 'upsert', request: this.render(t) }));
+    t.updates.poke();
+  }
+
+  private remove(t: Tracked): void {
+    this.requests.delete(t.entry.id);
+    t.updates?.cancel();
+    this.runSampler();
+    this.emit({ operation: 'remove', id: t.entry.id });
+  }
+
+  private emit(event: InflightEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        /* a listener's failure (a broken stream) is its own */
+      }
+    }
+  }
+
+  /** Reads what the response has done since the last look; true when something changed. */
+  private sample(t: Tracked): boolean {
+    let changed = false;
+    if (!t.headersTaken && t.res.headersSent) {
+      t.headersTaken = true;
+      t.entry.resp_headers = responseHeaders(t.res);
+      changed = true;
+    }
+    const bytes = t.socket ? t.socket.bytesWritten - t.baseBytes : 0;
+    if (bytes > t.entry.resp_bytes) {
+      t.entry.resp_bytes = bytes;
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** A copy of the entry with fresh samples and elapsed time. */
+  private render(t: Tracked): InflightRequest {
+    this.sample(t);
+    const e = t.entry;
+    if (e.timestamp === '') {
+      e.timestamp = new Date(t.started).toISOString();
+      e.req_headers = requestHeaders(t.req);
+    }
+    return {
+      ...e,
+      req_headers: { ...e.req_headers },
+      resp_headers: { ...e.resp_headers },
+      metadata: { ...e.metadata },
+      elapsed_ms: Math.max(0, Date.now() - t.started),
+    };
+  }
+
+  /** Starts or stops the sampler to match: it runs only while both listeners and requests exist. */
+  private runSampler(): void {
+    const wanted = this.listeners.size > 0 && this.requests.size > 0;
+    if (wanted && !this.sampler) {
+      this.sampler = setInterval(() => {
+        for (const t of this.requests.values()) if (this.sample(t)) this.changed(t);
+      }, UPDATE_INTERVAL_MS);
+      this.sampler.unref();
+    } else if (!wanted && this.sampler) {
+      clearInterval(this.sampler);
+      this.sampler = null;
+    }
+  }
+}

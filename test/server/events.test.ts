@@ -1,0 +1,144 @@
+/**
+ * GET /api/events through the real server and real demo upstreams: llama-swap's headers,
+ * frame format and initial burst, live model states and logs, our `state` messages, moving
+ * to the new actor tree on reload, and the stream's end on shutdown.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ModelStatusRecord } from '../../src/http/model-status.ts';
+import type { StateSnapshot } from '../../src/runtime/state-view.ts';
+import { freePortBlock, until } from '../helpers/real-upstreams.ts';
+import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
+import { SseReader, type SseFrame } from '../helpers/sse.ts';
+
+let srv: RunningServer | null = null;
+let events: SseReader | null = null;
+let dir: string | null = null;
+afterEach(async () => {
+  events?.close();
+  events = null;
+  await srv?.stop();
+  srv = null;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = null;
+});
+
+function chat(url: string, model: string, extra: Record<string, unknown> = {}) {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
+  });
+}
+
+/** The state of model `id` in a modelStatus frame. */
+const stateOf = (f: SseFrame, id: string) => (f.data as ModelStatusRecord[]).find((m) => m.id === id)?.state;
+const logData = (f: SseFrame) => (f.type === 'logData' ? (f.data as { source: string; data: string }) : null);
+const processOf = (f: SseFrame, model: string) =>
+  f.type === 'state' ? (f.data as StateSnapshot).processes.find((p) => p.model === model) : undefined;
+
+describe('GET /api/events', () => {
+  it("sends llama-swap's headers and initial burst, in order, double-encoded", async () => {
+    srv = await startServer(
+      `models:\n${demoModel('a', 'name: Model A\ndescription: the first\naliases: [a-alias]')}${demoModel('b', 'unlisted: true')}`,
+    );
+    events = await SseReader.open(srv.url);
+    const res = events.response;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(res.headers.get('connection')).toBe('keep-alive');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-accel-buffering')).toBe('no');
+
+    await events.waitFor('the state message', (f) => f.type === 'state');
+    const burst = events.frames.slice(0, 6);
+    expect(burst.map((f) => f.type)).toEqual(['logData', 'logData', 'modelStatus', 'uiConfig', 'inflight', 'state']);
+    expect(events.malformed).toEqual([]);
+    // The exact bytes: `event:message`, then `data:` and an envelope whose data is a string.
+    expect(burst[0]!.raw.startsWith('event:message\ndata:{"type":"logData","data":"{\\"source\\":\\"proxy\\",\\"data\\":')).toBe(true);
+    expect(burst[0]!.raw).toBe(`event:message\ndata:${JSON.stringify({ type: 'logData', data: burst[0]!.dataText })}`);
+    expect(burst[0]!.dataText).toBe(JSON.stringify(burst[0]!.data));
+    expect(logData(burst[0]!)?.source).toBe('proxy');
+    expect(logData(burst[1]!)?.source).toBe('upstream');
+    expect(burst[2]!.data).toEqual([
+      { id: 'a', name: 'Model A', description: 'the first', state: 'stopped', unlisted: false, peerID: '', aliases: ['a-alias'] },
+      { id: 'b', name: '', description: '', state: 'stopped', unlisted: true, peerID: '' },
+    ]);
+    expect(burst[3]!.data).toEqual({ activity: { session_id: [] } });
+    expect(burst[4]!.data).toEqual({ operation: 'snapshot', requests: [] });
+    expect(burst[5]!.data).toMatchObject({
+      processes: [
+        { model: 'a', state: 'stopped', inFlight: 0 },
+        { model: 'b', state: 'stopped', inFlight: 0 },
+      ],
+      swaps: [],
+      waiting: [],
+    });
+  });
+
+  it('follows a model loading: modelStatus starting then ready, its output, and state', async () => {
+    srv = await startServer(`models:\n${demoModel('a')}${demoModel('b')}`);
+    events = await SseReader.open(srv.url);
+    await events.waitFor('the initial state', (f) => f.type === 'state');
+    const from = events.frames.length;
+
+    expect((await chat(srv.url, 'a')).status).toBe(200);
+    await events.waitFor('a ready in modelStatus', (f) => f.type === 'modelStatus' && stateOf(f, 'a') === 'ready', from);
+    // Sent on changes of a display state only: never for b, never twice for a's same state.
+    expect(events.ofType('modelStatus', from).map((f) => stateOf(f, 'a'))).toEqual(['starting', 'ready']);
+    expect(events.ofType('modelStatus', from).every((f) => stateOf(f, 'b') === 'stopped')).toBe(true);
+
+    await events.waitFor('the upstream output', (f) => logData(f)?.source === 'upstream' && logData(f)!.data.includes('upstream a listening'), from);
+    await events.waitFor('the access log line', (f) => logData(f)?.source === 'proxy' && logData(f)!.data.includes('"POST /v1/chat/completions'), from);
+    await events.waitFor('state: a ready and idle', (f) => processOf(f, 'a')?.state === 'ready' && processOf(f, 'a')?.inFlight === 0, from);
+
+    // Coalesced and deduplicated: consecutive state messages always differ (beyond `at`).
+    const keys = events.ofType('state', from).map((f) => JSON.stringify({ ...(f.data as StateSnapshot), at: null }));
+    for (let i = 1; i < keys.length; i++) expect(keys[i]).not.toBe(keys[i - 1]);
+    // At most one per 100 ms, by the server's clock (arrival times may bunch up).
+    const times = events.ofType('state', from).map((f) => Date.parse((f.data as StateSnapshot).at));
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(99);
+    expect(events.malformed).toEqual([]);
+  });
+
+  it('moves to the new actor tree on reload: a fresh modelStatus and state, then live ones', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'swapstate-events-'));
+    const configPath = join(dir, 'config.yaml');
+    const yaml = (description: string) => `startPort: ${ports}\nmodels:\n${demoModel('a', `description: ${description}`)}`;
+    const ports = await freePortBlock(20);
+    writeFileSync(configPath, yaml('before'));
+    srv = await startServer(yaml('before'), { configPath });
+    events = await SseReader.open(srv.url);
+    await events.waitFor('the initial state', (f) => f.type === 'state');
+    expect((await chat(srv.url, 'a')).status).toBe(200);
+    await events.waitFor('a ready', (f) => f.type === 'modelStatus' && stateOf(f, 'a') === 'ready');
+
+    const from = events.frames.length;
+    writeFileSync(configPath, yaml('after'));
+    expect(await srv.server.reload()).toBe(true);
+    const fresh = await events.waitFor('the new modelStatus', (f) => f.type === 'modelStatus', from);
+    expect(fresh.data).toEqual([
+      { id: 'a', name: '', description: 'after', state: 'stopped', unlisted: false, peerID: '' },
+    ]);
+    await events.waitFor('the new state', (f) => processOf(f, 'a')?.state === 'stopped', from);
+
+    // The new tree's process is watched: loading it shows up as before.
+    const again = events.frames.length;
+    expect((await chat(srv.url, 'a')).status).toBe(200);
+    await events.waitFor('a ready again', (f) => f.type === 'modelStatus' && stateOf(f, 'a') === 'ready', again);
+    expect(events.ofType('modelStatus', again).map((f) => stateOf(f, 'a'))).toEqual(['starting', 'ready']);
+  });
+
+  it('ends the stream on shutdown', async () => {
+    srv = await startServer(`models:\n${demoModel('a')}`);
+    events = await SseReader.open(srv.url);
+    await events.waitFor('the initial state', (f) => f.type === 'state');
+    const stopping = srv.stop();
+    srv = null;
+    await until(() => events!.ended, 'the stream to end');
+    await stopping;
+  });
+});
