@@ -38,17 +38,23 @@ const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'proxy-authe
  */
 function stripHopByHop(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
   const removed: http.IncomingHttpHeaders = {};
-  const named = String(headers.connection ?? '')
-    .split(',')
-    .map((h) => h.trim().toLowerCase())
-    .filter((h) => h !== '' && h !== 'content-length' && h !== 'transfer-encoding' && h !== 'host');
-  for (const name of [...HOP_BY_HOP, ...named]) {
-    if (headers[name] === undefined) continue;
-    removed[name] = headers[name];
-    delete headers[name];
+  // Runs twice per request: plain loops, and the Connection list only when there is one.
+  const connection = headers.connection;
+  for (const name of HOP_BY_HOP) move(headers, removed, name);
+  if (connection !== undefined) {
+    for (const part of String(connection).split(',')) {
+      const name = part.trim().toLowerCase();
+      if (name !== '' && name !== 'content-length' && name !== 'transfer-encoding' && name !== 'host') move(headers, removed, name);
+    }
   }
-  if (String(removed.te ?? '').toLowerCase().includes('trailers')) headers.te = 'trailers';
+  if (removed.te !== undefined && String(removed.te).toLowerCase().includes('trailers')) headers.te = 'trailers';
   return removed;
+}
+
+function move(from: http.IncomingHttpHeaders, to: http.IncomingHttpHeaders, name: string): void {
+  if (from[name] === undefined) return;
+  to[name] = from[name];
+  delete from[name];
 }
 
 /** One proxy for the whole server; per-request options carry the target. */
