@@ -7,7 +7,7 @@
  * not on Node >= 16: the GPU kept generating for nobody), which frees the model at once.
  */
 import http from 'node:http';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 
 export interface ProxyTarget {
@@ -55,6 +55,21 @@ function move(from: http.IncomingHttpHeaders, to: http.IncomingHttpHeaders, name
   if (from[name] === undefined) return;
   to[name] = from[name];
   delete from[name];
+}
+
+/**
+ * The already-read body as http-proxy-3's `buffer` option, which it only ever `pipe`s into
+ * the upstream request. Ending the request with the bytes is what a stream would do in the
+ * end, without a stream per request (Readable.from cost an async iterator and several ticks).
+ */
+function bodySource(body: Buffer): Readable {
+  const source = {
+    pipe<T extends NodeJS.WritableStream>(dest: T): T {
+      dest.end(body);
+      return dest;
+    },
+  };
+  return source as unknown as Readable;
 }
 
 /** One proxy for the whole server; per-request options carry the target. */
@@ -115,7 +130,7 @@ export function createUpstreamProxy() {
             // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
             // `/\host/x` reached the model as `/x` (the host always stays the model's).
             toProxy: true,
-            ...(target.body !== null ? { buffer: Readable.from([target.body]) } : {}),
+            ...(target.body !== null ? { buffer: bodySource(target.body) } : {}),
           },
           (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),
         );
