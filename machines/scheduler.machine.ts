@@ -263,19 +263,7 @@ export const schedulerSetup = setup({
 
     /** Mirror a process's tags into the core's advisory view. */
     mirrorProcess: assign(({ context, event }) => {
-      const e = event as unknown as { type: string; snapshot: SnapshotFrom<typeof processMachine> };
-      const model = childIds.modelOf(e.type.slice('xstate.snapshot.'.length));
-      if (model === null || !e.snapshot.hasTag) return {};
-      const backingOff = e.snapshot.hasTag(ProcessTag.backoff);
-      const fifo = onProcessChange(context.fifo, model, {
-        resident: e.snapshot.hasTag(ProcessTag.resident),
-        serving: e.snapshot.hasTag(ProcessTag.serving),
-        halted: e.snapshot.hasTag(ProcessTag.halted),
-        // The protocol's promise for a `backoff` state: lastError and backoffMs in context.
-        backoff: backingOff
-          ? { error: e.snapshot.context.lastError ?? 'start failed', retryAfterMs: e.snapshot.context.backoffMs }
-          : null,
-      });
+      const fifo = mirroredFifo(context, event);
       return fifo === context.fifo ? {} : { fifo };
     }),
 
@@ -310,12 +298,35 @@ export const schedulerSetup = setup({
     }),
   },
   guards: {
+    // Most snapshots of a process (each ACQUIRE and RELEASE of a request) leave its tags as
+    // they were: skipping those keeps two scheduler macrosteps off every request's path.
+    processMirrorChanged: ({ context, event }) => mirroredFifo(context, event) !== context.fifo,
     allHalted: ({ context }) => Object.values(context.fifo.procs).every((p) => p.halted),
   },
 });
 
+/** The core's state with a child's snapshot mirrored into it (the same object when nothing changed). */
+function mirroredFifo(context: SchedulerContext, event: { type: string }): SchedulerContext['fifo'] {
+  const e = event as unknown as { type: string; snapshot: SnapshotFrom<typeof processMachine> };
+  const model = childIds.modelOf(e.type.slice('xstate.snapshot.'.length));
+  if (model === null || !e.snapshot.hasTag) return context.fifo;
+  const backingOff = e.snapshot.hasTag(ProcessTag.backoff);
+  return onProcessChange(context.fifo, model, {
+    resident: e.snapshot.hasTag(ProcessTag.resident),
+    serving: e.snapshot.hasTag(ProcessTag.serving),
+    halted: e.snapshot.hasTag(ProcessTag.halted),
+    // The protocol's promise for a `backoff` state: lastError and backoffMs in context.
+    backoff: backingOff ? { error: e.snapshot.context.lastError ?? 'start failed', retryAfterMs: e.snapshot.context.backoffMs } : null,
+  });
+}
+
+/** One swapper per groups object (the groups never change within a tree; a reload builds a new one). */
+const swappers = new WeakMap<SchedulerContext['groups'], ReturnType<typeof groupSwapper>>();
+
 function swapperOf(context: SchedulerContext) {
-  return groupSwapper(context.groups);
+  let swapper = swappers.get(context.groups);
+  if (!swapper) swappers.set(context.groups, (swapper = groupSwapper(context.groups)));
+  return swapper;
 }
 
 export const schedulerMachine = schedulerSetup.createMachine({
@@ -339,7 +350,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
     ABANDON_CHECK: { actions: 'abandonCheck' },
     SWAP_OVERDUE: { actions: 'expireSwap' },
     SERVE_DONE: { actions: ['releaseProcess', 'serveDone'] },
-    'xstate.snapshot.*': { actions: 'mirrorProcess' },
+    'xstate.snapshot.*': { guard: 'processMirrorChanged', actions: 'mirrorProcess' },
     'xstate.done.actor.*': { actions: 'swapDone' },
     'xstate.error.actor.*': { actions: 'childError' },
   },

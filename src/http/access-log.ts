@@ -3,9 +3,9 @@
  * `Request <clientIP> "<METHOD> <path> <proto>" <status> <bytes> "<user-agent>" <duration>`.
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { Logger } from 'winston';
 
-const SKIPPED = ['/wol-health', '/api/performance', '/metrics'];
+// Paths llama-swap does not log (reference 7.1).
+const skipped = (path: string) => path.startsWith('/wol-health') || path.startsWith('/api/performance') || path.startsWith('/metrics');
 
 /** Go's time.Duration text for a span in ms (1.5ms, 2.25s, 3m4.5s), close enough to read alike. */
 export function goDuration(ms: number): string {
@@ -27,10 +27,15 @@ export function clientIp(req: Request): string {
   return req.socket.remoteAddress ?? '';
 }
 
-export function accessLog(logger: () => Logger) {
+/** Where access lines go: `Logs.info` (the proxy log at INFO). */
+export interface AccessLogSink {
+  info(message: string): void;
+}
+
+export function accessLog(sink: () => AccessLogSink) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const path = req.originalUrl;
-    if (SKIPPED.some((p) => path.startsWith(p))) return next();
+    if (skipped(path)) return next();
     const started = performance.now();
     // Read now: once a client has gone away its socket no longer knows the remote address.
     const ip = clientIp(req);
@@ -51,7 +56,7 @@ export function accessLog(logger: () => Logger) {
     }) as Response['end'];
     res.once('close', () => {
       const ua = req.headers['user-agent'] ?? '';
-      logger().info(
+      sink().info(
         `Request ${ip} "${req.method} ${path} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} "${ua}" ${goDuration(performance.now() - started)}`,
       );
     });

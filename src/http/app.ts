@@ -6,7 +6,7 @@
  * cleaning (301, like Go's mux) -> public routes -> API-key auth -> model routes, management,
  * logs, `/upstream` -> 405 / 404 like Go's mux (plain text, not the envelope).
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { accessLog } from './access-log.ts';
 import { apiKeyAuth } from './auth.ts';
 import { corsPreflight } from './cors.ts';
@@ -74,6 +74,24 @@ function allowedMethods(path: string): string | null {
   return [...methods].sort().join(', ');
 }
 
+/**
+ * Every model-dispatched route in one middleware with one map lookup: the hot path of a
+ * proxy. As separate Express routes each request was matched against each pattern in turn.
+ * Paths match exactly (strict, case-sensitive, like the rest of the app); HEAD is answered
+ * by a GET route, as Express does.
+ */
+function modelRoutes(deps: AppDeps): RequestHandler {
+  const table = new Map<string, RequestHandler>();
+  for (const route of MODEL_ROUTES) table.set(`${route.method} ${route.path}`, modelRouteHandler(deps, route));
+  return (req, res, next) => {
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const handler = table.get(`${method} ${req.path}`);
+    if (!handler) return next();
+    // An async handler: a rejection must reach the error handler, as Express 5 does for routes.
+    Promise.resolve(handler(req, res, next)).catch(next);
+  };
+}
+
 /** Go's answer to a request target its URL parser refuses (e.g. `/a%zz`): plain, and close. */
 function badRequestTarget(res: Response): void {
   res.status(400).setHeader('Connection', 'close');
@@ -89,11 +107,21 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  app.use(accessLog(() => deps.logs.logger));
+  app.use(accessLog(() => deps.logs));
+  // One parse of the request target for both of Go's checks, with a fast path for the
+  // common clean path (no escapes, no empty or dot segments): this runs on every request.
+  // Go's order stays: a bad target is refused before CORS, a preflight answered before cleaning.
+  const redirects = new WeakMap<Request, string>();
   app.use((req, res, next) => {
     if (req.method === 'OPTIONS' && req.url === '*') return next();
     const target = parseRequestTarget(req.url);
-    if (!target || !hasValidEscapes(target.path)) return badRequestTarget(res);
+    if (!target) return badRequestTarget(res);
+    const { path } = target;
+    if (path.includes('%') && !hasValidEscapes(path)) return badRequestTarget(res);
+    if (path.includes('//') || path.includes('/.')) {
+      const cleaned = cleanPath(path);
+      if (cleaned !== path) redirects.set(req, cleaned + target.query);
+    }
     next();
   });
   app.use(corsPreflight());
@@ -101,11 +129,9 @@ export function createApp(deps: AppDeps): express.Express {
   // before any handler: `/upstream/a/../b/x` never reaches model a, nor b unless the client
   // follows the redirect with a request of its own. `%2F` and `%2e%2e` stay as they are.
   app.use((req, res, next) => {
-    const target = parseRequestTarget(req.url);
-    if (!target) return next();
-    const cleaned = cleanPath(target.path);
-    if (cleaned === target.path) return next();
-    res.redirect(301, cleaned + target.query);
+    const to = redirects.get(req);
+    if (to === undefined) return next();
+    res.redirect(301, to);
   });
 
   // Public: health checks, the root redirect and the UI's entry point.
@@ -127,11 +153,7 @@ export function createApp(deps: AppDeps): express.Express {
   const auth = apiKeyAuth(() => deps.current().config.apiKeys);
   app.use((req, res, next) => (hasRoute(req.method, req.path) ? auth(req, res, next) : next()));
 
-  for (const route of MODEL_ROUTES) {
-    const handler = modelRouteHandler(deps, route);
-    if (route.method === 'GET') app.get(route.path, handler);
-    else app.post(route.path, handler);
-  }
+  app.use(modelRoutes(deps));
   app.use(managementRoutes(deps));
   app.use(eventsRoutes(deps));
   app.use(inflightRoutes(deps));

@@ -8,8 +8,11 @@
 import type { AnyActorRef } from 'xstate';
 import { groupSwapper } from '../core/group-swapper.ts';
 import { explainWaits, type WaitingRequest } from '../core/waiting-reasons.ts';
+import { describeProcess } from '../../machines/process.machine.ts';
 import { stateValuePath } from '../observability/statechart.ts';
 import type { SchedulerRuntime } from './scheduler-runtime.ts';
+
+type ProcessSnapshotLike = Parameters<typeof describeProcess>[0];
 
 export interface ProcessState {
   model: string;
@@ -66,16 +69,18 @@ export class StateView {
     for (const [id, child] of Object.entries(children)) {
       if (!id.startsWith('process:') || !child) continue;
       const model = id.slice('process:'.length);
-      const record = () => {
-        const view = runtime.process(model);
-        const value = JSON.stringify(child.getSnapshot().value);
-        const t = this.now();
+      // Runs on every snapshot of the process (twice per request): kept to plain reads.
+      const record = (snap: ProcessSnapshotLike) => {
+        const state = describeProcess(snap).state;
+        const value = JSON.stringify(snap.value);
         const prev = this.since.get(model);
-        if (!prev || prev.state !== view?.state) this.since.set(model, { state: view?.state ?? 'stopped', stateAt: t, value, valueAt: t });
-        else if (prev.value !== value) this.since.set(model, { ...prev, value, valueAt: t });
+        if (prev && prev.state === state && prev.value === value) return;
+        const t = this.now();
+        if (!prev || prev.state !== state) this.since.set(model, { state, stateAt: t, value, valueAt: t });
+        else this.since.set(model, { ...prev, value, valueAt: t });
       };
-      record();
-      child.subscribe({ next: record, error: () => {} });
+      record(child.getSnapshot() as ProcessSnapshotLike);
+      child.subscribe({ next: (snap) => record(snap as ProcessSnapshotLike), error: () => {} });
     }
   }
 

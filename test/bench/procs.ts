@@ -176,6 +176,16 @@ export interface Swapstate {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * The node flags of the `swapstate` command's shebang (`#!/usr/bin/env -S node <flags>`), so
+ * the measured process runs exactly as the installed command does.
+ */
+export function binNodeFlags(): string[] {
+  const first = readFileSync(DIST_MAIN, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
 export async function startSwapstate(opts: {
   instance: string;
   dir: string;
@@ -189,7 +199,7 @@ export async function startSwapstate(opts: {
   const fd = openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), DIST_MAIN, '--config', configPath, '--listen', `127.0.0.1:${opts.port}`],
+    [...binNodeFlags(), ...(opts.nodeArgs ?? []), DIST_MAIN, '--config', configPath, '--listen', `127.0.0.1:${opts.port}`],
     {
       cwd: ROOT,
       detached: true,

@@ -1,0 +1,46 @@
+/**
+ * A quick loop for optimising the request path: swapstate (built) with one ready model, 32
+ * connections for a few seconds, swapstate's CPU per proxied request; `--prof` adds a CPU
+ * profile summary. `npx tsx test/bench/hot-path.ts [--prof] [--seconds N] [-- node args]`.
+ * The full, honest measurement stays `npm run bench`.
+ */
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../helpers/real-upstreams.ts';
+import { summariseProfile } from './cpuprofile.ts';
+import { cpuMs, httpPost, killAll, rssMb, startLoadGen, startSwapstate, UPSTREAM } from './procs.ts';
+
+const argv = process.argv.slice(2);
+const dd = argv.indexOf('--');
+const nodeArgs = dd === -1 ? [] : argv.slice(dd + 1);
+const prof = argv.includes('--prof');
+const si = argv.indexOf('--seconds');
+const seconds = si === -1 ? 4 : Number(argv[si + 1]);
+const dir = mkdtempSync(join(tmpdir(), 'swapstate-hot-'));
+const [port, upPort] = [await freePort(), await freePort()];
+const config = `logToStdout: proxy\nmodels:\n  m:\n    cmd: ${process.execPath} ${UPSTREAM} --port ${upPort}\n    proxy: http://127.0.0.1:${upPort}\n    concurrencyLimit: 64\n`;
+const args = prof ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : nodeArgs;
+const sw = await startSwapstate({ instance: 'hot', dir, config, port, nodeArgs: args });
+const gen = await startLoadGen();
+const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+try {
+  await httpPost(`${sw.url}/v1/chat/completions`, body);
+  await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, 1000, 1e9); // warm-up
+  for (let i = 0; i < 3; i++) {
+    const c0 = cpuMs(sw.pid);
+    const r = await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, seconds * 1000, 1e9);
+    const cpu = cpuMs(sw.pid) - c0;
+    console.log(`run ${i}: ${r.requests} requests, ${r.reqPerSec.toFixed(0)} req/s, ${((cpu * 1000) / r.requests).toFixed(0)} µs CPU/request, RSS ${rssMb(sw.pid).toFixed(1)} MB, statuses ${JSON.stringify(r.statuses)}`);
+  }
+} finally {
+  gen.close();
+  await sw.stop();
+  killAll();
+}
+if (prof) {
+  const files = readdirSync(join(dir, 'prof'));
+  const s = summariseProfile(join(dir, "prof", files[0]!), 25);
+  console.log(JSON.stringify(s.topSelf.slice(0, 25), null, 1));
+  console.log('profile:', join(dir, 'prof', files[0]!));
+}
