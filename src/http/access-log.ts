@@ -2,7 +2,7 @@
  * The access log line of llama-swap (reference 7.1), at INFO in the proxy log:
  * `Request <clientIP> "<METHOD> <path> <proto>" <status> <bytes> "<user-agent>" <duration>`.
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 
 // Paths llama-swap does not log (reference 7.1).
 const skipped = (path: string) => path.startsWith('/wol-health') || path.startsWith('/api/performance') || path.startsWith('/metrics');
@@ -32,34 +32,44 @@ export interface AccessLogSink {
   info(message: string): void;
 }
 
+/** Counts the body bytes a response writes; one per logged request, read when it closes. */
+function countBytes(res: Response): { bytes: number } {
+  const counter = { bytes: 0 };
+  // Own properties shadowing the prototype's methods: no bind, no rest arrays per call.
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: Response, chunk: unknown) {
+    counter.bytes += byteLength(chunk);
+    // eslint-disable-next-line prefer-rest-params
+    return write.apply(this, arguments as unknown as Parameters<Response['write']>);
+  } as Response['write'];
+  res.end = function (this: Response, chunk?: unknown) {
+    if (typeof chunk !== 'function') counter.bytes += byteLength(chunk);
+    // eslint-disable-next-line prefer-rest-params
+    return end.apply(this, arguments as unknown as Parameters<Response['end']>);
+  } as Response['end'];
+  return counter;
+}
+
+function byteLength(chunk: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
+  return chunk instanceof Uint8Array ? chunk.length : 0;
+}
+
+/** Starts the access log of one request: the line is written when its response closes. */
 export function accessLog(sink: () => AccessLogSink) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return (req: Request, res: Response): void => {
     const path = req.originalUrl;
-    if (skipped(path)) return next();
+    if (skipped(path)) return;
     const started = performance.now();
     // Read now: once a client has gone away its socket no longer knows the remote address.
     const ip = clientIp(req);
-    let bytes = 0;
-    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-    const end = res.end.bind(res) as (...args: unknown[]) => Response;
-    const count = (chunk: unknown) => {
-      if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
-      else if (chunk instanceof Uint8Array) bytes += chunk.length;
-    };
-    res.write = ((chunk: unknown, ...rest: unknown[]) => {
-      count(chunk);
-      return write(chunk, ...rest);
-    }) as Response['write'];
-    res.end = ((chunk?: unknown, ...rest: unknown[]) => {
-      if (typeof chunk !== 'function') count(chunk);
-      return end(chunk, ...rest);
-    }) as Response['end'];
+    const counter = countBytes(res);
     res.once('close', () => {
       const ua = req.headers['user-agent'] ?? '';
       sink().info(
-        `Request ${ip} "${req.method} ${path} HTTP/${req.httpVersion}" ${res.statusCode} ${bytes} "${ua}" ${goDuration(performance.now() - started)}`,
+        `Request ${ip} "${req.method} ${path} HTTP/${req.httpVersion}" ${res.statusCode} ${counter.bytes} "${ua}" ${goDuration(performance.now() - started)}`,
       );
     });
-    next();
   };
 }

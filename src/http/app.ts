@@ -80,7 +80,7 @@ function allowedMethods(path: string): string | null {
  * Paths match exactly (strict, case-sensitive, like the rest of the app); HEAD is answered
  * by a GET route, as Express does.
  */
-function modelRoutes(deps: AppDeps): RequestHandler {
+function modelRoutes(deps: AppDeps, auth: RequestHandler): RequestHandler {
   const table = new Map<string, RequestHandler>();
   for (const route of MODEL_ROUTES) table.set(`${route.method} ${route.path}`, modelRouteHandler(deps, route));
   return (req, res, next) => {
@@ -88,7 +88,7 @@ function modelRoutes(deps: AppDeps): RequestHandler {
     const handler = table.get(`${method} ${req.path}`);
     if (!handler) return next();
     // An async handler: a rejection must reach the error handler, as Express 5 does for routes.
-    Promise.resolve(handler(req, res, next)).catch(next);
+    auth(req, res, () => void Promise.resolve(handler(req, res, next)).catch(next));
   };
 }
 
@@ -107,32 +107,31 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  app.use(accessLog(() => deps.logs));
-  // One parse of the request target for both of Go's checks, with a fast path for the
-  // common clean path (no escapes, no empty or dot segments): this runs on every request.
-  // Go's order stays: a bad target is refused before CORS, a preflight answered before cleaning.
-  const redirects = new WeakMap<Request, string>();
+  // The front of every request in one layer (each Express layer costs a request a match and
+  // a `next`): the access log, then Go's checks in Go's order: a bad target is refused
+  // before CORS, a preflight is answered before path cleaning.
+  const log = accessLog(() => deps.logs);
+  const cors = corsPreflight();
   app.use((req, res, next) => {
-    if (req.method === 'OPTIONS' && req.url === '*') return next();
+    log(req, res);
+    if (req.method === 'OPTIONS' && req.url === '*') return cors(req, res, next);
     const target = parseRequestTarget(req.url);
     if (!target) return badRequestTarget(res);
     const { path } = target;
     if (path.includes('%') && !hasValidEscapes(path)) return badRequestTarget(res);
-    if (path.includes('//') || path.includes('/.')) {
-      const cleaned = cleanPath(path);
-      if (cleaned !== path) redirects.set(req, cleaned + target.query);
-    }
-    next();
+    // Go's mux answers a path with `.`, `..` or empty segments with a 301 to the cleaned
+    // path, before any handler: `/upstream/a/../b/x` never reaches model a, nor b unless the
+    // client follows the redirect with a request of its own. `%2F` and `%2e%2e` stay as they are.
+    // The fast path: a path with no empty or dot segment is clean already.
+    const cleaned = path.includes('//') || path.includes('/.') ? cleanPath(path) : path;
+    const rest = cleaned === path ? next : () => res.redirect(301, cleaned + target.query);
+    if (req.method === 'OPTIONS') return cors(req, res, rest);
+    rest();
   });
-  app.use(corsPreflight());
-  // Go's mux answers a path with `.`, `..` or empty segments with a 301 to the cleaned path,
-  // before any handler: `/upstream/a/../b/x` never reaches model a, nor b unless the client
-  // follows the redirect with a request of its own. `%2F` and `%2e%2e` stay as they are.
-  app.use((req, res, next) => {
-    const to = redirects.get(req);
-    if (to === undefined) return next();
-    res.redirect(301, to);
-  });
+
+  // Model routes first: the hot path meets one more layer, and no public route shares a path.
+  const auth = apiKeyAuth(() => deps.current().config.apiKeys);
+  app.use(modelRoutes(deps, auth));
 
   // Public: health checks, the root redirect and the UI's entry point.
   // 503 with the reason when the actor tree has stopped or the event loop stalls, so a
@@ -150,10 +149,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Any other method: Go's mux redirects `/upstream` to `/upstream/`, which answers any method.
   app.all('/upstream', (req, res) => res.redirect(301, `/upstream/${parseRequestTarget(req.url)?.query ?? ''}`));
 
-  const auth = apiKeyAuth(() => deps.current().config.apiKeys);
   app.use((req, res, next) => (hasRoute(req.method, req.path) ? auth(req, res, next) : next()));
 
-  app.use(modelRoutes(deps));
   app.use(managementRoutes(deps));
   app.use(eventsRoutes(deps));
   app.use(inflightRoutes(deps));
