@@ -100,6 +100,9 @@ const healthPlaceholder = fromPromise<void, HealthCheckInput>(() => {
   throw new Error('process machine: no `health` actor provided');
 });
 
+/** The longest delay `setTimeout` takes (about 24.8 days); longer ones fire after 1 ms. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 export const processSetup = setup({
   types: {
     context: {} as ProcessContext,
@@ -216,7 +219,9 @@ export const processSetup = setup({
   },
   delays: {
     healthCheckTimeout: ({ context }) => context.cfg.healthCheckTimeoutMs,
-    ttl: ({ context }) => context.cfg.ttlMs,
+    // No TTL: a timer that never fires in practice (the guard still refuses it if it does),
+    // not a 0 ms one that woke the process, and the scheduler, after every request.
+    ttl: ({ context }) => (context.cfg.ttlMs > 0 ? context.cfg.ttlMs : LONGEST_TIMER_MS),
     stopGrace: ({ context }) => context.stopGraceMs,
     backoff: ({ context }) => context.backoffMs,
   },

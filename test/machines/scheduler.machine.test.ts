@@ -175,14 +175,21 @@ describe('scheduler machine with fake processes', () => {
     expect(t.failures).toEqual([]);
   });
 
-  it('a swap that finishes cancels its watchdog timer', async () => {
+  it('a swap that finishes cancels its watchdog timer, and an idle model without a TTL has no timer to fire', async () => {
     const t = runScheduler(['a']);
     request(t.actor, 'r1', 'a');
     await becomeReady(t.cluster.world('a'));
     expect(t.log).toEqual(['serve r1']);
+    // Nothing ticks at idle (no TTL configured): the release is the process's one change,
+    // and no timer fires within a day (a 0 ms TTL timer woke it after every request).
+    const child = t.actor.getSnapshot().children['process:a']!;
+    let changes = 0;
+    const sub = child.subscribe(() => changes++);
     t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
-    await vi.advanceTimersByTimeAsync(0);
-    expect(vi.getTimerCount()).toBe(0); // nothing ticks at idle (no TTL configured)
+    await vi.advanceTimersByTimeAsync(24 * 3600 * 1000);
+    sub.unsubscribe();
+    expect(changes).toBe(1);
+    expect(child.getSnapshot().value).toEqual({ running: { ready: 'idle' } });
   });
 
   it('an unload of a model whose swap is still evicting stops that swap: the model is not started afterwards', async () => {
