@@ -29,6 +29,13 @@ try {
   await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, 1000, 1e9); // warm-up
   for (let i = 0; i < 3; i++) {
     const c0 = cpuMs(sw.pid);
+    const r = await gen.seq(`${sw.url}/v1/chat/completions`, body, 2000);
+    const cpu = cpuMs(sw.pid) - c0;
+    const sorted = [...r.latenciesUs].sort((a, b) => a - b);
+    console.log(`1 conn ${i}: p50 ${sorted[sorted.length >> 1]!.toFixed(0)} µs, ${((cpu * 1000) / sorted.length).toFixed(0)} µs CPU/request`);
+  }
+  for (let i = 0; i < 3; i++) {
+    const c0 = cpuMs(sw.pid);
     const r = await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, seconds * 1000, 1e9);
     const cpu = cpuMs(sw.pid) - c0;
     console.log(`run ${i}: ${r.requests} requests, ${r.reqPerSec.toFixed(0)} req/s, ${((cpu * 1000) / r.requests).toFixed(0)} µs CPU/request, RSS ${rssMb(sw.pid).toFixed(1)} MB, statuses ${JSON.stringify(r.statuses)}`);
