@@ -72,6 +72,22 @@ function bodySource(body: Buffer): Readable {
   return source as unknown as Readable;
 }
 
+/**
+ * Upstream base URLs parsed once: http-proxy-3 parses a string target on every request, and
+ * a server has a handful of them. Bounded, in case configs with new URLs keep being loaded.
+ */
+const parsedBases = new Map<string, URL>();
+
+function parsedBase(base: string): URL {
+  let url = parsedBases.get(base);
+  if (!url) {
+    if (parsedBases.size >= 1024) parsedBases.clear();
+    url = new URL(base);
+    parsedBases.set(base, url);
+  }
+  return url;
+}
+
 /** One proxy for the whole server; per-request options carry the target. */
 export function createUpstreamProxy() {
   const proxy = httpProxy.createProxyServer({ xfwd: true, proxyTimeout: 0, timeout: 0 });
@@ -124,7 +140,7 @@ export function createUpstreamProxy() {
           req,
           res,
           {
-            target: target.base,
+            target: parsedBase(target.base),
             agent: target.agent,
             // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
             // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
