@@ -3,6 +3,7 @@
  * `Request <clientIP> "<METHOD> <path> <proto>" <status> <bytes> "<user-agent>" <duration>`.
  */
 import type { Request, Response } from 'express';
+import { responseBytes } from './response-bytes.ts';
 
 // Paths llama-swap does not log (reference 7.1).
 const skipped = (path: string) => path.startsWith('/wol-health') || path.startsWith('/api/performance') || path.startsWith('/metrics');
@@ -32,30 +33,6 @@ export interface AccessLogSink {
   info(message: string): void;
 }
 
-/** Counts the body bytes a response writes; one per logged request, read when it closes. */
-function countBytes(res: Response): { bytes: number } {
-  const counter = { bytes: 0 };
-  // Own properties shadowing the prototype's methods: no bind, no rest arrays per call.
-  const write = res.write;
-  const end = res.end;
-  res.write = function (this: Response, chunk: unknown) {
-    counter.bytes += byteLength(chunk);
-    // eslint-disable-next-line prefer-rest-params
-    return write.apply(this, arguments as unknown as Parameters<Response['write']>);
-  } as Response['write'];
-  res.end = function (this: Response, chunk?: unknown) {
-    if (typeof chunk !== 'function') counter.bytes += byteLength(chunk);
-    // eslint-disable-next-line prefer-rest-params
-    return end.apply(this, arguments as unknown as Parameters<Response['end']>);
-  } as Response['end'];
-  return counter;
-}
-
-function byteLength(chunk: unknown): number {
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
-  return chunk instanceof Uint8Array ? chunk.length : 0;
-}
-
 /** Starts the access log of one request: the line is written when its response closes. */
 export function accessLog(sink: () => AccessLogSink) {
   return (req: Request, res: Response): void => {
@@ -64,7 +41,7 @@ export function accessLog(sink: () => AccessLogSink) {
     const started = performance.now();
     // Read now: once a client has gone away its socket no longer knows the remote address.
     const ip = clientIp(req);
-    const counter = countBytes(res);
+    const counter = responseBytes(res);
     res.once('close', () => {
       const ua = req.headers['user-agent'] ?? '';
       sink().info(

@@ -8,14 +8,13 @@
  * plus `req_id` (the scheduler ticket, to join with `/api/state` `waiting[].reqId`) and
  * `phase` (waiting for a grant, or being served).
  *
- * The streaming path stays free of per-chunk work: response bytes are the socket's
- * `bytesWritten` since the request began (response headers and chunk framing included),
- * sampled every 250 ms and only while someone listens. With no listener the tracker keeps
- * its entries and nothing else: no timer, no message.
+ * Response bytes are the body bytes written so far (the access log's counter, see
+ * response-bytes.ts), sampled every 250 ms and only while someone listens. With no listener
+ * the tracker keeps its entries and nothing else: no timer, no message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { clientIp } from '../http/access-log.ts';
+import { responseBytes, type ByteCounter } from '../http/response-bytes.ts';
 import { Coalescer } from './coalescer.ts';
 
 /** One tracked request, as sent to clients. */
@@ -101,9 +100,8 @@ interface Tracked {
   started: number;
   req: IncomingMessage;
   res: ServerResponse;
-  /** Kept: a response lets go of its socket once it ends. */
-  socket: Socket | null;
-  baseBytes: number;
+  /** The response's body bytes so far (shared with the access log). */
+  bytes: ByteCounter;
   headersTaken: boolean;
   /** Created when first needed (someone listens). */
   updates: Coalescer | null;
@@ -119,7 +117,6 @@ export class InflightTracker {
   /** Starts tracking `req` (answered through `res`) for `model`, under ticket `reqId`. */
   begin(req: IncomingMessage, res: ServerResponse, opts: { model: string; path: string; reqId: string }): InflightHandle {
     const id = String(++this.seq);
-    const socket = res.socket ?? req.socket ?? null;
     const t: Tracked = {
       entry: {
         id,
@@ -139,8 +136,7 @@ export class InflightTracker {
       started: Date.now(),
       req,
       res,
-      socket,
-      baseBytes: socket?.bytesWritten ?? 0,
+      bytes: responseBytes(res),
       headersTaken: false,
       updates: null,
     };
@@ -230,7 +226,7 @@ export class InflightTracker {
       t.entry.resp_headers = responseHeaders(t.res);
       changed = true;
     }
-    const bytes = t.socket ? t.socket.bytesWritten - t.baseBytes : 0;
+    const bytes = t.bytes.bytes;
     if (bytes > t.entry.resp_bytes) {
       t.entry.resp_bytes = bytes;
       changed = true;

@@ -1,14 +1,14 @@
 /**
  * The in-flight tracker's timing rules with fake timers and fake sockets: the first upsert
- * at once, then at most one per 250 ms, a remove cancelling a pending upsert, bytes sampled
- * from the socket, and no timer at all while nobody listens.
+ * at once, then at most one per 250 ms, a remove cancelling a pending upsert, body bytes
+ * sampled as the response writes them, and no timer at all while nobody listens.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InflightTracker, type InflightEvent } from '../../src/observability/inflight.ts';
 
 function fakeExchange(headers: string[] = ['Host', 'x', 'Authorization', 'Bearer k', 'Accept', 'a', 'accept', 'b']) {
-  const socket = { remoteAddress: '10.0.0.1', bytesWritten: 1000 };
+  const socket = { remoteAddress: '10.0.0.1' };
   const req = { method: 'POST', rawHeaders: headers, headers: {}, socket } as unknown as IncomingMessage;
   const resHeaders: Record<string, unknown> = {};
   const res = {
@@ -16,6 +16,8 @@ function fakeExchange(headers: string[] = ['Host', 'x', 'Authorization', 'Bearer
     headersSent: false,
     getHeaders: () => resHeaders,
     destroy: vi.fn(),
+    write: (_chunk: unknown) => true,
+    end: (_chunk?: unknown) => undefined,
   };
   return { req, res: res as unknown as ServerResponse & typeof res, socket, resHeaders };
 }
@@ -64,7 +66,8 @@ describe('InflightTracker', () => {
     x.res.headersSent = true;
     x.resHeaders['content-type'] = 'text/event-stream';
     x.resHeaders['set-cookie'] = ['s=1', 's=2'];
-    x.socket.bytesWritten += 4096;
+    x.res.write(Buffer.alloc(4000));
+    x.res.write('é'.repeat(48)); // 96 bytes in UTF-8
     vi.advanceTimersByTime(500);
     const last = seen.at(-1)!;
     expect(last).toMatchObject({

@@ -1,0 +1,42 @@
+/**
+ * The body bytes a response has written, counted as they are written: for the access log
+ * line and the in-flight tracker's `resp_bytes` alike (llama-swap counts body bytes).
+ *
+ * One counter per response, installed on first use: `write` and `end` get own-property
+ * wrappers that add the chunk's length and call the original. That is the only per-chunk
+ * work, an addition; reading `socket.bytesWritten` instead walks the socket's write queue.
+ */
+import type { ServerResponse } from 'node:http';
+
+export interface ByteCounter {
+  bytes: number;
+}
+
+const counters = new WeakMap<ServerResponse, ByteCounter>();
+
+/** The response's counter, installed now if it has none yet. */
+export function responseBytes(res: ServerResponse): ByteCounter {
+  let counter = counters.get(res);
+  if (counter) return counter;
+  const c: ByteCounter = { bytes: 0 };
+  counter = c;
+  counters.set(res, c);
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: ServerResponse, chunk: unknown) {
+    c.bytes += byteLength(chunk);
+    // eslint-disable-next-line prefer-rest-params
+    return write.apply(this, arguments as unknown as Parameters<ServerResponse['write']>);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, chunk?: unknown) {
+    if (typeof chunk !== 'function') c.bytes += byteLength(chunk);
+    // eslint-disable-next-line prefer-rest-params
+    return end.apply(this, arguments as unknown as Parameters<ServerResponse['end']>);
+  } as ServerResponse['end'];
+  return c;
+}
+
+function byteLength(chunk: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
+  return chunk instanceof Uint8Array ? chunk.length : 0;
+}
