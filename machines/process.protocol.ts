@@ -53,7 +53,11 @@ export interface ShutdownEvent {
   graceMs?: number;
 }
 
-/** A request was granted to this model / finished. They keep the TTL from running while busy. */
+/**
+ * The model has requests in flight / has none left. They keep the TTL from running while
+ * busy. The scheduler sends them when its count turns from 0 to 1 and back (the count is the
+ * core's); a process also balances any number of them, one per request.
+ */
 export interface AcquireEvent {
   type: 'ACQUIRE';
 }

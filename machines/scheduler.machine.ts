@@ -121,10 +121,29 @@ interface Enqueue {
   sendTo(target: string, event: { type: 'ABORT'; reason: string }): void;
 }
 
-/** Runs a core step: store the new state, turn its effects into named actions and spawns. */
+/**
+ * Runs a core step: store the new state, turn its effects into named actions and spawns.
+ *
+ * A process hears only when its model turns busy (no request in flight -> one) or idle (the
+ * last one done): that is all its `idle`/`busy` states and TTL need, and the count itself is
+ * the core's. One ACQUIRE and one RELEASE per request cost each request two more
+ * macrosteps of the process actor while it was busy anyway.
+ */
 function applyStep(enqueue: Enqueue, context: SchedulerContext, step: Step): void {
   if (step.state !== context.fifo) enqueue.assign({ fifo: step.state });
+  const before = context.fifo.inFlight;
+  const after = step.state.inFlight;
+  if (after !== before) {
+    for (const model of Object.keys(after)) {
+      if (!(before[model] ?? 0) && (after[model] ?? 0) > 0) enqueue({ type: 'acquireProcess', params: { model } });
+    }
+  }
   for (const e of step.effects) applyEffect(enqueue, context, e);
+  if (after !== before) {
+    for (const model of Object.keys(before)) {
+      if ((before[model] ?? 0) > 0 && !(after[model] ?? 0)) enqueue({ type: 'releaseProcess', params: { model } });
+    }
+  }
 }
 
 function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): void {
@@ -134,7 +153,6 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
       q({ type: 'admit', params: { reqId: e.reqId, model: e.model, ...(e.error ? { error: e.error } : {}) } });
       return;
     case 'grantServe':
-      q({ type: 'acquireProcess', params: { model: e.model } });
       q({ type: 'grantServe', params: { reqId: e.reqId, model: e.model } });
       return;
     case 'grantError':
@@ -204,9 +222,8 @@ export const schedulerSetup = setup({
       const ref = system.get(childIds.process(params.model)) as AnyActorRef | undefined;
       if (ref) enqueue.sendTo(ref, { type: 'ACQUIRE' });
     }),
-    releaseProcess: enqueueActions(({ enqueue, system, event }) => {
-      if (event.type !== 'SERVE_DONE') return;
-      const ref = system.get(childIds.process(event.model)) as AnyActorRef | undefined;
+    releaseProcess: enqueueActions(({ enqueue, system }, params: { model: string }) => {
+      const ref = system.get(childIds.process(params.model)) as AnyActorRef | undefined;
       if (ref) enqueue.sendTo(ref, { type: 'RELEASE' });
     }),
 
@@ -349,7 +366,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
     CANCEL: { actions: 'cancel' },
     ABANDON_CHECK: { actions: 'abandonCheck' },
     SWAP_OVERDUE: { actions: 'expireSwap' },
-    SERVE_DONE: { actions: ['releaseProcess', 'serveDone'] },
+    SERVE_DONE: { actions: 'serveDone' },
     'xstate.snapshot.*': { guard: 'processMirrorChanged', actions: 'mirrorProcess' },
     'xstate.done.actor.*': { actions: 'swapDone' },
     'xstate.error.actor.*': { actions: 'childError' },

@@ -106,7 +106,9 @@ export class StateView {
         } catch {
           /* a proxy URL was validated at load; keep null otherwise */
         }
-        const idle = view?.state === 'ready' && view.inFlight === 0;
+        // The core counts requests in flight; a process only knows busy or idle.
+        const inFlight = fifo.inFlight[model] ?? 0;
+        const idle = view?.state === 'ready' && inFlight === 0;
         return {
           model,
           state: view?.state ?? 'stopped',
@@ -115,7 +117,7 @@ export class StateView {
           port,
           restarts: Math.max(0, (view?.starts ?? 0) - 1),
           lastError: view?.lastError ?? null,
-          inFlight: view?.inFlight ?? 0,
+          inFlight,
           ttlDeadline: idle && cfg.ttlMs > 0 && since ? iso(since.valueAt + cfg.ttlMs) : null,
           value: stateValuePath(children[`process:${model}`]?.getSnapshot().value ?? 'stopped'),
         };

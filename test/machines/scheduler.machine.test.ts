@@ -175,6 +175,26 @@ describe('scheduler machine with fake processes', () => {
     expect(t.failures).toEqual([]);
   });
 
+  it('a process hears only busy and idle: three requests in flight are one ACQUIRE and one RELEASE', async () => {
+    const t = runScheduler(['a']);
+    request(t.actor, 'r1', 'a');
+    await becomeReady(t.cluster.world('a'));
+    const child = t.actor.getSnapshot().children['process:a']!;
+    let changes = 0;
+    const sub = child.subscribe(() => changes++);
+    request(t.actor, 'r2', 'a');
+    request(t.actor, 'r3', 'a');
+    expect(t.log).toEqual(['serve r1', 'serve r2', 'serve r3']);
+    expect(t.actor.getSnapshot().context.fifo.inFlight).toEqual({ a: 3 }); // the core counts
+    for (const reqId of ['r1', 'r2']) t.actor.send({ type: 'SERVE_DONE', reqId, model: 'a' });
+    expect(child.getSnapshot().value).toEqual({ running: { ready: 'busy' } });
+    expect(changes).toBe(0); // r2, r3 and two releases: nothing for the process to do
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r3', model: 'a' });
+    expect(child.getSnapshot().value).toEqual({ running: { ready: 'idle' } });
+    expect(changes).toBe(1);
+    sub.unsubscribe();
+  });
+
   it('a swap that finishes cancels its watchdog timer, and an idle model without a TTL has no timer to fire', async () => {
     const t = runScheduler(['a']);
     request(t.actor, 'r1', 'a');
