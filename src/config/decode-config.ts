@@ -93,7 +93,7 @@ const LOG_TIME_FORMATS = [
 ];
 
 export const DEFAULT_HEALTH_CHECK_TIMEOUT = 120;
-export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 100;
+export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 50;
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
 /** swapstate: how long a start may run with nobody waiting for it before it is aborted. */
 export const DEFAULT_ABANDONED_LOAD_GRACE_MS = 2_000;

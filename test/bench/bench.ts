@@ -30,6 +30,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_HEALTH_CHECK_INTERVAL_MS } from '../../src/config/decode-config.ts';
 import { freePort } from '../helpers/real-upstreams.ts';
 import { summariseProfile, type ProfileSummary } from './cpuprofile.ts';
 import type { StreamResult } from './loadgen.ts';
@@ -572,7 +573,7 @@ async function phaseB(gen: LoadGen, n: number, healthCheckInterval: number | nul
     const ref = median(directMs);
     const overhead = coldMs.map((c) => c - ref);
     const result = {
-      healthCheckIntervalMs: healthCheckInterval ?? 100,
+      healthCheckIntervalMs: healthCheckInterval ?? DEFAULT_HEALTH_CHECK_INTERVAL_MS,
       loadDelayMs: LOAD_DELAY_MS,
       swaps: n,
       swapLogLines: swapLines,

@@ -6,7 +6,7 @@ describe('defaults (reference 2.2, 2.12)', () => {
     const cfg = load('');
     expect(cfg).toEqual({
       healthCheckTimeout: 120,
-      healthCheckInterval: 100,
+      healthCheckInterval: 50,
       logLevel: 'info',
       logTimeFormat: '',
       logToStdout: 'proxy',
