@@ -3,8 +3,9 @@
  * no `listen`, so tests and the server share it.
  *
  * Order: access log -> bad request target (400, like Go's server) -> CORS preflight -> path
- * cleaning (301, like Go's mux) -> public routes -> API-key auth -> model routes, management,
- * logs, `/upstream` -> 405 / 404 like Go's mux (plain text, not the envelope).
+ * cleaning (301, like Go's mux), all in one layer -> model routes (API-key auth inline) ->
+ * public routes -> API-key auth -> management, events, UI, logs, `/upstream` -> 405 / 404
+ * like Go's mux (plain text, not the envelope).
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { accessLog } from './access-log.ts';
@@ -18,7 +19,7 @@ import { logsRoutes } from './logs-routes.ts';
 import { managementRoutes } from './management-routes.ts';
 import { modelRouteHandler } from './model-routes.ts';
 import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
-import { MODEL_ROUTES } from './route-table.ts';
+import { findModelRoute, MODEL_ROUTES } from './route-table.ts';
 import { uiRoutes } from './ui-routes.ts';
 import { upstreamRoutes } from './upstream-route.ts';
 
@@ -75,17 +76,15 @@ function allowedMethods(path: string): string | null {
 }
 
 /**
- * Every model-dispatched route in one middleware with one map lookup: the hot path of a
- * proxy. As separate Express routes each request was matched against each pattern in turn.
- * Paths match exactly (strict, case-sensitive, like the rest of the app); HEAD is answered
- * by a GET route, as Express does.
+ * Every model-dispatched route in one middleware with one map lookup (`findModelRoute`): the
+ * hot path of a proxy. As separate Express routes each request was matched against each
+ * pattern in turn. Paths match exactly, like the rest of the app; HEAD counts as GET.
  */
 function modelRoutes(deps: AppDeps, auth: RequestHandler): RequestHandler {
-  const table = new Map<string, RequestHandler>();
-  for (const route of MODEL_ROUTES) table.set(`${route.method} ${route.path}`, modelRouteHandler(deps, route));
+  const handlers = new Map(MODEL_ROUTES.map((route) => [route, modelRouteHandler(deps, route)]));
   return (req, res, next) => {
-    const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const handler = table.get(`${method} ${req.path}`);
+    const route = findModelRoute(req.method, req.path);
+    const handler = route && handlers.get(route);
     if (!handler) return next();
     // An async handler: a rejection must reach the error handler, as Express 5 does for routes.
     auth(req, res, () => void Promise.resolve(handler(req, res, next)).catch(next));
