@@ -7,6 +7,7 @@ import type { Config } from '../config/types.ts';
 import type { InflightTracker } from '../observability/inflight.ts';
 import type { Logs } from '../observability/logger.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
+import type { OpenStreams } from './open-streams.ts';
 import type { UpstreamProxy } from './proxy.ts';
 import type { UpstreamAgents } from './upstream-agents.ts';
 
@@ -23,6 +24,8 @@ export interface AppDeps {
   version: string;
   /** Null when swapstate can serve; else why not (for `/health`). */
   liveness(): string | null;
+  /** This server's long-lived responses (log and event streams), ended on shutdown. */
+  streams: OpenStreams;
   /** Model-dispatched requests in flight (reference 7.2); one per server, across reloads. */
   inflight: InflightTracker;
   /**

@@ -9,14 +9,6 @@ import type { AppDeps } from './deps.ts';
 import { EventHub } from './event-hub.ts';
 import { SseClient } from './sse-client.ts';
 
-/** Open event streams (their closers), ended on shutdown so `server.close()` is not held up. */
-const openStreams = new Set<() => void>();
-
-export function endEventStreams(): void {
-  for (const end of [...openStreams]) end();
-  openStreams.clear();
-}
-
 export function eventsRoutes(deps: AppDeps): Router {
   const r = Router({ strict: true, caseSensitive: true });
   const hub = new EventHub(deps);
@@ -37,11 +29,11 @@ export function eventsRoutes(deps: AppDeps): Router {
     const end = () => {
       if (!open) return;
       open = false;
-      openStreams.delete(end);
+      unregister();
       hub.remove(client);
       if (!res.writableEnded) res.end();
     };
-    openStreams.add(end);
+    const unregister = deps.streams.add(end);
     res.on('close', end);
     hub.add(client);
   });

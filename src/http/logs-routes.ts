@@ -6,20 +6,13 @@ import { Router, type Request, type Response } from 'express';
 import { resolveModel } from '../config/load.ts';
 import type { RingLog } from '../runtime/ring-log.ts';
 import type { AppDeps } from './deps.ts';
+import type { OpenStreams } from './open-streams.ts';
 import { HttpError, sendError } from './errors.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 
 const STREAM_PREFIX = '/logs/stream/';
 
-/** Open log streams, ended on shutdown so `server.close()` is not held up by them. */
-const openStreams = new Set<Response>();
-
-export function endLogStreams(): void {
-  for (const res of openStreams) res.end();
-  openStreams.clear();
-}
-
-function streamLog(req: Request, res: Response, log: RingLog): void {
+function streamLog(req: Request, res: Response, log: RingLog, streams: OpenStreams): void {
   res.status(200);
   res.setHeader('Content-Type', 'text/plain');
   res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -33,10 +26,10 @@ function streamLog(req: Request, res: Response, log: RingLog): void {
     // A client that does not keep up loses live chunks, never the server's memory.
     if (res.writableLength < 1024 * 1024) res.write(chunk);
   });
-  openStreams.add(res);
+  const unregister = streams.add(() => res.end());
   res.on('close', () => {
     unsubscribe();
-    openStreams.delete(res);
+    unregister();
   });
 }
 
@@ -49,20 +42,20 @@ export function logsRoutes(deps: AppDeps): Router {
   });
 
   // `/logs/stream/` is the combined log too: llama-swap's `{id...}` matches an empty id.
-  r.get(['/logs/stream', '/logs/stream/'], (req, res) => streamLog(req, res, deps.logs.mux));
+  r.get(['/logs/stream', '/logs/stream/'], (req, res) => streamLog(req, res, deps.logs.mux, deps.streams));
 
   // A RegExp route, so Express does not decode the id itself (it would answer `%ff` with a
   // 400 quoting it); an undecodable id is just not a logger.
   r.get(/^\/logs\/stream\/./, (req, res) => {
     const path = parseRequestTarget(req.originalUrl)?.path ?? '';
     const id = decodePathComponent(path.slice(STREAM_PREFIX.length)) ?? '';
-    if (id === 'proxy') return streamLog(req, res, deps.logs.proxy);
-    if (id === 'upstream') return streamLog(req, res, deps.logs.hub.upstream);
+    if (id === 'proxy') return streamLog(req, res, deps.logs.proxy, deps.streams);
+    if (id === 'upstream') return streamLog(req, res, deps.logs.hub.upstream, deps.streams);
     const model = id === '' ? null : resolveModel(deps.current().config, id);
     if (model === null) {
       return sendError(req, res, new HttpError(400, "invalid logger. Use 'proxy', 'upstream' or a model's ID"));
     }
-    streamLog(req, res, deps.logs.hub.forModel(model));
+    streamLog(req, res, deps.logs.hub.forModel(model), deps.streams);
   });
 
   return r;
