@@ -72,7 +72,7 @@ export class StateView {
       // Runs on every snapshot of the process (twice per request): kept to plain reads.
       const record = (snap: ProcessSnapshotLike) => {
         const state = describeProcess(snap).state;
-        const value = JSON.stringify(snap.value);
+        const value = stateValuePath(snap.value);
         const prev = this.since.get(model);
         if (prev && prev.state === state && prev.value === value) return;
         const t = this.now();
