@@ -5,7 +5,7 @@
  * The machines keep no clocks (their context stays pure data), so the times a process or a
  * swap entered its current state are recorded here, by watching the actors from outside.
  */
-import type { AnyActorRef } from 'xstate';
+import type { AnyActorRef, StateValue } from 'xstate';
 import { groupSwapper } from '../core/group-swapper.ts';
 import { explainWaits, type WaitingRequest } from '../core/waiting-reasons.ts';
 import { describeProcess } from '../../machines/process.machine.ts';
@@ -72,7 +72,7 @@ export class StateView {
       // Runs on every snapshot of the process (twice per request): kept to plain reads.
       const record = (snap: ProcessSnapshotLike) => {
         const state = describeProcess(snap).state;
-        const value = stateValuePath(snap.value);
+        const value = stateValuePath(snap.value as StateValue);
         const prev = this.since.get(model);
         if (prev && prev.state === state && prev.value === value) return;
         const t = this.now();
