@@ -27,8 +27,17 @@ export class Coalescer {
     if (this.timer) return;
     const wait = this.last + this.intervalMs - performance.now();
     if (wait <= 0 && this.immediate) return this.run();
+    this.arm(wait);
+  }
+
+  private arm(wait: number): void {
     this.timer = setTimeout(() => {
       this.timer = null;
+      // Node measures a timer from the event loop's cached time, which lags the real time
+      // by however long the current tick has run: under load a 250 ms timer fired after
+      // 241 ms. Wait out the rest, so the interval holds by the monotonic clock.
+      const left = this.last + this.intervalMs - performance.now();
+      if (left > 0) return this.arm(left);
       this.run();
     }, Math.max(0, wait));
     // A pending notification must never keep the process alive on its own.
