@@ -14,8 +14,7 @@ import { loadConfigFile, schedulerInputFor } from './config/load.ts';
 import type { Config } from './config/types.ts';
 import { createApp } from './http/app.ts';
 import type { ServerState } from './http/deps.ts';
-import { endEventStreams } from './http/events-routes.ts';
-import { endLogStreams } from './http/logs-routes.ts';
+import { OpenStreams } from './http/open-streams.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
 import { UpstreamAgents } from './http/upstream-agents.ts';
 import { InflightTracker } from './observability/inflight.ts';
@@ -43,6 +42,7 @@ export class SwapstateServer {
   private readonly loop = new LoopMonitor().start();
   /** In-flight requests outlive a reload: one tracker for the server's whole life. */
   private readonly inflight = new InflightTracker();
+  private readonly streams = new OpenStreams();
   private readonly stateListeners = new Set<(state: ServerState) => void>();
 
   constructor(
@@ -103,6 +103,7 @@ export class SwapstateServer {
       version: this.version,
       liveness: () => this.liveness(),
       inflight: this.inflight,
+      streams: this.streams,
       watchState: (listener) => {
         const entry = (state: ServerState) => listener(state);
         this.stateListeners.add(entry);
@@ -184,8 +185,7 @@ export class SwapstateServer {
   private async doShutdown(budgetMs: number): Promise<void> {
     const deadline = Date.now() + budgetMs;
     const server = this.server;
-    endLogStreams();
-    endEventStreams();
+    this.streams.endAll();
     if (server) {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
