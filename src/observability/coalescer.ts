@@ -11,14 +11,15 @@ export class Coalescer {
 
   /**
    * @param intervalMs the least time between two `fire`s
-   * @param fire what to run
+   * @param fire what to run; given the monotonic time (performance.now) the interval counts
+   *   from, so a caller that stamps its message uses the same instant the spacing holds for
    * @param immediate whether a poke after a quiet interval fires synchronously (true) or from
    *   a timer of 0 ms (false: for callers that must not run `fire` inside their own caller,
    *   e.g. an actor's observer)
    */
   constructor(
     private readonly intervalMs: number,
-    private readonly fire: () => void,
+    private readonly fire: (now: number) => void,
     private readonly immediate = true,
   ) {}
 
@@ -52,6 +53,6 @@ export class Coalescer {
 
   private run(): void {
     this.last = performance.now();
-    this.fire();
+    this.fire(this.last);
   }
 }

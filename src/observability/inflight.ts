@@ -98,6 +98,8 @@ interface Tracked {
   /** Timestamp and request headers are filled in when first rendered: with nobody listening, tracking costs a request next to nothing. */
   entry: InflightRequest;
   started: number;
+  /** performance.now() at admission: elapsed times are monotonic, as the coalescer that spaces them. */
+  startedMono: number;
   req: IncomingMessage;
   res: ServerResponse;
   /** The response's body bytes so far (shared with the access log). */
@@ -134,6 +136,7 @@ export class InflightTracker {
         phase: 'waiting',
       },
       started: Date.now(),
+      startedMono: performance.now(),
       req,
       res,
       bytes: responseBytes(res),
@@ -197,7 +200,7 @@ export class InflightTracker {
   /** A tracked request changed: tell listeners, at most once per interval per request. */
   private changed(t: Tracked): void {
     if (this.listeners.size === 0) return;
-    t.updates ??= new Coalescer(UPDATE_INTERVAL_MS, () => this.emit({ operation: 'upsert', request: this.render(t) }));
+    t.updates ??= new Coalescer(UPDATE_INTERVAL_MS, (now) => this.emit({ operation: 'upsert', request: this.render(t, now) }));
     t.updates.poke();
   }
 
@@ -234,8 +237,12 @@ export class InflightTracker {
     return changed;
   }
 
-  /** A copy of the entry with fresh samples and elapsed time. */
-  private render(t: Tracked): InflightRequest {
+  /**
+   * A copy of the entry with fresh samples and its elapsed time at `now` (monotonic). An
+   * upsert passes the instant its coalescer fired, so elapsed times of two upserts are as far
+   * apart as the interval the coalescer keeps, however long the lazy header copy below takes.
+   */
+  private render(t: Tracked, now = performance.now()): InflightRequest {
     this.sample(t);
     const e = t.entry;
     if (e.timestamp === '') {
@@ -247,7 +254,7 @@ export class InflightTracker {
       req_headers: { ...e.req_headers },
       resp_headers: { ...e.resp_headers },
       metadata: { ...e.metadata },
-      elapsed_ms: Math.max(0, Date.now() - t.started),
+      elapsed_ms: Math.floor(now - t.startedMono),
     };
   }
 

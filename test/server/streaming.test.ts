@@ -115,7 +115,9 @@ describe('streaming proxy', () => {
     // The upstream may be stopped right after (b evicts it), so its events come from its file.
     await until(() => readUpstreamEvents().some((e) => e.what === 'client closed'), 'the upstream to see its client close');
     const closedAt = readUpstreamEvents().find((e) => e.what === 'client closed')!.at;
-    expect(closedAt - abortedAt).toBeLessThan(100);
+    // Prompt, not 'when the stream would have ended' (never, for the gated upstream). The bound
+    // leaves room for a loaded 2-core CI machine; the propagation itself takes about 1 ms.
+    expect(closedAt - abortedAt).toBeLessThan(1_000);
 
     const b = await queued;
     expect(b.status).toBe(200);
