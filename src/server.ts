@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { loadConfigFile, schedulerInputFor } from './config/load.ts';
 import type { Config } from './config/types.ts';
 import { createApp } from './http/app.ts';
-import type { ServerState } from './http/deps.ts';
+import { createRequestListener } from './http/front.ts';
+import type { AppDeps, ServerState } from './http/deps.ts';
 import { OpenStreams } from './http/open-streams.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
 import { UpstreamAgents } from './http/upstream-agents.ts';
@@ -96,7 +97,7 @@ export class SwapstateServer {
 
   /** Starts listening; rejects when the address cannot be bound. */
   async listen(opts: ListenOptions): Promise<AddressInfo> {
-    const app = createApp({
+    const deps: AppDeps = {
       current: () => this.current,
       logs: this.logs,
       proxy: this.proxy,
@@ -109,10 +110,11 @@ export class SwapstateServer {
         this.stateListeners.add(entry);
         return () => this.stateListeners.delete(entry);
       },
-    });
+    };
+    const listener = createRequestListener(deps, createApp(deps));
     const server = opts.tls
-      ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app)
-      : http.createServer(app);
+      ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, listener)
+      : http.createServer(listener);
     // A response may stream for as long as generation takes (llama-swap has no timeouts), but
     // receiving a request is bounded: a client that sends headers and never its body must
     // not hold a connection forever. Node's timeout covers only the request's reception.

@@ -2,7 +2,7 @@
  * The access log line of llama-swap (reference 7.1), at INFO in the proxy log:
  * `Request <clientIP> "<METHOD> <path> <proto>" <status> <bytes> "<user-agent>" <duration>`.
  */
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { responseBytes } from './response-bytes.ts';
 
 // Paths llama-swap does not log (reference 7.1).
@@ -19,7 +19,7 @@ export function goDuration(ms: number): string {
   return `${m}m${+(s - m * 60).toFixed(6)}s`;
 }
 
-export function clientIp(req: Request): string {
+export function clientIp(req: Pick<IncomingMessage, 'headers' | 'socket'>): string {
   const xff = req.headers['x-forwarded-for'];
   const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
   if (first) return first;
@@ -35,8 +35,8 @@ export interface AccessLogSink {
 
 /** Starts the access log of one request: the line is written when its response closes. */
 export function accessLog(sink: () => AccessLogSink) {
-  return (req: Request, res: Response): void => {
-    const path = req.originalUrl;
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = req.url ?? '';
     if (skipped(path)) return;
     const started = performance.now();
     // Read now: once a client has gone away its socket no longer knows the remote address.

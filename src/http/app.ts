@@ -1,25 +1,20 @@
 /**
- * The Express application: llama-swap's routes and middleware order (reference 3.1), with
- * no `listen`, so tests and the server share it.
+ * The Express application: every route of llama-swap's (reference 3.1) except the model
+ * routes, which `front.ts` routes before it, and which it only knows for 405's `Allow`.
  *
- * Order: access log -> bad request target (400, like Go's server) -> CORS preflight -> path
- * cleaning (301, like Go's mux), all in one layer -> model routes (API-key auth inline) ->
- * public routes -> API-key auth -> management, events, UI, logs, `/upstream` -> 405 / 404
- * like Go's mux (plain text, not the envelope).
+ * Order (after the front's checks): public routes -> API-key auth -> management, events, UI,
+ * logs, `/upstream` -> 405 / 404 like Go's mux (plain text, not the envelope) -> errors.
  */
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { accessLog } from './access-log.ts';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { apiKeyAuth } from './auth.ts';
-import { corsPreflight } from './cors.ts';
 import type { AppDeps } from './deps.ts';
-import { HttpError, sendError } from './errors.ts';
+import { handlerError, HttpError, sendError } from './errors.ts';
 import { eventsRoutes } from './events-routes.ts';
 import { inflightRoutes } from './inflight-routes.ts';
 import { logsRoutes } from './logs-routes.ts';
 import { managementRoutes } from './management-routes.ts';
-import { modelRouteHandler } from './model-routes.ts';
-import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
-import { findModelRoute, MODEL_ROUTES } from './route-table.ts';
+import { parseRequestTarget } from './request-target.ts';
+import { MODEL_ROUTES } from './route-table.ts';
 import { uiRoutes } from './ui-routes.ts';
 import { upstreamRoutes } from './upstream-route.ts';
 
@@ -75,28 +70,6 @@ function allowedMethods(path: string): string | null {
   return [...methods].sort().join(', ');
 }
 
-/**
- * Every model-dispatched route in one middleware with one map lookup (`findModelRoute`): the
- * hot path of a proxy. As separate Express routes each request was matched against each
- * pattern in turn. Paths match exactly, like the rest of the app; HEAD counts as GET.
- */
-function modelRoutes(deps: AppDeps, auth: RequestHandler): RequestHandler {
-  const handlers = new Map(MODEL_ROUTES.map((route) => [route, modelRouteHandler(deps, route)]));
-  return (req, res, next) => {
-    const route = findModelRoute(req.method, req.path);
-    const handler = route && handlers.get(route);
-    if (!handler) return next();
-    // An async handler: a rejection must reach the error handler, as Express 5 does for routes.
-    auth(req, res, () => void Promise.resolve(handler(req, res, next)).catch(next));
-  };
-}
-
-/** Go's answer to a request target its URL parser refuses (e.g. `/a%zz`): plain, and close. */
-function badRequestTarget(res: Response): void {
-  res.status(400).setHeader('Connection', 'close');
-  res.type('text/plain').send('400 Bad Request');
-}
-
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -106,31 +79,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  // The front of every request in one layer (each Express layer costs a request a match and
-  // a `next`): the access log, then Go's checks in Go's order: a bad target is refused
-  // before CORS, a preflight is answered before path cleaning.
-  const log = accessLog(() => deps.logs);
-  const cors = corsPreflight();
-  app.use((req, res, next) => {
-    log(req, res);
-    if (req.method === 'OPTIONS' && req.url === '*') return cors(req, res, next);
-    const target = parseRequestTarget(req.url);
-    if (!target) return badRequestTarget(res);
-    const { path } = target;
-    if (path.includes('%') && !hasValidEscapes(path)) return badRequestTarget(res);
-    // Go's mux answers a path with `.`, `..` or empty segments with a 301 to the cleaned
-    // path, before any handler: `/upstream/a/../b/x` never reaches model a, nor b unless the
-    // client follows the redirect with a request of its own. `%2F` and `%2e%2e` stay as they are.
-    // The fast path: a path with no empty or dot segment is clean already.
-    const cleaned = path.includes('//') || path.includes('/.') ? cleanPath(path) : path;
-    const rest = cleaned === path ? next : () => res.redirect(301, cleaned + target.query);
-    if (req.method === 'OPTIONS') return cors(req, res, rest);
-    rest();
-  });
-
-  // Model routes first: the hot path meets one more layer, and no public route shares a path.
   const auth = apiKeyAuth(() => deps.current().config.apiKeys);
-  app.use(modelRoutes(deps, auth));
 
   // Public: health checks, the root redirect and the UI's entry point.
   // 503 with the reason when the actor tree has stopped or the event loop stalls, so a
@@ -167,13 +116,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // A handler that throws must cost one request, never the server.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
-    const message = err instanceof Error ? err.message : String(err);
-    if (status && status >= 400 && status < 500) return sendError(req, res, new HttpError(status, message));
-    deps.logs.logger.error(`${req.method} ${req.originalUrl}: ${message}`);
-    sendError(req, res, new HttpError(500, `unspecific error: ${message}`));
-  });
+  const onError = handlerError(deps.logs);
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => onError(err, req, res));
 
   return app;
 }

@@ -7,8 +7,7 @@
  * upstreams unchanged, and some upstreams check it themselves.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestHandler } from 'express';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { sendError, unauthorized } from './errors.ts';
 
 /**
@@ -68,12 +67,12 @@ export function matchesApiKey(candidate: string, keys: readonly string[]): boole
 }
 
 /**
- * Express middleware: passes when no keys are configured or the request presents one of
+ * Middleware (plain Node request and response, so the model routes can use it too): passes when no keys are configured or the request presents one of
  * them; otherwise answers 401 with `WWW-Authenticate: Basic realm="swapstate"`. `keys` is
  * called per request so a config reload takes effect at once. Keys are never logged.
  */
-export function apiKeyAuth(keys: () => readonly string[]): RequestHandler {
-  return (req, res, next) => {
+export function apiKeyAuth(keys: () => readonly string[]) {
+  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const configured = keys().filter((k) => k !== '');
     if (configured.length === 0) {
       next();

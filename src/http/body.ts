@@ -4,8 +4,7 @@
  * body is complete ends the request quietly: it is not a server error, and nothing was granted
  * (the body is read before the scheduler is asked for a slot).
  */
-import type { IncomingMessage } from 'node:http';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { payloadTooLarge, sendError } from './errors.ts';
 
 export class BodyTooLarge extends Error {
@@ -74,7 +73,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  * connection, whose unread rest is discarded) and returns null. Null too, without an answer,
  * when the client went away before its body was complete.
  */
-export async function readBodyOrRefuse(req: Request, res: Response, limit: number): Promise<Buffer | null> {
+export async function readBodyOrRefuse(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer | null> {
   try {
     return await readBody(req, limit);
   } catch (err) {

@@ -4,8 +4,7 @@
  * the caller's Origin. Other responses get no CORS headers from us (an upstream's own pass
  * through).
  */
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 
 /** Allowed headers when the preflight does not say which it wants. */
 export const DEFAULT_ALLOW_HEADERS = 'Content-Type, Authorization, Accept, X-Requested-With';
@@ -37,9 +36,9 @@ export function preflightHeaders(headers: IncomingHttpHeaders): Record<string, s
   };
 }
 
-/** Express middleware: answers any OPTIONS request 204 with {@link preflightHeaders}. */
-export function corsPreflight(): RequestHandler {
-  return (req, res, next) => {
+/** Middleware (plain Node request and response): answers any OPTIONS request 204 with {@link preflightHeaders}. */
+export function corsPreflight() {
+  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     if (req.method !== 'OPTIONS') {
       next();
       return;

@@ -274,3 +274,17 @@ export function sendError(req: Pick<IncomingMessage, 'headers'>, res: ServerResp
     }
   }
 }
+
+/**
+ * The last resort for a handler that throws or rejects: a 4xx it names is answered in the
+ * envelope, anything else is logged and answered 500. It must cost one request, never the server.
+ */
+export function handlerError(logs: { logger: { error(message: string): void } }) {
+  return (err: unknown, req: IncomingMessage, res: ServerResponse): void => {
+    const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
+    const message = err instanceof Error ? err.message : String(err);
+    if (status && status >= 400 && status < 500) return sendError(req, res, new HttpError(status, message));
+    logs.logger.error(`${req.method} ${(req as { originalUrl?: string }).originalUrl ?? req.url}: ${message}`);
+    sendError(req, res, new HttpError(500, `unspecific error: ${message}`));
+  };
+}

@@ -3,7 +3,7 @@
  * the model (JSON field, multipart field or query), resolve aliases, apply the model's
  * filters, then serve through the scheduler.
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveModel } from '../config/load.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
@@ -19,8 +19,12 @@ export function queryOf(url: string): string {
   return i === -1 ? '' : url.slice(i);
 }
 
-export function modelRouteHandler(deps: AppDeps, route: ModelRoute): RequestHandler {
-  return async (req: Request, res: Response) => {
+/**
+ * The handler of one model route. It gets Node's plain request and response (see front.ts):
+ * no Express helpers here.
+ */
+export function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return async (req, res) => {
     const state = deps.current();
     const body = await readBodyOrRefuse(req, res, state.config.maxRequestBodyBytes);
     if (body === null) return;
@@ -44,7 +48,7 @@ export function modelRouteHandler(deps: AppDeps, route: ModelRoute): RequestHand
     await serveThroughScheduler(req, res, deps, state, {
       model: real,
       body: forwardBody,
-      forwardPath: (route.forwardAs ?? route.path) + queryOf(req.originalUrl),
+      forwardPath: (route.forwardAs ?? route.path) + queryOf(req.url ?? ''),
     });
   };
 }

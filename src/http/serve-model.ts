@@ -6,10 +6,11 @@
  * the queue and frees its concurrency slot); one that disconnects mid-stream closes the
  * upstream request (http-proxy-3) and its SERVE_DONE lets queued swaps proceed.
  */
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InflightHandle } from '../observability/inflight.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { fromSchedError, HttpError, sendError } from './errors.ts';
+import { parseRequestTarget } from './request-target.ts';
 
 export interface ServeOptions {
   /** The real model id (aliases resolved). */
@@ -26,8 +27,8 @@ export interface ServeOptions {
 }
 
 export async function serveThroughScheduler(
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   deps: AppDeps,
   state: ServerState,
   opts: ServeOptions,
@@ -42,7 +43,7 @@ export async function serveThroughScheduler(
     const refused = await ticket.admission;
     if (refused) return sendError(req, res, fromSchedError(refused));
     // Admitted: visible (and cancellable) from now until the response ends or the client leaves.
-    const path = opts.trackAs === undefined ? req.path : opts.trackAs;
+    const path = opts.trackAs === undefined ? (parseRequestTarget(req.url ?? '')?.path ?? '') : opts.trackAs;
     if (path !== null) tracked = deps.inflight.begin(req, res, { model: opts.model, path, reqId: ticket.reqId });
     const grant = await ticket.grant;
     if (!grant.ok) {

@@ -48,6 +48,7 @@ try {
 if (prof) {
   const files = readdirSync(join(dir, 'prof'));
   const s = summariseProfile(join(dir, "prof", files[0]!), 25);
-  console.log(JSON.stringify(s.topSelf.slice(0, 25), null, 1));
+  const fmt = (rows: { name: string; pct: number }[]) => rows.map((r) => `${r.pct.toFixed(1).padStart(5)}%  ${r.name}`).join("\n");
+  console.log(`busy ${s.busyMs.toFixed(0)} ms\n-- self\n${fmt(s.topSelf)}\n-- by origin, self\n${fmt(s.originSelf)}\n-- by origin, inclusive\n${fmt(s.originInclusive)}\n-- inclusive (packages and swapstate)\n${fmt(s.topInclusive)}`);
   console.log('profile:', join(dir, 'prof', files[0]!));
 }

@@ -185,3 +185,26 @@ describe('/upstream paths that try to escape', () => {
     });
   }
 });
+
+describe("the cleaning redirect is Go's http.Redirect", () => {
+  it('GET gets an HTML link to the cleaned path; a POST (a model route) gets none and reaches no model', async () => {
+    const get = await request(srv.url, { path: '/v1//models?x=<1>' });
+    expect(get.status).toBe(301);
+    expect(get.headers.location).toBe('/v1/models?x=<1>');
+    expect(get.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(get.body).toBe('<a href="/v1/models?x=&lt;1&gt;">Moved Permanently</a>.\n\n');
+
+    const startsBefore = startsOf(srv);
+    const post = await request(srv.url, {
+      method: 'POST',
+      path: '/v1/./chat/completions',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'a' }),
+    });
+    expect(post.status).toBe(301);
+    expect(post.headers.location).toBe('/v1/chat/completions');
+    expect(post.headers['content-type']).toBeUndefined();
+    expect(post.body).toBe('');
+    expect(startsOf(srv)).toEqual(startsBefore);
+  });
+});
