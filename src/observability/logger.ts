@@ -13,6 +13,7 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import type { LogLevel, LogToStdout } from '../config/types.ts';
 import { LogHub, RingLog } from '../runtime/ring-log.ts';
+import { BatchedWriter } from './batched-writer.ts';
 import { goTimeFormatter } from './go-time.ts';
 
 export interface LogSettings {
@@ -60,7 +61,13 @@ export class Logs {
     if (logToStdout === 'upstream' || logToStdout === 'both') {
       this.unsubscribe.push(this.hub.upstream.subscribe((c) => this.mux.write(c)));
     }
-    const stdout = opts.stdout ?? ((c: Buffer) => process.stdout.write(c));
+    let stdout = opts.stdout;
+    if (!stdout) {
+      const batched = new BatchedWriter((c) => process.stdout.write(c));
+      // The last lines ("shutdown complete") come right before process.exit.
+      process.once('exit', () => batched.flush());
+      stdout = (c) => batched.write(c);
+    }
     this.unsubscribe.push(this.mux.subscribe(stdout));
   }
 

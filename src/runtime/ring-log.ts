@@ -18,7 +18,14 @@ export type LogListener = (chunk: Buffer) => void;
  */
 export class RingLog {
   readonly limitBytes: number;
-  private chunks: Buffer[] = [];
+  /**
+   * The retained bytes, in one circular buffer allocated on first write. One copy per write
+   * instead of one retained Buffer per line: a busy access log wrote a line per request, and
+   * keeping the last thousand lines as objects made each of them old-generation garbage.
+   */
+  private ring: Buffer | null = null;
+  /** Where the oldest retained byte is. */
+  private start = 0;
   private size = 0;
   private readonly listeners = new Set<LogListener>();
 
@@ -48,7 +55,13 @@ export class RingLog {
 
   /** The retained tail, decoded as UTF-8. */
   history(): string {
-    const all = Buffer.concat(this.chunks, this.size);
+    const ring = this.ring;
+    if (!ring || this.size === 0) return '';
+    const end = this.start + this.size;
+    const all =
+      end <= this.limitBytes
+        ? ring.subarray(this.start, end)
+        : Buffer.concat([ring.subarray(this.start), ring.subarray(0, end - this.limitBytes)], this.size);
     return all.subarray(utf8Start(all)).toString('utf8');
   }
 
@@ -71,26 +84,23 @@ export class RingLog {
   }
 
   private append(buf: Buffer): void {
-    if (this.limitBytes === 0) return;
-    if (buf.length >= this.limitBytes) {
-      // Copy so we do not pin a huge chunk's memory for the sake of its tail.
-      this.chunks = [Buffer.from(buf.subarray(buf.length - this.limitBytes))];
-      this.size = this.limitBytes;
-      return;
-    }
-    this.chunks.push(buf);
-    this.size += buf.length;
-    while (this.size > this.limitBytes) {
-      const head = this.chunks[0];
-      if (head === undefined) break;
-      const excess = this.size - this.limitBytes;
-      if (head.length <= excess) {
-        this.chunks.shift();
-        this.size -= head.length;
-      } else {
-        this.chunks[0] = Buffer.from(head.subarray(excess));
-        this.size -= excess;
-      }
+    const limit = this.limitBytes;
+    if (limit === 0) return;
+    const ring = (this.ring ??= Buffer.allocUnsafe(limit));
+    // Only the last `limit` bytes of a huge chunk can stay.
+    const src = buf.length > limit ? buf.subarray(buf.length - limit) : buf;
+    let at = (this.start + this.size) % limit;
+    const first = Math.min(src.length, limit - at);
+    src.copy(ring, at, 0, first);
+    if (first < src.length) src.copy(ring, 0, first);
+    at = (at + src.length) % limit;
+    const total = this.size + src.length;
+    if (total > limit) {
+      // The oldest bytes were overwritten: the tail now starts where the write ended.
+      this.start = at;
+      this.size = limit;
+    } else {
+      this.size = total;
     }
   }
 }

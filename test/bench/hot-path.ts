@@ -1,10 +1,11 @@
 /**
  * A quick loop for optimising the request path: swapstate (built) with one ready model, 32
  * connections for a few seconds, swapstate's CPU per proxied request; `--prof` adds a CPU
- * profile summary. `npx tsx test/bench/hot-path.ts [--prof] [--seconds N] [-- node args]`.
+ * profile summary, `--gc` the young-generation garbage per request (from `--trace-gc`).
+ * `npx tsx test/bench/hot-path.ts [--prof] [--gc] [--seconds N] [-- node args]`.
  * The full, honest measurement stays `npm run bench`.
  */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/real-upstreams.ts';
@@ -15,12 +16,13 @@ const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
 const nodeArgs = dd === -1 ? [] : argv.slice(dd + 1);
 const prof = argv.includes('--prof');
+const gc = argv.includes('--gc');
 const si = argv.indexOf('--seconds');
 const seconds = si === -1 ? 4 : Number(argv[si + 1]);
 const dir = mkdtempSync(join(tmpdir(), 'swapstate-hot-'));
 const [port, upPort] = [await freePort(), await freePort()];
 const config = `logToStdout: proxy\nmodels:\n  m:\n    cmd: ${process.execPath} ${UPSTREAM} --port ${upPort}\n    proxy: http://127.0.0.1:${upPort}\n    concurrencyLimit: 64\n`;
-const args = prof ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : nodeArgs;
+const args = [...nodeArgs, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : []), ...(gc ? ['--trace-gc'] : [])];
 const sw = await startSwapstate({ instance: 'hot', dir, config, port, nodeArgs: args });
 const gen = await startLoadGen();
 const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
@@ -36,9 +38,11 @@ try {
   }
   for (let i = 0; i < 3; i++) {
     const c0 = cpuMs(sw.pid);
+    const freed0 = gc ? scavenged(sw.logFile) : 0;
     const r = await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, seconds * 1000, 1e9);
     const cpu = cpuMs(sw.pid) - c0;
     console.log(`run ${i}: ${r.requests} requests, ${r.reqPerSec.toFixed(0)} req/s, ${((cpu * 1000) / r.requests).toFixed(0)} µs CPU/request, RSS ${rssMb(sw.pid).toFixed(1)} MB, statuses ${JSON.stringify(r.statuses)}`);
+    if (gc) console.log(`  young garbage ${(((scavenged(sw.logFile) - freed0) * 1024) / r.requests).toFixed(1)} KB/request`);
   }
 } finally {
   gen.close();
@@ -51,4 +55,11 @@ if (prof) {
   const fmt = (rows: { name: string; pct: number }[]) => rows.map((r) => `${r.pct.toFixed(1).padStart(5)}%  ${r.name}`).join("\n");
   console.log(`busy ${s.busyMs.toFixed(0)} ms\n-- self\n${fmt(s.topSelf)}\n-- by origin, self\n${fmt(s.originSelf)}\n-- by origin, inclusive\n${fmt(s.originInclusive)}\n-- inclusive (packages and swapstate)\n${fmt(s.topInclusive)}`);
   console.log('profile:', join(dir, 'prof', files[0]!));
+}
+
+/** MB freed by all scavenges so far, from `--trace-gc` lines in the log ("Scavenge A (B) -> C (D) MB"). */
+function scavenged(logFile: string): number {
+  let mb = 0;
+  for (const m of readFileSync(logFile, 'utf8').matchAll(/Scavenge\S* ([\d.]+) \([\d.]+\) -> ([\d.]+) /g)) mb += Number(m[1]) - Number(m[2]);
+  return mb;
 }

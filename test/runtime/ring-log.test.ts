@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LogHub, RingLog } from '../../src/runtime/ring-log.ts';
 
@@ -120,5 +121,23 @@ describe('LogHub', () => {
     hub.forModel('b').write('bbbbbb');
     expect(hub.forModel('a').history()).toBe('aaaaaa');
     expect(hub.upstream.history()).toBe('aabbbbbb');
+  });
+});
+
+describe('RingLog storage', () => {
+  it('always holds exactly the last min(written, limit) bytes, whatever the chunk sizes (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), fc.array(fc.string({ unit: 'binary-ascii', maxLength: 150 }), { maxLength: 40 }), (limit, chunks) => {
+        const log = new RingLog(limit);
+        let all = '';
+        for (const c of chunks) {
+          log.write(c);
+          all += c;
+          expect(log.history()).toBe(all.slice(Math.max(0, all.length - limit)));
+          expect(log.byteLength).toBe(Math.min(all.length, limit));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
