@@ -18,7 +18,9 @@
  *    upstream spawned here (health polled every 5 ms);
  * 4. scheduler scale: 2000 concurrent requests over the 4 models of one swap group;
  * 5. idle CPU over 5 s with a model loaded, RSS idle / after 32 connections / over 100k
- *    requests (10k with --quick).
+ *    requests (10k with --quick);
+ * and "the floor" (rows 1a°, 1d°): a bare pass-through proxy (floor.mjs) with the same Node
+ * flags, to the same upstream, measured like 1a and 1d: what any Node proxy costs here.
  *
  * Prints a markdown table (date, nproc, pass/fail per target) and one JSON line with every
  * figure. When a target is missed (or with --profile) it runs swapstate once more under
@@ -49,6 +51,7 @@ import {
   sleep,
   spawnToHealthy,
   startLoadGen,
+  startFloorProxy,
   startSwapstate,
   type LoadGen,
   type Swapstate,
@@ -526,12 +529,47 @@ async function phaseA(gen: LoadGen, out: Record<string, unknown>) {
       schedMsStart: idleSchedStart,
       schedMsEnd: idleSchedEnd,
     };
+    // The floor: a bare pass-through (floor.mjs) to the same upstream, measured the same way,
+    // so the report shows what any Node proxy pays on this machine next to what swapstate does.
+    const fl = await startFloorProxy(await freePort(), port);
+    const floor = await measureFloor(gen, fl, direct, body);
+    fl.stop();
+    log(`floor: added p50 ${floor.addedP50Us.toFixed(0)} µs, CPU ${floor.cpuPerReqUs.toFixed(0)} µs per request at ${CONNECTIONS} conn`);
+
     // Cores used on the machine by processes outside the bench, per phase: other sessions'
     // work perturbs a 2-core measurement, and this says how much.
-    Object.assign(out, { latency, streaming, throughput, memory, idle, foreignBusyCores: foreign });
+    Object.assign(out, { latency, streaming, throughput, memory, idle, floor, foreignBusyCores: foreign });
   } finally {
     await sw.stop();
   }
+}
+
+/** The floor proxy's added p50 at 1 connection and CPU per request at 32, with the same warm-up and runs as swapstate's. */
+async function measureFloor(gen: LoadGen, fl: { pid: number; url: string }, direct: string, body: unknown) {
+  const url = `${fl.url}/v1/chat/completions`;
+  await gen.conc(url, body, CONNECTIONS, S.warmupMs, 10_000_000);
+  await gen.seq(url, body, S.warmup);
+  const lat = { direct: [] as number[], floor: [] as number[] };
+  for (let b = 0; b < S.latencyBlocks; b++) {
+    const order = b % 2 === 0 ? (['direct', 'floor'] as const) : (['floor', 'direct'] as const);
+    for (const kind of order) lat[kind].push(...(await gen.seq(kind === 'direct' ? direct : url, body, S.latencyBlock)).latenciesUs);
+  }
+  let cpu = 0;
+  let requests = 0;
+  const rates: number[] = [];
+  for (let r = 0; r < S.tputRounds; r++) {
+    const c0 = cpuMs(fl.pid);
+    const res = await gen.conc(url, body, CONNECTIONS, S.tputMs, 10_000_000);
+    cpu += cpuMs(fl.pid) - c0;
+    requests += res.requests;
+    rates.push(res.reqPerSec);
+  }
+  return {
+    addedP50Us: median(lat.floor) - median(lat.direct),
+    cpuPerReqUs: (cpu / requests) * 1000,
+    reqPerSec: median(rates),
+    rssMb: rssMb(fl.pid),
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -706,10 +744,13 @@ function targets(r: any): Target[] {
   const B5 = r.swapFastPoll;
   const C = r.scale;
   t.push({ id: '1a', what: `added latency p50, 1 conn (${L.n} req each)`, direct: `${f0(L.directP50Us)} µs`, proxied: `${f0(L.proxiedP50Us)} µs`, figure: `+${f0(L.addedP50Us)} µs`, target: '≤ 300 µs', pass: L.addedP50Us <= 300 && L.non200 === 0 });
+  const F = r.floor;
+  t.push({ id: '1a°', what: 'the floor (bare Node pass-through, test/bench/floor.mjs): added latency p50, 1 conn', direct: '—', proxied: '—', figure: `+${f0(F.addedP50Us)} µs`, target: '—', pass: null });
   t.push({ id: '1b', what: 'added latency p99, 1 conn', direct: `${f0(L.directP99Us)} µs`, proxied: `${f0(L.proxiedP99Us)} µs`, figure: `+${f0(L.addedP99Us)} µs`, target: '—', pass: null });
   t.push({ id: '1b′', what: 'swapstate CPU per proxied request, 1 conn (schedstat, all threads / main thread)', direct: '—', proxied: `${f0(L.cpuPerProxiedReqUs)} / ${f0(L.mainThreadPerProxiedReqUs)} µs`, figure: `${f0(L.cpuPerProxiedReqUs)} µs`, target: '—', pass: null });
   t.push({ id: '1c', what: `throughput, ${T.connections} conn (median of ${S.tputRounds} × ${T.runMs / 1000} s)`, direct: `${f0(T.directReqPerSec)} req/s`, proxied: `${f0(T.proxiedReqPerSec)} req/s`, figure: `${f0((T.proxiedReqPerSec / T.directReqPerSec) * 100)} % of direct`, target: '—', pass: null });
   t.push({ id: '1d', what: `swapstate CPU per proxied request, ${T.connections} conn`, direct: `${f0(T.cpuPerDirectReqUs)} µs (log pipe only)`, proxied: `${f0(T.cpuPerProxiedReqUs)} µs (schedstat ${f0(T.schedPerProxiedReqUs)}, main thread ${f0(T.mainThreadPerProxiedReqUs)})`, figure: `${f0(T.cpuPerProxiedReqUs)} µs`, target: '≤ 250 µs', pass: T.cpuPerProxiedReqUs <= 250 && T.non200 === 0 });
+  t.push({ id: '1d°', what: `the floor: CPU per request, ${T.connections} conn`, direct: '—', proxied: `${f0(F.reqPerSec)} req/s, RSS ${f1(F.rssMb)} MB`, figure: `${f0(F.cpuPerReqUs)} µs`, target: '—', pass: null });
   t.push({ id: '2a', what: `streaming ${St.chunks} chunks ${St.chunkDelayMs} ms apart (${St.runs} streams each): received one by one`, direct: `min ${St.direct.minChunks}, ${St.direct.merged} merged`, proxied: `min ${St.proxied.minChunks}, ${St.proxied.merged} merged`, figure: `≥ ${St.proxied.minChunks}/${STREAM_CHUNKS} received, ${St.proxied.merged} merged (< 1 ms apart)`, target: `${STREAM_CHUNKS}/${STREAM_CHUNKS}, 0 merged`, pass: St.proxied.incomplete === 0 && St.proxied.merged === 0 });
   t.push({ id: '2b', what: 'added time to first chunk (p50)', direct: `${f2(St.direct.ttfcP50Ms)} ms`, proxied: `${f2(St.proxied.ttfcP50Ms)} ms`, figure: `+${f2(St.addedTtfcMs)} ms`, target: '≤ 2 ms', pass: St.addedTtfcMs <= 2 });
   t.push({ id: '2c', what: 'largest inter-chunk gap (all streams)', direct: `${f1(St.direct.maxGapMs)} ms`, proxied: `${f1(St.proxied.maxGapMs)} ms`, figure: `${St.gapExcessMs >= 0 ? '+' : ''}${f1(St.gapExcessMs)} ms`, target: '≤ direct + 5 ms', pass: St.gapExcessMs <= 5 });

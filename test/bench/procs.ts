@@ -247,6 +247,42 @@ export async function startSwapstate(opts: {
 }
 
 // ---------------------------------------------------------------------------------------
+// The floor: a bare pass-through proxy (floor.mjs), with swapstate's Node flags
+// ---------------------------------------------------------------------------------------
+
+const FLOOR = fileURLToPath(new URL('./floor.mjs', import.meta.url));
+
+export interface FloorProxy {
+  pid: number;
+  url: string;
+  stop(): void;
+}
+
+/** Starts floor.mjs on `port`, forwarding to the upstream on `upstreamPort`; resolves once it listens. */
+export async function startFloorProxy(port: number, upstreamPort: number): Promise<FloorProxy> {
+  const child = spawn(process.execPath, [...binNodeFlags(), FLOOR, String(port), String(upstreamPort)], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: markerEnv('floor'),
+  });
+  if (child.pid === undefined) throw new Error('failed to spawn the floor proxy');
+  const pid = child.pid;
+  groups.add(pid);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`floor proxy exited with ${code}`)));
+  });
+  return {
+    pid,
+    url: `http://127.0.0.1:${port}`,
+    stop: () => {
+      kill(-pid, 'SIGKILL');
+      groups.delete(pid);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // The demo upstream, spawned directly
 // ---------------------------------------------------------------------------------------
 

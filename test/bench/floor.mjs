@@ -1,0 +1,31 @@
+/**
+ * "The floor" of the performance targets: a pass-through proxy that does nothing but forward
+ * (keep-alive agent, request and response piped, no body parsing, no routing, no logging).
+ * The bench runs it with swapstate's own Node flags against the same upstream, so its CPU
+ * per request and added latency show what any Node proxy pays on this machine.
+ * `node test/bench/floor.mjs <listen port> <upstream port>`.
+ */
+import http from 'node:http';
+
+const [port, upstreamPort] = process.argv.slice(2).map(Number);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+http
+  .createServer((req, res) => {
+    const up = http.request(
+      { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    req.pipe(up);
+  })
+  .listen(port, '127.0.0.1', () => process.stdout.write('listening\n'));
