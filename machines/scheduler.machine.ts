@@ -57,6 +57,11 @@ export interface SchedulerContext {
   abandonedLoadGraceMs: number;
   /** Grace for processes still running when SHUTDOWN arrives. */
   shutdownGraceMs: number;
+  /**
+   * Models whose process was told it is busy (ACQUIRE) and not yet that it is idle (RELEASE).
+   * Differs from "requests in flight" during the idle settle (see IDLE_SETTLE_MS).
+   */
+  busyTold: Record<string, true>;
 }
 
 export type SchedulerEvent =
@@ -69,7 +74,9 @@ export type SchedulerEvent =
   /** Raised by the scheduler itself, abandonedLoadGraceMs after a swap lost its last waiter. */
   | { type: 'ABANDON_CHECK'; swapId: string; seq: number }
   /** Raised by the scheduler when a swap outlived its bound (the liveness watchdog). */
-  | { type: 'SWAP_OVERDUE'; swapId: string };
+  | { type: 'SWAP_OVERDUE'; swapId: string }
+  /** Raised by the scheduler IDLE_SETTLE_MS after a model's last request ended. */
+  | { type: 'SETTLE_IDLE'; model: string };
 
 /** Parameters of the named effect actions the runtime provides. */
 export type AdmitParams = { reqId: string; model: string; error?: SchedError };
@@ -81,6 +88,17 @@ export type SwapStartedParams = { swapId: string; target: string | null; evict: 
 export type ChildFailedParams = { actorId: string; error: string };
 export type SwapAbortedParams = { swapId: string; target: string; reason: string };
 export type SwapOverdueParams = { swapId: string; target: string | null; boundMs: number };
+
+/**
+ * How long a model stays "busy" for its process after its last request ends. A client that
+ * sends its requests one after another (a chat UI, a coding agent) makes the model go idle
+ * and busy again around every request; told each time, the process took two transitions per
+ * request, and the scheduler two snapshots of it, on the request's own path. Told only once
+ * the model has been idle this long, it takes none. The process's TTL starts this much later.
+ */
+export const IDLE_SETTLE_MS = 100;
+
+const settleId = (model: string) => `settle:${model}`;
 
 /** Slack on top of a swap's own bounds before the watchdog calls it hung. */
 export const WATCHDOG_MARGIN_MS = 10_000;
@@ -125,25 +143,44 @@ interface Enqueue {
  * Runs a core step: store the new state, turn its effects into named actions and spawns.
  *
  * A process hears only when its model turns busy (no request in flight -> one) or idle (the
- * last one done): that is all its `idle`/`busy` states and TTL need, and the count itself is
- * the core's. One ACQUIRE and one RELEASE per request cost each request two more
- * macrosteps of the process actor while it was busy anyway.
+ * last one done, and none since for IDLE_SETTLE_MS): that is all its `idle`/`busy` states and
+ * TTL need, and the count itself is the core's. One ACQUIRE and one RELEASE per request cost
+ * each request two more macrosteps of the process actor while it was busy anyway.
  */
 function applyStep(enqueue: Enqueue, context: SchedulerContext, step: Step): void {
   if (step.state !== context.fifo) enqueue.assign({ fifo: step.state });
   const before = context.fifo.inFlight;
   const after = step.state.inFlight;
+  let told = context.busyTold;
   if (after !== before) {
     for (const model of Object.keys(after)) {
-      if (!(before[model] ?? 0) && (after[model] ?? 0) > 0) enqueue({ type: 'acquireProcess', params: { model } });
+      if ((before[model] ?? 0) > 0 || !((after[model] ?? 0) > 0)) continue;
+      if (told[model]) {
+        // Busy again within the settle: the process never learnt it was idle.
+        enqueue.cancel(settleId(model));
+      } else {
+        enqueue({ type: 'acquireProcess', params: { model } });
+        told = { ...told, [model]: true };
+      }
     }
   }
   for (const e of step.effects) applyEffect(enqueue, context, e);
   if (after !== before) {
     for (const model of Object.keys(before)) {
-      if ((before[model] ?? 0) > 0 && !(after[model] ?? 0)) enqueue({ type: 'releaseProcess', params: { model } });
+      if (!((before[model] ?? 0) > 0) || (after[model] ?? 0) > 0 || !told[model]) continue;
+      enqueue.cancel(settleId(model));
+      enqueue.raise({ type: 'SETTLE_IDLE', model }, { delay: IDLE_SETTLE_MS, id: settleId(model) });
     }
   }
+  if (told !== context.busyTold) enqueue.assign({ busyTold: told });
+}
+
+/** Tells a process its model is idle, unless a request came in since (then it was cancelled). */
+function settleIdle(enqueue: Enqueue, context: SchedulerContext, model: string): void {
+  if (!context.busyTold[model] || (context.fifo.inFlight[model] ?? 0) > 0) return;
+  enqueue({ type: 'releaseProcess', params: { model } });
+  const { [model]: _, ...rest } = context.busyTold;
+  enqueue.assign({ busyTold: rest });
 }
 
 function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): void {
@@ -243,6 +280,10 @@ export const schedulerSetup = setup({
       if (event.type !== 'SERVE_DONE') return;
       applyStep(enqueue as unknown as Enqueue, context, onServeDone(context.fifo, event.model, swapperOf(context)));
     }),
+    settleIdle: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SETTLE_IDLE') return;
+      settleIdle(enqueue as unknown as Enqueue, context, event.model);
+    }),
     unload: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'UNLOAD') return;
       applyStep(enqueue as unknown as Enqueue, context, onUnload(context.fifo, event.targets, swapperOf(context), event.ticket));
@@ -304,6 +345,12 @@ export const schedulerSetup = setup({
         return;
       }
       enqueue.stopChild(actorId);
+      // The fresh process has been told nothing: the next request tells it it is busy.
+      if (context.busyTold[model]) {
+        const { [model]: _, ...rest } = context.busyTold;
+        enqueue.assign({ busyTold: rest });
+        enqueue.cancel(settleId(model));
+      }
       const cfg = context.processes[model];
       if (cfg) enqueue.spawnChild('process', { id: actorId, systemId: actorId, input: cfg, syncSnapshot: true });
       for (const sw of context.fifo.active) {
@@ -359,6 +406,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
     evictGraceMs: input.evictGraceMs,
     abandonedLoadGraceMs: input.abandonedLoadGraceMs ?? 2_000,
     shutdownGraceMs: 0,
+    busyTold: {},
   }),
   entry: 'spawnProcesses',
   on: {
@@ -367,6 +415,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
     ABANDON_CHECK: { actions: 'abandonCheck' },
     SWAP_OVERDUE: { actions: 'expireSwap' },
     SERVE_DONE: { actions: 'serveDone' },
+    SETTLE_IDLE: { actions: 'settleIdle' },
     'xstate.snapshot.*': { guard: 'processMirrorChanged', actions: 'mirrorProcess' },
     'xstate.done.actor.*': { actions: 'swapDone' },
     'xstate.error.actor.*': { actions: 'childError' },

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, initialTransition, transition, type Actor } from 'xstate';
 import { processMachine } from '../../machines/process.machine.ts';
 import {
+  IDLE_SETTLE_MS,
   schedulerMachine,
   type AdmitParams,
   type GrantErrorParams,
@@ -190,8 +191,35 @@ describe('scheduler machine with fake processes', () => {
     expect(child.getSnapshot().value).toEqual({ running: { ready: 'busy' } });
     expect(changes).toBe(0); // r2, r3 and two releases: nothing for the process to do
     t.actor.send({ type: 'SERVE_DONE', reqId: 'r3', model: 'a' });
+    // Idle for the core at once; for the process once the model stayed idle for the settle.
+    expect(t.actor.getSnapshot().context.fifo.inFlight).toEqual({});
+    await vi.advanceTimersByTimeAsync(IDLE_SETTLE_MS - 1);
+    expect(child.getSnapshot().value).toEqual({ running: { ready: 'busy' } });
+    await vi.advanceTimersByTimeAsync(1);
     expect(child.getSnapshot().value).toEqual({ running: { ready: 'idle' } });
     expect(changes).toBe(1);
+    sub.unsubscribe();
+  });
+
+  it('requests one after another (within the idle settle) cost the process nothing; after it, one RELEASE and one ACQUIRE', async () => {
+    const t = runScheduler(['a']);
+    request(t.actor, 'r0', 'a');
+    await becomeReady(t.cluster.world('a'));
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r0', model: 'a' });
+    const child = t.actor.getSnapshot().children['process:a']!;
+    const seen: unknown[] = [];
+    const sub = child.subscribe((snap) => seen.push(snap.value));
+    for (let i = 1; i <= 5; i++) {
+      await vi.advanceTimersByTimeAsync(IDLE_SETTLE_MS / 2);
+      request(t.actor, `r${i}`, 'a');
+      t.actor.send({ type: 'SERVE_DONE', reqId: `r${i}`, model: 'a' });
+    }
+    expect(t.log).toEqual(['serve r0', 'serve r1', 'serve r2', 'serve r3', 'serve r4', 'serve r5']);
+    expect(seen).toEqual([]); // busy throughout, as far as the process knows
+    await vi.advanceTimersByTimeAsync(IDLE_SETTLE_MS);
+    expect(seen).toEqual([{ running: { ready: 'idle' } }]);
+    request(t.actor, 'r6', 'a');
+    expect(seen).toEqual([{ running: { ready: 'idle' } }, { running: { ready: 'busy' } }]);
     sub.unsubscribe();
   });
 
