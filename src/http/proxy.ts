@@ -72,20 +72,33 @@ function bodySource(body: Buffer): Readable {
   return source as unknown as Readable;
 }
 
-/**
- * Upstream base URLs parsed once: http-proxy-3 parses a string target on every request, and
- * a server has a handful of them. Bounded, in case configs with new URLs keep being loaded.
- */
-const parsedBases = new Map<string, URL>();
+interface ParsedBase {
+  url: URL;
+  /**
+   * The base URL's path to put before each forwarded path ('' for `/`), or null when the base
+   * has a query, which only http-proxy-3's own join merges.
+   */
+  prefix: string | null;
+}
 
-function parsedBase(base: string): URL {
-  let url = parsedBases.get(base);
-  if (!url) {
+/**
+ * Upstream base URLs parsed once: http-proxy-3 parses a string target, and the target's path
+ * (to join it), on every request, and a server has a handful of them. Bounded, in case
+ * configs with new URLs keep being loaded.
+ */
+const parsedBases = new Map<string, ParsedBase>();
+
+function parsedBase(base: string): ParsedBase {
+  let parsed = parsedBases.get(base);
+  if (!parsed) {
     if (parsedBases.size >= 1024) parsedBases.clear();
-    url = new URL(base);
-    parsedBases.set(base, url);
+    const url = new URL(base);
+    // http-proxy-3's join: the base path, then the forwarded one, one slash between them.
+    const prefix = url.search !== '' ? null : url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+    parsed = { url, prefix };
+    parsedBases.set(base, parsed);
   }
-  return url;
+  return parsed;
 }
 
 /** One proxy for the whole server; per-request options carry the target. */
@@ -127,7 +140,8 @@ export function createUpstreamProxy() {
         }
       };
       res.once('close', () => settle({ ok: true }));
-      req.url = target.path;
+      const base = parsedBase(target.base);
+      req.url = base.prefix === null ? target.path : base.prefix + target.path;
       if (target.body !== null) {
         req.headers['content-length'] = String(target.body.length);
         delete req.headers['transfer-encoding'];
@@ -140,7 +154,9 @@ export function createUpstreamProxy() {
           req,
           res,
           {
-            target: parsedBase(target.base),
+            target: base.url,
+            // The base path is joined above; http-proxy-3 would parse it again per request.
+            prependPath: base.prefix === null,
             agent: target.agent,
             // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
             // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
