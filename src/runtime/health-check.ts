@@ -23,15 +23,39 @@ export interface HealthCheckDeps {
 /** The logic to provide as the process machine's `health` actor. */
 export type HealthCheckLogic = PromiseActorLogic<void, HealthCheckInput>;
 
-/** Creates the `health` actor logic: resolves once `input.url` answers 200. */
+/**
+ * The window around a model's expected readiness in which probes go out every
+ * FAST_PROBE_MS instead of every `intervalMs`. The time learnt from probes every interval
+ * is up to an interval late, so the window opens an interval (at most a second) plus
+ * FAST_MARGIN_MS before it, and closes FAST_AFTER_MS after. Once a start was seen by fast
+ * probes, the time learnt is exact. Each probe is one connection to a local port.
+ */
+export const FAST_PROBE_MS = 5;
+const FAST_MARGIN_MS = 50;
+const FAST_AFTER_MS = 200;
+
+/**
+ * Creates the `health` actor logic: resolves once `input.url` answers 200.
+ *
+ * It remembers how long each model took to become healthy (from the first probe, which goes
+ * out as the process has spawned) and probes that model fast around the same time on its
+ * next start. A model server's load time is much the same from one start to the next, and
+ * with probes every `intervalMs` a swap lost up to a whole interval after the server was
+ * ready; now it loses at most FAST_PROBE_MS when the load takes as long as last time.
+ */
 export function createHealthCheckActor(deps: HealthCheckDeps = {}): HealthCheckLogic {
-  return fromPromise<void, HealthCheckInput>(({ input, signal }) => waitUntilHealthy(input, signal, deps));
+  const lastReadyMs = new Map<string, number>();
+  return fromPromise<void, HealthCheckInput>(async ({ input, signal }) => {
+    const ms = await waitUntilHealthy(input, signal, deps, lastReadyMs.get(input.model));
+    lastReadyMs.set(input.model, ms);
+  });
 }
 
 /**
- * Probes `input.url` at once, then every `input.intervalMs`, until a probe gets status 200
- * exactly (a 204 or a redirect is not "healthy", as in llama-swap). Refused connections,
- * timeouts and other statuses just mean "not yet".
+ * Probes `input.url` at once, then every `input.intervalMs` (every FAST_PROBE_MS around
+ * `expectedMs`, when given), until a probe gets status 200 exactly (a 204 or a redirect is
+ * not "healthy", as in llama-swap). Refused connections, timeouts and other statuses just
+ * mean "not yet". Resolves with the ms from the first probe to the healthy one.
  *
  * Rejects with `signal.reason` as soon as `signal` aborts; no timer and no socket is left
  * behind (every probe has its own connection, never kept alive).
@@ -40,7 +64,8 @@ export async function waitUntilHealthy(
   input: HealthCheckInput,
   signal: AbortSignal,
   deps: HealthCheckDeps = {},
-): Promise<void> {
+  expectedMs?: number,
+): Promise<number> {
   const intervalMs = Math.max(0, input.intervalMs);
   const timeoutMs = deps.probeTimeoutMs ?? Math.min(5000, Math.max(500, intervalMs * 10));
   const url = new URL(input.url);
@@ -48,16 +73,30 @@ export async function waitUntilHealthy(
   // A fresh agent without keep-alive: each probe's socket closes with its response, so an
   // abort leaves nothing open, and a restarted server is never probed on a stale socket.
   const agent = new client.Agent({ keepAlive: false });
+  const started = performance.now();
   try {
     for (;;) {
       signal.throwIfAborted();
       const status = await probe(client, url, agent, timeoutMs, signal);
-      if (status === 200) return;
-      await delay(intervalMs, signal);
+      if (status === 200) return performance.now() - started;
+      await delay(nextProbeDelay(performance.now() - started, intervalMs, expectedMs), signal);
     }
   } finally {
     agent.destroy();
   }
+}
+
+/**
+ * How long to wait before the next probe, `elapsed` ms into the wait: the interval, but
+ * every FAST_PROBE_MS inside the window around `expectedMs`, and never past the window's start.
+ */
+export function nextProbeDelay(elapsed: number, intervalMs: number, expectedMs?: number): number {
+  if (expectedMs === undefined || intervalMs <= FAST_PROBE_MS) return intervalMs;
+  const from = expectedMs - Math.min(intervalMs, 1_000) - FAST_MARGIN_MS;
+  const to = expectedMs + FAST_AFTER_MS;
+  if (elapsed >= to) return intervalMs;
+  if (elapsed >= from) return FAST_PROBE_MS;
+  return Math.min(intervalMs, Math.max(FAST_PROBE_MS, from - elapsed));
 }
 
 /** One GET; resolves with the status code, or null when no answer came (never rejects). */

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, waitFor } from 'xstate';
-import { createHealthCheckActor, waitUntilHealthy } from '../../src/runtime/health-check.ts';
+import { createHealthCheckActor, FAST_PROBE_MS, nextProbeDelay, waitUntilHealthy } from '../../src/runtime/health-check.ts';
 
 interface TestServer {
   url: string;
@@ -189,3 +189,41 @@ async function expectNoConnections(server: http.Server): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('probing around the expected readiness', () => {
+  it('nextProbeDelay: the interval, then fast probes from an interval + 50 ms before the last load time to 200 ms after it', () => {
+    expect(nextProbeDelay(0, 100)).toBe(100); // nothing learnt yet
+    expect(nextProbeDelay(0, 100, 5000)).toBe(100);
+    expect(nextProbeDelay(4800, 100, 5000)).toBe(50); // lands on the window's start, 4850
+    expect(nextProbeDelay(4848, 100, 5000)).toBe(FAST_PROBE_MS); // never a shorter wait than a fast probe
+    expect(nextProbeDelay(4850, 100, 5000)).toBe(FAST_PROBE_MS);
+    expect(nextProbeDelay(5199, 100, 5000)).toBe(FAST_PROBE_MS);
+    expect(nextProbeDelay(5200, 100, 5000)).toBe(100); // slower than last time: back to the interval
+    expect(nextProbeDelay(0, 30_000, 5000)).toBe(3950); // a long interval opens the window at most 1 s early
+    expect(nextProbeDelay(0, 2, 5000)).toBe(2); // an interval shorter than a fast probe stays
+  });
+
+  it('a model that took as long as last time is seen ready within a few ms, not at the next interval', async () => {
+    // Healthy 300 ms after each wait begins; probes every 2 s. Without learning, every wait
+    // would see it at the second probe, 1.7 s late.
+    let readyAt = 0;
+    const server = http.createServer((_req, res) => {
+      res.writeHead(Date.now() >= readyAt ? 200 : 503);
+      res.end();
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+    const logic = createHealthCheckActor();
+    const wait = async () => {
+      readyAt = Date.now() + 300;
+      const actor = createActor(logic, { input: { model: 'm', url, intervalMs: 2_000 } }).start();
+      await waitFor(actor, (s) => s.status !== 'active', { timeout: 10_000 });
+      expect(actor.getSnapshot().status).toBe('done');
+      return Date.now() - readyAt;
+    };
+    expect(await wait()).toBeGreaterThan(1_000); // seen at the probe after the interval (2 s)
+    expect(await wait()).toBeLessThan(1_000); // the window opened at 2000 - 1000 - 50 ms
+    expect(await wait()).toBeLessThan(500); // learnt exactly last time: fast probes from the start
+  });
+});
