@@ -223,7 +223,7 @@ describe('probing around the expected readiness', () => {
       return Date.now() - readyAt;
     };
     expect(await wait()).toBeGreaterThan(1_000); // seen at the probe after the interval (2 s)
-    expect(await wait()).toBeLessThan(1_000); // the window opened at 2000 - 1000 - 50 ms
+    expect(await wait()).toBeLessThan(1_200); // the window opened at 2000 - 1000 - 50 ms: ~650 (without it, ~1700)
     expect(await wait()).toBeLessThan(500); // learnt exactly last time: fast probes from the start
   });
 });
