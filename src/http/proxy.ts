@@ -32,39 +32,52 @@ export type ProxyOutcome = { ok: true } | { ok: false; error: Error; responded: 
  */
 const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 
+/** What the header stripping needs of a request or response we are about to send. */
+interface OutgoingHeaders {
+  getHeader(name: string): number | string | string[] | undefined;
+  setHeader(name: string, value: string): unknown;
+  removeHeader(name: string): void;
+}
+
 /**
- * Removes the hop-by-hop headers (and those the Connection header names) from `headers`,
- * keeping `TE: trailers` as Go does. Returns what was removed, to put back afterwards.
+ * Removes the hop-by-hop headers, and those the `connection` header names, from a message we
+ * send (the upstream request, the client's response), keeping `TE: trailers` as Go does,
+ * and says whether our own connection stays open (`keepAlive`): a removed Connection
+ * header is one Node no longer writes by itself.
+ *
+ * The removal happens on our outgoing copy, never on the incoming `req.headers` or
+ * `proxyRes.headers`: deleting from those turned them into slow dictionary-mode objects that
+ * http-proxy-3 and Node then copied and walked (a few µs per request, twice).
  */
-function stripHopByHop(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
-  const removed: http.IncomingHttpHeaders = {};
-  // Runs twice per request: plain loops, and the Connection list only when there is one.
-  const connection = headers.connection;
-  for (const name of HOP_BY_HOP) move(headers, removed, name);
+function stripHopByHop(out: OutgoingHeaders, connection: number | string | string[] | undefined, keepAlive: boolean): void {
+  const te = out.getHeader('te');
+  for (const name of HOP_BY_HOP) out.removeHeader(name);
   if (connection !== undefined) {
     for (const part of String(connection).split(',')) {
       const name = part.trim().toLowerCase();
-      if (name !== '' && name !== 'content-length' && name !== 'transfer-encoding' && name !== 'host') move(headers, removed, name);
+      if (name !== '' && name !== 'content-length' && name !== 'transfer-encoding' && name !== 'host') out.removeHeader(name);
     }
   }
-  if (removed.te !== undefined && String(removed.te).toLowerCase().includes('trailers')) headers.te = 'trailers';
-  return removed;
-}
-
-function move(from: http.IncomingHttpHeaders, to: http.IncomingHttpHeaders, name: string): void {
-  if (from[name] === undefined) return;
-  to[name] = from[name];
-  delete from[name];
+  if (te !== undefined && String(te).toLowerCase().includes('trailers')) out.setHeader('te', 'trailers');
+  out.setHeader('connection', keepAlive ? 'keep-alive' : 'close');
 }
 
 /**
- * The already-read body as http-proxy-3's `buffer` option, which it only ever `pipe`s into
- * the upstream request. Ending the request with the bytes is what a stream would do in the
- * end, without a stream per request (Readable.from cost an async iterator and several ticks).
+ * What http-proxy-3 pipes into the upstream request (its `buffer` option): the one place
+ * where that request's headers can still change, after it copied the client's and before
+ * they are sent. Hop-by-hop headers go; an already-read body replaces a chunked or
+ * rewritten one and ends the request at once (Readable.from cost an async iterator and
+ * several ticks per request); without one, the client's own request is piped.
  */
-function bodySource(body: Buffer): Readable {
+function upstreamSource(req: http.IncomingMessage, body: Buffer | null): Readable {
   const source = {
     pipe<T extends NodeJS.WritableStream>(dest: T): T {
+      const out = dest as unknown as http.ClientRequest;
+      // Our agents keep their connections: the client's `close` was for its own hop.
+      stripHopByHop(out, req.headers.connection, true);
+      if (body === null) return req.pipe(dest);
+      out.setHeader('content-length', String(body.length));
+      out.removeHeader('transfer-encoding');
       dest.end(body);
       return dest;
     },
@@ -111,15 +124,17 @@ export function createUpstreamProxy() {
     proxyRes.once('close', () => {
       if (!proxyRes.complete) res.destroy();
     });
-    // http-proxy-3 then sets Connection from the client's own request (keep-alive by default).
-    stripHopByHop(proxyRes.headers);
+    const sse = String(proxyRes.headers['content-type'] ?? '').includes('text/event-stream');
     // nginx and friends buffer SSE unless told not to (llama-swap #236).
-    if (String(proxyRes.headers['content-type'] ?? '').includes('text/event-stream')) {
-      res.setHeader('X-Accel-Buffering', 'no');
-      // Send the headers as soon as they are copied (when the body is piped), not with the
-      // first event: a client waiting for the stream to open learns at once that it has.
-      res.once('pipe', () => res.flushHeaders());
-    }
+    if (sse) res.setHeader('X-Accel-Buffering', 'no');
+    // http-proxy-3 copies the model's headers into res, then pipes: the model's Connection
+    // and Keep-Alive described its connection to us, not ours to the client.
+    res.once('pipe', () => {
+      stripHopByHop(res, proxyRes.headers.connection, res.shouldKeepAlive);
+      // Send the headers at once, not with the first event: a client waiting for the
+      // stream to open learns at once that it has.
+      if (sse) res.flushHeaders();
+    });
   });
   // Errors are handled per request by the callback; this keeps an emitter without
   // listeners from throwing.
@@ -142,33 +157,22 @@ export function createUpstreamProxy() {
       res.once('close', () => settle({ ok: true }));
       const base = parsedBase(target.base);
       req.url = base.prefix === null ? target.path : base.prefix + target.path;
-      if (target.body !== null) {
-        req.headers['content-length'] = String(target.body.length);
-        delete req.headers['transfer-encoding'];
-      }
-      // http-proxy-3 copies the request headers synchronously inside web(); its answer side
-      // reads the client's own Connection header later, so the removed ones go back at once.
-      const removed = stripHopByHop(req.headers);
-      try {
-        proxy.web(
-          req,
-          res,
-          {
-            target: base.url,
-            // The base path is joined above; http-proxy-3 would parse it again per request.
-            prependPath: base.prefix === null,
-            agent: target.agent,
-            // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
-            // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
-            // `/\host/x` reached the model as `/x` (the host always stays the model's).
-            toProxy: true,
-            ...(target.body !== null ? { buffer: bodySource(target.body) } : {}),
-          },
-          (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),
-        );
-      } finally {
-        Object.assign(req.headers, removed);
-      }
+      proxy.web(
+        req,
+        res,
+        {
+          target: base.url,
+          // The base path is joined above; http-proxy-3 would parse it again per request.
+          prependPath: base.prefix === null,
+          agent: target.agent,
+          // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
+          // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
+          // `/\host/x` reached the model as `/x` (the host always stays the model's).
+          toProxy: true,
+          buffer: upstreamSource(req, target.body),
+        },
+        (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),
+      );
     });
   }
 
