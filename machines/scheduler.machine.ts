@@ -345,14 +345,17 @@ export const schedulerSetup = setup({
         return;
       }
       enqueue.stopChild(actorId);
-      // The fresh process has been told nothing: the next request tells it it is busy.
-      if (context.busyTold[model]) {
-        const { [model]: _, ...rest } = context.busyTold;
-        enqueue.assign({ busyTold: rest });
-        enqueue.cancel(settleId(model));
-      }
       const cfg = context.processes[model];
       if (cfg) enqueue.spawnChild('process', { id: actorId, systemId: actorId, input: cfg, syncSnapshot: true });
+      // The fresh process has been told nothing. If requests are still in flight (to the dead
+      // one's server), it is busy until they end, so its TTL cannot unload it meanwhile.
+      const busy = (context.fifo.inFlight[model] ?? 0) > 0;
+      if (context.busyTold[model]) enqueue.cancel(settleId(model));
+      if (busy) (enqueue as unknown as Enqueue)({ type: 'acquireProcess', params: { model } });
+      if (busy !== Boolean(context.busyTold[model])) {
+        const { [model]: _, ...rest } = context.busyTold;
+        enqueue.assign({ busyTold: busy ? { ...rest, [model]: true } : rest });
+      }
       for (const sw of context.fifo.active) {
         const ref = system.get(sw.swapId) as AnyActorRef | undefined;
         if (!ref) continue;

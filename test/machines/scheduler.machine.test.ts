@@ -310,6 +310,22 @@ describe('scheduler machine with fake processes', () => {
     expect(t.failures).toEqual([]);
   });
 
+  it('a process actor that throws is replaced, and the new one is busy while requests are still in flight', async () => {
+    const t = runScheduler(['a']);
+    request(t.actor, 'r1', 'a');
+    await becomeReady(t.cluster.world('a'));
+    const before = t.actor.getSnapshot().children['process:a']!;
+    t.actor.send({ type: 'xstate.error.actor.process:a', error: new Error('boom') } as never);
+    const fresh = t.actor.getSnapshot().children['process:a']! as unknown as { getSnapshot(): { context: { inFlight: number } } };
+    expect(fresh).not.toBe(before);
+    // r1 is still in flight: the fresh process counts it, so an idle TTL cannot fire under it.
+    expect(fresh.getSnapshot().context.inFlight).toBe(1);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'a' });
+    await vi.advanceTimersByTimeAsync(IDLE_SETTLE_MS);
+    expect(fresh.getSnapshot().context.inFlight).toBe(0);
+    expect(t.failures).toEqual([]);
+  });
+
   it('survives a child that throws: the swap is answered with an error and the next request works', async () => {
     const t = runScheduler(['a']);
     request(t.actor, 'r1', 'a');
