@@ -17,6 +17,7 @@ import { parseRequestTarget } from './request-target.ts';
 import { MODEL_ROUTES } from './route-table.ts';
 import { uiRoutes } from './ui-routes.ts';
 import { upstreamRoutes } from './upstream-route.ts';
+import { goRedirect } from './redirect.ts';
 
 /** Exact paths and the methods they answer, for 405 with `Allow`. */
 const KNOWN: Record<string, string[]> = {
@@ -92,10 +93,10 @@ export function createApp(deps: AppDeps): express.Express {
   };
   app.get('/health', ok);
   app.get('/wol-health', ok);
-  app.get('/', (_req, res) => res.redirect(302, '/ui'));
-  app.get('/upstream', (_req, res) => res.redirect(302, '/ui/models'));
+  app.get('/', (req, res) => goRedirect(req, res, 302, '/ui'));
+  app.get('/upstream', (req, res) => goRedirect(req, res, 302, '/ui/models'));
   // Any other method: Go's mux redirects `/upstream` to `/upstream/`, which answers any method.
-  app.all('/upstream', (req, res) => res.redirect(301, `/upstream/${parseRequestTarget(req.url)?.query ?? ''}`));
+  app.all('/upstream', (req, res) => goRedirect(req, res, 301, `/upstream/${parseRequestTarget(req.url)?.query ?? ''}`));
 
   app.use((req, res, next) => (hasRoute(req.method, req.path) ? auth(req, res, next) : next()));
 

@@ -13,14 +13,15 @@
  * prototypes, so the model routes, which are the proxy's hot path, use Node's plain request
  * and response; everything else keeps Express's helpers.
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router } from 'express';
 import { accessLog } from './access-log.ts';
 import { apiKeyAuth } from './auth.ts';
 import { corsPreflight } from './cors.ts';
 import type { AppDeps } from './deps.ts';
-import { escapeHtml, handlerError } from './errors.ts';
+import { handlerError } from './errors.ts';
 import { modelRouteHandler } from './model-routes.ts';
+import { goRedirect } from './redirect.ts';
 import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
 import { MODEL_ROUTES } from './route-table.ts';
 
@@ -32,17 +33,6 @@ function badRequestTarget(res: ServerResponse): void {
   res.setHeader('Connection', 'close');
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.end('400 Bad Request');
-}
-
-/**
- * Go's `http.Redirect`, which its mux answers an unclean path with: an HTML content type for
- * GET and HEAD, and a one-link body for GET.
- */
-export function goRedirect(req: IncomingMessage, res: ServerResponse, status: number, location: string): void {
-  res.statusCode = status;
-  res.setHeader('Location', location);
-  if (req.method === 'GET' || req.method === 'HEAD') res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.end(req.method === 'GET' ? `<a href="${escapeHtml(location)}">${STATUS_CODES[status] ?? ''}</a>.\n\n` : undefined);
 }
 
 /**

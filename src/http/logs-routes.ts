@@ -9,6 +9,7 @@ import type { AppDeps } from './deps.ts';
 import type { OpenStreams } from './open-streams.ts';
 import { HttpError, sendError } from './errors.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+import { goRedirect } from './redirect.ts';
 
 const STREAM_PREFIX = '/logs/stream/';
 
@@ -37,7 +38,7 @@ export function logsRoutes(deps: AppDeps): Router {
   const r = Router({ strict: true, caseSensitive: true });
 
   r.get('/logs', (req, res) => {
-    if (String(req.headers.accept ?? '').includes('text/html')) return res.redirect(302, '/ui/');
+    if (String(req.headers.accept ?? '').includes('text/html')) return goRedirect(req, res, 302, '/ui/');
     res.type('text/plain').send(deps.logs.mux.history());
   });
 

@@ -14,6 +14,7 @@ import { Router, type Response } from 'express';
 import { processMachine } from '../../machines/process.machine.ts';
 import { machineChart } from '../observability/statechart.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+import { goRedirect } from './redirect.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -84,7 +85,7 @@ export function uiRoutes(uiDir: string = resolveUiDir()): Router {
     res.json(chart);
   });
 
-  r.get('/ui', (req, res) => res.redirect(301, `/ui/${parseRequestTarget(req.originalUrl)?.query ?? ''}`));
+  r.get('/ui', (req, res) => goRedirect(req, res, 301, `/ui/${parseRequestTarget(req.originalUrl)?.query ?? ''}`));
 
   // A RegExp route, so Express does not decode the path itself (uiFilePath decodes per segment).
   r.get(/^\/ui\//, async (req, res) => {

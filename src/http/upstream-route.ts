@@ -17,6 +17,7 @@ import { HttpError, modelNotFound, sendError } from './errors.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { findModelRoute } from './route-table.ts';
 import { serveThroughScheduler } from './serve-model.ts';
+import { goRedirect } from './redirect.ts';
 
 /** Splits `/upstream/<model...>/<rest>` by the longest prefix that resolves to a model. */
 export function splitUpstreamPath(cfg: Config, rawPath: string): { model: string; prefix: string; rest: string | null } | null {
@@ -55,7 +56,7 @@ export function upstreamRoutes(deps: AppDeps): RequestHandler {
     if (!hit) return sendError(req, res, modelNotFound());
     if (hit.rest === null) {
       const status = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308;
-      return res.redirect(status, `/upstream/${hit.prefix}/${target.query}`);
+      return goRedirect(req, res, status, `/upstream/${hit.prefix}/${target.query}`);
     }
     const rest = hit.rest;
     const ignored = ignorePathsOf(state.config).some((re) => re.test(rest));

@@ -207,4 +207,13 @@ describe("the cleaning redirect is Go's http.Redirect", () => {
     expect(post.body).toBe('');
     expect(startsOf(srv)).toEqual(startsBefore);
   });
+
+  it('so are the handlers\' own redirects: `/` and `/upstream/<model>`', async () => {
+    const root = await request(srv.url, { path: '/' });
+    expect([root.status, root.headers.location, root.body]).toEqual([302, '/ui', '<a href="/ui">Found</a>.\n\n']);
+    const model = await request(srv.url, { path: '/upstream/b?x=1' });
+    expect([model.status, model.headers.location, model.body]).toEqual([301, '/upstream/b/?x=1', '<a href="/upstream/b/?x=1">Moved Permanently</a>.\n\n']);
+    const post = await request(srv.url, { method: 'POST', path: '/upstream/b' });
+    expect([post.status, post.headers.location, post.body, post.headers['content-type']]).toEqual([308, '/upstream/b/', '', undefined]);
+  });
 });
