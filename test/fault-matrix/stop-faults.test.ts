@@ -94,11 +94,18 @@ function eachVariant(fault: StopFault, state: string, fn: (m: Model) => Promise<
 /**
  * The upstream never stopped by itself: it was SIGKILLed, and the fault left its trace once
  * (a shutdown or reload that finds a stop under way does not start it again).
+ *
+ * `noGraceLeft`: the stop began with no grace left (a shutdown whose budget the drain used
+ * up), so the SIGKILL follows the SIGTERM within a millisecond and the upstream may die before
+ * its handler prints the trace: at most once then (a fresh-clone run saw 0).
  */
-function expectKilled(expect: ExpectStatic, lab: Lab, m: Model): void {
+function expectKilled(expect: ExpectStatic, lab: Lab, m: Model, noGraceLeft = false): void {
   const log = lab.modelLog(m.id);
   expect(log).not.toContain('shutting down on SIGTERM');
-  if (m.v.mark) expect(count(log, m.v.mark), `"${m.v.mark}" in ${m.id}'s log`).toBe(1);
+  if (!m.v.mark) return;
+  const traces = count(log, m.v.mark);
+  if (noGraceLeft) expect(traces, `"${m.v.mark}" in ${m.id}'s log`).toBeLessThanOrEqual(1);
+  else expect(traces, `"${m.v.mark}" in ${m.id}'s log`).toBe(1);
 }
 
 async function healAndServe(expect: ExpectStatic, lab: Lab, id: string): Promise<void> {
@@ -352,16 +359,16 @@ async function sigtermCell(expect: ExpectStatic, fault: StopFault): Promise<void
         expectError(expect, r, 503, MSG.shuttingDown);
         expect(r.at - t).toBeGreaterThanOrEqual(budget - SLACK_MS);
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m);
+        expectKilled(expect, lab, m, true);
       }),
       idle: eachVariant(fault, 'id', async (m) => {
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m);
+        expectKilled(expect, lab, m, true);
       }),
       busy: eachVariant(fault, 'bu', async (m) => {
         expectCutStream(expect, await r1b.get(m.id)!.reply);
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m);
+        expectKilled(expect, lab, m, true);
       }),
       stopping: eachVariant(fault, 'sp', async (m) => {
         // Its 10 s stop was cut short by the shutdown, without a second cmdStop or SIGTERM.
