@@ -72,9 +72,8 @@ export function createRequestListener(deps: AppDeps, app: express.Express): (req
   for (const route of MODEL_ROUTES) {
     const handler = modelRouteHandler(deps, route);
     // Express 5 hands a rejected promise to the error layer; HEAD is answered by a GET route.
-    const serve = (req: IncomingMessage, res: ServerResponse) => handler(req, res);
-    if (route.method === 'GET') router.get(route.path, auth, serve);
-    else router.post(route.path, auth, serve);
+    if (route.method === 'GET') router.get(route.path, auth, handler);
+    else router.post(route.path, auth, handler);
   }
 
   router.use(app);

@@ -10,14 +10,9 @@ import type { AppDeps } from './deps.ts';
 import { HttpError, modelNotIdentified, noRouter, sendError } from './errors.ts';
 import { applyFilters } from './filters.ts';
 import { extractModel, rewriteModel } from './model-extract.ts';
+import { parseRequestTarget } from './request-target.ts';
 import type { ModelRoute } from './route-table.ts';
 import { serveThroughScheduler } from './serve-model.ts';
-
-/** The query string of a request URL, with its `?`, or ''. */
-export function queryOf(url: string): string {
-  const i = url.indexOf('?');
-  return i === -1 ? '' : url.slice(i);
-}
 
 /**
  * The handler of one model route. It gets Node's plain request and response (see front.ts):
@@ -48,7 +43,9 @@ export function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: Incom
     await serveThroughScheduler(req, res, deps, state, {
       model: real,
       body: forwardBody,
-      forwardPath: (route.forwardAs ?? route.path) + queryOf(req.url ?? ''),
+      forwardPath: (route.forwardAs ?? route.path) + (parseRequestTarget(req.url ?? '')?.query ?? ''),
+      // The router matched the path exactly: it is the route's.
+      trackAs: route.path,
     });
   };
 }

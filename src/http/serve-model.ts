@@ -10,7 +10,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InflightHandle } from '../observability/inflight.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { fromSchedError, HttpError, sendError } from './errors.ts';
-import { parseRequestTarget } from './request-target.ts';
 
 export interface ServeOptions {
   /** The real model id (aliases resolved). */
@@ -21,9 +20,9 @@ export interface ServeOptions {
   forwardPath: string;
   /**
    * The path the in-flight tracker shows (reference 7.2), or null: not tracked (an
-   * `/upstream/...` request that is no model route, per 3.8). Default: the request's path.
+   * `/upstream/...` request that is no model route, per 3.8).
    */
-  trackAs?: string | null;
+  trackAs: string | null;
 }
 
 export async function serveThroughScheduler(
@@ -43,8 +42,7 @@ export async function serveThroughScheduler(
     const refused = await ticket.admission;
     if (refused) return sendError(req, res, fromSchedError(refused));
     // Admitted: visible (and cancellable) from now until the response ends or the client leaves.
-    const path = opts.trackAs === undefined ? (parseRequestTarget(req.url ?? '')?.path ?? '') : opts.trackAs;
-    if (path !== null) tracked = deps.inflight.begin(req, res, { model: opts.model, path, reqId: ticket.reqId });
+    if (opts.trackAs !== null) tracked = deps.inflight.begin(req, res, { model: opts.model, path: opts.trackAs, reqId: ticket.reqId });
     const grant = await ticket.grant;
     if (!grant.ok) {
       if (!res.destroyed) sendError(req, res, fromSchedError(grant.error));

@@ -7,7 +7,7 @@
  * same-origin request, EventSource included, so no other mechanism is needed.
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Router, type Response } from 'express';
@@ -57,7 +57,7 @@ export function uiFilePath(root: string, rest: string): string | null {
 
 async function sendFile(res: Response, file: string): Promise<boolean> {
   try {
-    if (!(await stat(file)).isFile()) return false;
+    // A directory fails here too (EISDIR): one read, no separate stat.
     const body = await readFile(file);
     res.status(200);
     res.setHeader('Content-Type', TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');

@@ -127,7 +127,7 @@ export class InflightTracker {
         req_path: opts.path,
         method: req.method ?? '',
         req_headers: {},
-        remote_ip: clientIp(req as Parameters<typeof clientIp>[0]),
+        remote_ip: clientIp(req),
         resp_headers: {},
         resp_bytes: 0,
         elapsed_ms: 0,
@@ -174,9 +174,9 @@ export class InflightTracker {
     return true;
   }
 
-  /** Every tracked request now, by id. */
+  /** Every tracked request now, by id (the map keeps them in the order their ids were given). */
   snapshot(): InflightRequest[] {
-    return [...this.requests.values()].sort((a, b) => Number(a.entry.id) - Number(b.entry.id)).map((t) => this.render(t));
+    return [...this.requests.values()].map((t) => this.render(t));
   }
 
   /** How many requests are tracked. */

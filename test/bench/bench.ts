@@ -782,28 +782,18 @@ function table(rows: Target[], header: string): string {
 function profileTable(p: { summary: ProfileSummary; requests: number; served: number; reqPerSec: number }): string {
   const s = p.summary;
   const row = (r: { name: string; ms: number; pct: number }) => `| ${r.name.replace(/\|/g, '\\|')} | ${f0(r.ms)} | ${f1(r.pct)} % |`;
+  // A blank line, then one markdown table of profile rows under `title`.
+  const table = (title: string, rows: ProfileSummary['topSelf']) => ['', `| ${title} | ms | % busy |`, '|---|---|---|', ...rows.map(row)];
   return [
     `### CPU profile of swapstate, ${CONNECTIONS} connections, ${p.requests} requests (${f0(p.reqPerSec)} req/s under --cpu-prof)`,
     '',
     s.windowed
       ? `${s.file}: the ${f1(s.totalMs / 1000)} s of the measured run (${s.samples} samples, after a 1 s warm-up): main thread busy ${f0(s.busyMs)} ms, ${f0((s.busyMs * 1000) / p.served)} µs per request, idle ${f0(s.idleMs)} ms`
       : `${s.file}: whole process life (start-up included; the run's window could not be matched): busy ${f0(s.busyMs)} ms, idle ${f0(s.idleMs)} ms`,
-    '',
-    '| top self time: function  origin:line | ms | % busy |',
-    '|---|---|---|',
-    ...s.topSelf.slice(0, 15).map(row),
-    '',
-    '| origin (self) | ms | % busy |',
-    '|---|---|---|',
-    ...s.originSelf.slice(0, 12).map(row),
-    '',
-    '| origin (inclusive: on the stack) | ms | % busy |',
-    '|---|---|---|',
-    ...s.originInclusive.slice(0, 12).map(row),
-    '',
-    '| swapstate and package functions, inclusive | ms | % busy |',
-    '|---|---|---|',
-    ...s.topInclusive.slice(0, 25).map(row),
+    ...table('top self time: function  origin:line', s.topSelf.slice(0, 15)),
+    ...table('origin (self)', s.originSelf.slice(0, 12)),
+    ...table('origin (inclusive: on the stack)', s.originInclusive.slice(0, 12)),
+    ...table('swapstate and package functions, inclusive', s.topInclusive.slice(0, 25)),
   ].join('\n');
 }
 

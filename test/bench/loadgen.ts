@@ -65,6 +65,18 @@ interface Outcome {
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
 
+/** The options of a JSON POST of `body` to `url` (load and streams alike). */
+function postOptions(agent: http.Agent, url: URL, body: Buffer, headers: http.OutgoingHttpHeaders = {}): http.RequestOptions {
+  return {
+    host: url.hostname,
+    port: url.port,
+    path: url.pathname,
+    method: 'POST',
+    agent,
+    headers: { 'content-type': 'application/json', 'content-length': body.length, ...headers },
+  };
+}
+
 function post(agent: http.Agent, url: URL, body: Buffer, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const t0 = nowUs();
@@ -75,14 +87,7 @@ function post(agent: http.Agent, url: URL, body: Buffer, timeoutMs: number): Pro
       resolve({ status, us: nowUs() - t0, error });
     };
     const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
-      },
+      postOptions(agent, url, body),
       (res) => {
         res.on('data', () => {});
         res.on('end', () => finish(res.statusCode ?? 0, null));
@@ -179,14 +184,7 @@ function stream(cmd: Extract<LoadCommand, { kind: 'stream' }>): Promise<StreamRe
       finish('timeout');
     }, cmd.timeoutMs);
     const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, accept: 'text/event-stream' },
-      },
+      postOptions(agent, url, body, { accept: 'text/event-stream' }),
       (res) => {
         result.status = res.statusCode ?? 0;
         result.headersMs = performance.now() - t0;
