@@ -47,3 +47,21 @@ ${extra
   .join('\n')}
 `;
 }
+
+/**
+ * A chat request for `model` to a running swapstate (`extra` merged into the body);
+ * `init` adds headers, a signal, or another model route's path.
+ */
+export function chat(
+  url: string,
+  model: string,
+  extra: Record<string, unknown> = {},
+  init: { headers?: Record<string, string>; signal?: AbortSignal; path?: string } = {},
+): Promise<Response> {
+  return fetch(`${url}${init.path ?? '/v1/chat/completions'}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...init.headers },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
+    ...(init.signal ? { signal: init.signal } : {}),
+  });
+}

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ModelStatusRecord } from '../../src/http/model-status.ts';
 import type { StateSnapshot } from '../../src/runtime/state-view.ts';
 import { freePortBlock, until } from '../helpers/real-upstreams.ts';
-import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
+import { chat, demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
 import { SseReader, type SseFrame } from '../helpers/sse.ts';
 
 let srv: RunningServer | null = null;
@@ -24,14 +24,6 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   dir = null;
 });
-
-function chat(url: string, model: string, extra: Record<string, unknown> = {}) {
-  return fetch(`${url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
-  });
-}
 
 /** The state of model `id` in a modelStatus frame. */
 const stateOf = (f: SseFrame, id: string) => (f.data as ModelStatusRecord[]).find((m) => m.id === id)?.state;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { InflightRequest } from '../../src/observability/inflight.ts';
 import type { StateSnapshot } from '../../src/runtime/state-view.ts';
 import { until } from '../helpers/real-upstreams.ts';
-import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
+import { chat, demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
 import { SseReader, type SseFrame } from '../helpers/sse.ts';
 
 let srv: RunningServer | null = null;
@@ -21,14 +21,6 @@ async function open(url: string, headers: Record<string, string> = {}): Promise<
   const r = await SseReader.open(url, headers);
   readers.push(r);
   return r;
-}
-
-function chat(url: string, model: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}, path = '/v1/chat/completions') {
-  return fetch(`${url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
-  });
 }
 
 const state = async (url: string) => (await (await fetch(`${url}/api/state`)).json()) as StateSnapshot;
@@ -52,7 +44,7 @@ describe('in-flight requests', () => {
     const events = await open(srv.url);
     await events.waitFor('the initial burst', (f) => f.type === 'state');
 
-    const reply = chat(srv.url, 'a', { delay_ms: 1_000 }, { authorization: 'Bearer sk-secret', 'x-api-key': 'sk-other', cookie: 'c=1', 'x-custom': 'visible' });
+    const reply = chat(srv.url, 'a', { delay_ms: 1_000 }, { headers: { authorization: 'Bearer sk-secret', 'x-api-key': 'sk-other', cookie: 'c=1', 'x-custom': 'visible' } });
     const first = upsert(await events.waitFor('the first upsert', (f) => upsert(f) !== null));
     expect(first).toMatchObject({
       id: '1',
@@ -182,7 +174,7 @@ describe('in-flight requests', () => {
     const events = await open(url);
     await events.waitFor('the initial burst', (f) => f.type === 'state');
     expect((await fetch(`${url}/upstream/a/health`)).status).toBe(200);
-    expect((await chat(url, 'a', {}, {}, '/upstream/a/v1/chat/completions')).status).toBe(200);
+    expect((await chat(url, 'a', {}, { path: '/upstream/a/v1/chat/completions' })).status).toBe(200);
     const tracked = upsert(await events.waitFor('the upstream request', (f) => upsert(f) !== null));
     expect(tracked).toMatchObject({ id: '1', req_path: '/v1/chat/completions', model: 'a' });
     await events.waitFor('its remove', isRemove('1'));

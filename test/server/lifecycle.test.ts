@@ -5,21 +5,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive, until } from '../helpers/real-upstreams.ts';
-import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
+import { chat, demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
 
 let srv: RunningServer | null = null;
 afterEach(async () => {
   await srv?.stop();
   srv = null;
 });
-
-function chat(url: string, model: string, extra: Record<string, unknown> = {}) {
-  return fetch(`${url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
-  });
-}
 
 async function running(url: string): Promise<string[]> {
   const body = (await (await fetch(`${url}/running`)).json()) as { running: Array<{ model: string }> };

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
+import { chat, demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
 import { until } from '../helpers/real-upstreams.ts';
 
 const GATED = fileURLToPath(new URL('../fixtures/gated-upstream.mjs', import.meta.url));
@@ -17,15 +17,6 @@ afterEach(async () => {
   await srv?.stop();
   srv = null;
 });
-
-function chat(url: string, model: string, extra: Record<string, unknown> = {}, signal?: AbortSignal) {
-  return fetch(`${url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
-    ...(signal ? { signal } : {}),
-  });
-}
 
 /** Reads an SSE body, calling `onEvent` with each `data:` payload as it arrives. */
 async function readEvents(res: Response, onEvent: (data: string) => void | Promise<void>): Promise<void> {
@@ -97,7 +88,7 @@ describe('streaming proxy', () => {
     );
     const upstream = `http://127.0.0.1:${portOf(srv, 'g')}`;
     const abort = new AbortController();
-    const res = await chat(srv.url, 'g', { stream: true }, abort.signal);
+    const res = await chat(srv.url, 'g', { stream: true }, { signal: abort.signal });
     await until(async () => (await (await fetch(`${upstream}/release`, { method: 'POST' })).text()) === 'released', 'chunk 1');
     const reader = res.body!.getReader();
     await reader.read(); // chunk 1 is here: the stream is live
