@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { loadConfigFile, schedulerInputFor } from './config/load.ts';
 import type { Config } from './config/types.ts';
 import { createApp } from './http/app.ts';
-import { createRequestListener } from './http/front.ts';
+import { BodyBudget } from './http/body-budget.ts';
+import { createRequestListener, serveRequests } from './http/front.ts';
 import type { AppDeps, ServerState } from './http/deps.ts';
 import { OpenStreams } from './http/open-streams.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
@@ -44,6 +45,8 @@ export class SwapstateServer {
   /** In-flight requests outlive a reload: one tracker for the server's whole life. */
   private readonly inflight = new InflightTracker();
   private readonly streams = new OpenStreams();
+  /** Request bodies held in memory, across reloads: a new config's limit applies at once. */
+  readonly bodies = new BodyBudget(() => this.current.config.maxBufferedRequestBytes);
   private readonly stateListeners = new Set<(state: ServerState) => void>();
 
   constructor(
@@ -102,9 +105,11 @@ export class SwapstateServer {
       logs: this.logs,
       proxy: this.proxy,
       version: this.version,
+      listenHost: opts.host,
       liveness: () => this.liveness(),
       inflight: this.inflight,
       streams: this.streams,
+      bodies: this.bodies,
       watchState: (listener) => {
         const entry = (state: ServerState) => listener(state);
         this.stateListeners.add(entry);
@@ -112,9 +117,8 @@ export class SwapstateServer {
       },
     };
     const listener = createRequestListener(deps, createApp(deps));
-    const server = opts.tls
-      ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, listener)
-      : http.createServer(listener);
+    const server = opts.tls ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : http.createServer();
+    serveRequests(server, listener);
     // A response may stream for as long as generation takes (llama-swap has no timeouts), but
     // receiving a request is bounded: a client that sends headers and never its body must
     // not hold a connection forever. Node's timeout covers only the request's reception.
@@ -130,6 +134,13 @@ export class SwapstateServer {
       });
     });
     return server.address() as AddressInfo;
+  }
+
+  /** Client connections open right now (0 before `listen`); for inspection and tests. */
+  openConnections(): Promise<number> {
+    const server = this.server;
+    if (!server) return Promise.resolve(0);
+    return new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
   }
 
   /** Why swapstate cannot serve right now, or null. */

@@ -7,6 +7,7 @@ import type { Config } from '../config/types.ts';
 import type { InflightTracker } from '../observability/inflight.ts';
 import type { Logs } from '../observability/logger.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
+import type { BodyBudget } from './body-budget.ts';
 import type { OpenStreams } from './open-streams.ts';
 import type { UpstreamProxy } from './proxy.ts';
 import type { UpstreamAgents } from './upstream-agents.ts';
@@ -22,8 +23,12 @@ export interface AppDeps {
   logs: Logs;
   proxy: UpstreamProxy;
   version: string;
+  /** The address or name the server listens on (`--listen`'s host), one of its own names. */
+  listenHost: string;
   /** Null when swapstate can serve; else why not (for `/health`). */
   liveness(): string | null;
+  /** Request bodies held in memory, over all requests (`maxBufferedRequestBytes`). */
+  bodies: BodyBudget;
   /** This server's long-lived responses (log and event streams), ended on shutdown. */
   streams: OpenStreams;
   /** Model-dispatched requests in flight (reference 7.2); one per server, across reloads. */

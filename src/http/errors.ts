@@ -121,6 +121,16 @@ export const payloadTooLarge = (limit: number): HttpError =>
   });
 
 /**
+ * 503: the request bodies held in memory would exceed `maxBufferedRequestBytes` (swapstate's
+ * own key). Temporary by nature: held bodies are given back as their responses end.
+ */
+export const tooManyBufferedBodies = (capacity: number): HttpError =>
+  new HttpError(503, `too many request bodies in memory at once (maxBufferedRequestBytes is ${capacity} bytes); retry shortly`, {
+    code: 'request_bodies_over_budget',
+    headers: { 'Retry-After': '1' },
+  });
+
+/**
  * Maps a scheduler refusal to its HTTP answer, keeping llama-swap's texts where the core's
  * message carries more detail than llama-swap says (the unknown-model message has no
  * `: <model>` suffix in llama-swap, and clients match that string).

@@ -2,7 +2,8 @@
  * The server's request listener: an Express router in front of the Express application.
  *
  * Order: the front checks (access log, bad request target, CORS preflight, path cleaning, in
- * one layer) -> the model routes, each an Express route (API-key auth, then the handler) ->
+ * one layer) -> the model routes, each an Express route (route guard: browser checks and
+ * API-key auth; then the handler) ->
  * the application (management, events, UI, logs, `/upstream`, 404/405) -> errors.
  *
  * Why a router and not the application for the model routes: for every request it handles,
@@ -13,15 +14,17 @@
  * prototypes, so the model routes, which are the proxy's hot path, use Node's plain request
  * and response; everything else keeps Express's helpers.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import express, { Router } from 'express';
 import { accessLog } from './access-log.ts';
-import { apiKeyAuth } from './auth.ts';
 import { corsPreflight } from './cors.ts';
 import type { AppDeps } from './deps.ts';
 import { handlerError } from './errors.ts';
 import { modelRouteHandler } from './model-routes.ts';
+import { expectContinue } from './expect-continue.ts';
+import { oneAtATime } from './one-at-a-time.ts';
 import { goRedirect } from './redirect.ts';
+import { routeGuard } from './route-guard.ts';
 import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
 import { MODEL_ROUTES } from './route-table.ts';
 
@@ -41,7 +44,10 @@ function badRequestTarget(res: ServerResponse): void {
  * CORS, and a preflight is answered before path cleaning.
  */
 function frontChecks(deps: AppDeps) {
-  const log = accessLog(() => deps.logs);
+  const log = accessLog(
+    () => deps.logs,
+    () => deps.current().config,
+  );
   const cors = corsPreflight();
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const url = req.url ?? '';
@@ -68,7 +74,7 @@ export function createRequestListener(deps: AppDeps, app: express.Express): (req
   const router = Router({ strict: true, caseSensitive: true });
   router.use(frontChecks(deps));
 
-  const auth = apiKeyAuth(() => deps.current().config.apiKeys);
+  const auth = routeGuard(deps);
   for (const route of MODEL_ROUTES) {
     const handler = modelRouteHandler(deps, route);
     // Express 5 hands a rejected promise to the error layer; HEAD is answered by a GET route.
@@ -80,11 +86,24 @@ export function createRequestListener(deps: AppDeps, app: express.Express): (req
   const onError = handlerError(deps.logs);
   router.use((err: unknown, req: IncomingMessage, res: ServerResponse, _next: Next) => onError(err, req, res));
 
-  return (req, res) => {
+  return oneAtATime((req, res) => {
     router(req as express.Request, res as express.Response, (err?: unknown) => {
       // Only reached if the application itself failed to answer.
       if (err !== undefined && err !== 'route' && err !== 'router') onError(err, req, res);
       else if (!res.headersSent) onError(new Error('no handler answered'), req, res);
     });
-  };
+  });
+}
+
+/**
+ * Serves `listener` on `server`: ordinary requests, and those that wait for `100 Continue`
+ * (Node emits those separately, and would otherwise answer 100 for us at once, before any
+ * check; see expect-continue.ts).
+ */
+export function serveRequests(server: Pick<Server, 'on'>, listener: (req: IncomingMessage, res: ServerResponse) => void): void {
+  server.on('request', listener);
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    expectContinue(req, res);
+    listener(req, res);
+  });
 }

@@ -21,7 +21,7 @@ import { serveThroughScheduler } from './serve-model.ts';
 export function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const state = deps.current();
-    const body = await readBodyOrRefuse(req, res, state.config.maxRequestBodyBytes);
+    const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (body === null) return;
     const { model: requested } = await extractModel(req, body);
     if (!requested) return sendError(req, res, modelNotIdentified());
@@ -29,12 +29,15 @@ export function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: Incom
     const cfg = real === null ? undefined : state.config.models[real];
     if (real === null || !cfg) return sendError(req, res, noRouter());
 
-    let forwardBody: Buffer | null = req.method === 'GET' || req.method === 'HEAD' ? null : body;
+    // The body goes upstream as it was read (a GET's too: its length header is forwarded),
+    // rewritten only for the methods llama-swap rewrites.
+    let forwardBody = body;
+    const rewritable = req.method !== 'GET' && req.method !== 'HEAD';
     const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
     try {
-      if (forwardBody && contentType.includes('application/json')) {
+      if (rewritable && contentType.includes('application/json')) {
         forwardBody = applyFilters(forwardBody, cfg, requested) ?? forwardBody;
-      } else if (forwardBody && contentType.includes('multipart/form-data') && cfg.useModelName) {
+      } else if (rewritable && contentType.includes('multipart/form-data') && cfg.useModelName) {
         forwardBody = rewriteModel(forwardBody, String(req.headers['content-type']), cfg.useModelName);
       }
     } catch (err) {

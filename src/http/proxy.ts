@@ -15,8 +15,12 @@ export interface ProxyTarget {
   base: string;
   /** Path and query to request upstream, sent verbatim (appended to the base URL's path). */
   path: string;
-  /** The request body, already read (and possibly rewritten); null to stream `req` itself. */
-  body: Buffer | null;
+  /**
+   * The request body, already read whole (and possibly rewritten). Always a buffer: the
+   * request's own stream has been consumed, so forwarding it would send nothing after a
+   * length that promised bytes (a GET with a body hung the upstream that way).
+   */
+  body: Buffer;
   agent: http.Agent;
 }
 
@@ -62,27 +66,45 @@ function stripHopByHop(out: OutgoingHeaders, connection: number | string | strin
   out.setHeader('connection', keepAlive ? 'keep-alive' : 'close');
 }
 
+/** What http-proxy-3 pipes into the upstream request, and the request once it exists. */
+interface UpstreamSource {
+  readable: Readable;
+  /** The upstream request, once http-proxy-3 created it (to destroy it when proxying fails). */
+  request(): http.ClientRequest | null;
+}
+
 /**
  * What http-proxy-3 pipes into the upstream request (its `buffer` option): the one place
  * where that request's headers can still change, after it copied the client's and before
- * they are sent. Hop-by-hop headers go; an already-read body replaces a chunked or
- * rewritten one and ends the request at once (Readable.from cost an async iterator and
- * several ticks per request); without one, the client's own request is piped.
+ * they are sent. Hop-by-hop headers go; the body, read whole, is sent with its exact length
+ * (replacing a chunked framing or a rewritten body's old length) and ends the request at
+ * once (Readable.from cost an async iterator and several ticks per request). A request that
+ * had no body framing at all (a plain GET) is forwarded without one.
+ *
+ * Anything that throws here would leave a half-made upstream request holding an agent
+ * socket for good: it is destroyed instead, which fails the exchange through the proxy's
+ * error callback.
  */
-function upstreamSource(req: http.IncomingMessage, body: Buffer | null): Readable {
-  const source = {
+function upstreamSource(req: http.IncomingMessage, body: Buffer): UpstreamSource {
+  let request: http.ClientRequest | null = null;
+  const readable = {
     pipe<T extends NodeJS.WritableStream>(dest: T): T {
       const out = dest as unknown as http.ClientRequest;
-      // Our agents keep their connections: the client's `close` was for its own hop.
-      stripHopByHop(out, req.headers.connection, true);
-      if (body === null) return req.pipe(dest);
-      out.setHeader('content-length', String(body.length));
-      out.removeHeader('transfer-encoding');
-      dest.end(body);
+      request = out;
+      try {
+        // Our agents keep their connections: the client's `close` was for its own hop.
+        stripHopByHop(out, req.headers.connection, true);
+        const framed = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+        if (body.length > 0 || framed) out.setHeader('content-length', String(body.length));
+        out.removeHeader('transfer-encoding');
+        dest.end(body);
+      } catch (err) {
+        out.destroy(err as Error);
+      }
       return dest;
     },
   };
-  return source as unknown as Readable;
+  return { readable: readable as unknown as Readable, request: () => request };
 }
 
 interface ParsedBase {
@@ -147,32 +169,43 @@ export function createUpstreamProxy() {
    */
   function forward(req: http.IncomingMessage, res: http.ServerResponse, target: ProxyTarget): Promise<ProxyOutcome> {
     return new Promise((resolve) => {
+      const source = upstreamSource(req, target.body);
       let settled = false;
       const settle = (o: ProxyOutcome) => {
-        if (!settled) {
-          settled = true;
-          resolve(o);
-        }
+        if (settled) return;
+        settled = true;
+        // A failed exchange must not leave its upstream request open: it would hold one of
+        // the model's agent sockets for good, and 64 of them hang the model.
+        if (!o.ok) source.request()?.destroy();
+        resolve(o);
       };
       res.once('close', () => settle({ ok: true }));
       const base = parsedBase(target.base);
       req.url = base.prefix === null ? target.path : base.prefix + target.path;
-      proxy.web(
-        req,
-        res,
-        {
-          target: base.url,
-          // The base path is joined above; http-proxy-3 would parse it again per request.
-          prependPath: base.prefix === null,
-          agent: target.agent,
-          // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
-          // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
-          // `/\host/x` reached the model as `/x` (the host always stays the model's).
-          toProxy: true,
-          buffer: upstreamSource(req, target.body),
-        },
-        (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),
-      );
+      // The client's `Expect: 100-continue` was answered by us when we read its body
+      // (expect-continue.ts); forwarded, it made Node send the upstream request's head
+      // before our header edits. It must go before http-proxy-3 copies the headers.
+      if (req.headers.expect !== undefined) delete req.headers.expect;
+      try {
+        proxy.web(
+          req,
+          res,
+          {
+            target: base.url,
+            // The base path is joined above; http-proxy-3 would parse it again per request.
+            prependPath: base.prefix === null,
+            agent: target.agent,
+            // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
+            // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
+            // `/\host/x` reached the model as `/x` (the host always stays the model's).
+            toProxy: true,
+            buffer: source.readable,
+          },
+          (err: Error) => settle({ ok: false, error: err, responded: res.headersSent }),
+        );
+      } catch (err) {
+        settle({ ok: false, error: err as Error, responded: res.headersSent });
+      }
     });
   }
 

@@ -9,13 +9,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InflightHandle } from '../observability/inflight.ts';
 import type { AppDeps, ServerState } from './deps.ts';
+import { clientAddress } from './client-address.ts';
 import { fromSchedError, HttpError, sendError } from './errors.ts';
 
 export interface ServeOptions {
   /** The real model id (aliases resolved). */
   model: string;
-  /** The body to forward (possibly rewritten), or null to forward the request's own bytes. */
-  body: Buffer | null;
+  /** The body to forward, read whole (and possibly rewritten). */
+  body: Buffer;
   /** Upstream path and query. */
   forwardPath: string;
   /**
@@ -42,7 +43,14 @@ export async function serveThroughScheduler(
     const refused = await ticket.admission;
     if (refused) return sendError(req, res, fromSchedError(refused));
     // Admitted: visible (and cancellable) from now until the response ends or the client leaves.
-    if (opts.trackAs !== null) tracked = deps.inflight.begin(req, res, { model: opts.model, path: opts.trackAs, reqId: ticket.reqId });
+    if (opts.trackAs !== null) {
+      tracked = deps.inflight.begin(req, res, {
+        model: opts.model,
+        path: opts.trackAs,
+        reqId: ticket.reqId,
+        remoteIp: clientAddress(req, state.config),
+      });
+    }
     const grant = await ticket.grant;
     if (!grant.ok) {
       if (!res.destroyed) sendError(req, res, fromSchedError(grant.error));

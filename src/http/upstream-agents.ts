@@ -18,6 +18,20 @@ export class UpstreamAgents {
     return agent;
   }
 
+  /**
+   * Upstream requests in progress over every model's agent: sockets in use plus requests
+   * waiting for one. Zero whenever nothing is being proxied (for inspection and tests: a
+   * request that failed without releasing its socket shows here for good).
+   */
+  busy(): number {
+    let n = 0;
+    for (const { agent } of this.agents.values()) {
+      for (const list of Object.values(agent.sockets)) n += list?.length ?? 0;
+      for (const list of Object.values(agent.requests)) n += list?.length ?? 0;
+    }
+    return n;
+  }
+
   destroyAll(): void {
     for (const { agent } of this.agents.values()) agent.destroy();
     this.agents.clear();
