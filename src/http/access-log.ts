@@ -1,8 +1,15 @@
 /**
  * The access log line of llama-swap (reference 7.1), at INFO in the proxy log:
  * `Request <clientIP> "<METHOD> <path> <proto>" <status> <bytes> "<user-agent>" <duration>`.
+ *
+ * Every field a client wrote is escaped (log-text.ts): quotes and backslashes inside the
+ * quoted fields, blanks and quotes in the bare address, control characters everywhere, so
+ * one request is always exactly one line with these fields.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/types.ts';
+import { escapeBare, escapeQuoted } from '../observability/log-text.ts';
+import { clientAddress } from './client-address.ts';
 import { responseBytes } from './response-bytes.ts';
 
 // Paths llama-swap does not log (reference 7.1).
@@ -19,33 +26,25 @@ export function goDuration(ms: number): string {
   return `${m}m${+(s - m * 60).toFixed(6)}s`;
 }
 
-export function clientIp(req: Pick<IncomingMessage, 'headers' | 'socket'>): string {
-  const xff = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
-  if (first) return first;
-  const real = req.headers['x-real-ip'];
-  if (typeof real === 'string' && real.trim()) return real.trim();
-  return req.socket.remoteAddress ?? '';
-}
-
 /** Where access lines go: `Logs.info` (the proxy log at INFO). */
 export interface AccessLogSink {
   info(message: string): void;
 }
 
 /** Starts the access log of one request: the line is written when its response closes. */
-export function accessLog(sink: () => AccessLogSink) {
+export function accessLog(sink: () => AccessLogSink, config: () => Config) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = req.url ?? '';
     if (skipped(path)) return;
     const started = performance.now();
     // Read now: once a client has gone away its socket no longer knows the remote address.
-    const ip = clientIp(req);
+    const ip = clientAddress(req, config());
     const counter = responseBytes(res);
     res.once('close', () => {
       const ua = req.headers['user-agent'] ?? '';
+      const line = `${req.method} ${path} HTTP/${req.httpVersion}`;
       sink().info(
-        `Request ${ip} "${req.method} ${path} HTTP/${req.httpVersion}" ${res.statusCode} ${counter.bytes} "${ua}" ${goDuration(performance.now() - started)}`,
+        `Request ${escapeBare(ip)} "${escapeQuoted(line)}" ${res.statusCode} ${counter.bytes} "${escapeQuoted(ua)}" ${goDuration(performance.now() - started)}`,
       );
     });
   };

@@ -2,11 +2,11 @@
  * The Express application: every route of llama-swap's (reference 3.1) except the model
  * routes, which `front.ts` routes before it, and which it only knows for 405's `Allow`.
  *
- * Order (after the front's checks): public routes -> API-key auth -> management, events, UI,
- * logs, `/upstream` -> 405 / 404 like Go's mux (plain text, not the envelope) -> errors.
+ * Order (after the front's checks): public routes -> route guard (browser checks, API-key
+ * auth) -> management, events, UI, logs, `/upstream` -> 405 / 404 like Go's mux (plain
+ * text, not the envelope) -> errors.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { apiKeyAuth } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { handlerError, HttpError, sendError } from './errors.ts';
 import { eventsRoutes } from './events-routes.ts';
@@ -18,6 +18,7 @@ import { MODEL_ROUTES } from './route-table.ts';
 import { uiRoutes } from './ui-routes.ts';
 import { upstreamRoutes } from './upstream-route.ts';
 import { goRedirect } from './redirect.ts';
+import { routeGuard } from './route-guard.ts';
 
 /** Exact paths and the methods they answer, for 405 with `Allow`. */
 const KNOWN: Record<string, string[]> = {
@@ -80,7 +81,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  const auth = apiKeyAuth(() => deps.current().config.apiKeys);
+  const auth = routeGuard(deps);
 
   // Public: health checks, the root redirect and the UI's entry point.
   // 503 with the reason when the actor tree has stopped or the event loop stalls, so a

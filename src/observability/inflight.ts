@@ -13,9 +13,9 @@
  * the tracker keeps its entries and nothing else: no timer, no message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { clientIp } from '../http/access-log.ts';
 import { responseBytes, type ByteCounter } from '../http/response-bytes.ts';
 import { Coalescer } from './coalescer.ts';
+import { isSecretHeader, REDACTED } from './redact.ts';
 
 /** One tracked request, as sent to clients. */
 export interface InflightRequest {
@@ -54,7 +54,6 @@ export interface InflightHandle {
 /** llama-swap's per-request update limit. */
 export const UPDATE_INTERVAL_MS = 250;
 
-const REDACTED = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key']);
 
 /** Spellings seen so far: every request repeats the same few header names. Bounded. */
 const canonicalCache = new Map<string, string>();
@@ -78,7 +77,7 @@ function requestHeaders(req: IncomingMessage): Record<string, string> {
     if (name === 'host') continue;
     const key = canonical(name);
     if (key in out) continue;
-    out[key] = REDACTED.has(name) ? '[REDACTED]' : raw[i + 1]!;
+    out[key] = isSecretHeader(name) ? REDACTED : raw[i + 1]!;
   }
   return out;
 }
@@ -89,7 +88,7 @@ function responseHeaders(res: ServerResponse): Record<string, string> {
     if (value === undefined) continue;
     const first = Array.isArray(value) ? value[0] : value;
     if (first === undefined) continue;
-    out[canonical(name)] = REDACTED.has(name) ? '[REDACTED]' : String(first);
+    out[canonical(name)] = isSecretHeader(name) ? REDACTED : String(first);
   }
   return out;
 }
@@ -117,7 +116,11 @@ export class InflightTracker {
   private sampler: NodeJS.Timeout | null = null;
 
   /** Starts tracking `req` (answered through `res`) for `model`, under ticket `reqId`. */
-  begin(req: IncomingMessage, res: ServerResponse, opts: { model: string; path: string; reqId: string }): InflightHandle {
+  begin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    opts: { model: string; path: string; reqId: string; remoteIp: string },
+  ): InflightHandle {
     const id = String(++this.seq);
     const t: Tracked = {
       entry: {
@@ -127,7 +130,7 @@ export class InflightTracker {
         req_path: opts.path,
         method: req.method ?? '',
         req_headers: {},
-        remote_ip: clientIp(req),
+        remote_ip: opts.remoteIp,
         resp_headers: {},
         resp_bytes: 0,
         elapsed_ms: 0,

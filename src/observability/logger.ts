@@ -15,6 +15,7 @@ import type { LogLevel, LogToStdout } from '../config/types.ts';
 import { LogHub, RingLog } from '../runtime/ring-log.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import { goTimeFormatter } from './go-time.ts';
+import { escapeControl } from './log-text.ts';
 
 export interface LogSettings {
   logLevel: LogLevel;
@@ -44,7 +45,8 @@ export class Logs {
     this.hub = new LogHub();
     const lineFormat = winston.format.printf((info) => {
       const ts = this.timeFormat ? `${this.timeFormat(new Date())} ` : '';
-      return `${ts}[${String(info.level).toUpperCase()}] ${String(info.message)}`;
+      // One message, one line, nothing a terminal would act on (log-text.ts).
+      return `${ts}[${String(info.level).toUpperCase()}] ${escapeControl(String(info.message))}`;
     });
     this.logger = winston.createLogger({
       level: settings.logLevel,
@@ -79,7 +81,7 @@ export class Logs {
   info(message: string): void {
     if (!this.logger.isInfoEnabled()) return;
     const ts = this.timeFormat ? `${this.timeFormat(new Date())} ` : '';
-    this.proxy.write(`${ts}[INFO] ${message}\n`);
+    this.proxy.write(`${ts}[INFO] ${escapeControl(message)}\n`);
   }
 
   /** Level and time format may change on reload; the stdout routing may not. */

@@ -5,6 +5,8 @@
  * and what explains a crash), and pass live chunks to whoever streams them.
  */
 
+import { OutputEscaper } from '../observability/log-text.ts';
+
 /** Receives every chunk written after it subscribed, as the raw bytes. */
 export type LogListener = (chunk: Buffer) => void;
 
@@ -28,18 +30,28 @@ export class RingLog {
   private start = 0;
   private size = 0;
   private readonly listeners = new Set<LogListener>();
+  /** Set for a process's output: see {@link OutputEscaper}. */
+  private readonly escaper: OutputEscaper | null;
 
-  /** @param limitBytes how many of the most recent bytes to keep (default 100 KiB). */
-  constructor(limitBytes = 100 * 1024) {
+  /**
+   * @param limitBytes how many of the most recent bytes to keep (default 100 KiB).
+   * @param opts.escapeOutput escape the control characters of what is written (a process's
+   *   raw output, which may echo anything a client sent); the proxy log's lines are escaped
+   *   by their writer.
+   */
+  constructor(limitBytes = 100 * 1024, opts: { escapeOutput?: boolean } = {}) {
     if (!Number.isInteger(limitBytes) || limitBytes < 0) {
       throw new Error(`RingLog limit must be a non-negative integer, got ${limitBytes}`);
     }
     this.limitBytes = limitBytes;
+    this.escaper = opts.escapeOutput ? new OutputEscaper() : null;
   }
 
   /** Appends a chunk (strings are UTF-8 encoded) and hands it to every subscriber. */
   write(chunk: Buffer | string): void {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    let buf: Buffer;
+    if (this.escaper) buf = Buffer.from(this.escaper.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk), 'utf8');
+    else buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     if (buf.length === 0) return;
     this.append(buf);
     for (const listener of this.listeners) {
@@ -128,11 +140,15 @@ export class LogHub {
     this.upstream = new RingLog(limitBytes);
   }
 
-  /** The log of model `id`, created on first use; the same instance on every call. */
+  /**
+   * The log of model `id`, created on first use; the same instance on every call. What is
+   * written to it has its control characters escaped (see OutputEscaper): a model server
+   * may print what a client sent it.
+   */
   forModel(id: string): RingLog {
     let log = this.models.get(id);
     if (log === undefined) {
-      log = new RingLog(this.limitBytes);
+      log = new RingLog(this.limitBytes, { escapeOutput: true });
       const upstream = this.upstream;
       log.subscribe((chunk) => upstream.write(chunk));
       this.models.set(id, log);

@@ -23,7 +23,7 @@ function fakeExchange(headers: string[] = ['Host', 'x', 'Authorization', 'Bearer
 }
 
 const begin = (t: InflightTracker, x: ReturnType<typeof fakeExchange>, reqId = 'req-1') =>
-  t.begin(x.req, x.res, { model: 'm', path: '/v1/chat/completions', reqId });
+  t.begin(x.req, x.res, { model: 'm', path: '/v1/chat/completions', reqId, remoteIp: x.socket.remoteAddress });
 
 describe('InflightTracker', () => {
   beforeEach(() => {
