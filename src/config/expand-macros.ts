@@ -15,6 +15,7 @@
 import { checkLeftoverMacros } from './leftover-macros.ts';
 import { MACRO_REFERENCE, modelScope, readMacros, setParamsByID, substituteAll, substituteSetParamsByIDKeys, type Macro } from './macros.ts';
 import { allocatePort, DEFAULT_START_PORT } from './ports.ts';
+import { MAX_PORT } from './limits.ts';
 import { ConfigError } from './types.ts';
 import { describeValue } from './field.ts';
 import type { RawMap, SourceMap } from './yaml-tree.ts';
@@ -92,6 +93,7 @@ function readStartPort(root: RawMap, sources: SourceMap): number {
     throw new ConfigError(`startPort: expected an integer, got ${describeValue(value)}`, where);
   }
   if (value < 1) throw new ConfigError('startPort must be greater than 1', where);
+  if (value > MAX_PORT) throw new ConfigError(`startPort must be at most ${MAX_PORT}, got ${value}`, where);
   return value;
 }
 

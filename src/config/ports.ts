@@ -6,6 +6,7 @@
  * ports of the others, and the same config always yields the same ports (clients and reloads
  * rely on that). Ports are not probed: a clash shows up as a failed start, as in llama-swap.
  */
+import { MAX_PORT } from './limits.ts';
 import { substitute, substituteSetParamsByIDKeys } from './macros.ts';
 import { ConfigError } from './types.ts';
 import type { RawMap, SourceMap } from './yaml-tree.ts';
@@ -20,7 +21,7 @@ const PORT_REFERENCE = '${PORT}';
  *
  * @returns the next free port.
  * @throws ConfigError when `proxy` (also the default proxy) uses `${PORT}` but `cmd` does not:
- *   a model with a fixed port must set `proxy`.
+ *   a model with a fixed port must set `proxy`; when the next port is above 65535.
  */
 export function allocatePort(
   model: RawMap,
@@ -39,6 +40,10 @@ export function allocatePort(
       `model ${modelId}: proxy uses \${PORT} but cmd does not - \${PORT} is only available when used in cmd`,
       where('proxy'),
     );
+  }
+  // Counting up from a high startPort can run past the last port; such a cmd could never listen.
+  if (nextPort > MAX_PORT) {
+    throw new ConfigError(`model ${modelId}: cannot allocate \${PORT}: ${nextPort} is above the highest port ${MAX_PORT}`, where('cmd'));
   }
   const port = { name: 'PORT', value: nextPort };
   substitute(model, port);

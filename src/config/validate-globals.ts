@@ -4,6 +4,7 @@
  */
 import { parseInspectMode, type InspectMode } from '../observability/inspect.ts';
 import { DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
+import { checkMilliseconds, checkSeconds, MAX_BUFFER_BYTES } from './limits.ts';
 import { ConfigError, type LogToStdout } from './types.ts';
 
 /** A model that cannot come up within 15 s of its own timeout is not worth waiting less for. */
@@ -24,18 +25,31 @@ export interface Globals {
 
 export function validateGlobals(draft: ConfigDraft): Globals {
   const where = (key: string): string | undefined => draft.root.get(key).where;
+  // Every duration becomes a timer; past MAX_TIMER_MS Node would fire it after 1 ms.
+  checkSeconds(draft.healthCheckTimeout, 'healthCheckTimeout', where('healthCheckTimeout'));
   if (draft.globalTTL < 0) throw new ConfigError('globalTTL must be >= 0', where('globalTTL'));
+  checkSeconds(draft.globalTTL, 'globalTTL', where('globalTTL'));
   if (draft.unloadTimeout < 0) throw new ConfigError('unloadTimeout must be >= 0', where('unloadTimeout'));
+  checkSeconds(draft.unloadTimeout, 'unloadTimeout', where('unloadTimeout'));
   // Our own keys: a zero or negative interval would spin, a zero body limit would refuse all.
   if (draft.healthCheckInterval <= 0) {
     throw new ConfigError('healthCheckInterval must be a positive integer (milliseconds)', where('healthCheckInterval'));
   }
+  checkMilliseconds(draft.healthCheckInterval, 'healthCheckInterval', where('healthCheckInterval'));
   if (draft.maxRequestBodyBytes <= 0) {
     throw new ConfigError('maxRequestBodyBytes must be a positive integer (bytes)', where('maxRequestBodyBytes'));
+  }
+  // A body is held in one Buffer before it is forwarded.
+  if (draft.maxRequestBodyBytes > MAX_BUFFER_BYTES) {
+    throw new ConfigError(
+      `maxRequestBodyBytes must be at most ${MAX_BUFFER_BYTES} bytes (the largest Node.js Buffer), got ${draft.maxRequestBodyBytes}`,
+      where('maxRequestBodyBytes'),
+    );
   }
   if (draft.abandonedLoadGraceMs < 0) {
     throw new ConfigError('abandonedLoadGraceMs must be >= 0 (milliseconds)', where('abandonedLoadGraceMs'));
   }
+  checkMilliseconds(draft.abandonedLoadGraceMs, 'abandonedLoadGraceMs', where('abandonedLoadGraceMs'));
   let inspect: InspectMode;
   try {
     inspect = parseInspectMode(draft.inspect);

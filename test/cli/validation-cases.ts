@@ -73,6 +73,27 @@ export const VALIDATION_CASES: ValidationCase[] = [
     line: 3,
   },
 
+  // swapstate's range limits (issue 10): a duration past what a Node timer holds, a port past 65535
+  {
+    name: 'healthCheckTimeout past the longest timer',
+    yaml: 'healthCheckTimeout: 2147484\n',
+    message: 'healthCheckTimeout must be at most 2147483 seconds (about 24 days), got 2147484',
+    line: 1,
+  },
+  {
+    name: 'model ttl past the longest timer',
+    yaml: 'models:\n  m:\n    proxy: http://h:1\n    ttl: 2147484\n',
+    message: 'model m: ttl must be at most 2147483 seconds (about 24 days), got 2147484',
+    line: 4,
+  },
+  { name: 'startPort above 65535', yaml: 'startPort: 70000\n', message: 'startPort must be at most 65535, got 70000', line: 1 },
+  {
+    name: '${PORT} allocation past 65535',
+    yaml: 'startPort: 65535\nmodels:\n  a:\n    cmd: s --port ${PORT}\n  b:\n    cmd: s --port ${PORT}\n',
+    message: 'model b: cannot allocate ${PORT}: 65536 is above the highest port 65535',
+    line: 6,
+  },
+
   // 2.12, 2.14, 2.15 models
   {
     name: 'duplicate alias',
