@@ -42,3 +42,30 @@ export function checkMilliseconds(value: number, subject: string, where: string 
     throw new ConfigError(`${subject} must be at most ${MAX_TIMER_MS} milliseconds (${ABOUT_DAYS}), got ${value}`, where);
   }
 }
+
+/**
+ * The largest config document swapstate reads (1 MiB). Real configs are tens of KiB; `yaml`
+ * parses dense documents at about 1 MB/s, so the bound also bounds how long a reload may
+ * block the server.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** MAX_CONFIG_BYTES as the messages say it. */
+export const MAX_CONFIG_SIZE_TEXT = `1 MiB (${MAX_CONFIG_BYTES} bytes)`;
+
+/** How deep collections may nest, as written and after aliases are expanded. */
+export const MAX_NESTING = 100;
+
+/**
+ * How many values aliases may create in all. Anchors that alias other anchors multiply ("a
+ * billion laughs": 9 levels of 9 aliases are 387 million values in a few hundred bytes);
+ * `<<: *defaults` in every model of a large config stays in the thousands.
+ */
+export const MAX_ALIAS_VALUES = 100_000;
+
+/**
+ * How much text macro substitution may produce in all (4 MiB; a large config produces a few
+ * hundred KiB). A macro that references another twice, itself referenced twice, and so on,
+ * doubles per level: 40 levels would be terabytes.
+ */
+export const MAX_MACRO_TEXT = 4 * 1024 * 1024;

@@ -7,7 +7,8 @@
  * rely on that). Ports are not probed: a clash shows up as a failed start, as in llama-swap.
  */
 import { MAX_PORT } from './limits.ts';
-import { substitute, substituteSetParamsByIDKeys } from './macros.ts';
+import { substituteSetParamsByIDKeys, substituteTree, type MacroBudget } from './macro-substitute.ts';
+import { MacroScope } from './macros.ts';
 import { ConfigError } from './types.ts';
 import type { RawMap, SourceMap } from './yaml-tree.ts';
 
@@ -27,7 +28,7 @@ export function allocatePort(
   model: RawMap,
   modelId: string,
   nextPort: number,
-  sources: SourceMap,
+  { sources, budget }: { sources: SourceMap; budget: MacroBudget },
   where: (...path: string[]) => string | undefined,
 ): number {
   const cmd = model.get('cmd');
@@ -45,8 +46,8 @@ export function allocatePort(
   if (nextPort > MAX_PORT) {
     throw new ConfigError(`model ${modelId}: cannot allocate \${PORT}: ${nextPort} is above the highest port ${MAX_PORT}`, where('cmd'));
   }
-  const port = { name: 'PORT', value: nextPort };
-  substitute(model, port);
-  substituteSetParamsByIDKeys(model, [port], modelId, sources, (key) => where('filters', 'setParamsByID', key));
+  const port = MacroScope.of([{ name: 'PORT', value: nextPort }], `model ${modelId}: `);
+  substituteTree(model, port, budget);
+  substituteSetParamsByIDKeys(model, port, budget, modelId, sources, (key) => where('filters', 'setParamsByID', key));
   return nextPort + 1;
 }

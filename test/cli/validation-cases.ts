@@ -30,6 +30,21 @@ export const VALIDATION_CASES: ValidationCase[] = [
   },
   { name: 'YAML syntax error', yaml: 'models:\n  m:\n    cmd: x\n   bad: 1\n', message: /^invalid YAML: \S/, line: 4 },
 
+  // swapstate's loading bounds (issue 10): nothing a file holds can make loading hang
+  {
+    name: 'config over 1 MiB',
+    yaml: `models: {}\n# ${'x'.repeat(1024 * 1024)}\n`,
+    message: 'config is larger than 1 MiB (1048576 bytes)',
+  },
+  {
+    name: 'YAML alias bomb',
+    yaml:
+      'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n' +
+      Array.from({ length: 9 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(', ')}]\n`).join(''),
+    message: 'invalid YAML: aliases expand to more than 100000 values',
+    line: 6,
+  },
+
   // 2.16 macros
   {
     name: 'macro name with invalid characters',
