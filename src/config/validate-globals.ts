@@ -3,7 +3,7 @@
  * swapstate's own keys, in llama-swap's order.
  */
 import { parseInspectMode, type InspectMode } from '../observability/inspect.ts';
-import { DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
+import { DEFAULT_MAX_BUFFERED_REQUEST_BYTES, DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
 import { checkMilliseconds, checkSeconds, MAX_BUFFER_BYTES } from './limits.ts';
 import { ConfigError, type LogToStdout } from './types.ts';
 
@@ -16,6 +16,7 @@ export interface Globals {
   healthCheckTimeout: number;
   healthCheckInterval: number;
   maxRequestBodyBytes: number;
+  maxBufferedRequestBytes: number;
   abandonedLoadGraceMs: number;
   inspect: InspectMode;
   globalTTL: number;
@@ -46,6 +47,7 @@ export function validateGlobals(draft: ConfigDraft): Globals {
       where('maxRequestBodyBytes'),
     );
   }
+  const maxBufferedRequestBytes = validateBufferedBytes(draft, where('maxBufferedRequestBytes'));
   if (draft.abandonedLoadGraceMs < 0) {
     throw new ConfigError('abandonedLoadGraceMs must be >= 0 (milliseconds)', where('abandonedLoadGraceMs'));
   }
@@ -62,12 +64,28 @@ export function validateGlobals(draft: ConfigDraft): Globals {
     healthCheckTimeout: Math.max(draft.healthCheckTimeout, MIN_HEALTH_CHECK_TIMEOUT),
     healthCheckInterval: draft.healthCheckInterval,
     maxRequestBodyBytes: draft.maxRequestBodyBytes,
+    maxBufferedRequestBytes,
     abandonedLoadGraceMs: draft.abandonedLoadGraceMs,
     inspect,
     globalTTL: draft.globalTTL,
     unloadTimeout: draft.unloadTimeout === 0 ? DEFAULT_UNLOAD_TIMEOUT : draft.unloadTimeout,
     logToStdout,
   };
+}
+
+/**
+ * The budget for buffered bodies must hold at least one body of the largest size, or such a
+ * body could never be accepted. Absent, it is 256 MiB, or maxRequestBodyBytes when that is
+ * larger (so a config that only raises the body limit keeps loading).
+ */
+function validateBufferedBytes(draft: ConfigDraft, where: string | undefined): number {
+  const value = draft.maxBufferedRequestBytes;
+  if (value === null) return Math.max(DEFAULT_MAX_BUFFERED_REQUEST_BYTES, draft.maxRequestBodyBytes);
+  if (value <= 0) throw new ConfigError('maxBufferedRequestBytes must be a positive integer (bytes)', where);
+  if (value < draft.maxRequestBodyBytes) {
+    throw new ConfigError(`maxBufferedRequestBytes must be at least maxRequestBodyBytes (${draft.maxRequestBodyBytes})`, where);
+  }
+  return value;
 }
 
 /** Checked last, as in llama-swap: keys are compared verbatim, so a space can never match. */
