@@ -53,7 +53,8 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env
     const escaped = value.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
     bytes += Buffer.byteLength(escaped) - match.length;
     if (bytes > MAX_CONFIG_BYTES) {
-      throw new ConfigError(`config is larger than ${MAX_CONFIG_SIZE_TEXT} once environment variable '${name}' is substituted`, whereAt(offset));
+      const message = `config is larger than ${MAX_CONFIG_SIZE_TEXT} once environment variable '${name}' is substituted`;
+      throw new ConfigError(message, whereAt(offset));
     }
     return escaped;
   });

@@ -17,8 +17,8 @@
 import { checkLeftoverMacros } from './leftover-macros.ts';
 import { MacroBudget, substituteSetParamsByIDKeys, substituteTree } from './macro-substitute.ts';
 import { MACRO_REFERENCE, MacroScope, readMacros, setParamsByID, type Macro } from './macros.ts';
-import { allocatePort, DEFAULT_START_PORT } from './ports.ts';
 import { MAX_PORT } from './limits.ts';
+import { allocatePort, DEFAULT_START_PORT } from './ports.ts';
 import { ConfigError } from './types.ts';
 import { describeValue } from './field.ts';
 import type { RawMap, SourceMap } from './yaml-tree.ts';
@@ -29,7 +29,9 @@ export const DEFAULT_PROXY = 'http://localhost:${PORT}';
 export function expandMacros(root: RawMap, sources: SourceMap): void {
   const where = (...path: string[]): string | undefined => sources.where(root, path);
 
-  const globals = MacroScope.of(readMacros(root.get('macros'), '', (name) => (name === undefined ? where('macros') : where('macros', name))));
+  const globals = MacroScope.of(
+    readMacros(root.get('macros'), '', (name) => (name === undefined ? where('macros') : where('macros', name))),
+  );
   const budget = new MacroBudget();
   const models = root.get('models');
   const modelMaps = new Map<string, RawMap>();

@@ -30,9 +30,9 @@ export function composeYaml(text: string, lineCounter: LineCounter, maxDepth: nu
       doc = next;
       continue;
     }
-    doc.errors.push(
-      new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'),
-    );
+    // parseDocument's own error, word for word.
+    const message = 'Source contains multiple documents; please use YAML.parseAllDocuments()';
+    doc.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', message));
     break;
   }
   // compose(..., forceDoc = true) always yields at least one document.

@@ -154,7 +154,7 @@ class TreeBuilder {
   private aliasValues = 0;
 
   constructor(
-    private readonly doc: Document,
+    doc: Document,
     private readonly sources: SourceMap,
     private readonly lineAt: (offset: number) => number,
   ) {
