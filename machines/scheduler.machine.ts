@@ -104,10 +104,17 @@ const settleId = (model: string) => `settle:${model}`;
 export const WATCHDOG_MARGIN_MS = 10_000;
 
 /**
+ * The longest delay `setTimeout` honours (about 24.8 days); a longer one fires after 1 ms. The
+ * config keeps each duration within it, but the watchdog adds several of them up.
+ */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * How long a swap may take at most: its evictees' stop grace, then its target's health-check
  * timeout twice (the one retry after an eviction) plus the retry delay, plus a margin. Every
  * wait inside a swap is bounded by these; a swap that outlives the sum is stuck on something
- * that should not happen, and its waiters are answered rather than left hanging.
+ * that should not happen, and its waiters are answered rather than left hanging. Capped at the
+ * longest timer, so huge (valid) durations make a late watchdog, never an instant one.
  */
 export function swapBoundMs(context: SchedulerContext, target: string | null, evict: readonly string[]): number {
   const stopGrace = Math.max(
@@ -115,7 +122,7 @@ export function swapBoundMs(context: SchedulerContext, target: string | null, ev
     ...evict.map((m) => (target === null ? (context.processes[m]?.unloadGraceMs ?? 0) : context.evictGraceMs)),
   );
   const start = target === null ? 0 : 2 * (context.processes[target]?.healthCheckTimeoutMs ?? 0) + EVICTION_RETRY_DELAY_MS;
-  return stopGrace + start + WATCHDOG_MARGIN_MS;
+  return Math.min(stopGrace + start + WATCHDOG_MARGIN_MS, LONGEST_TIMER_MS);
 }
 
 const PROCESS_PREFIX = 'process:';

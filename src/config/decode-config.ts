@@ -4,10 +4,12 @@
  * order, in validate-*.ts; only what llama-swap checks while decoding (ignorePaths regular
  * expressions) fails here.
  */
+import { decodeAllowedHosts, decodeAllowedOrigins } from './browser-safety.ts';
 import { decodeModel, type ModelDraft } from './decode-model.ts';
 import { Field, type DecodeContext } from './field.ts';
 import { compileIgnorePath, DEFAULT_IGNORE_PATHS } from './ignore-paths.ts';
 import { DEFAULT_START_PORT } from './ports.ts';
+import { decodeTrustProxy, type TrustProxy } from './trust-proxy.ts';
 import type { LogLevel } from './types.ts';
 
 export interface GroupDraft {
@@ -24,6 +26,11 @@ export interface ConfigDraft {
   healthCheckTimeout: number;
   healthCheckInterval: number;
   maxRequestBodyBytes: number;
+  /** null when absent: the default depends on maxRequestBodyBytes. */
+  maxBufferedRequestBytes: number | null;
+  allowedHosts: string[];
+  allowedOrigins: string[];
+  trustProxy: TrustProxy;
   abandonedLoadGraceMs: number;
   inspect: string;
   logLevel: LogLevel;
@@ -52,6 +59,10 @@ const TOP_LEVEL_KEYS = [
   'healthCheckTimeout',
   'healthCheckInterval',
   'maxRequestBodyBytes',
+  'maxBufferedRequestBytes',
+  'allowedHosts',
+  'allowedOrigins',
+  'trustProxy',
   'abandonedLoadGraceMs',
   'inspect',
   'logLevel',
@@ -95,6 +106,8 @@ const LOG_TIME_FORMATS = [
 export const DEFAULT_HEALTH_CHECK_TIMEOUT = 120;
 export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 50;
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
+/** swapstate: request-body bytes held in memory at once, over all requests (raised to maxRequestBodyBytes). */
+export const DEFAULT_MAX_BUFFERED_REQUEST_BYTES = 256 * 1024 * 1024;
 /** swapstate: how long a start may run with nobody waiting for it before it is aborted. */
 export const DEFAULT_ABANDONED_LOAD_GRACE_MS = 2_000;
 export const DEFAULT_UNLOAD_TIMEOUT = 10;
@@ -123,6 +136,10 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
     healthCheckTimeout: get('healthCheckTimeout').int(DEFAULT_HEALTH_CHECK_TIMEOUT),
     healthCheckInterval: get('healthCheckInterval').int(DEFAULT_HEALTH_CHECK_INTERVAL_MS),
     maxRequestBodyBytes: get('maxRequestBodyBytes').int(DEFAULT_MAX_REQUEST_BODY_BYTES),
+    maxBufferedRequestBytes: get('maxBufferedRequestBytes').isSet ? get('maxBufferedRequestBytes').int(0) : null,
+    allowedHosts: decodeAllowedHosts(get('allowedHosts')),
+    allowedOrigins: decodeAllowedOrigins(get('allowedOrigins')),
+    trustProxy: decodeTrustProxy(get('trustProxy')),
     abandonedLoadGraceMs: get('abandonedLoadGraceMs').int(DEFAULT_ABANDONED_LOAD_GRACE_MS),
     inspect: get('inspect').string('off'),
     logLevel: decodeLogLevel(get('logLevel')),

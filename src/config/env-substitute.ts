@@ -9,6 +9,7 @@
  * hold `# comment` lines, which are scalar text to YAML) is not mistaken for a comment.
  */
 import { CST, Lexer } from 'yaml';
+import { MAX_CONFIG_BYTES, MAX_CONFIG_SIZE_TEXT } from './limits.ts';
 import { ConfigError } from './types.ts';
 
 const ENV_REFERENCE = /\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -24,15 +25,21 @@ const ZERO_WIDTH = new Set(['\u0002', '\u0018', '\u001f']);
  * inside a double-quoted YAML string (in a plain scalar the escapes stay visible, as in
  * llama-swap).
  *
+ * The result may be at most MAX_CONFIG_BYTES long (UTF-8), like the file itself: a large
+ * variable referenced many times over would otherwise build a string of gigabytes before
+ * anything could look at it.
+ *
  * @example substituteEnv('apiKeys: ["${env.KEY}"]', { KEY: 'k1' }) // 'apiKeys: ["k1"]'
- * @throws ConfigError `environment variable 'NAME' is not set`, with `file:line`.
+ * @throws ConfigError `environment variable 'NAME' is not set`, with `file:line`; or when the
+ *   result would be over MAX_CONFIG_BYTES.
  */
 export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env, file = '<config>'): string {
   if (!text.includes('${env.')) return text;
-  const comments = commentRanges(text);
+  const outside = outsideComments(commentRanges(text));
   const whereAt = (offset: number): string => `${file}:${lineOf(text, offset)}`;
+  let bytes = Buffer.byteLength(text);
   return text.replace(ENV_REFERENCE, (match: string, name: string, offset: number) => {
-    if (insideAny(comments, offset)) return match;
+    if (!outside(offset)) return match;
     const value = env[name];
     if (value === undefined) {
       throw new ConfigError(`environment variable '${name}' is not set`, whereAt(offset));
@@ -43,7 +50,13 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env
         whereAt(offset),
       );
     }
-    return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+    const escaped = value.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+    bytes += Buffer.byteLength(escaped) - match.length;
+    if (bytes > MAX_CONFIG_BYTES) {
+      const message = `config is larger than ${MAX_CONFIG_SIZE_TEXT} once environment variable '${name}' is substituted`;
+      throw new ConfigError(message, whereAt(offset));
+    }
+    return escaped;
   });
 }
 
@@ -65,8 +78,17 @@ export function commentRanges(text: string): Array<[number, number]> {
   return ranges;
 }
 
-function insideAny(ranges: ReadonlyArray<[number, number]>, offset: number): boolean {
-  return ranges.some(([start, end]) => offset >= start && offset < end);
+/**
+ * A test for "offset is outside every comment", for offsets asked in increasing order (as
+ * `String.replace` visits matches): one pass over the ranges in all, not one per reference.
+ */
+function outsideComments(ranges: ReadonlyArray<[number, number]>): (offset: number) => boolean {
+  let next = 0;
+  return (offset) => {
+    while (next < ranges.length && ranges[next]![1] <= offset) next++;
+    const range = ranges[next];
+    return !(range && offset >= range[0]);
+  };
 }
 
 function lineOf(text: string, offset: number): number {

@@ -11,9 +11,13 @@
  * 5. per model in sorted id order: substitute its scope (`MODEL_ID`, globals, own macros),
  *    then `${PORT}`, also in `filters.setParamsByID` keys;
  * 6. reject leftovers.
+ *
+ * All of it shares one MacroBudget: the text substitution may produce is bounded.
  */
 import { checkLeftoverMacros } from './leftover-macros.ts';
-import { MACRO_REFERENCE, modelScope, readMacros, setParamsByID, substituteAll, substituteSetParamsByIDKeys, type Macro } from './macros.ts';
+import { MacroBudget, substituteSetParamsByIDKeys, substituteTree } from './macro-substitute.ts';
+import { MACRO_REFERENCE, MacroScope, readMacros, setParamsByID, type Macro } from './macros.ts';
+import { MAX_PORT } from './limits.ts';
 import { allocatePort, DEFAULT_START_PORT } from './ports.ts';
 import { ConfigError } from './types.ts';
 import { describeValue } from './field.ts';
@@ -25,7 +29,10 @@ export const DEFAULT_PROXY = 'http://localhost:${PORT}';
 export function expandMacros(root: RawMap, sources: SourceMap): void {
   const where = (...path: string[]): string | undefined => sources.where(root, path);
 
-  const globals = readMacros(root.get('macros'), '', (name) => (name === undefined ? where('macros') : where('macros', name)));
+  const globals = MacroScope.of(
+    readMacros(root.get('macros'), '', (name) => (name === undefined ? where('macros') : where('macros', name))),
+  );
+  const budget = new MacroBudget();
   const models = root.get('models');
   const modelMaps = new Map<string, RawMap>();
   const locals = new Map<string, Macro[]>();
@@ -49,17 +56,17 @@ export function expandMacros(root: RawMap, sources: SourceMap): void {
   for (const model of modelMaps.values()) prepareModel(model);
 
   for (const [key, value] of root) {
-    if (key !== 'models') root.set(key, substituteAll(value, globals));
+    if (key !== 'models') root.set(key, substituteTree(value, globals, budget));
   }
 
   let nextPort = readStartPort(root, sources);
   for (const id of [...modelMaps.keys()].sort()) {
     const model = modelMaps.get(id)!;
     const modelWhere = (...path: string[]): string | undefined => where('models', id, ...path);
-    const scope = modelScope(id, globals, locals.get(id) ?? []);
-    substituteAll(model, scope);
-    substituteSetParamsByIDKeys(model, scope, id, sources, (key) => modelWhere('filters', 'setParamsByID', key));
-    nextPort = allocatePort(model, id, nextPort, sources, modelWhere);
+    const scope = globals.forModel(id, locals.get(id) ?? [], modelWhere());
+    substituteTree(model, scope, budget);
+    substituteSetParamsByIDKeys(model, scope, budget, id, sources, (key) => modelWhere('filters', 'setParamsByID', key));
+    nextPort = allocatePort(model, id, nextPort, { sources, budget }, modelWhere);
     checkSetParamsByIDKeys(model, id, modelWhere);
   }
 
@@ -92,6 +99,7 @@ function readStartPort(root: RawMap, sources: SourceMap): number {
     throw new ConfigError(`startPort: expected an integer, got ${describeValue(value)}`, where);
   }
   if (value < 1) throw new ConfigError('startPort must be greater than 1', where);
+  if (value > MAX_PORT) throw new ConfigError(`startPort must be at most ${MAX_PORT}, got ${value}`, where);
   return value;
 }
 

@@ -49,6 +49,12 @@ export class Field {
   int(fallback: number): number {
     if (!this.isSet) return fallback;
     if (typeof this.value !== 'number' || !Number.isInteger(this.value)) this.expected('an integer');
+    // Past 2^53 a YAML integer is silently rounded (2^53 + 1 reads as 2^53): refuse it rather
+    // than use a value the file does not say.
+    if (!Number.isSafeInteger(this.value)) {
+      const limit = Number.MAX_SAFE_INTEGER;
+      this.fail(`${this.name}: expected an integer between -${limit} and ${limit}, got ${this.sourceText() ?? String(this.value)}`);
+    }
     return this.value;
   }
 
@@ -63,12 +69,14 @@ export class Field {
     if (!this.isSet) return fallback;
     const value = this.value;
     if (typeof value === 'string') return value;
-    if (typeof value === 'number' || typeof value === 'boolean') {
-      const key = this.path[this.path.length - 1];
-      const source = this.parent && key !== undefined ? this.ctx.sources.get(this.parent, key)?.source : undefined;
-      return source ?? String(value);
-    }
+    if (typeof value === 'number' || typeof value === 'boolean') return this.sourceText() ?? String(value);
     this.expected('a string');
+  }
+
+  /** The text of a plain non-string scalar as written in the file, when known. */
+  private sourceText(): string | undefined {
+    const key = this.path[this.path.length - 1];
+    return this.parent && key !== undefined ? this.ctx.sources.get(this.parent, key)?.source : undefined;
   }
 
   stringList(): string[] {

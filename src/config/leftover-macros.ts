@@ -45,6 +45,10 @@ const CHECKED_TOP_LEVEL = new Set([
   'upstream',
   'healthCheckInterval',
   'maxRequestBodyBytes',
+  'maxBufferedRequestBytes',
+  'allowedHosts',
+  'allowedOrigins',
+  'trustProxy',
   'abandonedLoadGraceMs',
   'inspect',
 ]);

@@ -3,6 +3,8 @@
  *
  *   text ──env──> text ──parse──> untyped tree ──macros, ports──> tree ──decode──> draft ──validate──> Config
  *
+ * 0. the text is at most 1 MiB (config-text.ts), so a hostile or broken file cannot make a
+ *    load (and so a reload, which blocks the server while it runs) take long;
  * 1. `${env.NAME}` substitution on the raw text (env-substitute.ts);
  * 2. YAML parse keeping line numbers (yaml-tree.ts);
  * 3-4. macro expansion and `${PORT}` allocation on the untyped tree (expand-macros.ts);
@@ -12,11 +14,11 @@
  * Every failure is a `ConfigError` whose `where` is `file:line` whenever the offending key
  * can be located.
  */
-import { readFileSync } from 'node:fs';
+import { checkConfigSize, readConfigText } from './config-text.ts';
 import { decodeConfig } from './decode-config.ts';
 import { substituteEnv } from './env-substitute.ts';
 import { expandMacros } from './expand-macros.ts';
-import { ConfigError, type Config } from './types.ts';
+import type { Config } from './types.ts';
 import { validateApiKeys, validateGlobals } from './validate-globals.ts';
 import { validateModels } from './validate-models.ts';
 import { validateRouting } from './validate-routing.ts';
@@ -29,17 +31,10 @@ export { ConfigError } from './types.ts';
 /**
  * Reads and loads a config file; `path` is used as given in `file:line` locations.
  *
- * @throws ConfigError, also when the file cannot be read.
+ * @throws ConfigError, also when the file cannot be read or is over 1 MiB.
  */
 export function loadConfigFile(path: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`cannot read config file: ${reason}`, path);
-  }
-  return loadConfigText(text, path);
+  return loadConfigText(readConfigText(path), path);
 }
 
 /**
@@ -50,6 +45,7 @@ export function loadConfigFile(path: string): Config {
  * @throws ConfigError
  */
 export function loadConfigText(text: string, file = '<config>', env: NodeJS.ProcessEnv = process.env): Config {
+  checkConfigSize(text, file);
   const { root, sources, warnings } = parseYamlTree(substituteEnv(text, env, file), file);
   expandMacros(root, sources);
   const draft = decodeConfig({ root, sources, warnings });
@@ -76,6 +72,10 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
     sendLoadingState,
     apiKeys,
     maxRequestBodyBytes: globals.maxRequestBodyBytes,
+    maxBufferedRequestBytes: globals.maxBufferedRequestBytes,
+    allowedHosts: draft.allowedHosts,
+    allowedOrigins: draft.allowedOrigins,
+    trustProxy: draft.trustProxy,
     abandonedLoadGraceMs: globals.abandonedLoadGraceMs,
     inspect: globals.inspect,
     models,

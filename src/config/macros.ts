@@ -1,13 +1,7 @@
 /**
- * Macros (reference 2.16): declarations, scopes and substitution on the untyped tree.
- *
- * Substitution is done one macro at a time, LAST-declared first. That order is what makes
- * macro-in-macro work without any dependency analysis: a macro may reference macros declared
- * before it, so by the time an earlier macro is substituted, every later macro has already
- * been replaced by text that may mention it. A string that is exactly `${m}` takes the
- * macro's typed value (so `context: ${ctx}` stays an integer); anything else is text.
+ * Macros (reference 2.16): declarations and scopes. Substitution is in macro-substitute.ts.
  */
-import type { RawMap, RawValue, SourceMap } from './yaml-tree.ts';
+import type { RawMap, RawValue } from './yaml-tree.ts';
 import { ConfigError } from './types.ts';
 
 export type MacroValue = string | number | boolean;
@@ -15,6 +9,8 @@ export type MacroValue = string | number | boolean;
 export interface Macro {
   name: string;
   value: MacroValue;
+  /** `file:line` of the declaration, for messages about its expansion. */
+  where?: string | undefined;
 }
 
 /** `${name}` references as llama-swap matches them (no dots, so `${env.X}` is not one). */
@@ -38,7 +34,7 @@ export function readMacros(block: RawValue | undefined, prefix: string, where: (
   for (const [name, value] of block) {
     const problem = macroProblem(name, value);
     if (problem) throw new ConfigError(prefix + problem, where(name));
-    macros.push({ name, value: value as MacroValue });
+    macros.push({ name, value: value as MacroValue, where: where(name) });
   }
   return macros;
 }
@@ -65,88 +61,54 @@ function goTypeName(value: RawValue): string {
   return '[]interface {}';
 }
 
+/** A macro and its place in the substitution order (higher goes first). */
+export interface ScopedMacro {
+  macro: Macro;
+  order: number;
+}
+
 /**
- * A model's macro list: `MODEL_ID`, then the globals, then the model's own macros; a model
- * macro with a global's name replaces it in place (keeping the global's position in the
- * substitution order), new names are appended.
+ * The macros visible somewhere, looked up by name, each with its substitution order.
+ *
+ * llama-swap builds each model's list as `MODEL_ID`, then the globals, then the model's own
+ * macros, where a model macro with a global's name replaces it in place (keeping the global's
+ * position) and new names are appended. A model scope here is that list without the copy: its
+ * own entries over the global scope, so a config with many models and many global macros
+ * costs no models x globals work.
  */
-export function modelScope(modelId: string, globals: readonly Macro[], locals: readonly Macro[]): Macro[] {
-  const scope: Macro[] = [{ name: 'MODEL_ID', value: modelId }, ...globals];
-  for (const local of locals) {
-    const index = scope.findIndex((m) => m.name === local.name);
-    if (index >= 0) scope[index] = local;
-    else scope.push(local);
+export class MacroScope {
+  private constructor(
+    /** `model <id>: ` in messages about this scope; '' for the globals. */
+    readonly label: string,
+    private readonly own: ReadonlyMap<string, ScopedMacro>,
+    private readonly parent: MacroScope | null,
+  ) {}
+
+  /** `macros` in declaration order (the last one is substituted first). */
+  static of(macros: readonly Macro[], label = ''): MacroScope {
+    // Orders from 1: 0 is MODEL_ID's, before every global.
+    return new MacroScope(label, new Map(macros.map((macro, i) => [macro.name, { macro, order: i + 1 }])), null);
   }
-  return scope;
+
+  /** The scope of model `modelId`: `MODEL_ID`, these globals, then `locals`. */
+  forModel(modelId: string, locals: readonly Macro[], where?: string): MacroScope {
+    const own = new Map<string, ScopedMacro>([['MODEL_ID', { macro: { name: 'MODEL_ID', value: modelId, where }, order: 0 }]]);
+    let appended = this.own.size + 1;
+    for (const macro of locals) {
+      const global = this.own.get(macro.name);
+      own.set(macro.name, { macro, order: global ? global.order : appended++ });
+    }
+    return new MacroScope(`model ${modelId}: `, own, this);
+  }
+
+  lookup(name: string): ScopedMacro | undefined {
+    return this.own.get(name) ?? this.parent?.lookup(name);
+  }
 }
 
 /** `%v` as Go prints a decoded scalar. */
 export function macroText(value: MacroValue): string {
   return String(value);
-}
-
-/** Substitutes `macros` last-declared first into `value`; containers are rewritten in place. */
-export function substituteAll(value: RawValue, macros: readonly Macro[]): RawValue {
-  let result = value;
-  for (let i = macros.length - 1; i >= 0; i--) result = substitute(result, macros[i]!);
-  return result;
-}
-
-/** One macro into every string value of a subtree (mapping keys are left alone). */
-export function substitute(value: RawValue, macro: Macro): RawValue {
-  if (typeof value === 'string') return substituteString(value, macro);
-  if (value instanceof Map) {
-    for (const [key, child] of value) value.set(key, substitute(child, macro));
-    return value;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = substitute(value[i]!, macro);
-    return value;
-  }
-  return value;
-}
-
-function substituteString(text: string, macro: Macro): RawValue {
-  const reference = `\${${macro.name}}`;
-  if (text === reference) return macro.value;
-  return text.includes(reference) ? text.replaceAll(reference, macroText(macro.value)) : text;
-}
-
-/**
- * `filters.setParamsByID` keys are the one place where mapping keys are macro targets (so
- * `${MODEL_ID}:fast` can name an alias). Two keys that end up equal are an error.
- */
-export function substituteSetParamsByIDKeys(
-  model: RawMap,
-  macros: readonly Macro[],
-  modelId: string,
-  sources: SourceMap,
-  where: (key: string) => string | undefined,
-): void {
-  const byId = setParamsByID(model);
-  if (!byId) return;
-  const entries = [...byId];
-  const renames: Array<readonly [string, string]> = [];
-  const resolved = new Map<string, RawValue>();
-  for (const [key, value] of entries) {
-    let newKey = key;
-    for (let i = macros.length - 1; i >= 0; i--) {
-      const macro = macros[i]!;
-      newKey = newKey.replaceAll(`\${${macro.name}}`, macroText(macro.value));
-    }
-    if (resolved.has(newKey)) {
-      throw new ConfigError(
-        `model ${modelId} filters.setParamsByID: keys ${JSON.stringify(key)} and ${JSON.stringify(newKey)} resolve to the same value`,
-        where(key),
-      );
-    }
-    resolved.set(newKey, value);
-    if (newKey !== key) renames.push([key, newKey]);
-  }
-  if (renames.length === 0) return;
-  byId.clear();
-  for (const [key, value] of resolved) byId.set(key, value);
-  sources.rename(byId, renames);
 }
 
 /** The model's `filters.setParamsByID` mapping, when it is one. */

@@ -6,7 +6,9 @@
  * ports of the others, and the same config always yields the same ports (clients and reloads
  * rely on that). Ports are not probed: a clash shows up as a failed start, as in llama-swap.
  */
-import { substitute, substituteSetParamsByIDKeys } from './macros.ts';
+import { MAX_PORT } from './limits.ts';
+import { substituteSetParamsByIDKeys, substituteTree, type MacroBudget } from './macro-substitute.ts';
+import { MacroScope } from './macros.ts';
 import { ConfigError } from './types.ts';
 import type { RawMap, SourceMap } from './yaml-tree.ts';
 
@@ -20,13 +22,13 @@ const PORT_REFERENCE = '${PORT}';
  *
  * @returns the next free port.
  * @throws ConfigError when `proxy` (also the default proxy) uses `${PORT}` but `cmd` does not:
- *   a model with a fixed port must set `proxy`.
+ *   a model with a fixed port must set `proxy`; when the next port is above 65535.
  */
 export function allocatePort(
   model: RawMap,
   modelId: string,
   nextPort: number,
-  sources: SourceMap,
+  { sources, budget }: { sources: SourceMap; budget: MacroBudget },
   where: (...path: string[]) => string | undefined,
 ): number {
   const cmd = model.get('cmd');
@@ -40,8 +42,12 @@ export function allocatePort(
       where('proxy'),
     );
   }
-  const port = { name: 'PORT', value: nextPort };
-  substitute(model, port);
-  substituteSetParamsByIDKeys(model, [port], modelId, sources, (key) => where('filters', 'setParamsByID', key));
+  // Counting up from a high startPort can run past the last port; such a cmd could never listen.
+  if (nextPort > MAX_PORT) {
+    throw new ConfigError(`model ${modelId}: cannot allocate \${PORT}: ${nextPort} is above the highest port ${MAX_PORT}`, where('cmd'));
+  }
+  const port = MacroScope.of([{ name: 'PORT', value: nextPort }], `model ${modelId}: `);
+  substituteTree(model, port, budget);
+  substituteSetParamsByIDKeys(model, port, budget, modelId, sources, (key) => where('filters', 'setParamsByID', key));
   return nextPort + 1;
 }

@@ -69,7 +69,7 @@ export type LogToStdout = 'proxy' | 'upstream' | 'both' | 'none';
 export interface Config {
   /** Seconds a model may take to turn healthy; values below 15 are raised to 15. */
   healthCheckTimeout: number;
-  /** swapstate's own key: ms between health probes (default 100; the first goes out at once). */
+  /** swapstate's own key: ms between health probes (default 50; the first goes out at once). */
   healthCheckInterval: number;
   logLevel: LogLevel;
   /** '' none, else a Go layout name (rfc3339, kitchen, ...). */
@@ -84,6 +84,29 @@ export interface Config {
   apiKeys: string[];
   /** swapstate's own key: largest accepted request body (default 64 MiB). */
   maxRequestBodyBytes: number;
+  /**
+   * swapstate's own key: the most request-body bytes held in memory at once, over all
+   * requests (default 256 MiB, or maxRequestBodyBytes when larger; never below it).
+   */
+  maxBufferedRequestBytes: number;
+  /**
+   * swapstate's own key: host names accepted in the `Host` header beyond the listen address's
+   * own names (default none). Lowercased, without port: `*` any host, `.example.com` every
+   * subdomain of example.com, `[::1]` an IPv6 address, else a name or IPv4 address.
+   */
+  allowedHosts: string[];
+  /**
+   * swapstate's own key: origins whose cross-site browser requests are allowed (default none).
+   * Lowercased `http(s)://host[:port]` exactly as a browser's `Origin` header has it, or `*`.
+   */
+  allowedOrigins: string[];
+  /**
+   * swapstate's own key, with Express's `trust proxy` semantics: which hops may set the client
+   * address via `X-Forwarded-For`. `false` (default) none, `true` all, n the n nearest hops,
+   * else addresses, CIDR ranges and `loopback`/`linklocal`/`uniquelocal` (all compiled by
+   * proxy-addr at load). Passable to Express's `app.set('trust proxy', ...)` as is.
+   */
+  trustProxy: boolean | number | string[];
   /**
    * swapstate's own key: ms a model start may go on after every client waiting for it has
    * gone; then it is aborted (default 2000; 0 aborts at once).

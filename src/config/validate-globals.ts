@@ -3,7 +3,8 @@
  * swapstate's own keys, in llama-swap's order.
  */
 import { parseInspectMode, type InspectMode } from '../observability/inspect.ts';
-import { DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
+import { DEFAULT_MAX_BUFFERED_REQUEST_BYTES, DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
+import { checkMilliseconds, checkSeconds, MAX_BUFFER_BYTES } from './limits.ts';
 import { ConfigError, type LogToStdout } from './types.ts';
 
 /** A model that cannot come up within 15 s of its own timeout is not worth waiting less for. */
@@ -15,6 +16,7 @@ export interface Globals {
   healthCheckTimeout: number;
   healthCheckInterval: number;
   maxRequestBodyBytes: number;
+  maxBufferedRequestBytes: number;
   abandonedLoadGraceMs: number;
   inspect: InspectMode;
   globalTTL: number;
@@ -24,18 +26,32 @@ export interface Globals {
 
 export function validateGlobals(draft: ConfigDraft): Globals {
   const where = (key: string): string | undefined => draft.root.get(key).where;
+  // Every duration becomes a timer; past MAX_TIMER_MS Node would fire it after 1 ms.
+  checkSeconds(draft.healthCheckTimeout, 'healthCheckTimeout', where('healthCheckTimeout'));
   if (draft.globalTTL < 0) throw new ConfigError('globalTTL must be >= 0', where('globalTTL'));
+  checkSeconds(draft.globalTTL, 'globalTTL', where('globalTTL'));
   if (draft.unloadTimeout < 0) throw new ConfigError('unloadTimeout must be >= 0', where('unloadTimeout'));
+  checkSeconds(draft.unloadTimeout, 'unloadTimeout', where('unloadTimeout'));
   // Our own keys: a zero or negative interval would spin, a zero body limit would refuse all.
   if (draft.healthCheckInterval <= 0) {
     throw new ConfigError('healthCheckInterval must be a positive integer (milliseconds)', where('healthCheckInterval'));
   }
+  checkMilliseconds(draft.healthCheckInterval, 'healthCheckInterval', where('healthCheckInterval'));
   if (draft.maxRequestBodyBytes <= 0) {
     throw new ConfigError('maxRequestBodyBytes must be a positive integer (bytes)', where('maxRequestBodyBytes'));
   }
+  // A body is held in one Buffer before it is forwarded.
+  if (draft.maxRequestBodyBytes > MAX_BUFFER_BYTES) {
+    throw new ConfigError(
+      `maxRequestBodyBytes must be at most ${MAX_BUFFER_BYTES} bytes (the largest Node.js Buffer), got ${draft.maxRequestBodyBytes}`,
+      where('maxRequestBodyBytes'),
+    );
+  }
+  const maxBufferedRequestBytes = validateBufferedBytes(draft, where('maxBufferedRequestBytes'));
   if (draft.abandonedLoadGraceMs < 0) {
     throw new ConfigError('abandonedLoadGraceMs must be >= 0 (milliseconds)', where('abandonedLoadGraceMs'));
   }
+  checkMilliseconds(draft.abandonedLoadGraceMs, 'abandonedLoadGraceMs', where('abandonedLoadGraceMs'));
   let inspect: InspectMode;
   try {
     inspect = parseInspectMode(draft.inspect);
@@ -48,12 +64,28 @@ export function validateGlobals(draft: ConfigDraft): Globals {
     healthCheckTimeout: Math.max(draft.healthCheckTimeout, MIN_HEALTH_CHECK_TIMEOUT),
     healthCheckInterval: draft.healthCheckInterval,
     maxRequestBodyBytes: draft.maxRequestBodyBytes,
+    maxBufferedRequestBytes,
     abandonedLoadGraceMs: draft.abandonedLoadGraceMs,
     inspect,
     globalTTL: draft.globalTTL,
     unloadTimeout: draft.unloadTimeout === 0 ? DEFAULT_UNLOAD_TIMEOUT : draft.unloadTimeout,
     logToStdout,
   };
+}
+
+/**
+ * The budget for buffered bodies must hold at least one body of the largest size, or such a
+ * body could never be accepted. Absent, it is 256 MiB, or maxRequestBodyBytes when that is
+ * larger (so a config that only raises the body limit keeps loading).
+ */
+function validateBufferedBytes(draft: ConfigDraft, where: string | undefined): number {
+  const value = draft.maxBufferedRequestBytes;
+  if (value === null) return Math.max(DEFAULT_MAX_BUFFERED_REQUEST_BYTES, draft.maxRequestBodyBytes);
+  if (value <= 0) throw new ConfigError('maxBufferedRequestBytes must be a positive integer (bytes)', where);
+  if (value < draft.maxRequestBodyBytes) {
+    throw new ConfigError(`maxBufferedRequestBytes must be at least maxRequestBodyBytes (${draft.maxRequestBodyBytes})`, where);
+  }
+  return value;
 }
 
 /** Checked last, as in llama-swap: keys are compared verbatim, so a space can never match. */

@@ -6,6 +6,7 @@
  */
 import type { ConfigDraft } from './decode-config.ts';
 import type { CapabilitiesDraft, ModelDraft } from './decode-model.ts';
+import { checkSeconds } from './limits.ts';
 import { ConfigError, type ModelCapabilities, type ModelConfig } from './types.ts';
 
 const MODALITIES = ['text', 'audio', 'image'] as const;
@@ -56,9 +57,11 @@ function validateModel(
   const { id, field } = model;
   const ttl = model.ttl === -1 ? globals.globalTTL : model.ttl;
   if (ttl < 0) throw new ConfigError(`model ${id}: invalid TTL value ${ttl}`, field.get('ttl').where);
+  checkSeconds(ttl, `model ${id}: ttl`, field.get('ttl').where);
   if (model.unloadTimeout < 0) {
     throw new ConfigError(`model ${id}: invalid unloadTimeout value ${model.unloadTimeout}`, field.get('unloadTimeout').where);
   }
+  checkSeconds(model.unloadTimeout, `model ${id}: unloadTimeout`, field.get('unloadTimeout').where);
   const capabilities = validateCapabilities(model);
 
   const modelAliases = [...model.aliases];

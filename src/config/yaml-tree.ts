@@ -15,14 +15,16 @@ import {
   isScalar,
   isSeq,
   LineCounter,
-  parseDocument,
+  visit,
   type Alias,
   type Document,
   type Node as YamlNode,
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
+import { MAX_ALIAS_VALUES, MAX_NESTING } from './limits.ts';
 import { ConfigError } from './types.ts';
+import { composeYaml } from './yaml-document.ts';
 
 export type RawScalar = string | number | boolean | null;
 export type RawMap = Map<string, RawValue>;
@@ -103,12 +105,19 @@ export interface ParsedTree {
  * Parses YAML text into a `RawMap` tree. Duplicate keys are an error (as in Go's yaml.v3);
  * anchors, aliases and `<<` merge keys are materialized, each alias as a fresh copy because
  * macro expansion later rewrites every model's copy differently (`${MODEL_ID}`).
+ *
+ * Bounded, so a hostile or broken file fails fast instead of hanging a reload: at most
+ * MAX_NESTING levels deep, at most MAX_ALIAS_VALUES values created by aliases (the text's
+ * size is bounded by the caller, see config-text.ts).
  */
 export function parseYamlTree(text: string, file: string): ParsedTree {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
   const sources = new SourceMap(file);
+  const lineCounter = new LineCounter();
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
+
+  const composed = composeYaml(text, lineCounter, MAX_NESTING);
+  if ('tooDeepAt' in composed) throw new ConfigError(`invalid YAML: ${TOO_DEEP}`, sources.whereLine(lineAt(composed.tooDeepAt)));
+  const { doc } = composed;
 
   const [syntax] = doc.errors;
   if (syntax) {
@@ -130,30 +139,58 @@ export function parseYamlTree(text: string, file: string): ParsedTree {
   return { root, sources, warnings };
 }
 
+const TOO_DEEP = `collections nested more than ${MAX_NESTING} levels deep`;
+
 class TreeBuilder {
   /** Nodes being built right now: an alias back to one of them would never end. */
   private readonly building = new Set<YamlNode>();
+  /** What each alias refers to, found once (`Alias.resolve` walks the whole document per call). */
+  private readonly targets: Map<Alias, unknown>;
+  /** Collections open right now, aliases expanded included. */
+  private depth = 0;
+  /** The outermost alias being expanded right now (where an alias bomb is reported), if any. */
+  private expanding: Alias | null = null;
+  /** Values created by aliases so far. */
+  private aliasValues = 0;
 
   constructor(
-    private readonly doc: Document,
+    doc: Document,
     private readonly sources: SourceMap,
     private readonly lineAt: (offset: number) => number,
-  ) {}
+  ) {
+    this.targets = aliasTargets(doc);
+  }
 
   build(node: unknown): RawValue {
     if (node === null || node === undefined) return null;
-    if (isAlias(node)) return this.build(this.resolve(node));
+    if (this.expanding && ++this.aliasValues > MAX_ALIAS_VALUES) {
+      this.fail(this.expanding, `aliases expand to more than ${MAX_ALIAS_VALUES} values`);
+    }
+    if (isAlias(node)) return this.buildAlias(node);
     if (isScalar(node)) return scalarValue(node.value);
     if (isMap(node) || isSeq(node)) {
       if (this.building.has(node)) this.fail(node, 'an alias refers to a node that contains it');
+      if (this.depth >= MAX_NESTING) this.fail(node, TOO_DEEP);
       this.building.add(node);
+      this.depth++;
       try {
         return isMap(node) ? this.buildMap(node) : this.buildSeq(node);
       } finally {
+        this.depth--;
         this.building.delete(node);
       }
     }
     this.fail(node, 'unsupported YAML node');
+  }
+
+  private buildAlias(alias: Alias): RawValue {
+    const outermost = this.expanding === null;
+    if (outermost) this.expanding = alias;
+    try {
+      return this.build(this.resolve(alias));
+    } finally {
+      if (outermost) this.expanding = null;
+    }
   }
 
   private buildMap(node: YAMLMap): RawMap {
@@ -165,6 +202,7 @@ class TreeBuilder {
         merges.push(pair.value);
         continue;
       }
+      if (map.has(key)) this.fail(pair.key ?? pair.value, 'Map keys must be unique');
       map.set(key, this.build(pair.value));
       this.sources.set(map, key, { line: this.lineOf(pair.key ?? pair.value), ...plainSource(pair.value) });
     }
@@ -205,7 +243,7 @@ class TreeBuilder {
   }
 
   private resolve(alias: Alias): unknown {
-    const target = alias.resolve(this.doc);
+    const target = this.targets.get(alias);
     if (!target) this.fail(alias, `unknown alias *${alias.source}`);
     return target;
   }
@@ -218,6 +256,22 @@ class TreeBuilder {
   private fail(node: unknown, message: string): never {
     throw new ConfigError(`invalid YAML: ${message}`, this.sources.whereLine(this.lineOf(node)));
   }
+}
+
+/**
+ * Each alias's node: the last node before it (in document order) carrying its anchor, which is
+ * `Alias.resolve`'s rule, found in one walk for all aliases.
+ */
+function aliasTargets(doc: Document): Map<Alias, unknown> {
+  const anchored = new Map<string, unknown>();
+  const targets = new Map<Alias, unknown>();
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) targets.set(node, anchored.get(node.source));
+      else if (node.anchor) anchored.set(node.anchor, node);
+    },
+  });
+  return targets;
 }
 
 const MERGE = Symbol('merge');

@@ -112,6 +112,31 @@ describe.concurrent('config reload (reference 1.4)', () => {
     await stop(expect, s.run);
   });
 
+  it('SIGHUP with a YAML alias bomb: the reload fails within a second, the old config keeps serving', async ({ expect, task }) => {
+    const s = await start(task.id, ['r1']);
+    const pid = await load(expect, s, 'r1');
+
+    // 9 levels of 9 aliases: 387 million values once expanded (issue 10, item 7).
+    let bomb = 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
+    for (let i = 1; i <= 9; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+    writeFileSync(s.file, `${bomb}${s.configFor(['r1', 'r2'])}`);
+    const sent = Date.now();
+    s.run.child.kill('SIGHUP');
+
+    const expected = `[WARN] failed to reload config: ${s.file}:6: invalid YAML: aliases expand to more than 100000 values\n`;
+    await until(async () => (await getText(`${s.url}/logs`)).includes(expected), 'the reload failure in /logs', 10_000);
+    expect(Date.now() - sent).toBeLessThan(1_000);
+
+    const health = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(1_000) });
+    expect(health.status).toBe(200);
+    await health.arrayBuffer();
+    expect(await modelIds(s.url)).toEqual(['r1']);
+    expect(await runningIds(s.url)).toEqual(['r1']);
+    expect(await load(expect, s, 'r1')).toBe(pid);
+    expect(await getText(`${s.url}/logs`)).not.toContain('config reloaded');
+    await stop(expect, s.run);
+  });
+
   it('--watch-config picks up a file change (polling, 2 s)', async ({ expect, task }) => {
     const s = await start(task.id, ['w1'], ['--watch-config']);
     const pid = await load(expect, s, 'w1');

@@ -30,6 +30,21 @@ export const VALIDATION_CASES: ValidationCase[] = [
   },
   { name: 'YAML syntax error', yaml: 'models:\n  m:\n    cmd: x\n   bad: 1\n', message: /^invalid YAML: \S/, line: 4 },
 
+  // swapstate's loading bounds (issue 10): nothing a file holds can make loading hang
+  {
+    name: 'config over 1 MiB',
+    yaml: `models: {}\n# ${'x'.repeat(1024 * 1024)}\n`,
+    message: 'config is larger than 1 MiB (1048576 bytes)',
+  },
+  {
+    name: 'YAML alias bomb',
+    yaml:
+      'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n' +
+      Array.from({ length: 9 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(', ')}]\n`).join(''),
+    message: 'invalid YAML: aliases expand to more than 100000 values',
+    line: 6,
+  },
+
   // 2.16 macros
   {
     name: 'macro name with invalid characters',
@@ -71,6 +86,27 @@ export const VALIDATION_CASES: ValidationCase[] = [
     yaml: 'apiKeys:\n  - ok\n  - "has space"\n',
     message: 'apiKeys[1]: api key cannot contain spaces',
     line: 3,
+  },
+
+  // swapstate's range limits (issue 10): a duration past what a Node timer holds, a port past 65535
+  {
+    name: 'healthCheckTimeout past the longest timer',
+    yaml: 'healthCheckTimeout: 2147484\n',
+    message: 'healthCheckTimeout must be at most 2147483 seconds (about 24 days), got 2147484',
+    line: 1,
+  },
+  {
+    name: 'model ttl past the longest timer',
+    yaml: 'models:\n  m:\n    proxy: http://h:1\n    ttl: 2147484\n',
+    message: 'model m: ttl must be at most 2147483 seconds (about 24 days), got 2147484',
+    line: 4,
+  },
+  { name: 'startPort above 65535', yaml: 'startPort: 70000\n', message: 'startPort must be at most 65535, got 70000', line: 1 },
+  {
+    name: '${PORT} allocation past 65535',
+    yaml: 'startPort: 65535\nmodels:\n  a:\n    cmd: s --port ${PORT}\n  b:\n    cmd: s --port ${PORT}\n',
+    message: 'model b: cannot allocate ${PORT}: 65536 is above the highest port 65535',
+    line: 6,
   },
 
   // 2.12, 2.14, 2.15 models

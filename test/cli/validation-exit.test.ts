@@ -50,7 +50,7 @@ describe.concurrent('each validation error of section 2 is a test: its message, 
       const stderr = run.stderr();
       expect(exit, stderr).toEqual({ code: 1, signal: null });
 
-      const prefix = `swapstate: failed to load config: ${file}:${c.line}: `;
+      const prefix = `swapstate: failed to load config: ${file}${c.line === undefined ? '' : `:${c.line}`}: `;
       expect(stderr).toContain(prefix);
       const message = after(stderr, prefix);
       if (typeof c.message === 'string') expect(message).toBe(c.message);

@@ -8,6 +8,7 @@ import { processMachine } from '../../machines/process.machine.ts';
 import {
   IDLE_SETTLE_MS,
   schedulerMachine,
+  swapBoundMs,
   type AdmitParams,
   type GrantErrorParams,
   type GrantServeParams,
@@ -99,6 +100,19 @@ describe('scheduler machine, pure transitions', () => {
     const [, actions] = transition(schedulerMachine, s0, { type: 'REQUEST', reqId: 'r1', model: 'zzz' });
     expect(actions.find((a) => a.type === 'admit')?.params).toMatchObject({ error: { code: 'MODEL_NOT_FOUND' } });
     expect(actions.some((a) => a.type === 'xstate.spawnChild')).toBe(false);
+  });
+});
+
+describe('swap watchdog bound', () => {
+  it('never exceeds the longest timer, however long the configured durations', () => {
+    const longest = 2 ** 31 - 1;
+    const day24 = 2_147_483_000; // the largest healthCheckTimeout/unloadTimeout the config accepts, in ms
+    const context = {
+      evictGraceMs: day24,
+      processes: { a: processConfig({ model: 'a', unloadGraceMs: day24 }), b: processConfig({ model: 'b', healthCheckTimeoutMs: day24 }) },
+    } as unknown as Parameters<typeof swapBoundMs>[0];
+    expect(swapBoundMs(context, 'b', ['a'])).toBe(longest);
+    expect(swapBoundMs(context, null, ['a'])).toBe(longest);
   });
 });
 
