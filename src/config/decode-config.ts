@@ -7,7 +7,7 @@
 import { decodeAllowedHosts, decodeAllowedOrigins } from './browser-safety.ts';
 import { decodeModel, type ModelDraft } from './decode-model.ts';
 import { Field, type DecodeContext } from './field.ts';
-import { compileIgnorePath, DEFAULT_IGNORE_PATHS } from './ignore-paths.ts';
+import { compileIgnorePath, DEFAULT_IGNORE_PATHS, runsInLinearTime } from './ignore-paths.ts';
 import { DEFAULT_START_PORT } from './ports.ts';
 import { decodeTrustProxy, type TrustProxy } from './trust-proxy.ts';
 import type { LogLevel } from './types.ts';
@@ -205,12 +205,23 @@ function decodeIgnorePaths(field: Field): string[] {
   const items = field.items();
   for (const item of items) {
     const source = item.string();
-    try {
-      compileIgnorePath(source);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      item.fail(`upstream.ignorePaths: invalid regular expression ${JSON.stringify(source)}: ${reason}`);
+    const compiled = compileOrFail(item, source);
+    // These run against paths any client sends: say so when one may take time quadratic in them.
+    if (!runsInLinearTime(compiled)) {
+      field.ctx.warnings.push(
+        `${item.where ?? field.ctx.sources.file}: upstream.ignorePaths: ${JSON.stringify(source)} cannot run in linear time here ` +
+          '(case-insensitive, a look-around, a back-reference or a large counted repeat); a long request path may cost CPU',
+      );
     }
   }
   return items.length === 0 ? [...DEFAULT_IGNORE_PATHS] : items.map((item) => item.string());
+}
+
+function compileOrFail(item: Field, source: string): RegExp {
+  try {
+    return compileIgnorePath(source);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return item.fail(`upstream.ignorePaths: invalid regular expression ${JSON.stringify(source)}: ${reason}`);
+  }
 }

@@ -17,7 +17,8 @@
  *   to the web UI (a link to it from elsewhere), and, with `apiKeys`, a request that presents
  *   its key as a Bearer token or `x-api-key` (a page can only do that when it knows the key;
  *   Basic credentials, which a browser attaches by itself once the user logged in, do not
- *   count).
+ *   count). With `apiKeys`, a request without a valid key is answered 401 first, as in
+ *   llama-swap.
  *
  * Clients that are not browsers send neither `Origin` nor `Sec-Fetch-*`, and a loopback or
  * IP `Host`, so JSON clients, SDKs and curl see no change; CORS preflights are answered as
@@ -95,37 +96,45 @@ function presentsOwnKey(req: IncomingMessage): boolean {
 }
 
 /**
- * Middleware (plain Node request and response) for the routes behind authentication.
- * `config` is read per request, so a reload applies at once.
+ * The DNS-rebinding check (only without `apiKeys`), as middleware: 403 for a `Host` that is
+ * not one of this server's names. `config` is read per request, so a reload applies at once.
  */
-export function browserGuard(config: () => Config, listenHost: string) {
+export function hostGuard(config: () => Config, listenHost: string) {
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const cfg = config();
-    const keyed = cfg.apiKeys.length > 0;
-    const host = requestHost(req, cfg);
-    if (!keyed) {
-      const name = hostNameOf(host);
-      if (!isOwnHostName(name, listenHost, cfg.allowedHosts)) {
-        return sendError(
-          req,
-          res,
-          new HttpError(
-            403,
-            `host "${name}" is not a name of this server; a web page may have rebound its DNS name to it. ` +
-              'Add the name to allowedHosts in the config (or set apiKeys) to allow it',
-          ),
-        );
-      }
-    }
-    const { foreign, origin } = foreignOrigin(req, host);
+    if (cfg.apiKeys.length > 0) return next();
+    const name = hostNameOf(requestHost(req, cfg));
+    if (isOwnHostName(name, listenHost, cfg.allowedHosts)) return next();
+    sendError(
+      req,
+      res,
+      new HttpError(
+        403,
+        `host "${name}" is not a name of this server; a web page may have rebound its DNS name to it. ` +
+          'Add the name to allowedHosts in the config (or set apiKeys) to allow it',
+      ),
+    );
+  };
+}
+
+/**
+ * The cross-site check, as middleware: 403 for a request a browser sends on behalf of
+ * another site, with the exceptions of the module comment. Runs after authentication, so a
+ * keyed server still answers a request without a key 401, as llama-swap does.
+ */
+export function crossSiteGuard(config: () => Config) {
+  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    const cfg = config();
+    const { foreign, origin } = foreignOrigin(req, requestHost(req, cfg));
     if (!foreign || isUiNavigation(req)) return next();
     if (origin !== null && (cfg.allowedOrigins.includes('*') || cfg.allowedOrigins.includes(origin.toLowerCase()))) return next();
+    const keyed = cfg.apiKeys.length > 0;
     if (keyed && presentsOwnKey(req)) return next();
     const from = origin === null ? 'another site' : `origin "${origin}"`;
     sendError(
       req,
       res,
-      new HttpError(403, `cross-site request from ${from} refused: add the origin to allowedOrigins in the config${keyed ? ', or send an API key as a Bearer token' : ''}`),
+      new HttpError(403, `cross-site request from ${from} refused: add the origin to allowedOrigins in the config${keyed ? ', or send the API key as a Bearer token' : ''}`),
     );
   };
 }

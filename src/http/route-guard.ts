@@ -1,16 +1,17 @@
 /**
- * What every route behind authentication passes first: the browser guard (DNS rebinding,
- * cross-site requests), then the API key. Public routes (`/health`, the redirects, CORS
- * preflights) pass neither, as in llama-swap.
+ * What every route behind authentication passes first: the DNS-rebinding check (without
+ * `apiKeys`), the API key, then the cross-site check (browser-guard.ts). Public routes
+ * (`/health`, the redirects, CORS preflights) pass none of them, as in llama-swap.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { apiKeyAuth } from './auth.ts';
-import { browserGuard } from './browser-guard.ts';
+import { crossSiteGuard, hostGuard } from './browser-guard.ts';
 import type { AppDeps } from './deps.ts';
 
 export function routeGuard(deps: AppDeps): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   const config = () => deps.current().config;
-  const browser = browserGuard(config, deps.listenHost);
+  const host = hostGuard(config, deps.listenHost);
   const auth = apiKeyAuth(() => config().apiKeys);
-  return (req, res, next) => browser(req, res, () => auth(req, res, next));
+  const crossSite = crossSiteGuard(config);
+  return (req, res, next) => host(req, res, () => auth(req, res, () => crossSite(req, res, next)));
 }

@@ -125,7 +125,10 @@ describe.concurrent('config reload (reference 1.4)', () => {
 
     const expected = `[WARN] failed to reload config: ${s.file}:6: invalid YAML: aliases expand to more than 100000 values\n`;
     await until(async () => (await getText(`${s.url}/logs`)).includes(expected), 'the reload failure in /logs', 10_000);
-    expect(Date.now() - sent).toBeLessThan(1_000);
+    // The loader gives up on the bomb in tens of ms (test/config/loading-bounds.test.ts); end to
+    // end, with the signal and the polling of /logs on a busy machine, allow a few seconds.
+    // The loader before issue 10 never finished.
+    expect(Date.now() - sent).toBeLessThan(5_000);
 
     const health = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(1_000) });
     expect(health.status).toBe(200);

@@ -79,6 +79,7 @@ describe('with includeAliasesInList', () => {
 
   beforeAll(async () => {
     srv = await startOnFreePorts(`includeAliasesInList: true
+allowedOrigins: ["http://app.example:3000"]
 globalTTL: 600
 ${sharedGroup(['zeta', 'alpha', 'hidden'])}
 ${MODELS}`);
@@ -147,12 +148,14 @@ ${MODELS}`);
     expect(strip(await listing(url, '/models'))).toEqual(strip(await listing(url)));
   });
 
-  it('echoes Origin on the listing only', async () => {
+  it('echoes Origin on the listing only (for an origin in allowedOrigins; others are refused)', async () => {
     const origin = 'http://app.example:3000';
     for (const path of ['/v1/models', '/models']) {
       const res = await fetch(`${url}${path}`, { headers: { origin } });
       expect(res.headers.get('access-control-allow-origin')).toBe(origin);
     }
+    // swapstate: a browser page of another origin may not read the listing unless allowed.
+    expect((await fetch(`${url}/v1/models`, { headers: { origin: 'http://other.example' } })).status).toBe(403);
     expect((await fetch(`${url}/v1/models`)).headers.get('access-control-allow-origin')).toBeNull();
     expect((await fetch(`${url}/running`, { headers: { origin } })).headers.get('access-control-allow-origin')).toBeNull();
     expect((await fetch(`${url}/health`, { headers: { origin } })).headers.get('access-control-allow-origin')).toBeNull();
