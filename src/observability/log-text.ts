@@ -16,8 +16,8 @@
  */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
-/** The same, plus `"` and `\`, for a field written between double quotes. */
-const IN_QUOTES = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069"\\]/g;
+/** The same, plus tab, `"` and `\`, for a field written between double quotes. */
+const IN_QUOTES = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069"\\]/g;
 
 /** The same, plus blanks, for a field written without quotes (fields are space-separated). */
 const BARE = /[\x00-\x20\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069"\\]/g;

@@ -44,7 +44,18 @@ describe('in-flight requests', () => {
     const events = await open(srv.url);
     await events.waitFor('the initial burst', (f) => f.type === 'state');
 
-    const reply = chat(srv.url, 'a', { delay_ms: 1_000 }, { headers: { authorization: 'Bearer sk-secret', 'x-api-key': 'sk-other', cookie: 'c=1', 'x-custom': 'visible' } });
+    const reply = chat(srv.url, 'a', { delay_ms: 1_000 }, {
+      headers: {
+        authorization: 'Bearer sk-secret',
+        'x-api-key': 'sk-other',
+        cookie: 'c=1',
+        // Azure's and Gemini's spellings were shown in clear before issue 10: redaction is by rule.
+        'api-key': 'sk-azure',
+        'x-goog-api-key': 'sk-gemini',
+        'x-auth-token': 'tok',
+        'x-custom': 'visible',
+      },
+    });
     const first = upsert(await events.waitFor('the first upsert', (f) => upsert(f) !== null));
     expect(first).toMatchObject({
       id: '1',
@@ -62,6 +73,9 @@ describe('in-flight requests', () => {
       Authorization: '[REDACTED]',
       'X-Api-Key': '[REDACTED]',
       Cookie: '[REDACTED]',
+      'Api-Key': '[REDACTED]',
+      'X-Goog-Api-Key': '[REDACTED]',
+      'X-Auth-Token': '[REDACTED]',
       'X-Custom': 'visible',
       'Content-Type': 'application/json',
     });
