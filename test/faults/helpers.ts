@@ -76,7 +76,7 @@ export function rawExchange(url: string, bytes: string | Buffer, timeoutMs = 10_
 
 /** A request head with `Connection: close`, for {@link rawExchange}. */
 export function rawHead(method: string, target: string, headers: Record<string, string> = {}): string {
-  const lines = [`${method} ${target} HTTP/1.1`, 'Host: swapstate.test', 'Connection: close'];
+  const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
