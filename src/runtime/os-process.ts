@@ -224,8 +224,8 @@ export function createOsProcessActor(deps: OsProcessDeps): OsProcessLogic {
       } else {
         clearPort(endpoint, input.model, ports, portWait.signal, deps.portTiming).then(
           (clearance) => {
+            if (disposed || exitReported) return 'claim' in clearance ? clearance.claim.release() : undefined;
             if ('error' in clearance) return failStart(clearance.error);
-            if (disposed || exitReported) return clearance.claim.release();
             claim = clearance.claim;
             launch(words);
           },

@@ -127,10 +127,11 @@ export async function clearPort(
     }
 
     let probe = await probePort(endpoint.host, endpoint.port, probeTimeoutMs);
-    // The leader of a holder we waited for has exited, and the rest of its group is being
-    // killed: give its sockets a moment to close before calling whoever is left a stranger.
+    // A holder of ours whose leader has exited may still have group members on the port (a
+    // wrapper script's server), killed right after: give their sockets a moment to close
+    // before calling whoever is left a stranger.
     const releaseBy = Date.now() + releaseMs;
-    while (probe === 'taken' && ours.some((h) => groupAlive(h.pid)) && Date.now() < releaseBy) {
+    while (probe === 'taken' && holders.exitedGroups(endpoint.key).some(groupAlive) && Date.now() < releaseBy) {
       await within(null, 20, signal);
       probe = await probePort(endpoint.host, endpoint.port, probeTimeoutMs);
     }
@@ -146,8 +147,7 @@ function describe(h: PortHolder): string {
 }
 
 /** Whether any member of process group `pgid` is left (zombies included). */
-function groupAlive(pgid: number | null): boolean {
-  if (pgid === null) return false;
+function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
     return true;

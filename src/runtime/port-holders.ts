@@ -42,13 +42,30 @@ interface Entry extends PortHolder {
   resolve: () => void;
 }
 
-/** The claims of every `os` actor of this swapstate, by port key (see `portEndpoint`). */
+/**
+ * How long a released claim's process group is remembered. Its leader has exited, but the
+ * rest of its group (a server run by a wrapper script, say) may hold the port until the
+ * SIGKILL that follows has done its work.
+ */
+const EXITED_MEMORY_MS = 10_000;
+
+/** The claims of every `os` actor of this swapstate, by port key (see `loopbackEndpoint`). */
 export class PortHolders {
   private readonly byKey = new Map<string, Set<Entry>>();
+  private readonly exited = new Map<string, Array<{ pgid: number; at: number }>>();
 
   /** The current claims on `key`. */
   of(key: string): readonly PortHolder[] {
     return [...(this.byKey.get(key) ?? [])];
+  }
+
+  /** Process groups whose claim on `key` was released lately (their leader exited). */
+  exitedGroups(key: string): number[] {
+    const since = Date.now() - EXITED_MEMORY_MS;
+    const recent = (this.exited.get(key) ?? []).filter((g) => g.at >= since);
+    if (recent.length > 0) this.exited.set(key, recent);
+    else this.exited.delete(key);
+    return recent.map((g) => g.pgid);
   }
 
   /** Records a claim by `model` on `key`, before its command is spawned. */
@@ -74,6 +91,11 @@ export class PortHolders {
         const current = this.byKey.get(key);
         if (!current?.delete(entry)) return;
         if (current.size === 0) this.byKey.delete(key);
+        if (entry.pid !== null) {
+          const list = this.exited.get(key) ?? [];
+          list.push({ pgid: entry.pid, at: Date.now() });
+          this.exited.set(key, list);
+        }
         entry.resolve();
       },
     };

@@ -67,7 +67,10 @@ describe('clearPort', () => {
     expect(outcomes.find((o) => o !== 'claim')).toMatch(/^port \d+ \(from proxy .*\) is already in use by model "[ab]"$/);
   });
 
-  it('after the leader of ours exited, waits for the rest of its group to let the port go', async () => {
+  it.each([
+    ['while the start waits for it', false],
+    ['before the start looks (a wrapper script exited first, its server lingers)', true],
+  ])('the leader of ours exited %s: waits for the rest of its group to let the port go', async (_, releasedFirst) => {
     const port = await freePort();
     // A group member that listens on the port and says when someone connects.
     const member = spawn(
@@ -92,8 +95,9 @@ describe('clearPort', () => {
     old.spawned(pid); // its group
     old.stopping(1_000);
     const ep = loopbackEndpoint(`http://127.0.0.1:${port}`)!;
+    if (releasedFirst) old.release(); // "the leader exited"; its group still listens
     const cleared = clearPort(ep, 'new', holders, new AbortController().signal, { releaseMs: 20_000 });
-    old.release(); // "the leader exited"; its group still listens
+    if (!releasedFirst) old.release();
     await until(() => out.includes('probed'), 'the port to be probed');
     process.kill(-pid, 'SIGKILL'); // what the old os actor's cleanup does
     const result = await cleared;
