@@ -111,19 +111,21 @@ export async function clearPort(
   const probeTimeoutMs = timing.probeTimeoutMs ?? 1_000;
   const prefix = `port ${endpoint.port} (from proxy ${endpoint.proxy})`;
 
-  // Each round either fails, succeeds, or waited for a stopping holder of ours; another round
-  // is needed only when a start of ours claimed the port while this one was probing.
+  // Holders of ours already waited for, up to the end of their grace. One still registered
+  // after that is treated like anyone else: the port is probed, and taken means the start fails.
+  const waited = new Set<PortHolder>();
+  // Each round fails, succeeds, or waits for holders not waited for yet; another round is
+  // needed only when a start of ours claimed the port while this one was probing.
   for (let round = 0; round < 5; round++) {
     signal.throwIfAborted();
-    const ours = holders.of(endpoint.key);
+    const ours = holders.of(endpoint.key).filter((h) => !waited.has(h));
     const running = ours.find((h) => h.stopDeadline === null);
     if (running) return { error: `${prefix} is already in use by ${describe(running)}` };
 
     if (ours.length > 0) {
       const deadline = Math.max(...ours.map((h) => h.stopDeadline as number)) + killMarginMs;
       await within(Promise.all(ours.map((h) => h.gone)), deadline - Date.now(), signal);
-      const stuck = holders.of(endpoint.key).find((h) => ours.includes(h));
-      if (stuck) return { error: `${prefix} is still in use by ${describe(stuck)}, which did not exit within its stop grace` };
+      for (const h of ours) waited.add(h);
     }
 
     let probe = await probePort(endpoint.host, endpoint.port, probeTimeoutMs);
@@ -136,8 +138,12 @@ export async function clearPort(
       probe = await probePort(endpoint.host, endpoint.port, probeTimeoutMs);
     }
     signal.throwIfAborted();
-    if (probe === 'taken') return { error: `${prefix} is already in use by another process` };
-    if (holders.of(endpoint.key).length === 0) return { claim: holders.claim(endpoint.key, model) };
+    if (probe === 'taken') {
+      const stuck = holders.of(endpoint.key).find((h) => waited.has(h));
+      if (stuck) return { error: `${prefix} is still in use by ${describe(stuck)}, which did not exit within its stop grace` };
+      return { error: `${prefix} is already in use by another process` };
+    }
+    if (holders.of(endpoint.key).every((h) => waited.has(h))) return { claim: holders.claim(endpoint.key, model) };
   }
   return { error: `${prefix} is claimed by other starts of this swapstate` };
 }

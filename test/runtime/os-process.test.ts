@@ -524,19 +524,35 @@ describe('os actor: the port must be free before the spawn', () => {
     expect(ports.of(`loopback:${port}`)).toEqual([expect.objectContaining({ model: 'b', pid: b.events[0]!.type === 'OS.SPAWNED' ? b.events[0]!.pid : -1 })]);
   });
 
-  it('a server of ours that outlives its grace: the start fails once the grace (and the kill margin) are over', async () => {
+  it('a server of ours that outlives its grace: then the stranger rule applies (port held: fail; port free: spawn)', async () => {
+    // Stands for an old server that survived its SIGKILL (a process stuck in the kernel).
+    const held = await stranger();
+    try {
+      const proxy = `http://127.0.0.1:${held.port}`;
+      const old = ports.claim(`loopback:${held.port}`, 'old');
+      old.spawned(999_999_999);
+      old.stopping(300);
+      const t = performance.now();
+      const b = startOs({ model: 'b', ...marking('outlived'), env: {}, proxy }, { portTiming: { killMarginMs: 200 } });
+      const exited = await b.exited();
+      expect(performance.now() - t).toBeGreaterThanOrEqual(500 - 20);
+      expect(exited.error).toBe(
+        `port ${held.port} (from proxy ${proxy}) is still in use by model "old" (pid 999999999), which did not exit within its stop grace`,
+      );
+      expect(held.bytes()).toBe(0);
+      old.release();
+    } finally {
+      await held.close();
+    }
+    // The same, but the old server no longer listens: the start goes ahead.
     const port = await freePort();
-    const proxy = `http://127.0.0.1:${port}`;
     const old = ports.claim(`loopback:${port}`, 'old');
-    old.spawned(999_999_999);
-    old.stopping(300);
-    const t = performance.now();
-    const b = startOs({ model: 'b', ...marking('outlived'), env: {}, proxy }, { portTiming: { killMarginMs: 200 } });
-    const exited = await b.exited();
-    expect(performance.now() - t).toBeGreaterThanOrEqual(500 - 20);
-    expect(exited.error).toBe(
-      `port ${port} (from proxy ${proxy}) is still in use by model "old" (pid 999999999), which did not exit within its stop grace`,
+    old.stopping(100);
+    const c = startOs(
+      { model: 'c', ...marking('after-grace'), env: {}, proxy: `http://127.0.0.1:${port}` },
+      { portTiming: { killMarginMs: 100 } },
     );
+    await c.spawned();
     old.release();
   });
 
