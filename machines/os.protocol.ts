@@ -15,6 +15,11 @@ export interface OsProcessInput {
   cmdStop?: string | undefined;
   /** Appended to swapstate's own environment (later entries win). */
   env: Record<string, string>;
+  /**
+   * llama-swap `proxy`: where the server will be reached. Its port must be free before the
+   * command is spawned (when the host is a loopback address).
+   */
+  proxy: string;
 }
 
 /** Sent by the `os` actor when the process has been spawned. */
@@ -31,7 +36,14 @@ export interface OsExitedEvent {
   type: 'OS.EXITED';
   code: number | null;
   signal: string | null;
+  /** Why the command never ran (not found, port taken...); the process did not exist. */
   error?: string;
+  /**
+   * The last lines the process wrote to stderr, oldest first, each already made safe to show
+   * (control characters escaped, length capped). Set when it exited without being asked to
+   * stop, so a failed start can say why.
+   */
+  stderrTail?: string[];
 }
 
 export type OsEvent = OsSpawnedEvent | OsExitedEvent;
@@ -40,6 +52,11 @@ export type OsEvent = OsSpawnedEvent | OsExitedEvent;
 export interface OsTermCommand {
   /** Ask politely: run `cmdStop` if configured, else SIGTERM the process group. */
   type: 'OS.TERM';
+  /**
+   * The grace of this stop: OS.KILL follows after it. A `cmdStop` gets half of it (then it is
+   * killed and the group gets SIGTERM); a port wait of another start is bounded by it.
+   */
+  graceMs: number;
 }
 export interface OsKillCommand {
   /** The grace is over: SIGKILL the whole process group. */

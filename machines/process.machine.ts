@@ -4,8 +4,9 @@
  * ```
  * stopped ──ENSURE_READY──▶ running [resident]                       (invokes `os`: the OS process)
  *                            ├─ starting: launching ─OS.SPAWNED─▶ probing (invokes `health`)
+ *                            │     (launching: the `os` actor may first wait for the port)
  *                            │     health 200 / checkEndpoint none ─▶ ready
- *                            │     timeout, exit, STOP ─▶ waiters FAILED
+ *                            │     health timeout, exit, STOP ─▶ waiters FAILED
  *                            ├─ ready [serving]: idle ⇄ busy (ACQUIRE / RELEASE); idle after ttl ─▶ stopping
  *                            └─ stopping: OS.TERM (cmdStop or SIGTERM to the group), OS.KILL after the grace
  *                                  ENSURE_READY here restarts once stopped (llama-swap #946)
@@ -22,7 +23,7 @@
  * absence hung llama-swap (#946).
  */
 import { assign, enqueueActions, fromCallback, fromPromise, raise, sendTo, setup, type AnyActorRef } from 'xstate';
-import type { HealthCheckInput, OsCommand, OsEvent, OsProcessInput } from './os.protocol.ts';
+import type { HealthCheckInput, OsCommand, OsEvent, OsExitedEvent, OsProcessInput } from './os.protocol.ts';
 import type { ProcessCommand } from './process.protocol.ts';
 
 /** Everything a process needs to know from the config, with units resolved to ms. */
@@ -199,12 +200,14 @@ export const processSetup = setup({
     recordError: assign((_, params: { error: string }) => ({ lastError: params.error })),
     /** Notifications for the log; no-ops here, provided by the runtime. */
     ttlExpired: (_, _params: { model: string; ttlMs: number }) => {},
-    exitedUnexpectedly: (_, _params: { model: string; code: number | null; signal: string | null }) => {},
+    exitedUnexpectedly: (_, _params: { model: string; code: number | null; signal: string | null; stderrTail: string[] }) => {},
+    /** A start failed (exit, spawn error, port taken, health timeout): what the waiters were told. */
+    startFailed: (_, _params: { model: string; error: string }) => {},
     /** A SHUTDOWN found a stop under way: its grace may only cut that stop shorter. */
     armShutdownGrace: raise({ type: 'SHUTDOWN_GRACE_OVER' as const }, {
       delay: ({ context, event }) => (event.type === 'SHUTDOWN' && event.graceMs !== undefined ? event.graceMs : context.cfg.unloadGraceMs),
     }),
-    term: sendTo('os', { type: 'OS.TERM' }),
+    term: sendTo('os', ({ context }) => ({ type: 'OS.TERM' as const, graceMs: context.stopGraceMs })),
     kill: sendTo('os', { type: 'OS.KILL' }),
   },
   guards: {
@@ -227,31 +230,34 @@ export const processSetup = setup({
   },
 });
 
-/** Why a start failed, in llama-swap's words. */
+/**
+ * Why a start failed. llama-swap's words come first, so clients matching them still match;
+ * then how the process ended and the last lines it wrote to stderr (already made safe by the
+ * runtime), e.g. `upstream command exited prematurely (exit code 1): error: model file not found`.
+ */
 export function startExitError(event: OsEvent): string {
-  if (event.type === 'OS.EXITED' && event.error) return event.error;
-  return 'upstream command exited prematurely';
+  if (event.type !== 'OS.EXITED') return 'upstream command exited prematurely';
+  if (event.error) return event.error;
+  const how = exitDescription(event);
+  const tail = event.stderrTail ?? [];
+  return `upstream command exited prematurely${how ? ` (${how})` : ''}${tail.length > 0 ? `: ${tail.join(' | ')}` : ''}`;
+}
+
+/** `exit code 1`, `signal SIGKILL`, or '' when neither is known. */
+export function exitDescription(event: Pick<OsExitedEvent, 'code' | 'signal'>): string {
+  if (event.signal !== null) return `signal ${event.signal}`;
+  if (event.code !== null) return `exit code ${event.code}`;
+  return '';
+}
+
+function healthTimeoutError(cfg: ProcessConfig): string {
+  return `health check timed out after ${Math.round(cfg.healthCheckTimeoutMs / 1000)}s`;
 }
 
 /** The core state configs; an extension adds states next to them (see process.sleep.ts). */
 export const coreRunningStates = {
   starting: processSetup.createStateConfig({
     initial: 'launching',
-    after: {
-      healthCheckTimeout: {
-        target: 'stopping',
-        actions: [
-          {
-            type: 'failStart',
-            params: ({ context }) => ({
-              error: `health check timed out after ${Math.round(context.cfg.healthCheckTimeoutMs / 1000)}s`,
-              counts: true,
-            }),
-          },
-          'useStartFailureGrace',
-        ],
-      },
-    },
     on: {
       ENSURE_READY: { actions: 'addEnsureWaiter' },
       STOP: {
@@ -260,10 +266,16 @@ export const coreRunningStates = {
       },
       'OS.EXITED': {
         target: '#process.stopped',
-        actions: { type: 'failStart', params: ({ event }) => ({ error: startExitError(event), counts: true }) },
+        actions: [
+          { type: 'failStart', params: ({ event }) => ({ error: startExitError(event), counts: true }) },
+          { type: 'startFailed', params: ({ context, event }) => ({ model: context.cfg.model, error: startExitError(event) }) },
+        ],
       },
     },
     states: {
+      // The `os` actor may wait here for the model's port to be freed by a process of ours
+      // that is still stopping (bounded by that process's grace), so the health check's
+      // deadline starts with the first probe, as in llama-swap, not with the launch.
       launching: {
         on: {
           'OS.SPAWNED': [
@@ -273,6 +285,16 @@ export const coreRunningStates = {
         },
       },
       probing: {
+        after: {
+          healthCheckTimeout: {
+            target: '#process.running.stopping',
+            actions: [
+              { type: 'failStart', params: ({ context }) => ({ error: healthTimeoutError(context.cfg), counts: true }) },
+              { type: 'startFailed', params: ({ context }) => ({ model: context.cfg.model, error: healthTimeoutError(context.cfg) }) },
+              'useStartFailureGrace',
+            ],
+          },
+        },
         invoke: {
           id: 'health',
           src: 'health',
@@ -286,6 +308,10 @@ export const coreRunningStates = {
             target: '#process.running.stopping',
             actions: [
               { type: 'failStart', params: ({ event }) => ({ error: `health check failed: ${String(event.error)}`, counts: true }) },
+              {
+                type: 'startFailed',
+                params: ({ context, event }) => ({ model: context.cfg.model, error: `health check failed: ${String(event.error)}` }),
+              },
               'useStartFailureGrace',
             ],
           },
@@ -422,6 +448,7 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
             cmd: context.cfg.cmd,
             cmdStop: context.cfg.cmdStop,
             env: context.cfg.env,
+            proxy: context.cfg.proxy,
           }),
           onError: {
             target: 'stopped',
@@ -440,6 +467,7 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
                   model: context.cfg.model,
                   code: event.type === 'OS.EXITED' ? event.code : null,
                   signal: event.type === 'OS.EXITED' ? event.signal : null,
+                  stderrTail: event.type === 'OS.EXITED' ? (event.stderrTail ?? []) : [],
                 }),
               },
             ],

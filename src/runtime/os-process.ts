@@ -9,15 +9,25 @@
  * - "gone" means the leader's `exit` event, not `close`: a grandchild that inherited the
  *   pipes must not make a dead server look alive;
  * - when the invoking state is left, the group is SIGKILLed whatever happened before,
- *   because the leader exiting says nothing about the rest of its group.
+ *   because the leader exiting says nothing about the rest of its group;
+ * - before the spawn, the model's port must be free (port-guard.ts): a server of ours that is
+ *   still stopping there is waited for, a stranger fails the start at once;
+ * - a `cmdStop` runs under the stop's grace and hands over to SIGTERM when it fails or hangs
+ *   (stop-command.ts);
+ * - an exit nobody asked for is reported with the last lines of stderr, so a failed start
+ *   can say why.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { fromCallback, type CallbackActorLogic } from 'xstate';
 import type { OsCommand, OsExitedEvent, OsProcessInput, OsSpawnedEvent } from '../../machines/os.protocol.ts';
-import { parseCommand, substitutePid } from './command-line.ts';
+import { parseCommand } from './command-line.ts';
+import { OutputTail } from './output-tail.ts';
+import { clearPort, loopbackEndpoint, type PortGuardTiming } from './port-guard.ts';
+import { portHolders as defaultPorts, type PortClaim, type PortHolders } from './port-holders.ts';
 import { processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
 import type { LogHub, RingLog } from './ring-log.ts';
+import { runStopCommand, type StopCommand } from './stop-command.ts';
 
 /** What the `os` actor needs from the rest of swapstate. */
 export interface OsProcessDeps {
@@ -25,6 +35,10 @@ export interface OsProcessDeps {
   logs: LogHub;
   /** Registry of live groups, SIGKILLed on exit; defaults to the shared one. */
   groups?: ProcessGroups;
+  /** Which local ports our servers hold; defaults to the shared one (it must outlive reloads). */
+  ports?: PortHolders;
+  /** Timing of the port check before a spawn (tests shorten it). */
+  portTiming?: PortGuardTiming;
   /**
    * After cleanup, how long the pipes may keep draining before they are destroyed. The
    * `exit` event can arrive before the last output (often the crash message) has been read;
@@ -32,6 +46,12 @@ export interface OsProcessDeps {
    * holds the pipes cannot keep them open longer than this. Default 1000 ms.
    */
   pipeDrainMs?: number;
+  /**
+   * After an exit nobody asked for, how long OS.EXITED may wait for stderr to be read to its
+   * end, so that its tail holds the crash message. Only a process outside the group holding
+   * the pipe makes it wait this long. Default 200 ms.
+   */
+  tailWaitMs?: number;
 }
 
 /** The logic to provide as the process machine's `os` actor. */
@@ -40,90 +60,47 @@ export type OsProcessLogic = CallbackActorLogic<OsCommand, OsProcessInput>;
 /**
  * Creates the `os` actor logic (see `machines/os.protocol.ts`).
  *
- * On start it spawns `input.cmd` and reports `OS.SPAWNED`, then `OS.EXITED` exactly once
- * (also when the command cannot be parsed or started, with `error` set). It accepts
- * `OS.TERM` (run `cmdStop`, or SIGTERM the group) and `OS.KILL` (SIGKILL the group). Its
- * cleanup SIGKILLs the group and reports nothing more.
+ * On start it checks that the model's port is free (waiting for a server of ours still
+ * stopping there), spawns `input.cmd` and reports `OS.SPAWNED`, then `OS.EXITED` exactly once
+ * (also when the command cannot be parsed or started, or the port is taken, with `error` set).
+ * It accepts `OS.TERM` (run `cmdStop`, or SIGTERM the group) and `OS.KILL` (SIGKILL the
+ * group and any `cmdStop` still running); either one before the spawn abandons the start.
+ * Its cleanup SIGKILLs the group and reports nothing more.
  */
 export function createOsProcessActor(deps: OsProcessDeps): OsProcessLogic {
   const groups = deps.groups ?? defaultGroups;
+  const ports = deps.ports ?? defaultPorts;
   const pipeDrainMs = deps.pipeDrainMs ?? 1000;
+  const tailWaitMs = deps.tailWaitMs ?? 200;
 
   return fromCallback<OsCommand, OsProcessInput>(({ input, sendBack, receive }) => {
     const log = deps.logs.forModel(input.model);
     const env = { ...process.env, ...input.env };
     // Set once cleanup ran: from then on nothing is sent to the machine.
     let disposed = false;
-    // OS.EXITED is sent exactly once, whichever of error/exit comes first.
+    // OS.EXITED is sent exactly once, whichever of error/exit/abandon comes first.
     let exitReported = false;
+    // The machine asked for a stop: the exit that follows is expected.
+    let stopAsked = false;
+    let child: ChildProcess | null = null;
+    let pid: number | undefined;
+    let exited = false;
+    let claim: PortClaim | null = null;
+    let stopper: StopCommand | null = null;
+    let pipes: Readable[] = [];
+    let tailTimer: NodeJS.Timeout | undefined;
+    const stderrTail = new OutputTail();
+    const portWait = new AbortController();
 
     const reportExit = (event: Omit<OsExitedEvent, 'type'>): void => {
       if (exitReported || disposed) return;
       exitReported = true;
       sendBack({ type: 'OS.EXITED', ...event } satisfies OsExitedEvent);
     };
-
-    let argv: string[];
-    try {
-      argv = parseCommand(input.cmd);
-    } catch (err) {
-      const error = `failed to start command ${JSON.stringify(input.cmd)}: ${messageOf(err)}`;
+    const failStart = (error: string): void => {
       note(log, error);
       reportExit({ code: null, signal: null, error });
-      return () => {
-        disposed = true;
-      };
-    }
-    const shown = argv.join(' ');
-
-    let child: ChildProcess;
-    try {
-      child = spawn(argv[0] as string, argv.slice(1), {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env,
-      });
-    } catch (err) {
-      // Most start failures arrive as an 'error' event; a few (bad arguments) throw.
-      const error = `failed to start command '${shown}': ${messageOf(err)}`;
-      note(log, error);
-      reportExit({ code: null, signal: null, error });
-      return () => {
-        disposed = true;
-      };
-    }
-
-    // child.pid is set synchronously when the spawn succeeded, undefined when it failed.
-    const pid = child.pid;
-    if (pid !== undefined) groups.track(pid);
-
-    const pipes = [child.stdout, child.stderr].filter((p): p is Readable => p !== null);
-    for (const pipe of pipes) {
-      pipe.on('data', (chunk: Buffer) => log.write(chunk));
-      pipe.on('error', () => {
-        /* a broken pipe only ends the output; the exit event tells the rest */
-      });
-    }
-
-    child.on('spawn', () => {
-      if (disposed || pid === undefined) return;
-      sendBack({ type: 'OS.SPAWNED', pid } satisfies OsSpawnedEvent);
-    });
-
-    child.on('error', (err) => {
-      if (pid === undefined) {
-        // Never started (ENOENT, EACCES...): no 'exit' will follow.
-        const error = `failed to start command '${shown}': ${err.message}`;
-        note(log, error);
-        reportExit({ code: null, signal: null, error });
-      } else {
-        note(log, `process error: ${err.message}`);
-      }
-    });
-
-    child.on('exit', (code, signal) => {
-      reportExit({ code, signal });
-    });
+    };
 
     const signalGroup = (sig: NodeJS.Signals): void => {
       if (pid === undefined) return;
@@ -134,82 +111,144 @@ export function createOsProcessActor(deps: OsProcessDeps): OsProcessLogic {
       }
     };
 
-    receive((command) => {
-      if (disposed) return;
+    /** The leader is gone: report it, with stderr's last lines when nobody asked it to stop. */
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      exited = true;
+      claim?.release();
+      const stderr = child?.stderr;
+      const report = (): void => {
+        clearTimeout(tailTimer);
+        const tail = stopAsked ? [] : stderrTail.tail();
+        reportExit({ code, signal, ...(tail.length > 0 ? { stderrTail: tail } : {}) });
+      };
+      if (stopAsked || !stderr || stderr.readableEnded || stderr.destroyed) return report();
+      // 'exit' often comes before the last output has been read: wait for the pipe's end.
+      stderr.once('end', report);
+      stderr.once('close', report);
+      tailTimer = setTimeout(report, tailWaitMs);
+    };
+
+    const launch = (argv: string[]): void => {
+      const shown = argv.join(' ');
       try {
-        if (command.type === 'OS.TERM') {
-          if (input.cmdStop !== undefined && input.cmdStop.trim() !== '' && pid !== undefined) {
-            runStopCommand(input.cmdStop, pid, env, log, groups);
-          } else {
-            signalGroup('SIGTERM');
-          }
+        child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+      } catch (err) {
+        // Most start failures arrive as an 'error' event; a few (bad arguments) throw.
+        claim?.release();
+        failStart(`failed to start command '${shown}': ${messageOf(err)}`);
+        return;
+      }
+      // child.pid is set synchronously when the spawn succeeded, undefined when it failed.
+      pid = child.pid;
+      if (pid !== undefined) {
+        groups.track(pid);
+        claim?.spawned(pid);
+      } else {
+        claim?.release();
+      }
+
+      pipes = [child.stdout, child.stderr].filter((p): p is Readable => p !== null);
+      for (const pipe of pipes) {
+        pipe.on('data', (chunk: Buffer) => log.write(chunk));
+        pipe.on('error', () => {
+          /* a broken pipe only ends the output; the exit event tells the rest */
+        });
+      }
+      child.stderr?.on('data', (chunk: Buffer) => stderrTail.write(chunk));
+
+      child.on('spawn', () => {
+        if (disposed || pid === undefined) return;
+        sendBack({ type: 'OS.SPAWNED', pid } satisfies OsSpawnedEvent);
+      });
+      child.on('error', (err) => {
+        // Never started (ENOENT, EACCES...): no 'exit' will follow.
+        if (pid === undefined) failStart(`failed to start command '${shown}': ${err.message}`);
+        else note(log, `process error: ${err.message}`);
+      });
+      child.on('exit', onExit);
+    };
+
+    const term = (graceMs: number): void => {
+      claim?.stopping(graceMs);
+      const cmdStop = input.cmdStop?.trim() ? input.cmdStop : undefined;
+      if (cmdStop === undefined || pid === undefined || exited) {
+        signalGroup('SIGTERM');
+        return;
+      }
+      // cmdStop gets the first half of the grace; if it fails or hangs, SIGTERM gets the
+      // second half; the machine's OS.KILL at the full grace ends it all.
+      stopper ??= runStopCommand({
+        cmdStop,
+        pid,
+        env,
+        log,
+        groups,
+        budgetMs: graceMs / 2,
+        fallBack: () => signalGroup('SIGTERM'),
+      });
+    };
+
+    receive((command) => {
+      if (disposed || (exitReported && child === null)) return;
+      try {
+        if (child === null) {
+          // Still waiting for the port: nothing runs yet, so the stop is immediate.
+          stopAsked = true;
+          portWait.abort();
+          reportExit({ code: null, signal: null, error: 'stopped before the command was started' });
+        } else if (command.type === 'OS.TERM') {
+          stopAsked = true;
+          term(command.graceMs);
         } else if (command.type === 'OS.KILL') {
+          stopAsked = true;
+          claim?.killed();
           signalGroup('SIGKILL');
+          stopper?.kill();
         }
       } catch (err) {
         note(log, `failed to handle ${command.type}: ${messageOf(err)}`);
       }
     });
 
+    let argv: string[] | null = null;
+    try {
+      argv = parseCommand(input.cmd);
+    } catch (err) {
+      failStart(`failed to start command ${JSON.stringify(input.cmd)}: ${messageOf(err)}`);
+    }
+    if (argv !== null) {
+      const words = argv;
+      const endpoint = loopbackEndpoint(input.proxy);
+      if (endpoint === null) {
+        launch(words);
+      } else {
+        clearPort(endpoint, input.model, ports, portWait.signal, deps.portTiming).then(
+          (clearance) => {
+            if (disposed || exitReported) return 'claim' in clearance ? clearance.claim.release() : undefined;
+            if ('error' in clearance) return failStart(clearance.error);
+            claim = clearance.claim;
+            launch(words);
+          },
+          () => {
+            /* abandoned: the stop that aborted the wait has reported the exit */
+          },
+        );
+      }
+    }
+
     return () => {
       if (disposed) return;
       disposed = true;
+      portWait.abort();
+      clearTimeout(tailTimer);
+      stopper?.kill();
       // Even when the leader already exited: its group may still hold forked children.
       signalGroup('SIGKILL');
+      // The claim is released by the leader's exit, which this SIGKILL brings.
+      claim?.killed();
       if (pid !== undefined) groups.untrack(pid);
       drainThenDestroy(pipes, pipeDrainMs);
     };
-  });
-}
-
-/**
- * Runs `cmdStop` (llama-swap semantics): `${PID}` substituted, no shell, the upstream's
- * environment, output into the model log. A failure is only logged: the machine's grace
- * timer and OS.KILL are the fallback.
- *
- * It runs in its own tracked group and is not killed by the actor's cleanup: it is what
- * stops the server (think `docker stop`), and may legitimately outlive the leader.
- */
-function runStopCommand(
-  cmdStop: string,
-  pid: number,
-  env: NodeJS.ProcessEnv,
-  log: RingLog,
-  groups: ProcessGroups,
-): void {
-  let argv: string[];
-  try {
-    argv = parseCommand(substitutePid(cmdStop, pid));
-  } catch (err) {
-    note(log, `cmdStop failed: cannot parse ${JSON.stringify(cmdStop)}: ${messageOf(err)}`);
-    return;
-  }
-  const shown = argv.join(' ');
-  let stopper: ChildProcess;
-  try {
-    stopper = spawn(argv[0] as string, argv.slice(1), {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
-  } catch (err) {
-    note(log, `cmdStop failed to start '${shown}': ${messageOf(err)}`);
-    return;
-  }
-  const stopperPid = stopper.pid;
-  if (stopperPid !== undefined) groups.track(stopperPid);
-  for (const pipe of [stopper.stdout, stopper.stderr]) {
-    pipe?.on('data', (chunk: Buffer) => log.write(chunk));
-    pipe?.on('error', () => {});
-  }
-  stopper.on('error', (err) => {
-    note(log, `cmdStop failed to start '${shown}': ${err.message}`);
-  });
-  stopper.on('exit', (code, signal) => {
-    if (stopperPid !== undefined) groups.untrack(stopperPid);
-    if (code !== 0) {
-      note(log, `cmdStop '${shown}' failed: ${signal !== null ? `killed by ${signal}` : `exit code ${code}`}`);
-    }
   });
 }
 

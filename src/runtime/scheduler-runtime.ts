@@ -13,7 +13,7 @@
  * await swapstate.shutdown(30_000);
  */
 import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { describeProcess, processMachine, type ProcessContext, type ProcessView } from '../../machines/process.machine.ts';
+import { describeProcess, exitDescription, processMachine, type ProcessContext, type ProcessView } from '../../machines/process.machine.ts';
 import { schedulerMachine, type SchedulerInput, type UnloadedParams } from '../../machines/scheduler.machine.ts';
 import { createHealthCheckActor } from './health-check.ts';
 import { createOsProcessActor } from './os-process.ts';
@@ -78,7 +78,10 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
         actions: {
           ttlExpired: (_, p) => log.info(`${p.model} Unloading model, TTL of ${p.ttlMs / 1000}s reached`),
           exitedUnexpectedly: (_, p) =>
-            log.warn(`${p.model}: upstream process exited unexpectedly (${p.signal ?? `exit code ${p.code}`})`),
+            log.warn(
+              `${p.model}: upstream process exited unexpectedly (${exitDescription(p)})${p.stderrTail.length > 0 ? `: ${p.stderrTail.join(' | ')}` : ''}`,
+            ),
+          startFailed: (_, p) => log.warn(`${p.model} failed to start: ${p.error}`),
         },
       }),
     },

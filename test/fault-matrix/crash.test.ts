@@ -58,8 +58,8 @@ describe.concurrent('fault matrix: upstream crash', () => {
           const r2 = chat(lab.url, 'st');
           await until(() => lab.swapWaiters('st') === 2, 'the second request to join the load');
           lab.setFaults('st', { loading: true, ...CRASH });
-          expectError(expect, await r1.reply, 500, MSG.exitedPrematurely);
-          expectError(expect, await r2.reply, 500, MSG.exitedPrematurely);
+          expectError(expect, await r1.reply, 500, MSG.exitedPrematurely('st'));
+          expectError(expect, await r2.reply, 500, MSG.exitedPrematurely('st'));
           await lab.noProcesses('st');
           await healAndServe(expect, lab, 'st');
         },
@@ -94,7 +94,7 @@ describe.concurrent('fault matrix: upstream crash', () => {
           expectUnloaded(expect, u);
           expect(u.at - t).toBeLessThan(PROMPT_MS);
           // Its restart, once stopped, crashed too: the fault was still on.
-          expectError(expect, await r2.reply, 500, MSG.exitedPrematurely);
+          expectError(expect, await r2.reply, 500, MSG.exitedPrematurely('sp'));
           await lab.noProcesses('sp');
           await healAndServe(expect, lab, 'sp');
         },
@@ -171,7 +171,7 @@ describe.concurrent('fault matrix: upstream crash', () => {
           const b = chat(lab.url, 'st~');
           await until(() => lab.isQueued('st~'), 'the evicting request to queue behind the start');
           lab.setFaults('st', { loading: true, ...CRASH });
-          expectError(expect, await r1.reply, 500, MSG.exitedPrematurely);
+          expectError(expect, await r1.reply, 500, MSG.exitedPrematurely('st'));
           expectServed(expect, await b.reply, 'st~');
           await lab.noProcesses('st');
           await healAndServe(expect, lab, 'st');
@@ -228,7 +228,7 @@ describe.concurrent('fault matrix: upstream crash', () => {
       // The crash strikes during the drain.
       lab.setFaults('st', { loading: true, slowStop: true, ...CRASH });
       for (const m of ['id', 'bu', 'sp']) lab.setFaults(m, { slowStop: true, ...CRASH });
-      expectError(expect, await r1s.reply, 500, MSG.exitedPrematurely);
+      expectError(expect, await r1s.reply, 500, MSG.exitedPrematurely('st'));
       expectCutStream(expect, await r1b.reply);
       await down;
       expect(Date.now() - t).toBeLessThan(10_000); // the drain ended with the crash, not with the 20 s budget

@@ -13,7 +13,6 @@
  */
 import http from 'node:http';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,6 +30,13 @@ export interface Faults {
   healthFlap?: boolean;
   ignoreSigterm?: boolean;
   slowStop?: boolean;
+}
+
+/** A stranger listening on a model's port (see {@link Lab.squat}). */
+export interface Squatter {
+  server: http.Server;
+  /** Requests it has received so far. */
+  requests(): number;
 }
 
 export interface ModelSpec {
@@ -54,7 +60,7 @@ export class Lab {
   srv!: RunningServer;
   readonly configPath: string;
   private readonly yaml: string;
-  private readonly squatters = new Set<Server>();
+  private readonly squatters = new Set<http.Server>();
 
   private constructor(
     readonly dir: string,
@@ -197,24 +203,31 @@ export class Lab {
     return this.srv.logs.proxy.history();
   }
 
-  /** A squatter on the model's port: accepts every connection and drops it at once. */
-  async squat(model: string): Promise<Server> {
-    const sockets = new Set<Socket>();
-    const srv = createServer((s) => {
-      sockets.add(s);
-      s.destroy();
+  /**
+   * A squatter on the model's port: a stranger that answers every request (health probes
+   * included) with 200 and "Hello from stale.", the worst kind, since a health check passes
+   * against it. It counts the requests it got.
+   */
+  async squat(model: string): Promise<Squatter> {
+    let requests = 0;
+    const srv = http.createServer((req, res) => {
+      requests++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'ok', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from stale.' } }] }));
     });
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
       srv.listen(this.port(model), '127.0.0.1', () => resolve());
     });
     this.squatters.add(srv);
-    return srv;
+    return { server: srv, requests: () => requests };
   }
 
-  async unsquat(srv: Server): Promise<void> {
-    this.squatters.delete(srv);
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
+  async unsquat(squatter: Squatter): Promise<void> {
+    this.squatters.delete(squatter.server);
+    squatter.server.closeAllConnections();
+    await new Promise<void>((resolve) => squatter.server.close(() => resolve()));
   }
 
   /** Heals "command not found": the missing command appears (a script running the demo upstream). */
@@ -240,7 +253,10 @@ export class Lab {
     // A short budget: models whose stop is useless by design need not hold the teardown.
     await this.srv.server.shutdown(1_000);
     this.srv.logs.close();
-    for (const s of this.squatters) s.close();
+    for (const s of this.squatters) {
+      s.closeAllConnections();
+      s.close();
+    }
     const alive = () => this.ids().flatMap((id) => this.procs(id));
     await until(() => alive().length === 0, 'the lab to be empty', waitMs).catch(() => undefined);
     const left = alive();
@@ -571,7 +587,11 @@ export const badGateway = (model: string): RegExp => new RegExp(`^bad gateway: u
 
 // Messages clients get, in one place.
 export const MSG = {
-  exitedPrematurely: 'unspecific error: upstream command exited prematurely',
+  /** The demo upstream of `model` crashed while loading (`crash` fault): its exit code and last stderr line. */
+  exitedPrematurely: (model: string) =>
+    `unspecific error: upstream command exited prematurely (exit code 1): ${model} crashing (fault injected)`,
+  /** Someone else listens on the model's port: the start fails before its command runs. */
+  portTaken: (port: number, proxy: string) => `unspecific error: port ${port} (from proxy ${proxy}) is already in use by another process`,
   unloaded: 'unspecific error: swapstate: model unloaded',
   shuttingDown: 'swapstate is shutting down',
   healthTimeout: 'unspecific error: health check timed out after 15s',

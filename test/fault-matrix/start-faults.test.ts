@@ -18,13 +18,17 @@ import {
   expectNextServed,
   expectServed,
   expectUnloaded,
-  logged,
   MSG,
   perState,
   until,
   withLab,
+  type Lab,
   type Reply,
+  type Squatter,
 } from './harness.ts';
+
+/** "At once": well under any grace or health-check deadline, on a slow and busy machine. */
+const PROMPT_MS = 5_000;
 
 /** The upstream's own answer while it loads, passed through as it is (not swapstate's envelope). */
 function expectUpstreamLoading(expect: ExpectStatic, r: Reply): void {
@@ -121,13 +125,27 @@ describe.concurrent('fault matrix: command not found', () => {
 });
 
 describe.concurrent('fault matrix: port already taken', () => {
+  /**
+   * The start failed before the command ran, with the port named, and the stranger (which
+   * would have passed the health check) was never sent a request.
+   */
+  function expectPortRefused(expect: ExpectStatic, lab: Lab, model: string, r: Reply, squatter: Squatter): void {
+    const proxy = lab.srv.server.config.models[model]!.proxy;
+    expectError(expect, r, 500, MSG.portTaken(lab.port(model), proxy));
+    expect(squatter.requests(), 'requests the stranger got').toBe(0);
+    expect(lab.proxyLog()).toContain(`[WARN] ${model} failed to start: port ${lab.port(model)} (from proxy ${proxy})`);
+  }
+
   it('port taken × request', async ({ expect }) => {
     await withLab([{ id: 'st' }, { id: 'sp', extra: ['unloadTimeout: 10'] }], {}, (lab) =>
       perState({
         starting: async () => {
           const squatter = await lab.squat('st');
-          expectError(expect, await chat(lab.url, 'st').reply, 500, MSG.exitedPrematurely);
-          expect(lab.modelLog('st')).toContain('EADDRINUSE');
+          const r = await chat(lab.url, 'st').reply;
+          expectPortRefused(expect, lab, 'st', r, squatter);
+          expect(r.ms).toBeLessThan(PROMPT_MS); // at once, not after a health check timeout
+          expect(lab.view('st').starts).toBe(1);
+          expect(lab.modelLog('st')).not.toContain('listening on'); // the command never ran
           await lab.noProcesses('st');
           await lab.unsquat(squatter);
           await expectNextServed(expect, lab, 'st');
@@ -135,14 +153,19 @@ describe.concurrent('fault matrix: port already taken', () => {
         stopping: async () => {
           const u0 = await enterStopping(lab, 'sp');
           // The stopping upstream has closed its listener: someone else takes the port.
-          let squatter: Awaited<ReturnType<typeof lab.squat>> | null = null;
+          let squatter: Squatter | null = null;
           await until(async () => (squatter = await lab.squat('sp').catch(() => null)) !== null, 'the port to be taken');
           const r2 = chat(lab.url, 'sp');
           await until(() => lab.isQueued('sp'), 'the request to queue behind the unload');
           lab.setFaults('sp', null);
-          expectUnloaded(expect, await u0.reply);
-          expectError(expect, await r2.reply, 500, MSG.exitedPrematurely);
-          await logged(lab, 'sp', 'EADDRINUSE');
+          const u = await u0.reply;
+          expectUnloaded(expect, u);
+          // The restart waited for the old process (ours) to be gone, then found the stranger.
+          const r = await r2.reply;
+          expectPortRefused(expect, lab, 'sp', r, squatter!);
+          expect(r.at).toBeGreaterThanOrEqual(u.at);
+          expect(r.at - u.at).toBeLessThan(PROMPT_MS);
+          expect(lab.modelLog('sp')).not.toContain('EADDRINUSE');
           await lab.noProcesses('sp');
           await lab.unsquat(squatter!);
           await expectNextServed(expect, lab, 'sp');

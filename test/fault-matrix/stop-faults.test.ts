@@ -1,15 +1,20 @@
 /**
  * Fault matrix, the rows of faults that make a stop useless (docs/reliability.md):
  *
- * - "slow or failing cmdStop": `cmdStop` replaces the SIGTERM; one variant sleeps 2 s (longer
- *   than `unloadTimeout: 1`) and stops nothing, the other does not exist. Either way the
- *   upstream gets no SIGTERM and its group is SIGKILLed when the grace ends.
+ * - "slow or failing cmdStop": `cmdStop` replaces the SIGTERM; one variant sleeps for ten
+ *   minutes and stops nothing, the other does not exist. `cmdStop` gets half the stop's grace:
+ *   the failing one hands over to SIGTERM at once, the slow one is killed at half the grace
+ *   and then hands over. The upstream takes the SIGTERM and exits, so the stop ends early.
  * - "SIGTERM ignored": the upstream logs SIGTERM and goes on; SIGKILL after the grace.
  *
  * The grace is whoever asked for the stop's: `unloadTimeout` (1 s here) for unloads and TTL,
  * `healthCheckTimeout` (15 s) for evictions, what is left of the 30 s shutdown budget (3 s
  * here) for SIGTERM, 30 s for a reload. A shutdown or reload that finds a stop under way only
  * cuts it shorter: no second cmdStop or SIGTERM, no longer grace.
+ *
+ * In the `stopping` state the stop must last: an ignored SIGTERM holds it until the grace
+ * ends; with a cmdStop the fallback SIGTERM reaches an upstream that stops slowly (the
+ * `slowStop` fault), which holds it until the grace ends.
  *
  * These faults do nothing on the request path: the `× request` cells check that, and that a
  * request waiting on a stopping model is served once the grace has ended.
@@ -33,6 +38,7 @@ import {
   until,
   withLab,
   isAlive,
+  logged,
   type Faults,
   type Lab,
   type ModelSpec,
@@ -43,8 +49,14 @@ interface Variant {
   key: string;
   extra: (id: string) => string[];
   faults: Faults | null;
-  /** What the model log shows for each stop attempt. */
-  mark: string | null;
+  /** When the model is gone, counted from the start of a stop with this grace. */
+  goneAfter: (graceMs: number) => number;
+  /** How a model is held in `stopping` (see enterStopping). */
+  hold: 'fault' | 'slowStop';
+  /** What the model log shows once per stop. */
+  traces: string[];
+  /** What it never shows. */
+  absent: string[];
 }
 
 interface StopFault {
@@ -52,22 +64,45 @@ interface StopFault {
   variants: Variant[];
 }
 
+const SIGTERM_TRACE = 'shutting down on SIGTERM';
+
 const CMD_STOP: StopFault = {
   name: 'cmdStop slow or failing',
   variants: [
     {
       key: 'slow',
-      extra: (id) => [`cmdStop: '${process.execPath} -e "setTimeout(() => {}, 2000)" {dir}/${id}.stop'`],
+      extra: (id) => [`cmdStop: '${process.execPath} -e "setTimeout(() => {}, 600000)" {dir}/${id}.stop'`],
       faults: null,
-      mark: null,
+      goneAfter: (graceMs) => graceMs / 2,
+      hold: 'slowStop',
+      traces: ["did not finish within", SIGTERM_TRACE],
+      absent: [],
     },
-    { key: 'fail', extra: () => ['cmdStop: {dir}/bin/no-such-stop-command ${PID}'], faults: null, mark: 'cmdStop failed to start' },
+    {
+      key: 'fail',
+      extra: () => ['cmdStop: {dir}/bin/no-such-stop-command ${PID}'],
+      faults: null,
+      goneAfter: () => 0,
+      hold: 'slowStop',
+      traces: ['cmdStop failed to start', SIGTERM_TRACE],
+      absent: [],
+    },
   ],
 };
 
 const SIGTERM_IGNORED: StopFault = {
   name: 'SIGTERM ignored',
-  variants: [{ key: '', extra: () => [], faults: { ignoreSigterm: true }, mark: 'ignoring SIGTERM' }],
+  variants: [
+    {
+      key: '',
+      extra: () => [],
+      faults: { ignoreSigterm: true },
+      goneAfter: (graceMs) => graceMs,
+      hold: 'fault',
+      traces: ['ignoring SIGTERM'],
+      absent: [SIGTERM_TRACE],
+    },
+  ],
 };
 
 const GRACE_MS = 1_000; // unloadTimeout
@@ -92,20 +127,39 @@ function eachVariant(fault: StopFault, state: string, fn: (m: Model) => Promise<
 }
 
 /**
- * The upstream never stopped by itself: it was SIGKILLed, and the fault left its trace once
- * (a shutdown or reload that finds a stop under way does not start it again).
+ * The stop left the fault's traces once (a shutdown or reload that finds a stop under way
+ * does not start it again), and none it must not leave. A model held in `stopping` by a slow
+ * stop (`held`) shows the cmdStop's trace and the fallback SIGTERM starting the slow stop, and
+ * was SIGKILLed before it finished.
  *
  * `noGraceLeft`: the stop began with no grace left (a shutdown whose budget the drain used
- * up), so the SIGKILL follows the SIGTERM within a millisecond and the upstream may die before
- * its handler prints the trace: at most once then (a fresh-clone run saw 0).
+ * up), so the SIGKILL follows within a millisecond and the upstream may die before its handler
+ * prints its trace, or the cmdStop before it fails: at most once then (a fresh-clone run saw 0).
  */
-function expectKilled(expect: ExpectStatic, lab: Lab, m: Model, noGraceLeft = false): void {
+async function expectStopTraces(
+  expect: ExpectStatic,
+  lab: Lab,
+  m: Model,
+  opts: { noGraceLeft?: boolean; held?: boolean } = {},
+): Promise<void> {
+  const held = opts.held === true && m.v.hold === 'slowStop';
+  const traces = held ? [m.v.traces[0]!, 'stopping slowly'] : m.v.traces;
+  const absent = held ? [SIGTERM_TRACE] : m.v.absent;
+  // The last output of a process can be read after it is gone (the pipes drain after exit).
+  if (!opts.noGraceLeft) for (const trace of traces) await logged(lab, m.id, trace);
   const log = lab.modelLog(m.id);
-  expect(log).not.toContain('shutting down on SIGTERM');
-  if (!m.v.mark) return;
-  const traces = count(log, m.v.mark);
-  if (noGraceLeft) expect(traces, `"${m.v.mark}" in ${m.id}'s log`).toBeLessThanOrEqual(1);
-  else expect(traces, `"${m.v.mark}" in ${m.id}'s log`).toBe(1);
+  for (const trace of traces) {
+    const n = count(log, trace);
+    if (opts.noGraceLeft) expect(n, `"${trace}" in ${m.id}'s log`).toBeLessThanOrEqual(1);
+    else expect(n, `"${trace}" in ${m.id}'s log`).toBe(1);
+  }
+  for (const trace of absent) expect(log, `${m.id}'s log`).not.toContain(trace);
+}
+
+/** The model was gone `goneAfter(graceMs)` after `from`, give or take the machine's slowness. */
+function expectGoneAt(expect: ExpectStatic, m: Model, graceMs: number, from: number, at = Date.now()): void {
+  expect(at - from).toBeGreaterThanOrEqual(m.v.goneAfter(graceMs) - SLACK_MS);
+  expect(at - from).toBeLessThan(m.v.goneAfter(graceMs) + PROMPT_MS);
 }
 
 async function healAndServe(expect: ExpectStatic, lab: Lab, id: string): Promise<void> {
@@ -125,7 +179,7 @@ async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
       starting: eachVariant(fault, 'st', async ({ id, v }) => void r1s.set(id, await enterStarting(lab, id, v.faults ?? {}))),
       idle: eachVariant(fault, 'id', ({ id, v }) => enterIdle(lab, id, v.faults)),
       busy: eachVariant(fault, 'bu', async ({ id, v }) => void r1b.set(id, await enterBusy(lab, id, v.faults))),
-      stopping: eachVariant(fault, 'sp', async ({ id, v }) => void u0s.set(id, await enterStopping(lab, id, v.faults, { hold: 'fault' }))),
+      stopping: eachVariant(fault, 'sp', async ({ id, v }) => void u0s.set(id, await enterStopping(lab, id, v.faults, { hold: v.hold }))),
     });
     const t = Date.now();
     const reloaded = lab.srv.server.reload();
@@ -135,28 +189,28 @@ async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
         expectError(expect, r, 503, MSG.shuttingDown);
         expect(r.at - t).toBeLessThan(PROMPT_MS);
         await lab.noProcesses(m.id, RELOAD_GRACE_MS + 10_000);
-        expect(Date.now() - t).toBeGreaterThanOrEqual(RELOAD_GRACE_MS - SLACK_MS);
-        expectKilled(expect, lab, m);
+        expectGoneAt(expect, m, RELOAD_GRACE_MS, t);
+        await expectStopTraces(expect, lab, m);
       }),
       idle: eachVariant(fault, 'id', async (m) => {
         await lab.noProcesses(m.id, RELOAD_GRACE_MS + 10_000);
-        expect(Date.now() - t).toBeGreaterThanOrEqual(RELOAD_GRACE_MS - SLACK_MS);
-        expectKilled(expect, lab, m);
+        expectGoneAt(expect, m, RELOAD_GRACE_MS, t);
+        await expectStopTraces(expect, lab, m);
       }),
       busy: eachVariant(fault, 'bu', async (m) => {
-        // The stream goes on as long as the old upstream lives, and is cut when it is killed.
+        // The stream goes on as long as the old upstream lives, and is cut when it goes.
         const r = await r1b.get(m.id)!.reply;
         expectCutStream(expect, r);
-        expect(r.at - t).toBeGreaterThanOrEqual(RELOAD_GRACE_MS - SLACK_MS);
+        expectGoneAt(expect, m, RELOAD_GRACE_MS, t, r.at);
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m);
+        await expectStopTraces(expect, lab, m);
       }),
       stopping: eachVariant(fault, 'sp', async (m) => {
         // Killed when its own 10 s grace ends, not at the reload's 30 s; stopped once.
         expectUnloaded(expect, await u0s.get(m.id)!.reply);
         await lab.noProcesses(m.id, 20_000);
         expect(Date.now() - t).toBeLessThan(RELOAD_GRACE_MS - 10_000);
-        expectKilled(expect, lab, m);
+        await expectStopTraces(expect, lab, m, { held: true });
       }),
     });
     expect(await reloaded).toBe(true);
@@ -166,13 +220,13 @@ async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
 
 async function evictionCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
   await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp']), {}, (lab) => {
-    /** The evicting request is served once the evictee has been killed, at the end of the eviction grace. */
+    /** The evicting request is served once the evictee is gone (within the eviction grace). */
     const servedAfterEvictionGrace = async (m: Model, b: ReturnType<typeof chat>, from: number) => {
       const r = await b.reply;
       expectServed(expect, r, `${m.id}~`);
-      expect(r.at - from).toBeGreaterThanOrEqual(EVICT_GRACE_MS - SLACK_MS);
+      expectGoneAt(expect, m, EVICT_GRACE_MS, from, r.at);
       await lab.noProcesses(m.id);
-      expectKilled(expect, lab, m);
+      await expectStopTraces(expect, lab, m);
     };
     const opts = { deadlineMs: 40_000 };
     return perState({
@@ -205,7 +259,7 @@ async function evictionCell(expect: ExpectStatic, fault: StopFault): Promise<voi
       }),
       stopping: eachVariant(fault, 'sp', async (m) => {
         // Already stopping (an unload, 1 s grace): the eviction waits for that stop only.
-        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: 'fault' });
+        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: m.v.hold });
         const b = chat(lab.url, `${m.id}~`);
         await until(() => lab.isQueued(`${m.id}~`), 'the evicting request to queue behind the unload');
         const u = await u0.reply;
@@ -215,7 +269,7 @@ async function evictionCell(expect: ExpectStatic, fault: StopFault): Promise<voi
         expectServed(expect, rb, `${m.id}~`);
         expect(rb.at - u.at).toBeLessThan(PROMPT_MS);
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m);
+        await expectStopTraces(expect, lab, m, { held: true });
         await healAndServe(expect, lab, m.id);
       }),
     });
@@ -246,7 +300,7 @@ async function requestCell(expect: ExpectStatic, fault: StopFault): Promise<void
         r1.abort();
       }),
       stopping: eachVariant(fault, 'sp', async (m) => {
-        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: 'fault' });
+        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: m.v.hold });
         const pid = lab.view(m.id).pid!;
         const r2 = chat(lab.url, m.id);
         await until(() => lab.isQueued(m.id), 'the request to queue behind the unload');
@@ -257,7 +311,7 @@ async function requestCell(expect: ExpectStatic, fault: StopFault): Promise<void
         expectServed(expect, r, m.id); // restarted once the old one was killed
         expect(isAlive(pid)).toBe(false);
         expect(lab.view(m.id).pid).not.toBe(pid);
-        expectKilled(expect, lab, m);
+        await expectStopTraces(expect, lab, m, { held: true });
       }),
     }),
   );
@@ -268,15 +322,18 @@ async function ttlCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
     eachVariant(fault, 'id', async (m) => {
       await enterIdle(lab, m.id, m.v.faults);
       const pid = lab.view(m.id).pid!;
-      await lab.waitState(m.id, 'stopping'); // the TTL fired
-      // A request arriving during the stop waits for it (the SIGKILL after the grace), then
-      // gets a fresh start.
+      // The TTL fired (a failing cmdStop's stop may already be over).
+      await until(() => lab.state(m.id) !== 'ready', `${m.id}'s TTL to fire`);
+      const t = Date.now();
+      // A request arriving during the stop waits for it (the SIGKILL after the grace, or the
+      // fallback SIGTERM), then gets a fresh start.
       const r = await chat(lab.url, m.id).reply;
       expectServed(expect, r, m.id);
+      expect(r.at - t).toBeLessThan(m.v.goneAfter(GRACE_MS) + PROMPT_MS);
       expect(isAlive(pid)).toBe(false);
       expect(lab.view(m.id).starts).toBe(2);
       expect(lab.proxyLog()).toContain(`${m.id} Unloading model, TTL of 1s reached`);
-      expectKilled(expect, lab, m);
+      await expectStopTraces(expect, lab, m);
       lab.setFaults(m.id, null);
     })(),
   );
@@ -287,10 +344,9 @@ async function unloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
     const unloadAfterGrace = async (m: Model, t: number, u = unload(lab.url, m.id)) => {
       const r = await u.reply;
       expectUnloaded(expect, r);
-      expect(r.at - t).toBeGreaterThanOrEqual(GRACE_MS - SLACK_MS);
-      expect(r.at - t).toBeLessThan(GRACE_MS + PROMPT_MS);
+      expectGoneAt(expect, m, GRACE_MS, t, r.at);
       await lab.noProcesses(m.id);
-      expectKilled(expect, lab, m);
+      await expectStopTraces(expect, lab, m);
       return r;
     };
     return perState({
@@ -312,14 +368,14 @@ async function unloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
         const r1 = await enterBusy(lab, m.id, m.v.faults);
         const t = Date.now();
         await unloadAfterGrace(m, t);
-        // Nothing stopped the stream until the kill.
+        // Nothing stopped the stream until the upstream went.
         const r = await r1.reply;
         expectCutStream(expect, r);
-        expect(r.at - t).toBeGreaterThanOrEqual(GRACE_MS - SLACK_MS);
+        expect(r.at - t).toBeGreaterThanOrEqual(m.v.goneAfter(GRACE_MS) - SLACK_MS);
         await healAndServe(expect, lab, m.id);
       }),
       stopping: eachVariant(fault, 'sp', async (m) => {
-        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: 'fault' });
+        const u0 = await enterStopping(lab, m.id, m.v.faults, { hold: m.v.hold });
         const u = unload(lab.url, m.id);
         await until(() => lab.unloadsOf(m.id) === 2, 'the second unload');
         const [a, b] = [await u0.reply, await u.reply];
@@ -327,7 +383,7 @@ async function unloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
         expectUnloaded(expect, b);
         expect(Math.abs(a.at - b.at)).toBeLessThan(GRACE_MS); // the same stop answered both
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m);
+        await expectStopTraces(expect, lab, m, { held: true });
         await healAndServe(expect, lab, m.id);
       }),
     });
@@ -344,7 +400,7 @@ async function sigtermCell(expect: ExpectStatic, fault: StopFault): Promise<void
       starting: eachVariant(fault, 'st', async ({ id, v }) => void r1s.set(id, await enterStarting(lab, id, v.faults ?? {}))),
       idle: eachVariant(fault, 'id', ({ id, v }) => enterIdle(lab, id, v.faults)),
       busy: eachVariant(fault, 'bu', async ({ id, v }) => void r1b.set(id, await enterBusy(lab, id, v.faults))),
-      stopping: eachVariant(fault, 'sp', async ({ id, v }) => void (await enterStopping(lab, id, v.faults, { hold: 'fault', clientLeaves: true }))),
+      stopping: eachVariant(fault, 'sp', async ({ id, v }) => void (await enterStopping(lab, id, v.faults, { hold: v.hold, clientLeaves: true }))),
     });
     const t = Date.now();
     await lab.srv.server.shutdown(budget);
@@ -359,21 +415,21 @@ async function sigtermCell(expect: ExpectStatic, fault: StopFault): Promise<void
         expectError(expect, r, 503, MSG.shuttingDown);
         expect(r.at - t).toBeGreaterThanOrEqual(budget - SLACK_MS);
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m, true);
+        await expectStopTraces(expect, lab, m, { noGraceLeft: true });
       }),
       idle: eachVariant(fault, 'id', async (m) => {
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m, true);
+        await expectStopTraces(expect, lab, m, { noGraceLeft: true });
       }),
       busy: eachVariant(fault, 'bu', async (m) => {
         expectCutStream(expect, await r1b.get(m.id)!.reply);
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m, true);
+        await expectStopTraces(expect, lab, m, { noGraceLeft: true });
       }),
       stopping: eachVariant(fault, 'sp', async (m) => {
         // Its 10 s stop was cut short by the shutdown, without a second cmdStop or SIGTERM.
         await lab.noProcesses(m.id);
-        expectKilled(expect, lab, m);
+        await expectStopTraces(expect, lab, m, { held: true });
       }),
     });
     for (const s of states) for (const m of modelsOf(fault, s)) lab.setFaults(m.id, null);

@@ -17,6 +17,8 @@ export class FakeWorld {
   /** The current `os` actor: attached, spawned, asked to stop. */
   private os_ = { live: false, spawned: false, stopAsked: false };
   private nextPid = 1000;
+  /** The grace each OS.TERM carried, in order. */
+  readonly termGraces: number[] = [];
 
   readonly os = fromCallback<OsCommand, OsProcessInput>(({ sendBack, receive }) => this.attachOs(sendBack, receive));
 
@@ -35,6 +37,7 @@ export class FakeWorld {
     receive((cmd) => {
       os.stopAsked = true;
       this.log.push(cmd.type === 'OS.TERM' ? 'TERM' : 'KILL');
+      if (cmd.type === 'OS.TERM') this.termGraces.push(cmd.graceMs);
     });
     return () => {
       os.live = false;
@@ -55,9 +58,9 @@ export class FakeWorld {
     this.mustHaveOs()({ type: 'OS.SPAWNED', pid: this.nextPid++ });
   }
 
-  /** The process exited. */
-  exited(code: number | null = 0, signal: string | null = null, error?: string): void {
-    this.mustHaveOs()({ type: 'OS.EXITED', code, signal, ...(error ? { error } : {}) });
+  /** The process exited (with the last lines of its stderr, when given). */
+  exited(code: number | null = 0, signal: string | null = null, error?: string, stderrTail?: string[]): void {
+    this.mustHaveOs()({ type: 'OS.EXITED', code, signal, ...(error ? { error } : {}), ...(stderrTail ? { stderrTail } : {}) });
   }
 
   /** The health endpoint answered 200. */

@@ -89,16 +89,12 @@ describe('the JSON envelope', () => {
   });
 
   it('500: a command that exits while loading', async () => {
+    // llama-swap's text first, then how it ended and its last stderr line.
+    const message = 'unspecific error: upstream command exited prematurely (exit code 1): crash crashing on purpose (--crash-after 50)';
     const res = await post('/v1/chat/completions', chat('crash'));
-    await expectEnvelope(res, 500, 'unspecific error: upstream command exited prematurely', 'server_error', 'internal_error');
+    await expectEnvelope(res, 500, message, 'server_error', 'internal_error');
     // The failure is not sticky: the next request tries again and fails the same way.
-    await expectEnvelope(
-      await post('/v1/chat/completions', chat('crash')),
-      500,
-      'unspecific error: upstream command exited prematurely',
-      'server_error',
-      'internal_error',
-    );
+    await expectEnvelope(await post('/v1/chat/completions', chat('crash')), 500, message, 'server_error', 'internal_error');
   });
 
   it('500: a command that cannot be started', async () => {

@@ -96,7 +96,7 @@ describe('scheduler with real upstream processes', () => {
     for (const t of [t1, t2]) {
       expect(await t.grant).toEqual({
         ok: false,
-        error: { code: 'SWAP_FAILED', message: 'upstream command exited prematurely' },
+        error: { code: 'SWAP_FAILED', message: 'upstream command exited prematurely (exit code 1): x crashing on purpose (--crash-after 50)' },
       });
     }
     const t3 = rt.request('x');

@@ -95,14 +95,63 @@ describe('process machine', () => {
     expect(actor.getSnapshot().context.lastError).toBe('health check timed out after 15s');
   });
 
-  it('starting + process exit: stopped, waiters FAILED "exited prematurely"', () => {
+  it('starting + process exit: stopped, waiters FAILED "exited prematurely" with the exit code and the stderr tail', () => {
     const { world, actor, first } = startReady();
-    world.exited(1);
+    world.exited(1, null, undefined, ['loading model.gguf', 'error: failed to open model.gguf: No such file']);
     expect(stateOf(actor)).toBe('stopped');
-    expect(first.replies).toEqual([
-      { type: 'PROCESS.FAILED', model: 'a', error: 'upstream command exited prematurely' },
-    ]);
+    const error = 'upstream command exited prematurely (exit code 1): loading model.gguf | error: failed to open model.gguf: No such file';
+    expect(first.replies).toEqual([{ type: 'PROCESS.FAILED', model: 'a', error }]);
+    expect(actor.getSnapshot().context.lastError).toBe(error);
     expect(world.log.at(-1)).toBe('cleanup');
+  });
+
+  it('starting + process killed by a signal, nothing on stderr: the signal is named', () => {
+    const { world, first } = startReady();
+    world.exited(null, 'SIGSEGV');
+    expect(first.replies).toEqual([
+      { type: 'PROCESS.FAILED', model: 'a', error: 'upstream command exited prematurely (signal SIGSEGV)' },
+    ]);
+  });
+
+  it('every failed start is reported through the startFailed action (the runtime logs it at warn)', async () => {
+    const world = new FakeWorld();
+    const failed: Array<{ model: string; error: string }> = [];
+    const machine = processMachine.provide({ actors: world.actors(), actions: { startFailed: (_, p) => void failed.push(p) } });
+    const actor = createActor(machine, { input: processConfig({ healthCheckTimeoutMs: 15_000 }) }).start();
+    actor.send({ type: 'ENSURE_READY', replyTo: replyRecorder().ref });
+    world.exited(2, null, undefined, ['bad flag']);
+    actor.send({ type: 'ENSURE_READY', replyTo: replyRecorder().ref });
+    world.exited(null, null, 'port 5800 (from proxy http://127.0.0.1:5800) is already in use by another process');
+    expect(failed).toEqual([
+      { model: 'a', error: 'upstream command exited prematurely (exit code 2): bad flag' },
+      { model: 'a', error: 'port 5800 (from proxy http://127.0.0.1:5800) is already in use by another process' },
+    ]);
+    // An aborted start is no failure of the command: not reported.
+    actor.send({ type: 'ENSURE_READY', replyTo: replyRecorder().ref });
+    actor.send({ type: 'STOP', graceMs: 1_000 });
+    world.exited(0);
+    expect(failed).toHaveLength(2);
+    actor.stop();
+  });
+
+  it('the health deadline starts at the spawn: a launch that waits (for the port) is not timed out', async () => {
+    const { world, actor } = start({ healthCheckTimeoutMs: 15_000 });
+    const w = replyRecorder();
+    actor.send({ type: 'ENSURE_READY', replyTo: w.ref });
+    await vi.advanceTimersByTimeAsync(40_000); // the os actor waits for an old server's grace
+    expect(stateOf(actor)).toBe('running.starting.launching');
+    expect(w.replies).toEqual([]);
+    world.spawned();
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(w.replies).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(w.replies).toEqual([{ type: 'PROCESS.FAILED', model: 'a', error: 'health check timed out after 15s' }]);
+  });
+
+  it('OS.TERM carries the grace of the stop', () => {
+    const { world, actor } = startReady({ checkEndpoint: 'none' });
+    actor.send({ type: 'STOP', graceMs: 3_000 });
+    expect(world.termGraces).toEqual([3_000]);
   });
 
   it('starting + spawn error (command not found): waiters get the spawn error', () => {
@@ -301,7 +350,7 @@ describe('process machine', () => {
       world.exited(1);
       return w.replies;
     };
-    expect(fail()[0]).toMatchObject({ type: 'PROCESS.FAILED', error: 'upstream command exited prematurely' });
+    expect(fail()[0]).toMatchObject({ type: 'PROCESS.FAILED', error: 'upstream command exited prematurely (exit code 1)' });
     expect(fail()[0]).not.toHaveProperty('retryAfterMs');
     expect(stateOf(actor)).toBe('stopped');
     fail();
@@ -312,7 +361,7 @@ describe('process machine', () => {
     const refused = replyRecorder();
     actor.send({ type: 'ENSURE_READY', replyTo: refused.ref });
     expect(refused.replies).toEqual([
-      { type: 'PROCESS.FAILED', model: 'a', error: 'upstream command exited prematurely', retryAfterMs: 1_000 },
+      { type: 'PROCESS.FAILED', model: 'a', error: 'upstream command exited prematurely (exit code 1)', retryAfterMs: 1_000 },
     ]);
     expect(world.count('spawn')).toBe(3);
     await vi.advanceTimersByTimeAsync(1_000);

@@ -288,8 +288,8 @@ describe('scheduler machine with fake processes', () => {
     request(t.actor, 'r2', 'a');
     t.cluster.world('a').exited(1);
     expect(t.errors.map((e) => [e.reqId, e.error.code, e.error.message])).toEqual([
-      ['r1', 'SWAP_FAILED', 'upstream command exited prematurely'],
-      ['r2', 'SWAP_FAILED', 'upstream command exited prematurely'],
+      ['r1', 'SWAP_FAILED', 'upstream command exited prematurely (exit code 1)'],
+      ['r2', 'SWAP_FAILED', 'upstream command exited prematurely (exit code 1)'],
     ]);
     expect(t.actor.getSnapshot().context.fifo.reserved).toEqual({});
   });

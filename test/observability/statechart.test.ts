@@ -71,7 +71,12 @@ describe('machineChart', () => {
         { event: '', label: 'always', targets: ['running.ready.busy'], guard: 'busy' },
       ]),
     );
-    expect(nodes.get('running.starting.probing')!.transitions.map((t) => t.label)).toEqual(['done health', 'error health']);
+    // The health deadline belongs to probing: it counts from the spawn, not from a port wait.
+    expect(nodes.get('running.starting.probing')!.transitions.map((t) => t.label)).toEqual([
+      'done health',
+      'error health',
+      'after healthCheckTimeout',
+    ]);
   });
 
   it('a machine with an extra state yields it', () => {

@@ -28,30 +28,32 @@ describe('crash-loop protection', () => {
       `models:\n${demoModel('x', '', '--crash-after 30 --load-delay 10000')}${demoModel('ok')}` +
         `groups:\n  gx: { exclusive: false, members: [x] }\n  gok: { exclusive: false, members: [ok] }\n`,
     );
+    // How the start failed, with the server's last stderr line: in the answer and, at warn
+    // level, in swapstate's own log.
+    const failure = 'upstream command exited prematurely (exit code 1): x crashing on purpose (--crash-after 30)';
     for (let i = 0; i < 3; i++) {
       const res = await chat(srv.url, 'x');
       expect(res.status).toBe(500);
-      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
-        'unspecific error: upstream command exited prematurely',
-      );
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(`unspecific error: ${failure}`);
     }
+    expect(srv.logs.proxy.history().split('\n').filter((l) => l.endsWith(`[WARN] x failed to start: ${failure}`))).toHaveLength(3);
     const refused = await chat(srv.url, 'x');
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
     const body = (await refused.json()) as { error: { message: string; code: string } };
     expect(body.error.code).toBe('model_backing_off');
-    expect(body.error.message).toContain('Last error: upstream command exited prematurely');
+    expect(body.error.message).toContain(`Last error: ${failure}`);
     expect(srv.server.state().runtime.process('x')?.starts).toBe(3); // the refusal started nothing
 
     const running = (await (await fetch(`${srv.url}/running`)).json()) as { running: Array<Record<string, unknown>> };
     expect(running.running).toEqual([
-      expect.objectContaining({ model: 'x', state: 'backoff', error: 'upstream command exited prematurely', retry_after_s: 1 }),
+      expect.objectContaining({ model: 'x', state: 'backoff', error: failure, retry_after_s: 1 }),
     ]);
     const models = (await (await fetch(`${srv.url}/v1/models`)).json()) as { data: Array<{ id: string; status: unknown }> };
     expect(models.data.find((m) => m.id === 'x')?.status).toEqual({
       value: 'unloaded',
       failed: true,
-      error: 'upstream command exited prematurely',
+      error: failure,
       retry_after_s: 1,
     });
 
