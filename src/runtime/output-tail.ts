@@ -8,6 +8,7 @@
  * line is cut to a bounded length. Memory is bounded too, whatever the process writes.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { escapeControl } from '../observability/log-text.ts';
 
 /** Lines kept (the most recent ones). */
 export const TAIL_LINES = 5;
@@ -16,20 +17,19 @@ export const TAIL_LINE_CHARS = 200;
 
 /** ANSI CSI sequences (colours, cursor moves): noise in a one-line error message. */
 const CSI = /\x1b\[[0-?]*[ -/]*[@-~]/g;
-/** C0 controls, DEL and C1 controls: they could forge log lines or drive a terminal. */
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 
 /**
- * Makes one line of process output safe to show on one line: colour sequences dropped,
- * control characters written as `\xNN` (tab and ESC included), at most `maxChars` characters.
+ * Makes one line of process output safe to show on one line: colour sequences dropped, tabs
+ * as spaces, other control characters escaped (log-text.ts), at most `maxChars` characters.
  */
 export function safeLine(line: string, maxChars = TAIL_LINE_CHARS): string {
   // A carriage return redraws the line (progress bars): keep what a terminal would show last.
   const shown = line.replace(/\r+$/, '').split('\r').at(-1) as string;
-  const escaped = shown
-    .replace(CSI, '')
-    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-    .trim();
+  const plain = shown
+    .replace(/\t/g, ' ')
+    .replace(CSI, '');
+  // Every other control character (they could forge log lines or drive a terminal) as an escape.
+  const escaped = escapeControl(plain).trim();
   return escaped.length > maxChars ? `${escaped.slice(0, maxChars - 1)}…` : escaped;
 }
 

@@ -194,3 +194,21 @@ export function rawRequest(
 export function rawChat(model: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}, path = '/v1/chat/completions'): Buffer {
   return rawRequest('POST', path, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }));
 }
+
+/** The raw connections a test opens, destroyed together after it. */
+export class RawConnections {
+  private readonly opened: RawConnection[] = [];
+
+  /** @param url the server's URL, read when a connection is opened. */
+  constructor(private readonly url: () => string) {}
+
+  async open(): Promise<RawConnection> {
+    const c = await RawConnection.open(this.url());
+    this.opened.push(c);
+    return c;
+  }
+
+  destroyAll(): void {
+    for (const c of this.opened.splice(0)) c.destroy();
+  }
+}

@@ -9,14 +9,14 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingHeld } from '../helpers/leak-check.ts';
-import { RawConnection, rawRequest } from '../helpers/raw-http.ts';
+import { RawConnections, rawRequest, type RawConnection } from '../helpers/raw-http.ts';
 import { startServer, type RunningServer } from '../helpers/server-harness.ts';
 import { until } from '../faults/helpers.ts';
 import { ECHO_UPSTREAM } from './helpers.ts';
 
 const BODY = 600_000;
 let srv: RunningServer;
-const open: RawConnection[] = [];
+const conns = new RawConnections(() => srv.url);
 
 beforeAll(async () => {
   srv = await startServer(`maxRequestBodyBytes: ${BODY}
@@ -28,7 +28,7 @@ models:
 });
 
 afterEach(async () => {
-  for (const c of open.splice(0)) c.destroy();
+  conns.destroyAll();
   await expectNothingHeld(srv);
   expect(srv.server.bodies.used).toBe(0);
 });
@@ -37,11 +37,7 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-async function connect(): Promise<RawConnection> {
-  const c = await RawConnection.open(srv.url);
-  open.push(c);
-  return c;
-}
+const connect = (): Promise<RawConnection> => conns.open();
 
 /** A JSON chat body for `echo`, padded to exactly `size` bytes. */
 function paddedBody(size: number): string {

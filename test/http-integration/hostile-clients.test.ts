@@ -10,16 +10,16 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { activeTimers, expectNoProcessOrTimerLeft, expectNothingHeld } from '../helpers/leak-check.ts';
-import { RawConnection, rawChat, rawRequest } from '../helpers/raw-http.ts';
+import { RawConnections, rawChat, rawRequest, type RawConnection } from '../helpers/raw-http.ts';
 import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
 import { request, until, upstreamRequests } from '../faults/helpers.ts';
 import { ECHO_UPSTREAM } from './helpers.ts';
 
 let srv: RunningServer;
 let baselineTimers = 0;
-const open: RawConnection[] = [];
+const conns = new RawConnections(() => srv.url);
 
-const MAX_BODY = 256 * 1024;
+const MAX_BODY = 4 * 1024 * 1024;
 
 beforeAll(async () => {
   srv = await startServer(`maxRequestBodyBytes: ${MAX_BODY}
@@ -44,7 +44,7 @@ ${demoModel('slow', '', '--load-delay 1500')}
 });
 
 afterEach(async () => {
-  for (const c of open.splice(0)) c.destroy();
+  conns.destroyAll();
   await expectNothingHeld(srv);
   await expectNoProcessOrTimerLeft(srv, baselineTimers);
 });
@@ -53,11 +53,7 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-async function connect(): Promise<RawConnection> {
-  const c = await RawConnection.open(srv.url);
-  open.push(c);
-  return c;
-}
+const connect = (): Promise<RawConnection> => conns.open();
 
 /** Which model answered a chat (the demo upstream names itself). */
 function answeredBy(body: string): string {
@@ -162,6 +158,19 @@ describe('Expect: 100-continue', () => {
     // (the agent's limit) the model hung. Go past that.
     for (let i = 0; i < 70; i++) await expectContinueExchange();
     await expectNothingHeld(srv);
+  });
+
+  it('an /upstream upload (curl -T, -F): 100 Continue, then the body reaches the model whole', async () => {
+    const upload = Buffer.alloc(1_500_000, 7); // curl sends Expect by itself over 1 MiB
+    const c = await connect();
+    c.write(rawRequest('PUT', '/upstream/echo/files/a.bin', { 'Content-Type': 'application/octet-stream', Expect: '100-continue', 'Content-Length': String(upload.length) }));
+    await c.until((x) => x.responses.length >= 1, '100 Continue');
+    expect(c.responses[0]!.status).toBe(100);
+    c.write(upload);
+    const [answer] = await c.finalsAtLeast(1);
+    const echoed = JSON.parse(answer!.body) as Echoed;
+    expect(echoed).toMatchObject({ method: 'PUT', url: '/files/a.bin', length: upload.length });
+    expect(echoed.headers.expect).toBeUndefined();
   });
 
   it('refused before the body: no 100, the final answer, and the connection closes', async () => {
