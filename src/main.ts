@@ -4,6 +4,7 @@
  * (reference 1.3): SIGHUP reloads; SIGINT / SIGTERM drain and stop every model, exit 0.
  */
 import { readFileSync, watchFile } from 'node:fs';
+import { hostname } from 'node:os';
 import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/types.ts';
 import { CliError, isLoopback, parseArgs, parseListen, USAGE } from './cli-args.ts';
@@ -98,6 +99,13 @@ async function main(): Promise<void> {
   }
   if (!isLoopback(listen.host) && config.apiKeys.length === 0) {
     logs.logger.warn(`listening on ${listen.host}, reachable from other hosts, and no apiKeys are configured: anyone on the network can use and unload your models`);
+    if (config.allowedHosts.length === 0) {
+      // The DNS-rebinding guard (http/browser-guard.ts) would answer 403 to a DNS name it does
+      // not know; say so before the first client meets it.
+      logs.logger.info(
+        `clients must name this server by an IP address, localhost or "${hostname()}"; add any other name they use (a DNS name, a reverse proxy's Host) to allowedHosts`,
+      );
+    }
   }
 
   process.on('SIGHUP', () => void server.reload());
