@@ -82,9 +82,14 @@ function foreignOrigin(req: IncomingMessage, host: string): { foreign: boolean; 
   return { foreign: site === 'cross-site' || site === 'same-site', origin: null };
 }
 
-/** Whether a browser is loading the web UI itself as a page (following a link to it). */
+/**
+ * Whether a browser is loading the web UI itself as a top-level page (following a link to it).
+ * Not in a frame: another site could lay its own page over the UI's buttons (clickjacking).
+ */
 function isUiNavigation(req: IncomingMessage): boolean {
   if (req.method !== 'GET' || req.headers['sec-fetch-mode'] !== 'navigate') return false;
+  const dest = req.headers['sec-fetch-dest'];
+  if (dest !== undefined && dest !== 'document') return false;
   const url = req.url ?? '';
   return url === '/' || url === '/ui' || url.startsWith('/ui/') || url.startsWith('/ui?');
 }

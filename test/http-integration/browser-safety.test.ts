@@ -107,7 +107,8 @@ describe('without apiKeys', () => {
     expect(plain.status).toBe(200);
     const link = await request(srv.url, { path: '/ui/', headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } });
     expect(link.status).toBe(200);
-    // A navigation anywhere else is not a link to the UI.
+    // Not in another site's frame (clickjacking), and not a navigation anywhere else.
+    expect403(await request(srv.url, { path: '/ui/', headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' } }), /cross-site/);
     expect403(await request(srv.url, { path: '/unload', headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } }), /cross-site/);
     await srv.server.state().runtime.unload();
   });
