@@ -10,6 +10,14 @@ import https from 'node:https';
 import { fromPromise, type PromiseActorLogic } from 'xstate';
 import type { HealthCheckInput } from '../../machines/os.protocol.ts';
 
+/** Time as the health actor sees it: real by default, virtual in tests of its timing. */
+export interface ProbeClock {
+  /** Monotonic ms. */
+  now(): number;
+  /** Waits `ms`; rejects with `signal.reason` as soon as `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
 /** Tuning of the health actor. */
 export interface HealthCheckDeps {
   /**
@@ -18,7 +26,13 @@ export interface HealthCheckDeps {
    * that one hung connection does not eat the whole start-up deadline.
    */
   probeTimeoutMs?: number;
+  /** Default: `performance.now()` and a timer. */
+  clock?: ProbeClock;
+  /** One probe of `url`: its HTTP status, or null without an answer. Default: a real GET. */
+  probe?: (url: URL, signal: AbortSignal) => Promise<number | null>;
 }
+
+const realClock: ProbeClock = { now: () => performance.now(), sleep: (ms, signal) => delay(ms, signal) };
 
 /** The logic to provide as the process machine's `health` actor. */
 export type HealthCheckLogic = PromiseActorLogic<void, HealthCheckInput>;
@@ -68,18 +82,20 @@ export async function waitUntilHealthy(
 ): Promise<number> {
   const intervalMs = Math.max(0, input.intervalMs);
   const timeoutMs = deps.probeTimeoutMs ?? Math.min(5000, Math.max(500, intervalMs * 10));
+  const clock = deps.clock ?? realClock;
   const url = new URL(input.url);
   const client = url.protocol === 'https:' ? https : http;
   // A fresh agent without keep-alive: each probe's socket closes with its response, so an
   // abort leaves nothing open, and a restarted server is never probed on a stale socket.
   const agent = new client.Agent({ keepAlive: false });
-  const started = performance.now();
+  const probeOnce = deps.probe ?? ((u: URL, s: AbortSignal) => probe(client, u, agent, timeoutMs, s));
+  const started = clock.now();
   try {
     for (;;) {
       signal.throwIfAborted();
-      const status = await probe(client, url, agent, timeoutMs, signal);
-      if (status === 200) return performance.now() - started;
-      await delay(nextProbeDelay(performance.now() - started, intervalMs, expectedMs), signal);
+      const status = await probeOnce(url, signal);
+      if (status === 200) return clock.now() - started;
+      await clock.sleep(nextProbeDelay(clock.now() - started, intervalMs, expectedMs), signal);
     }
   } finally {
     agent.destroy();
