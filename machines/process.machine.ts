@@ -101,6 +101,15 @@ const healthPlaceholder = fromPromise<void, HealthCheckInput>(() => {
   throw new Error('process machine: no `health` actor provided');
 });
 
+/**
+ * Whether a waiter still listens. A swap that asked for a stop or a start may itself have been
+ * stopped since (an unload overtook it); its answer would go nowhere, and XState warns about
+ * every event sent to a stopped actor.
+ */
+function listening(ref: AnyActorRef): boolean {
+  return ref.getSnapshot().status === 'active';
+}
+
 /** The longest delay `setTimeout` takes (about 24.8 days); longer ones fire after 1 ms. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
@@ -141,7 +150,7 @@ export const processSetup = setup({
 
     /** READY to every ENSURE_READY waiter. */
     answerReady: enqueueActions(({ context, enqueue }) => {
-      for (const ref of context.ensureWaiters) enqueue.sendTo(ref, { type: 'PROCESS.READY', model: context.cfg.model });
+      for (const ref of context.ensureWaiters.filter(listening)) enqueue.sendTo(ref, { type: 'PROCESS.READY', model: context.cfg.model });
       enqueue.assign({ ensureWaiters: [] });
     }),
     /** READY to the caller at once: the model already is. */
@@ -167,12 +176,12 @@ export const processSetup = setup({
     }),
     /** STOPPED to every STOP waiter. */
     answerStopped: enqueueActions(({ context, enqueue }) => {
-      for (const ref of context.stopWaiters) enqueue.sendTo(ref, { type: 'PROCESS.STOPPED', model: context.cfg.model });
+      for (const ref of context.stopWaiters.filter(listening)) enqueue.sendTo(ref, { type: 'PROCESS.STOPPED', model: context.cfg.model });
       enqueue.assign({ stopWaiters: [] });
     }),
     /** FAILED to every ENSURE_READY waiter, remembering why (shown by /running later). */
     failStart: enqueueActions(({ context, enqueue }, params: { error: string; counts?: boolean }) => {
-      for (const ref of context.ensureWaiters) {
+      for (const ref of context.ensureWaiters.filter(listening)) {
         enqueue.sendTo(ref, { type: 'PROCESS.FAILED', model: context.cfg.model, error: params.error });
       }
       // An aborted or refused start says nothing about the command; a failed one does.

@@ -304,6 +304,17 @@ export const schedulerSetup = setup({
         if (ref) enqueue.sendTo(ref, { type: 'SHUTDOWN', graceMs: event.graceMs });
       }
     }),
+    /**
+     * A second SHUTDOWN while draining (a server shutdown that finds this tree still stopping
+     * after a reload): passed on, so each process's grace can only get shorter.
+     */
+    shortenShutdown: enqueueActions(({ context, event, enqueue, system }) => {
+      if (event.type !== 'SHUTDOWN') return;
+      for (const model of Object.keys(context.processes)) {
+        const ref = system.get(childIds.process(model)) as AnyActorRef | undefined;
+        if (ref) enqueue.sendTo(ref, { type: 'SHUTDOWN', graceMs: event.graceMs });
+      }
+    }),
 
     /** A swap reported done: answer its waiters, drain the queue, and let the child go. */
     swapDone: enqueueActions(({ context, event, enqueue }) => {
@@ -442,6 +453,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
     draining: {
       always: { guard: 'allHalted', target: 'halted' },
       on: {
+        SHUTDOWN: { actions: 'shortenShutdown' },
         // Nothing is running any more, or soon will not be: an unload is answered at once.
         UNLOAD: {
           actions: {

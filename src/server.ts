@@ -48,6 +48,8 @@ export class SwapstateServer {
   /** Request bodies held in memory, across reloads: a new config's limit applies at once. */
   readonly bodies = new BodyBudget(() => this.current.config.maxBufferedRequestBytes);
   private readonly stateListeners = new Set<(state: ServerState) => void>();
+  /** States a reload replaced that are still stopping their models (a shutdown cuts them short). */
+  private readonly retiring = new Set<ServerState>();
 
   constructor(
     config: Config,
@@ -178,8 +180,13 @@ export class SwapstateServer {
           this.logs.logger.warn(`state listener failed: ${(err as Error).message}`);
         }
       }
-      await old.runtime.shutdown(RELOAD_STOP_GRACE_MS);
-      old.agents.destroyAll();
+      this.retiring.add(old);
+      try {
+        await old.runtime.shutdown(RELOAD_STOP_GRACE_MS);
+      } finally {
+        this.retiring.delete(old);
+        old.agents.destroyAll();
+      }
       return true;
     } finally {
       this.reloading = false;
@@ -209,7 +216,10 @@ export class SwapstateServer {
       await Promise.race([drained, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())).unref())]);
       clearInterval(sweep);
     }
-    await this.current.runtime.shutdown(Math.max(1, deadline - Date.now()));
+    // The current tree, and any a reload replaced that is still stopping its models (with the
+    // reload's 30 s grace): everything is stopped within what is left of the budget.
+    const left = Math.max(1, deadline - Date.now());
+    await Promise.all([this.current, ...this.retiring].map((state) => state.runtime.shutdown(left)));
     this.current.agents.destroyAll();
     this.proxy.close();
     this.loop.stop();

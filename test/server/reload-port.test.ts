@@ -58,8 +58,10 @@ describe('reload while an old server still holds the port', () => {
     const reloaded = srv.server.reload();
     const reply = chat(srv.url, 'm', {}, { signal: AbortSignal.timeout(RELOAD_STOP_GRACE_MS + 30_000) });
     await until(() => srv!.logs.hub.forModel('m').history().includes('m-old ignoring SIGTERM'), 'the old server to ignore its SIGTERM');
+    await until(() => srv!.server.state().runtime.process('m')?.state === 'starting', 'the new tree to start m for the request');
     // The new tree's start waits for the old server: it has not been spawned next to it.
     expect(srv.server.state().runtime.process('m')).toMatchObject({ state: 'starting', pid: null });
+    expect(isAlive(oldPid)).toBe(true);
 
     const res = await reply;
     const body = await res.text();
@@ -77,5 +79,27 @@ describe('reload while an old server still holds the port', () => {
     const log = srv.logs.hub.forModel('m').history();
     expect(log).not.toContain('EADDRINUSE');
     expect(log.match(/upstream m-new listening/g)).toHaveLength(1);
+  });
+
+  it('a shutdown during that wait stops the old server within its own budget, not the reload\'s 30 s', { timeout: 60_000 }, async () => {
+    dir = mkdtempSync(join(tmpdir(), 'swapstate-reload-port-'));
+    const configPath = join(dir, 'config.yaml');
+    const startPort = await freePortBlock(4);
+    writeFileSync(configPath, config(startPort, 'm-old', '--ignore-sigterm'));
+    srv = await startServer(config(startPort, 'm-old', '--ignore-sigterm'), { configPath });
+    expect((await chat(srv.url, 'm')).status).toBe(200);
+    const oldPid = srv.server.state().runtime.process('m')!.pid!;
+
+    writeFileSync(configPath, config(startPort, 'm-new'));
+    const reloaded = srv.server.reload();
+    await until(() => srv!.logs.hub.forModel('m').history().includes('m-old ignoring SIGTERM'), 'the old server to ignore its SIGTERM');
+    const t = Date.now();
+    await srv.server.shutdown(1_000);
+    // Before, the old tree kept its 30 s grace and its server outlived the shutdown.
+    expect(isAlive(oldPid)).toBe(false);
+    expect(Date.now() - t).toBeLessThan(RELOAD_STOP_GRACE_MS / 2);
+    expect(await reloaded).toBe(true);
+    await srv.stop();
+    srv = null;
   });
 });
