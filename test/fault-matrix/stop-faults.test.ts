@@ -106,6 +106,13 @@ const SIGTERM_IGNORED: StopFault = {
 };
 
 const GRACE_MS = 1_000; // unloadTimeout
+/**
+ * `unloadTimeout` of the models the `stopping` cells hold in a stop: the next request or
+ * unload must meet that stop, and a stop of 1 s (half of it used up by a slow cmdStop before
+ * the hold is even seen) left a loaded machine too little time to send it.
+ */
+const HELD_STOP_S = 5;
+const heldStop = (s: string) => (s === 'sp' ? [`unloadTimeout: ${HELD_STOP_S}`] : []);
 const EVICT_GRACE_MS = 15_000; // healthCheckTimeout
 const RELOAD_GRACE_MS = 30_000;
 const SLACK_MS = 100; // timers may fire a little early relative to our clock reads
@@ -219,7 +226,7 @@ async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
 }
 
 async function evictionCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
-  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp']), {}, (lab) => {
+  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp'], heldStop), {}, (lab) => {
     /** The evicting request is served once the evictee is gone (within the eviction grace). */
     const servedAfterEvictionGrace = async (m: Model, b: ReturnType<typeof chat>, from: number) => {
       const r = await b.reply;
@@ -277,7 +284,7 @@ async function evictionCell(expect: ExpectStatic, fault: StopFault): Promise<voi
 }
 
 async function requestCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
-  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp']), {}, (lab) =>
+  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp'], heldStop), {}, (lab) =>
     perState({
       starting: eachVariant(fault, 'st', async (m) => {
         const r1 = await enterStarting(lab, m.id, m.v.faults ?? {});
@@ -340,7 +347,7 @@ async function ttlCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
 }
 
 async function unloadCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
-  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp']), {}, (lab) => {
+  await withLab(specsOf(fault, ['st', 'id', 'bu', 'sp'], heldStop), {}, (lab) => {
     const unloadAfterGrace = async (m: Model, t: number, u = unload(lab.url, m.id)) => {
       const r = await u.reply;
       expectUnloaded(expect, r);
