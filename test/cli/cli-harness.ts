@@ -14,7 +14,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { until } from '../helpers/real-upstreams.ts';
+import { freePortBlock, until } from '../helpers/real-upstreams.ts';
 
 export { freePort, isAlive, until } from '../helpers/real-upstreams.ts';
 
@@ -209,13 +209,9 @@ export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** Two consecutive free ports `p, p+1` (for a `startPort` that hands out `${PORT}`s). */
+/** Two consecutive free ports `p, p+1` (for a `startPort` that hands out `${PORT}`s), in this worker's slice. */
 export async function freePortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const p = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await portFree(p)) && (await portFree(p + 1))) return p;
-  }
-  throw new Error('no two consecutive free ports found');
+  return freePortBlock(2);
 }
 
 /** A private temporary directory, removed by `removeTempDirs()`. */

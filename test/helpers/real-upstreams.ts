@@ -36,12 +36,28 @@ function canListen(port: number): Promise<boolean> {
  * The first of `count` consecutive ports that are free right now, for a config's
  * `startPort`. Picked at random below the kernel's ephemeral range (32768+), where
  * `freePort()` and outgoing connections take theirs, so parallel workers and runs rarely meet.
+ *
+ * Each test worker (vitest runs a few files at once, each in its own process, `VITEST_POOL_ID`
+ * 1..n) picks from its own slice of that range: "free right now" says nothing about a block
+ * another worker has just picked and not bound yet, and since swapstate refuses to start a
+ * model whose port someone else holds, two workers' blocks must never overlap.
  */
 const handedOut: Array<[number, number]> = [];
 
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+const PORT_SLICES = 4;
+
+function portSlice(): { from: number; to: number } {
+  const pool = Number(process.env.VITEST_POOL_ID ?? '1');
+  const index = (Number.isInteger(pool) && pool > 0 ? pool - 1 : 0) % PORT_SLICES;
+  const size = Math.floor((PORT_RANGE.to - PORT_RANGE.from) / PORT_SLICES);
+  return { from: PORT_RANGE.from + index * size, to: PORT_RANGE.from + (index + 1) * size };
+}
+
 export async function freePortBlock(count: number): Promise<number> {
+  const slice = portSlice();
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    const base = slice.from + Math.floor(Math.random() * (slice.to - slice.from - count));
     // Blocks handed to servers of this worker that have not bound their ports yet count as taken.
     if (handedOut.some(([b, n]) => base < b + n && b < base + count)) continue;
     let free = true;

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { startServer, type RunningServer } from '../helpers/server-harness.ts';
-import { until } from '../helpers/real-upstreams.ts';
+import { freePortBlock, until } from '../helpers/real-upstreams.ts';
 
 export { until };
 export type { RunningServer };
@@ -22,27 +22,9 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-/**
- * A `startPort` whose next `count` ports are free right now. Other test runs (and other
- * workers) may hold fixed port ranges; a kernel-chosen port is almost surely not in them.
- */
+/** A `startPort` whose next `count` ports are free right now, in this worker's slice. */
 export async function freeStartPort(count = 8): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        const port = typeof addr === 'object' && addr ? addr.port : 0;
-        srv.close(() => resolve(port));
-      });
-    });
-    if (base + count > 65535) continue;
-    let free = true;
-    for (let p = base; p < base + count && free; p++) free = await canBind(p);
-    if (free) return base;
-  }
-  throw new Error('no free port range found');
+  return freePortBlock(count);
 }
 
 /** Starts swapstate from `yaml` (without a `startPort` line) on a free port range. */
