@@ -72,12 +72,18 @@ export interface ProcessContext {
   shuttingDown: boolean;
   /** Grace of the stop in progress, chosen by whoever asked (reference 4.6). */
   stopGraceMs: number;
+  /** The OS process's id while it exists; null once it has exited (stopped). */
   pid: number | null;
   lastError: string | null;
   /** Granted requests not yet released; counted in every state so a late RELEASE is never lost. */
   inFlight: number;
-  /** How many times the process was started. */
+  /** How many times the process was started (every swap-in counts). */
   starts: number;
+  /**
+   * How many times it crashed: exited while nobody stopped it, or failed to start (exited
+   * while starting, or its health check failed or timed out). Swaps and unloads never count.
+   */
+  crashes: number;
   /** Failed starts since the last time it was ready. */
   consecutiveFailures: number;
   /** Set by the failure that crossed the threshold: back off once stopped. */
@@ -144,6 +150,9 @@ export const processSetup = setup({
     clearPendingStart: assign({ pendingStart: false }),
     countStart: assign({ starts: ({ context }) => context.starts + 1, pid: null }),
     recordPid: assign({ pid: ({ context, event }) => (event.type === 'OS.SPAWNED' ? event.pid : context.pid) }),
+    /** The process is gone: its pid may already belong to another one. */
+    clearPid: assign({ pid: null }),
+    countCrash: assign({ crashes: ({ context }) => context.crashes + 1 }),
     clearLastError: assign({ lastError: null }),
     acquire: assign({ inFlight: ({ context }) => context.inFlight + 1 }),
     release: assign({ inFlight: ({ context }) => Math.max(0, context.inFlight - 1) }),
@@ -191,6 +200,7 @@ export const processSetup = setup({
         pendingStart: false,
         lastError: params.error,
         consecutiveFailures: failures,
+        crashes: params.counts ? context.crashes + 1 : context.crashes,
         backoffDue: params.counts === true && failures >= CRASH_LOOP_THRESHOLD,
       });
     }),
@@ -423,6 +433,7 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
       lastError: null,
       inFlight: 0,
       starts: 0,
+      crashes: 0,
       consecutiveFailures: 0,
       backoffDue: false,
       backoffMs: 0,
@@ -434,7 +445,7 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
     },
     states: {
       stopped: {
-        entry: 'answerStopped',
+        entry: ['clearPid', 'answerStopped'],
         always: [
           { guard: 'shuttingDown', target: 'shutdown' },
           { guard: 'backoffDue', target: 'backoff' },
@@ -469,6 +480,7 @@ export function createProcessMachine(ext: ProcessExtension = {}) {
           'OS.EXITED': {
             target: 'stopped',
             actions: [
+              'countCrash',
               { type: 'recordError', params: { error: 'upstream process exited unexpectedly' } },
               {
                 type: 'exitedUnexpectedly',
@@ -533,8 +545,12 @@ function joinUrl(base: string, path: string): string {
 export interface ProcessView {
   /** stopped, starting, ready, stopping, shutdown, or a state an extension added. */
   state: string;
+  /** Null unless the OS process exists. */
   pid: number | null;
+  /** Every start, swap-ins included. */
   starts: number;
+  /** Unexpected exits and failed starts (see ProcessContext.crashes). */
+  crashes: number;
   inFlight: number;
   lastError: string | null;
   /** The OS process exists (tag `resident`): it counts as loaded. */
@@ -564,6 +580,7 @@ export function describeProcess(snapshot: {
     state,
     pid: c.pid,
     starts: c.starts,
+    crashes: c.crashes,
     inFlight: c.inFlight,
     lastError: c.lastError,
     loaded: snapshot.hasTag('resident'),

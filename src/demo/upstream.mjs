@@ -70,7 +70,10 @@ const host = opts.get('host') ?? '127.0.0.1';
 const id = opts.get('id') ?? 'demo';
 const loadDelay = num('load-delay', 0) ?? 0;
 const crashAfter = num('crash-after', undefined);
-const streamChunks = num('stream-chunks', 5) ?? 5;
+// Unset: a stream sends the reply's words once each, the same text as unstreamed. Set (or
+// `chunks` in the body): exactly that many chunks, the words repeated as needed (long streams
+// for tests).
+const streamChunks = num('stream-chunks', undefined);
 const chunkDelay = num('chunk-delay', 10) ?? 10;
 
 // A closed stdout pipe (the reader went away) must not crash the server.
@@ -164,13 +167,25 @@ function embed(text) {
 }
 
 /**
- * Streams `text` word by word as SSE; each chunk is written (and flushed) on its own.
+ * `text` cut into words, each with the white space before it (the last also with any after
+ * it), so that the pieces joined are `text` exactly. @param {string} text
+ */
+function pieces(text) {
+  const words = text.match(/\s*\S+/g) ?? [text];
+  words[words.length - 1] += text.slice(words.join('').length);
+  return words;
+}
+
+/**
+ * Streams `text` word by word as SSE; each chunk is written (and flushed) on its own. By
+ * default every word once, so the stream says exactly what the unstreamed answer says;
+ * `chunks` (body) or --stream-chunks ask for a count: fewer words, or the words again.
  * @param {http.ServerResponse} res @param {Obj} body @param {string} text
  * @param {(piece: string, last: boolean) => Obj} makeChunk
  */
 function stream(res, body, text, makeChunk) {
-  const words = text.split(' ').filter(Boolean);
-  let total = typeof body.chunks === 'number' ? body.chunks : streamChunks;
+  const words = pieces(text);
+  let total = typeof body.chunks === 'number' ? body.chunks : (streamChunks ?? words.length);
   if (typeof body.max_tokens === 'number' && body.max_tokens < total) total = body.max_tokens;
   total = Math.max(0, Math.floor(total));
   const delay = typeof body.chunk_delay_ms === 'number' ? body.chunk_delay_ms : chunkDelay;
@@ -192,7 +207,9 @@ function stream(res, body, text, makeChunk) {
       return;
     }
     const word = words[sent % words.length] ?? '';
-    res.write(`data: ${JSON.stringify(makeChunk(sent === 0 ? word : ` ${word}`, sent === total - 1))}\n\n`);
+    // Repeating, the first word needs the blank it does not have.
+    const piece = sent >= words.length && !/^\s/.test(word) ? ` ${word}` : word;
+    res.write(`data: ${JSON.stringify(makeChunk(piece, sent === total - 1))}\n\n`);
     sent++;
     timer = setTimeout(tick, delay);
   };

@@ -2,6 +2,11 @@
  * The access log line of llama-swap (reference 7.1), at INFO in the proxy log:
  * `Request <clientIP> "<METHOD> <path> <proto>" <status> <bytes> "<user-agent>" <duration>`.
  *
+ * swapstate's web UI fetches its files, its event stream and its state on its own, several
+ * times a minute per open tab, and each of those lines carried a whole browser user agent:
+ * they buried the requests the log is for. They are written at DEBUG instead (seen with
+ * `logLevel: debug`), decided by path, see {@link isUiRequest}. Everything else stays INFO.
+ *
  * Every field a client wrote is escaped (log-text.ts): quotes and backslashes inside the
  * quoted fields, blanks and quotes in the bare address, control characters everywhere, so
  * one request is always exactly one line with these fields.
@@ -15,6 +20,23 @@ import { responseBytes } from './response-bytes.ts';
 // Paths llama-swap does not log (reference 7.1).
 const skipped = (path: string) => path.startsWith('/wol-health') || path.startsWith('/api/performance') || path.startsWith('/metrics');
 
+/** The UI's own routes, whatever the query: its files, its machine chart, its live data. */
+const UI_PREFIXES = ['/ui/', '/api/machines/'];
+const UI_PATHS = new Set(['/ui', '/api/events', '/api/state']);
+/**
+ * llama-swap routes the UI also reads (a model's log, and the listing while it polls): only
+ * its own requests say so, with `from=ui` in the query; a script's are INFO as before.
+ */
+const UI_MARKED = (path: string) => path === '/v1/models' || path === '/logs/stream' || path.startsWith('/logs/stream/');
+
+/** Whether a request target is the web UI's own traffic (written at DEBUG). */
+export function isUiRequest(url: string): boolean {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (UI_PATHS.has(path) || UI_PREFIXES.some((p) => path.startsWith(p))) return true;
+  return q >= 0 && UI_MARKED(path) && new URLSearchParams(url.slice(q + 1)).get('from') === 'ui';
+}
+
 /** Go's time.Duration text for a span in ms (1.5ms, 2.25s, 3m4.5s), close enough to read alike. */
 export function goDuration(ms: number): string {
   if (ms < 0.001) return `${Math.round(ms * 1e6)}ns`;
@@ -26,9 +48,11 @@ export function goDuration(ms: number): string {
   return `${m}m${+(s - m * 60).toFixed(6)}s`;
 }
 
-/** Where access lines go: `Logs.info` (the proxy log at INFO). */
+/** Where access lines go: `Logs.info` / `Logs.debug` (the proxy log). */
 export interface AccessLogSink {
   info(message: string): void;
+  debug(message: string): void;
+  isDebugEnabled(): boolean;
 }
 
 /** Starts the access log of one request: the line is written when its response closes. */
@@ -36,6 +60,9 @@ export function accessLog(sink: () => AccessLogSink, config: () => Config) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = req.url ?? '';
     if (skipped(path)) return;
+    const ui = isUiRequest(path);
+    // Nothing to write: not even a listener (the common case, logLevel info, for UI requests).
+    if (ui && !sink().isDebugEnabled()) return;
     const started = performance.now();
     // Read now: once a client has gone away its socket no longer knows the remote address.
     const ip = clientAddress(req, config());
@@ -43,9 +70,9 @@ export function accessLog(sink: () => AccessLogSink, config: () => Config) {
     res.once('close', () => {
       const ua = req.headers['user-agent'] ?? '';
       const line = `${req.method} ${path} HTTP/${req.httpVersion}`;
-      sink().info(
-        `Request ${escapeBare(ip)} "${escapeQuoted(line)}" ${res.statusCode} ${counter.bytes} "${escapeQuoted(ua)}" ${goDuration(performance.now() - started)}`,
-      );
+      const message = `Request ${escapeBare(ip)} "${escapeQuoted(line)}" ${res.statusCode} ${counter.bytes} "${escapeQuoted(ua)}" ${goDuration(performance.now() - started)}`;
+      if (ui) sink().debug(message);
+      else sink().info(message);
     });
   };
 }

@@ -10,6 +10,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import { Coalescer } from '../observability/coalescer.ts';
+import type { UpstreamPart } from '../runtime/ring-log.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
 import type { StateSnapshot } from '../runtime/state-view.ts';
 import type { AppDeps, ServerState } from './deps.ts';
@@ -23,6 +24,17 @@ export const STATE_INTERVAL_MS = 100;
 function stateKey(snap: StateSnapshot): string {
   const { at: _at, ...rest } = snap;
   return JSON.stringify(rest);
+}
+
+/**
+ * The upstream history message: llama-swap's `{source, data}` (the aggregate log's bytes,
+ * unchanged, so llama-swap's own UI reads it as before), plus `spans`, which model wrote
+ * which part of `data`, as `[model, length]` in string units, in order; they add up to
+ * `data.length`. Live upstream chunks carry their `model` the same way. Our UI prefixes
+ * each line with it; the raw logs (`/logs`, `/logs/stream/upstream`) stay unprefixed.
+ */
+export function upstreamHistory(parts: UpstreamPart[]): { source: 'upstream'; data: string; spans: Array<[string, number]> } {
+  return { source: 'upstream', data: parts.map((p) => p.text).join(''), spans: parts.map((p) => [p.model, p.text.length]) };
 }
 
 export class EventHub {
@@ -46,7 +58,7 @@ export class EventHub {
     // llama-swap's order: proxy log, upstream log, modelStatus, uiConfig, (profileChanged:
     // swapstate has no profiles, so none), inflight snapshot. Then ours: state.
     client.send('logData', JSON.stringify({ source: 'proxy', data: logs.proxy.history() }));
-    client.send('logData', JSON.stringify({ source: 'upstream', data: logs.hub.upstream.history() }));
+    client.send('logData', JSON.stringify(upstreamHistory(logs.hub.upstreamParts())));
     client.send('modelStatus', JSON.stringify(modelStatus(config, runtime)));
     // No activity store, hence no sessions to offer.
     client.send('uiConfig', JSON.stringify({ activity: { session_id: [] } }));
@@ -71,8 +83,8 @@ export class EventHub {
     const { logs, inflight } = this.deps;
     this.sources = [
       logs.proxy.subscribe((chunk) => this.broadcast('logData', JSON.stringify({ source: 'proxy', data: chunk.toString('utf8') }))),
-      logs.hub.upstream.subscribe((chunk) =>
-        this.broadcast('logData', JSON.stringify({ source: 'upstream', data: chunk.toString('utf8') })),
+      logs.hub.subscribeUpstream((chunk, model) =>
+        this.broadcast('logData', JSON.stringify({ source: 'upstream', data: chunk.toString('utf8'), model })),
       ),
       inflight.subscribe((event) => this.broadcast('inflight', JSON.stringify(event))),
       this.deps.watchState((state) => this.reloaded(state)),

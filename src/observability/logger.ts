@@ -80,8 +80,23 @@ export class Logs {
    */
   info(message: string): void {
     if (!this.logger.isInfoEnabled()) return;
+    this.line('INFO', message);
+  }
+
+  /** A DEBUG line written the same way (the web UI's own requests in the access log). */
+  debug(message: string): void {
+    if (!this.logger.isDebugEnabled()) return;
+    this.line('DEBUG', message);
+  }
+
+  /** `logLevel: debug`: lets a caller skip the work of a line that would be dropped. */
+  isDebugEnabled(): boolean {
+    return this.logger.isDebugEnabled();
+  }
+
+  private line(level: 'INFO' | 'DEBUG', message: string): void {
     const ts = this.timeFormat ? `${this.timeFormat(new Date())} ` : '';
-    this.proxy.write(`${ts}[INFO] ${escapeControl(message)}\n`);
+    this.proxy.write(`${ts}[${level}] ${escapeControl(message)}\n`);
   }
 
   /** Level and time format may change on reload; the stdout routing may not. */

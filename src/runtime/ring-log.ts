@@ -67,14 +67,18 @@ export class RingLog {
 
   /** The retained tail, decoded as UTF-8. */
   history(): string {
-    const ring = this.ring;
-    if (!ring || this.size === 0) return '';
-    const end = this.start + this.size;
-    const all =
-      end <= this.limitBytes
-        ? ring.subarray(this.start, end)
-        : Buffer.concat([ring.subarray(this.start), ring.subarray(0, end - this.limitBytes)], this.size);
+    const all = this.tail();
     return all.subarray(utf8Start(all)).toString('utf8');
+  }
+
+  /** The retained bytes as they are (the first may be inside a UTF-8 character). */
+  tail(): Buffer {
+    const ring = this.ring;
+    if (!ring || this.size === 0) return Buffer.alloc(0);
+    const end = this.start + this.size;
+    return end <= this.limitBytes
+      ? ring.subarray(this.start, end)
+      : Buffer.concat([ring.subarray(this.start), ring.subarray(0, end - this.limitBytes)], this.size);
   }
 
   /** Bytes currently retained (at most `limitBytes`). */
@@ -124,20 +128,77 @@ function utf8Start(buf: Buffer): number {
   return i;
 }
 
+/** Receives every model's chunk with the id of the model that wrote it. */
+export type ModelChunkListener = (chunk: Buffer, model: string) => void;
+
+/** A run of bytes in the aggregate log written by one model. */
+export interface UpstreamPart {
+  model: string;
+  text: string;
+}
+
+/**
+ * Which model wrote which bytes of the aggregate's retained tail, as runs of (model, byte
+ * count): consecutive chunks of one model are one run, so a model printing alone costs one
+ * entry however much it prints. Trimmed with the same bound as the ring it describes.
+ */
+class Attribution {
+  private runs: Array<{ model: string; bytes: number }> = [];
+  /** Index of the oldest run still (partly) retained. */
+  private head = 0;
+  private total = 0;
+
+  constructor(private readonly limitBytes: number) {}
+
+  add(model: string, bytes: number): void {
+    if (bytes === 0 || this.limitBytes === 0) return;
+    const last = this.runs.length > this.head ? this.runs[this.runs.length - 1]! : null;
+    if (last && last.model === model) last.bytes += bytes;
+    else this.runs.push({ model, bytes });
+    this.total += bytes;
+    while (this.total > this.limitBytes) {
+      const first = this.runs[this.head]!;
+      const excess = this.total - this.limitBytes;
+      if (first.bytes <= excess) {
+        this.total -= first.bytes;
+        this.head++;
+      } else {
+        first.bytes -= excess;
+        this.total = this.limitBytes;
+      }
+    }
+    // Drop the trimmed runs now and then, not on every write.
+    if (this.head > 1024 && this.head * 2 > this.runs.length) {
+      this.runs = this.runs.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The retained runs, oldest first, covering exactly the last `total` bytes written. */
+  list(): Array<{ model: string; bytes: number }> {
+    return this.runs.slice(this.head);
+  }
+}
+
 /**
  * One {@link RingLog} per model, plus `upstream`, which receives every model's chunks too
- * (llama-swap's "upstream" log: all servers' output interleaved).
+ * (llama-swap's "upstream" log: all servers' output interleaved, raw, with nothing added).
+ * Which model wrote what is kept beside it, for the web UI: see {@link LogHub.upstreamParts}
+ * and {@link LogHub.subscribeUpstream}.
  */
 export class LogHub {
   /** Every model's output, interleaved in arrival order. */
   readonly upstream: RingLog;
   private readonly models = new Map<string, RingLog>();
   private readonly limitBytes: number;
+  private readonly attribution: Attribution;
+  private readonly modelListeners = new Set<ModelChunkListener>();
 
   /** @param limitBytes bound of each model log and of the aggregate (default 100 KiB). */
   constructor(limitBytes = 100 * 1024) {
     this.limitBytes = limitBytes;
     this.upstream = new RingLog(limitBytes);
+    this.attribution = new Attribution(limitBytes);
   }
 
   /**
@@ -149,8 +210,18 @@ export class LogHub {
     let log = this.models.get(id);
     if (log === undefined) {
       log = new RingLog(this.limitBytes, { escapeOutput: true });
-      const upstream = this.upstream;
-      log.subscribe((chunk) => upstream.write(chunk));
+      log.subscribe((chunk) => {
+        // Attributed first, so a reader of the aggregate's history always finds its bytes' owner.
+        this.attribution.add(id, chunk.length);
+        this.upstream.write(chunk);
+        for (const listener of this.modelListeners) {
+          try {
+            listener(chunk, id);
+          } catch {
+            /* as in RingLog.write: a broken subscriber breaks nothing else */
+          }
+        }
+      });
       this.models.set(id, log);
     }
     return log;
@@ -159,5 +230,44 @@ export class LogHub {
   /** Ids of the models that have a log so far. */
   modelIds(): string[] {
     return [...this.models.keys()];
+  }
+
+  /**
+   * Calls `listener` with every chunk the aggregate receives from now on, and its model.
+   * @returns a function that unsubscribes.
+   */
+  subscribeUpstream(listener: ModelChunkListener): () => void {
+    const entry: ModelChunkListener = (chunk, model) => listener(chunk, model);
+    this.modelListeners.add(entry);
+    return () => {
+      this.modelListeners.delete(entry);
+    };
+  }
+
+  /**
+   * The aggregate's history cut into runs by the model that wrote them: joined, the texts
+   * are exactly `upstream.history()`. Each chunk a model log passes on is whole UTF-8 text
+   * (its escaper holds back split characters), so runs never split a character; only the
+   * oldest may start inside one, where the ring's bound cut it, and that part is skipped as
+   * history() skips it.
+   */
+  upstreamParts(): UpstreamPart[] {
+    const bytes = this.upstream.tail();
+    const runs = this.attribution.list();
+    // Bytes older than every run (none, unless something wrote to `upstream` directly) have
+    // no owner; runs older than the bytes (never, the bounds are equal) are dropped.
+    let skip = runs.reduce((n, r) => n + r.bytes, 0) - bytes.length;
+    const owned = skip < 0 ? [{ model: '', bytes: -skip }, ...runs] : runs;
+    const parts: UpstreamPart[] = [];
+    let at = 0;
+    for (const run of owned) {
+      const cut = Math.min(run.bytes, Math.max(0, skip));
+      skip -= cut;
+      let piece = bytes.subarray(at, at + run.bytes - cut);
+      at += run.bytes - cut;
+      if (parts.length === 0) piece = piece.subarray(utf8Start(piece));
+      if (piece.length > 0) parts.push({ model: run.model, text: piece.toString('utf8') });
+    }
+    return parts;
   }
 }

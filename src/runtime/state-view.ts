@@ -19,10 +19,16 @@ export interface ProcessState {
   state: string;
   /** ISO time the process entered `state`. */
   since: string;
+  /** The OS process's id; null when there is none (stopped, backoff, shutdown). */
   pid: number | null;
   port: number | null;
-  /** Starts after the first one. */
+  /**
+   * Crashes: times the process exited while nobody stopped it, or failed to start. An
+   * ordinary swap-in, unload or TTL stop is not one (it counted every start but the first).
+   */
   restarts: number;
+  /** Every start, swap-ins included. */
+  starts: number;
   lastError: string | null;
   inFlight: number;
   /** When an idle model will be unloaded by its TTL, or null. */
@@ -115,7 +121,8 @@ export class StateView {
           since: iso(since?.stateAt ?? this.now()),
           pid: view?.pid ?? null,
           port,
-          restarts: Math.max(0, (view?.starts ?? 0) - 1),
+          restarts: view?.crashes ?? 0,
+          starts: view?.starts ?? 0,
           lastError: view?.lastError ?? null,
           inFlight,
           ttlDeadline: idle && cfg.ttlMs > 0 && since ? iso(since.valueAt + cfg.ttlMs) : null,

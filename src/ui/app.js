@@ -111,12 +111,20 @@ function renderModels() {
     details.replaceChildren();
     if (p) {
       const bits = [`for ${ago(p.since)}`];
-      if (p.pid && state !== 'stopped') bits.push(`pid ${p.pid}`); // the last pid outlives its process
+      if (p.pid) bits.push(`pid ${p.pid}`); // null once the process has exited
       if (p.port) bits.push(`port ${p.port}`);
       if (p.inFlight) bits.push(`${p.inFlight} in flight`);
-      if (p.restarts) bits.push(`${p.restarts} restart${p.restarts === 1 ? '' : 's'}`);
+      // Every swap-in is a start; only a crash (an unexpected exit or a failed start) is a
+      // restart the user should look into, so it is shown apart, in the error colour.
+      if (p.starts) bits.push(`${p.starts} start${p.starts === 1 ? '' : 's'}`);
       if (p.ttlDeadline) bits.push(`unloads in ${until(p.ttlDeadline)}`);
       details.append(el('span', null, bits.join(' · ')));
+      if (p.restarts) {
+        const crashes = el('span', 'crashes', ` · ${p.restarts} crash${p.restarts === 1 ? '' : 'es'}`);
+        crashes.dataset.testid = `crashes-${id}`;
+        crashes.title = 'unexpected exits and failed starts (/api/state restarts)';
+        details.append(crashes);
+      }
       if (p.lastError) details.append(el('div', 'error', p.lastError));
     }
     tr.querySelector(`[data-testid="load-${CSS.escape(id)}"]`).disabled = state !== 'stopped' && state !== 'unknown';
@@ -147,42 +155,65 @@ function renderCharts() {
 
 // ---- queue --------------------------------------------------------------------------
 
+/** `POST /v1/chat/completions · 4s`: what a tracked request is, and for how long. */
+function requestText(r) {
+  const started = typeof r.timestamp === 'number' ? r.timestamp : Date.parse(r.timestamp);
+  const age = Number.isFinite(started) ? span(Date.now() - started) : r.elapsed_ms ? span(r.elapsed_ms) : '';
+  return [`${r.method} ${r.req_path}`, age].filter(Boolean).join(' · ');
+}
+
+function listItem(cls, model, text, testid) {
+  const li = el('li', cls);
+  if (testid) li.dataset.testid = testid;
+  const pill = el('span', 'pill', model || '?');
+  pill.title = model || ''; // a long id is cut short in the pill
+  li.append(pill, el('span', 'text', text));
+  return li;
+}
+
+/**
+ * Each request once: a waiting one in the queue, with its reason (from /api/state) and,
+ * when the tracker knows it, what it is; a granted one in flight. The two sources are joined
+ * by the scheduler's reqId, and each may be behind the other (snapshots come at most every
+ * 100 ms, a tracked request's updates every 250 ms): a request the tracker calls served has
+ * left the queue; one it calls waiting that the snapshot does not list waits if it is newer
+ * than the snapshot (not seen yet), and was granted if it is older.
+ */
 function renderQueue() {
   const s = store.snapshot;
+  const tracked = [...store.inflight.values()];
+  const byReqId = new Map(tracked.filter((r) => r.req_id).map((r) => [r.req_id, r]));
+  const listed = new Set((s?.waiting ?? []).map((w) => w.reqId));
+  const snapshotAt = s ? Date.parse(s.at) : -Infinity;
+  const waits = (r) => r.phase === 'waiting' && (listed.has(r.req_id) || !(Date.parse(r.timestamp) <= snapshotAt));
+
   const waiting = $('waiting');
   waiting.replaceChildren(
-    ...(s?.waiting ?? []).map((w) => {
-      const li = el('li', `reason-${w.reason.kind}`);
-      li.dataset.testid = `waiting-${w.reqId}`;
-      li.append(el('span', 'pill', w.model), el('span', 'text', w.text));
-      return li;
-    }),
+    ...(s?.waiting ?? [])
+      .filter((w) => byReqId.get(w.reqId)?.phase !== 'serving')
+      .map((w) => {
+        const r = byReqId.get(w.reqId);
+        return listItem(`reason-${w.reason.kind}`, w.model, r ? `${w.text} · ${requestText(r)}` : w.text, `waiting-${w.reqId}`);
+      }),
+    ...tracked
+      .filter((r) => waits(r) && !listed.has(r.req_id))
+      .map((r) => listItem('reason-unknown', r.model, `waiting · ${requestText(r)}`, `waiting-${r.req_id}`)),
   );
   if (!waiting.children.length) waiting.append(el('li', 'empty', 'nothing waiting'));
 
   const swaps = $('swaps');
   swaps.replaceChildren(
     ...(s?.swaps ?? []).map((sw) => {
-      const li = el('li');
       const text = `${sw.target ?? '(unload)'}${sw.evicting.length ? ` evicting ${sw.evicting.join(', ')}` : ''} · ${sw.waiters} waiting${sw.since ? ` · ${ago(sw.since)}` : ''}${sw.cancelled ? ' · cancelled' : ''}`;
-      li.append(el('span', 'pill', 'swap'), el('span', 'text', text));
-      return li;
+      return listItem('', 'swap', text);
     }),
   );
   if (!swaps.children.length) swaps.append(el('li', 'empty', 'no swap running'));
 
+  // llama-swap's tracker has no phase: everything it lists is being served.
   const inflight = $('inflight');
   inflight.replaceChildren(
-    ...[...store.inflight.values()].map((r) => {
-      const li = el('li', `phase-${r.phase ?? 'serving'}`);
-      li.dataset.testid = `inflight-${r.id}`;
-      const started = typeof r.timestamp === 'number' ? r.timestamp : Date.parse(r.timestamp);
-      const age = Number.isFinite(started) ? span(Date.now() - started) : r.elapsed_ms ? span(r.elapsed_ms) : '';
-      // A waiting request's reason is in the snapshot, joined by the scheduler's reqId.
-      const why = r.phase === 'waiting' ? s?.waiting.find((w) => w.reqId === r.req_id)?.text : null;
-      li.append(el('span', 'pill', r.model || '?'), el('span', 'text', `${r.method} ${r.req_path} · ${why ?? r.phase ?? ''} · ${age}`));
-      return li;
-    }),
+    ...tracked.filter((r) => !waits(r)).map((r) => listItem('phase-serving', r.model, requestText(r), `inflight-${r.id}`)),
   );
   if (!inflight.children.length) inflight.append(el('li', 'empty', store.live ? 'no requests in flight' : 'shown with the event stream'));
 }
@@ -231,6 +262,8 @@ const handlers = {
 
 connect(handlers, (mode) => {
   store.live = mode === 'live';
+  // A (re)opened event stream starts with the logs' history: drop what we had, not to show it twice.
+  if (mode === 'live') logs.reset();
   const conn = document.querySelector('.conn');
   conn.textContent = { connecting: 'connecting…', live: 'live', polling: 'polling (no event stream)' }[mode];
   conn.className = `conn ${mode}`;

@@ -3,7 +3,8 @@
  * Draws a machine definition (`GET /api/machines/process`) as nested boxes: one box per
  * state, children inside their parent, the initial child marked, and each state's outgoing
  * transitions listed in it. Nothing here names a process state, so a state added to the
- * machine appears by itself.
+ * machine appears by itself. What is shown of it (closed, lit path, whole) is CSS on the
+ * classes set here, so lighting a new state needs no redraw.
  */
 
 const el = (tag, cls, text) => {
@@ -47,16 +48,30 @@ function box(node, parent) {
   return b;
 }
 
-/** A chart of `machine` for one model; the root's children are laid out side by side. */
+/**
+ * A chart of `machine` for one model, closed: a `<details>` whose summary names the model and
+ * its current state, opened on demand. Open, it shows only the lit path (the current state
+ * and its ancestors, with their transitions: what can happen next) until its button asks for
+ * the whole chart; the full chart of every model took most of the page.
+ */
 export function renderChart(machine, model) {
-  const card = el('div', 'chart');
+  const card = el('details', 'chart lit-only');
   card.dataset.testid = `chart-${model}`;
-  const title = el('div', 'chart-title');
+  const title = el('summary', 'chart-title');
+  title.dataset.testid = `chart-open-${model}`;
   title.append(el('span', 'chart-model', model), el('span', 'chart-value'));
-  card.append(title);
+  const whole = el('button', 'chart-whole', 'Show the whole chart');
+  whole.type = 'button';
+  whole.dataset.testid = `chart-whole-${model}`;
+  whole.onclick = () => {
+    const litOnly = card.classList.toggle('lit-only');
+    whole.textContent = litOnly ? 'Show the whole chart' : 'Show the lit path only';
+  };
+  const tools = el('div', 'chart-tools');
+  tools.append(whole);
   const kids = el('div', 'children top');
   for (const child of machine.root.states) kids.append(box(child, machine.root));
-  card.append(kids);
+  card.append(title, tools, kids);
   return card;
 }
 

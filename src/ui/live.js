@@ -43,7 +43,8 @@ export function connect(handlers, onMode) {
       try {
         const [state, models] = await Promise.all([
           fetch('/api/state').then((r) => r.json()),
-          fetch('/v1/models').then((r) => r.json()),
+          // Marked as the UI's own, so the access log writes it at DEBUG (access-log.ts).
+          fetch('/v1/models?from=ui').then((r) => r.json()),
         ]);
         dispatch('listing', models.data ?? []);
         dispatch('state', state);

@@ -170,6 +170,25 @@ describe('demo upstream', () => {
     expect(capped).toHaveLength(3);
   });
 
+  it('streams the same text it answers unstreamed, word by word', async () => {
+    const up = await start(['--id', 'chat-large', '--chunk-delay', '1']);
+    // Blanks, a line break and a trailing space: the stream must keep them all.
+    const said = 'tell me  about\nswapping ';
+    for (const [path, body, pick] of [
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: said }] }, (c: any) => c.choices[0].delta?.content ?? c.choices[0].message?.content],
+      ['/v1/completions', { prompt: said }, (c: any) => c.choices[0].text],
+    ] as const) {
+      const whole = pick(await json(post(`${up.url}${path}`, body)));
+      expect(whole).toBe(`Hello from chat-large. You said: ${said}`);
+      const events = await readEvents(await post(`${up.url}${path}`, { ...body, stream: true }));
+      expect(events.at(-1)?.data).toBe('[DONE]');
+      const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
+      expect(chunks.map(pick).join('')).toBe(whole);
+      expect(chunks).toHaveLength(9); // one per word, not a fixed count
+      expect(chunks.at(-1).choices[0].finish_reason).toBe('stop');
+    }
+  });
+
   it('logs a client that disconnects mid-stream', async () => {
     const up = await start([]);
     const ac = new AbortController();

@@ -119,7 +119,7 @@ describe('pipelining', () => {
     const watch = watchReservations();
     try {
       const c = await connect();
-      // a streams its answer for about 750 ms (5 chunks, 150 ms apart).
+      // a streams its answer for about 900 ms (6 words, 150 ms apart).
       c.write(Buffer.concat([rawChat('a', { stream: true, chunk_delay_ms: 150 }), rawChat('b')]));
       await c.until((x) => x.received.includes('data:'), "a's stream to begin");
       // b asks for nothing until a's answer has gone out, so it never waits on a.

@@ -393,4 +393,53 @@ describe('process machine', () => {
     expect(actor.getSnapshot().context.consecutiveFailures).toBe(0);
     expect(stateOf(actor)).toBe('stopped');
   });
+  it('counts crashes apart from starts: swaps, unloads and aborted starts are not crashes', async () => {
+    const { world, actor } = startReady({ checkEndpoint: 'none' });
+    const ctx = () => actor.getSnapshot().context;
+    const ensure = () => actor.send({ type: 'ENSURE_READY', replyTo: replyRecorder().ref });
+    // Two ordinary stops and starts (what a swap does), and a start stopped before it was ready.
+    for (let i = 0; i < 2; i++) {
+      actor.send({ type: 'STOP' });
+      world.exited(0);
+      ensure();
+      world.spawned();
+    }
+    actor.send({ type: 'STOP' });
+    world.exited(0);
+    ensure();
+    actor.send({ type: 'STOP' });
+    world.exited(0);
+    expect(ctx()).toMatchObject({ starts: 4, crashes: 0 });
+    // An exit nobody asked for is one; so is a start that fails (exit, health check timeout).
+    ensure();
+    world.spawned();
+    world.exited(139, null);
+    expect(ctx()).toMatchObject({ starts: 5, crashes: 1 });
+    ensure();
+    world.exited(1, null);
+    expect(ctx()).toMatchObject({ starts: 6, crashes: 2 });
+    const slow = start({ healthCheckTimeoutMs: 1_000 });
+    slow.actor.send({ type: 'ENSURE_READY', replyTo: replyRecorder().ref });
+    slow.world.spawned();
+    await vi.advanceTimersByTimeAsync(1_000);
+    slow.world.exited(0);
+    expect(slow.actor.getSnapshot().context).toMatchObject({ starts: 1, crashes: 1 });
+  });
+
+  it('the pid is known while the process exists and null once it has exited, however it ended', () => {
+    const { world, actor } = startReady({ checkEndpoint: 'none' });
+    const pid = () => actor.getSnapshot().context.pid;
+    expect(pid()).toBeGreaterThan(0);
+    actor.send({ type: 'STOP' });
+    expect(pid()).toBeGreaterThan(0); // stopping: the process is still there
+    world.exited(0);
+    expect(stateOf(actor)).toBe('stopped');
+    expect(pid()).toBeNull();
+    actor.send({ type: 'ENSURE_READY', replyTo: replyRecorder().ref });
+    expect(pid()).toBeNull(); // launching: not spawned yet
+    world.spawned();
+    expect(pid()).toBeGreaterThan(0);
+    world.exited(139, null); // a crash
+    expect(pid()).toBeNull();
+  });
 });

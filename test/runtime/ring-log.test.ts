@@ -122,6 +122,64 @@ describe('LogHub', () => {
     expect(hub.forModel('a').history()).toBe('aaaaaa');
     expect(hub.upstream.history()).toBe('aabbbbbb');
   });
+
+  it('knows which model wrote what: live chunks with their model, history cut into runs', () => {
+    const hub = new LogHub();
+    const live: Array<[string, string]> = [];
+    const off = hub.subscribeUpstream((c, m) => live.push([m, c.toString()]));
+    hub.forModel('a').write('a1\n');
+    hub.forModel('a').write('a2\n');
+    hub.forModel('b').write('b1\n');
+    hub.forModel('a').write('a3 é\x1b\n'); // escaped as the model log escapes it
+    off();
+    hub.forModel('b').write('b2\n');
+    expect(live).toEqual([['a', 'a1\n'], ['a', 'a2\n'], ['b', 'b1\n'], ['a', 'a3 é\\x1b\n']]);
+    // The aggregate's bytes are unchanged: nothing is added to llama-swap's upstream log.
+    expect(hub.upstream.history()).toBe('a1\na2\nb1\na3 é\\x1b\nb2\n');
+    expect(hub.upstreamParts()).toEqual([
+      { model: 'a', text: 'a1\na2\n' },
+      { model: 'b', text: 'b1\n' },
+      { model: 'a', text: 'a3 é\\x1b\n' },
+      { model: 'b', text: 'b2\n' },
+    ]);
+  });
+
+  it('the runs follow the bound, cutting the oldest mid-run and never mid-character', () => {
+    const hub = new LogHub(8);
+    hub.forModel('a').write('aaaaaa');
+    hub.forModel('b').write('bbbb');
+    expect(hub.upstreamParts()).toEqual([
+      { model: 'a', text: 'aaaa' },
+      { model: 'b', text: 'bbbb' },
+    ]);
+    hub.forModel('b').write('€€'); // 6 bytes: 'bb' and the two euros are left
+    expect(hub.upstreamParts()).toEqual([{ model: 'b', text: 'bb€€' }]);
+    hub.forModel('a').write('xyz'); // the cut falls inside the first euro: skipped
+    expect(hub.upstreamParts()).toEqual([
+      { model: 'b', text: '€' },
+      { model: 'a', text: 'xyz' },
+    ]);
+    expect(hub.upstream.history()).toBe('€xyz');
+  });
+
+  it('joined, the runs are always the aggregate history (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.string({ unit: 'grapheme', maxLength: 12 })), { maxLength: 60 }),
+        (limit, writes) => {
+          const hub = new LogHub(limit);
+          for (const [m, text] of writes) {
+            hub.forModel(m).write(text);
+            const parts = hub.upstreamParts();
+            expect(parts.map((p) => p.text).join('')).toBe(hub.upstream.history());
+            for (let i = 1; i < parts.length; i++) expect(parts[i]!.model).not.toBe(parts[i - 1]!.model);
+            expect(parts.every((p) => p.text.length > 0 && ['a', 'b', 'c'].includes(p.model))).toBe(true);
+          }
+        },
+      ),
+    );
+  });
 });
 
 describe('RingLog storage', () => {

@@ -32,7 +32,7 @@ describe('GET /api/state', () => {
       text: 'would evict model a, which is serving 1 request, position 1',
     });
     const a = s1.processes.find((p) => p.model === 'a')!;
-    expect(a).toMatchObject({ state: 'ready', inFlight: 1, restarts: 0, lastError: null, ttlDeadline: null });
+    expect(a).toMatchObject({ state: 'ready', inFlight: 1, restarts: 0, starts: 1, lastError: null, ttlDeadline: null });
     expect(a.pid).toBeGreaterThan(0);
     expect(a.port).toBe(Number(new URL(srv.server.config.models['a']!.proxy).port));
     expect(s1.admission['a']).toEqual({ reserved: 1, limit: 10, inFlight: 1 });
@@ -62,5 +62,31 @@ describe('GET /api/state', () => {
     const deadline = Date.parse(p.ttlDeadline!);
     expect(deadline).toBeGreaterThan(before + 55_000);
     expect(deadline).toBeLessThanOrEqual(before + 60_500);
+  });
+  it('restarts count crashes only, starts every start; a stopped model has no pid; /running stays llama-swap\'s', async () => {
+    // One swap group (the default): each request for the other model swaps.
+    srv = await startServer(`models:\n${demoModel('a')}${demoModel('b')}${demoModel('c', '', '--crash-after 2000')}`);
+    const url = srv.url;
+    for (const m of ['a', 'b', 'a']) expect((await chat(url, m)).status).toBe(200);
+    const s1 = await state(url);
+    const of = (s: StateSnapshot, m: string) => s.processes.find((p) => p.model === m)!;
+    expect(of(s1, 'a')).toMatchObject({ state: 'ready', starts: 2, restarts: 0 });
+    expect(of(s1, 'a').pid).toBeGreaterThan(0);
+    // b was swapped out: no crash, and its pid is gone with its process.
+    expect(of(s1, 'b')).toMatchObject({ state: 'stopped', starts: 1, restarts: 0, pid: null });
+    expect(of(s1, 'c')).toMatchObject({ state: 'stopped', starts: 0, restarts: 0, pid: null });
+
+    // /running has exactly llama-swap's fields: no pid, no counts.
+    const running = (await (await fetch(`${url}/running`)).json()) as { running: Array<Record<string, unknown>> };
+    expect(running.running.map((r) => Object.keys(r).sort())).toEqual([['cmd', 'description', 'model', 'name', 'proxy', 'state', 'ttl']]);
+
+    // c exits by itself 2 s after its start (while ready, or, on a slow machine, while
+    // starting: a failed start is a crash as well).
+    await chat(url, 'c');
+    await until(async () => of(await state(url), 'c').restarts === 1, 'c to crash', 20_000);
+    const s2 = await state(url);
+    expect(of(s2, 'c')).toMatchObject({ state: 'stopped', starts: 1, restarts: 1, pid: null });
+    expect(of(s2, 'c').lastError).toMatch(/exited/);
+    expect(of(s2, 'a')).toMatchObject({ state: 'stopped', starts: 2, restarts: 0, pid: null });
   });
 });

@@ -54,7 +54,7 @@ describe('GET /api/events', () => {
     expect(burst[0]!.raw).toBe(`event:message\ndata:${JSON.stringify({ type: 'logData', data: burst[0]!.dataText })}`);
     expect(burst[0]!.dataText).toBe(JSON.stringify(burst[0]!.data));
     expect(logData(burst[0]!)?.source).toBe('proxy');
-    expect(logData(burst[1]!)?.source).toBe('upstream');
+    expect(burst[1]!.data).toEqual({ source: 'upstream', data: '', spans: [] });
     expect(burst[2]!.data).toEqual([
       { id: 'a', name: 'Model A', description: 'the first', state: 'stopped', unlisted: false, peerID: '', aliases: ['a-alias'] },
       { id: 'b', name: '', description: '', state: 'stopped', unlisted: true, peerID: '' },
@@ -83,7 +83,9 @@ describe('GET /api/events', () => {
     expect(events.ofType('modelStatus', from).map((f) => stateOf(f, 'a'))).toEqual(['starting', 'ready']);
     expect(events.ofType('modelStatus', from).every((f) => stateOf(f, 'b') === 'stopped')).toBe(true);
 
-    await events.waitFor('the upstream output', (f) => logData(f)?.source === 'upstream' && logData(f)!.data.includes('upstream a listening'), from);
+    const output = await events.waitFor('the upstream output', (f) => logData(f)?.source === 'upstream' && logData(f)!.data.includes('upstream a listening'), from);
+    // Each live chunk says which model wrote it (the UI prefixes its lines with it).
+    expect(output.data).toMatchObject({ model: 'a' });
     await events.waitFor('the access log line', (f) => logData(f)?.source === 'proxy' && logData(f)!.data.includes('"POST /v1/chat/completions'), from);
     await events.waitFor('state: a ready and idle', (f) => processOf(f, 'a')?.state === 'ready' && processOf(f, 'a')?.inFlight === 0, from);
 
@@ -94,6 +96,25 @@ describe('GET /api/events', () => {
     const times = events.ofType('state', from).map((f) => Date.parse((f.data as StateSnapshot).at));
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(99);
     expect(events.malformed).toEqual([]);
+  });
+
+  it("the upstream history says which model wrote which part; its data stays llama-swap's raw log", async () => {
+    srv = await startServer(`models:\n${demoModel('a')}${demoModel('b')}`);
+    for (const m of ['a', 'b', 'a']) expect((await chat(srv.url, m)).status).toBe(200);
+    events = await SseReader.open(srv.url);
+    await events.waitFor('the state message', (f) => f.type === 'state');
+    const history = events.frames[1]!.data as { source: string; data: string; spans: Array<[string, number]> };
+    expect(history.source).toBe('upstream');
+    expect(history.data).toBe(srv.logs.hub.upstream.history());
+    expect(history.spans.reduce((n, [, len]) => n + len, 0)).toBe(history.data.length);
+    // a, then b (a swapped out), then a again: three runs, each the output of its model.
+    expect(history.spans.map(([m]) => m)).toEqual(['a', 'b', 'a']);
+    let at = 0;
+    const texts = history.spans.map(([m, len]) => [m, history.data.slice(at, (at += len))] as const);
+    expect(texts[0]![1]).toContain('upstream a listening');
+    expect(texts[1]![1]).toContain('upstream b listening');
+    expect(texts[1]![1]).not.toMatch(/upstream a /);
+    expect(texts[2]![1]).toContain('upstream a listening');
   });
 
   it('moves to the new actor tree on reload: a fresh modelStatus and state, then live ones', async () => {
