@@ -17,6 +17,7 @@ export interface JsonMember {
   valueEnd: number;
 }
 
+/** What {@link scanTopLevel} found in a valid JSON text. */
 export interface TopLevelScan {
   /** False for valid JSON whose top level is not an object. */
   isObject: boolean;

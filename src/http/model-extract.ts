@@ -31,6 +31,7 @@ export interface ExtractedModel {
   reason?: NoModelReason;
 }
 
+/** Re-exported: the size above which JSON bodies are scanned rather than parsed (json-top-level.ts). */
 export { JSON_FULL_PARSE_LIMIT };
 
 /** Go's `maxFormSize`: a larger urlencoded body makes ParseForm fail, so no model is found. */
@@ -44,7 +45,7 @@ const WANTED_KEYS: ReadonlySet<string> = new Set(['model', 'stream']);
  * Finds the model and stream flag of a request, as llama-swap's `extractContext` does:
  * GET reads the query; JSON bodies the top-level `model`/`stream`; multipart and urlencoded
  * bodies their form fields merged with the query the way Go's `FormValue` merges them;
- * anything else the query only.
+ * anything else the query only. When no model is found, `reason` says why (no-model-reason.ts).
  */
 export async function extractModel(req: ExtractableRequest, body: Buffer): Promise<ExtractedModel> {
   const query = queryOf(req.url);
