@@ -24,7 +24,7 @@
  */
 import { assign, enqueueActions, fromCallback, fromPromise, raise, sendTo, setup, type AnyActorRef } from 'xstate';
 import type { HealthCheckInput, OsCommand, OsEvent, OsExitedEvent, OsProcessInput } from './os.protocol.ts';
-import type { ProcessCommand } from './process.protocol.ts';
+import { HEALTH_CHECK_TIMEOUT_PREFIX, type ProcessCommand } from './process.protocol.ts';
 
 /** Everything a process needs to know from the config, with units resolved to ms. */
 export interface ProcessConfig {
@@ -270,7 +270,7 @@ export function exitDescription(event: Pick<OsExitedEvent, 'code' | 'signal'>): 
 }
 
 function healthTimeoutError(cfg: ProcessConfig): string {
-  return `health check timed out after ${Math.round(cfg.healthCheckTimeoutMs / 1000)}s`;
+  return `${HEALTH_CHECK_TIMEOUT_PREFIX}${Math.round(cfg.healthCheckTimeoutMs / 1000)}s`;
 }
 
 /** The core state configs; an extension adds states next to them (see process.sleep.ts). */

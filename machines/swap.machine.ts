@@ -35,6 +35,11 @@ export interface SwapOutput {
   error?: string;
   /** The target refused to start for a while (crash-loop backoff). */
   retryAfterMs?: number;
+  /**
+   * Set with `error` when the start failed right after evicting these models, was retried
+   * once and failed again: the waiters waited for two attempts, and their answer says so.
+   */
+  retriedAfterEvicting?: string[];
 }
 
 /** Wait before the one retry of a start that failed right after an eviction. */
@@ -147,6 +152,7 @@ export const swapMachine = setup({
     evict: context.evict,
     ...(context.error !== null ? { error: context.error } : {}),
     ...(context.retryAfterMs !== null ? { retryAfterMs: context.retryAfterMs } : {}),
+    ...(context.retried && context.error !== null ? { retriedAfterEvicting: context.evict } : {}),
   }),
 });
 

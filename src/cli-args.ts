@@ -13,6 +13,8 @@ export interface CliArgs {
   tlsKeyFile: string | null;
   help: boolean;
   inspect: string | null;
+  /** `--check-config`: validate the config, print what would run, exit 0/1; never listen. */
+  checkConfig: boolean;
 }
 
 const VALUE_FLAGS = {
@@ -23,7 +25,13 @@ const VALUE_FLAGS = {
   'tls-key-file': 'tlsKeyFile',
   inspect: 'inspect',
 } as const;
-const BOOL_FLAGS = { 'watch-config': 'watchConfig', version: 'version', help: 'help', h: 'help' } as const;
+const BOOL_FLAGS = {
+  'watch-config': 'watchConfig',
+  version: 'version',
+  help: 'help',
+  h: 'help',
+  'check-config': 'checkConfig',
+} as const;
 
 export class CliError extends Error {}
 
@@ -38,6 +46,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     tlsKeyFile: null,
     help: false,
     inspect: null,
+    checkConfig: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -76,8 +85,11 @@ export function isLoopback(host: string): boolean {
 
 export const USAGE = `usage: swapstate --config <file> [--listen host:port] [--watch-config]
                  [--tls-cert-file <file> --tls-key-file <file>] [--version]
+       swapstate --check-config --config <file>
 
   --config <file>        llama-swap config.yaml
+  --check-config         validate the config and print what would run (models, commands,
+                         ports, groups, warnings); exit 0 if valid, 1 if not. Starts nothing
   --listen host:port     address to serve on (default 127.0.0.1:8080, 127.0.0.1:8443 with TLS)
   --watch-config         reload the config when the file changes (also on SIGHUP)
   --tls-cert-file, --tls-key-file   serve HTTPS (both required)

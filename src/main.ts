@@ -7,6 +7,7 @@ import { readFileSync, watchFile } from 'node:fs';
 import { hostname } from 'node:os';
 import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/types.ts';
+import { describeConfig } from './check-config.ts';
 import { CliError, isLoopback, parseArgs, parseListen, USAGE } from './cli-args.ts';
 import { createInspection, parseInspectMode } from './observability/inspect.ts';
 import { Logs } from './observability/logger.ts';
@@ -71,6 +72,19 @@ async function main(): Promise<void> {
     listen = parseListen(args.listen ?? (tls ? '127.0.0.1:8443' : '127.0.0.1:8080'));
   } catch (err) {
     fail((err as Error).message);
+  }
+  if (args.checkConfig) {
+    // Like `nginx -t`: report and exit before anything is reaped, listened on or started.
+    const report = describeConfig(config, args.config, { ...listen, tls: tls !== undefined });
+    process.stdout.write(report.text);
+    if (report.problems.length > 0) {
+      for (const p of report.problems) process.stderr.write(`swapstate: ${args.config}: ${p}\n`);
+      process.stderr.write(`swapstate: ${args.config}: config check failed\n`);
+      process.exitCode = 1;
+    } else {
+      process.stdout.write(`swapstate: ${args.config}: config is valid\n`);
+    }
+    return;
   }
 
   const logs = new Logs(config);

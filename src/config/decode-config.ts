@@ -9,6 +9,7 @@ import { decodeModel, type ModelDraft } from './decode-model.ts';
 import { Field, type DecodeContext } from './field.ts';
 import { compileIgnorePath, DEFAULT_IGNORE_PATHS, runsInLinearTime } from './ignore-paths.ts';
 import { DEFAULT_START_PORT } from './ports.ts';
+import { TOP_LEVEL_KEYS, TOP_LEVEL_UNSUPPORTED } from './top-level-keys.ts';
 import { decodeTrustProxy, type TrustProxy } from './trust-proxy.ts';
 import type { LogLevel } from './types.ts';
 
@@ -54,35 +55,6 @@ export interface ConfigDraft {
   preload: string[];
   ignorePaths: string[];
 }
-
-const TOP_LEVEL_KEYS = [
-  'healthCheckTimeout',
-  'healthCheckInterval',
-  'maxRequestBodyBytes',
-  'maxBufferedRequestBytes',
-  'allowedHosts',
-  'allowedOrigins',
-  'trustProxy',
-  'abandonedLoadGraceMs',
-  'inspect',
-  'logLevel',
-  'logTimeFormat',
-  'logToStdout',
-  'logRequests',
-  'startPort',
-  'sendLoadingState',
-  'includeAliasesInList',
-  'globalTTL',
-  'unloadTimeout',
-  'apiKeys',
-  'models',
-  'hooks',
-  'upstream',
-  'routing',
-  'groups',
-  'matrix',
-];
-const TOP_LEVEL_UNSUPPORTED = ['peers', 'profiles', 'selectors', 'performance', 'store', 'captureBuffer', 'metricsMaxInMemory', 'ui'];
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const LOG_TIME_FORMATS = [

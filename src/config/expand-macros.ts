@@ -53,7 +53,8 @@ export function expandMacros(root: RawMap, sources: SourceMap): void {
   }
 
   root.delete('macros');
-  for (const model of modelMaps.values()) prepareModel(model);
+  const proxyWritten = new Set<string>();
+  for (const [id, model] of modelMaps) if (prepareModel(model)) proxyWritten.add(id);
 
   for (const [key, value] of root) {
     if (key !== 'models') root.set(key, substituteTree(value, globals, budget));
@@ -66,21 +67,24 @@ export function expandMacros(root: RawMap, sources: SourceMap): void {
     const scope = globals.forModel(id, locals.get(id) ?? [], modelWhere());
     substituteTree(model, scope, budget);
     substituteSetParamsByIDKeys(model, scope, budget, id, sources, (key) => modelWhere('filters', 'setParamsByID', key));
-    nextPort = allocatePort(model, id, nextPort, { sources, budget }, modelWhere);
+    nextPort = allocatePort(model, id, nextPort, { sources, budget, proxyWritten: proxyWritten.has(id) }, modelWhere);
     checkSetParamsByIDKeys(model, id, modelWhere);
   }
 
   checkLeftoverMacros(root, sources);
 }
 
-function prepareModel(model: RawMap): void {
+/** Step 2 for one model. Returns whether the user wrote its `proxy` (else the default is put in). */
+function prepareModel(model: RawMap): boolean {
   model.delete('macros');
   for (const field of ['cmd', 'cmdStop']) {
     const value = model.get(field);
     if (typeof value === 'string') model.set(field, stripCommentLines(value));
   }
   const proxy = model.get('proxy');
-  if (proxy === undefined || proxy === null) model.set('proxy', DEFAULT_PROXY);
+  if (proxy !== undefined && proxy !== null) return true;
+  model.set('proxy', DEFAULT_PROXY);
+  return false;
 }
 
 /** Drops the lines of a command whose trimmed text starts with `#`. */

@@ -4,9 +4,11 @@
  *
  * Go's YAML decoder names a type error by line only (`line 7: cannot unmarshal !!str into
  * int`); we name the key path as well. Unknown keys are ignored as in llama-swap, but each
- * leaves a warning, because a misspelt key (`tll: 60`) silently doing nothing is the most
- * common config mistake.
+ * leaves a warning (with a "did you mean" when a known key is close), because a misspelt key
+ * (`tll: 60`) silently doing nothing is the most common config mistake. A top-level near miss
+ * fails the load before decoding starts (top-level-keys.ts).
  */
+import { nearestName } from './did-you-mean.ts';
 import { ConfigError } from './types.ts';
 import { formatPath, toPlain, type PathSegment, type RawMap, type RawValue, type SourceMap } from './yaml-tree.ts';
 
@@ -107,7 +109,8 @@ export class Field {
 
   /**
    * Asserts a mapping and warns about keys outside `known`; keys in `unsupported` are
-   * llama-swap features swapstate does not implement yet, and say so.
+   * llama-swap features swapstate does not implement yet, and say so. A key close to a known
+   * one gets a hint: `unknown key "models.m.tll" ignored (did you mean "ttl"?)`.
    */
   keys(known: readonly string[], unsupported: readonly string[] = []): this {
     for (const key of this.mapping().keys()) {
@@ -117,7 +120,7 @@ export class Field {
       this.ctx.warnings.push(
         unsupported.includes(key)
           ? `${at}: "${child.name}" is not supported yet by swapstate; ignored`
-          : `${at}: unknown key "${child.name}" ignored`,
+          : `${at}: unknown key "${child.name}" ignored${didYouMean(key, [...known, ...unsupported])}`,
       );
     }
     return this;
@@ -137,6 +140,15 @@ export class Field {
   private expected(what: string): never {
     this.fail(`${this.name}: expected ${what}, got ${describeValue(this.value)}`);
   }
+}
+
+/**
+ * ` (did you mean "ttl"?)` when `key` is close to a known key, else ''. Two edits count as
+ * close, one for keys of three characters or fewer (else `id` would suggest every short key).
+ */
+function didYouMean(key: string, known: readonly string[]): string {
+  const meant = nearestName(key, known, key.length <= 3 ? 1 : 2);
+  return meant === null ? '' : ` (did you mean ${JSON.stringify(meant)}?)`;
 }
 
 /** `string "abc"`, `number 1.5`, `a mapping`: the "got" half of a type error. */

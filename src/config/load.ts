@@ -6,7 +6,8 @@
  * 0. the text is at most 1 MiB (config-text.ts), so a hostile or broken file cannot make a
  *    load (and so a reload, which blocks the server while it runs) take long;
  * 1. `${env.NAME}` substitution on the raw text (env-substitute.ts);
- * 2. YAML parse keeping line numbers (yaml-tree.ts);
+ * 2. YAML parse keeping line numbers (yaml-tree.ts); a top-level key one edit from a known
+ *    one fails here (top-level-keys.ts: `model:` for `models:` would load zero models);
  * 3-4. macro expansion and `${PORT}` allocation on the untyped tree (expand-macros.ts);
  * 5. typed decode with defaults; unknown keys become warnings (decode-config.ts, decode-model.ts);
  * 6. validation and normalization in llama-swap's order (validate-*.ts).
@@ -23,6 +24,7 @@ import { validateApiKeys, validateGlobals } from './validate-globals.ts';
 import { validateModels } from './validate-models.ts';
 import { validateRouting } from './validate-routing.ts';
 import { resolvePreload, validateScheduler } from './validate-scheduler.ts';
+import { checkTopLevelTypos } from './top-level-keys.ts';
 import { parseYamlTree } from './yaml-tree.ts';
 
 export { processConfigFor, resolveModel, schedulerInputFor } from './runtime-inputs.ts';
@@ -47,6 +49,7 @@ export function loadConfigFile(path: string): Config {
 export function loadConfigText(text: string, file = '<config>', env: NodeJS.ProcessEnv = process.env): Config {
   checkConfigSize(text, file);
   const { root, sources, warnings } = parseYamlTree(substituteEnv(text, env, file), file);
+  checkTopLevelTypos(root, sources);
   expandMacros(root, sources);
   const draft = decodeConfig({ root, sources, warnings });
 

@@ -21,6 +21,7 @@ const PORT_REFERENCE = '${PORT}';
  * field of the model (proxy, env, metadata, setParamsByID keys, ...).
  *
  * @returns the next free port.
+ * @param proxyWritten whether the user wrote `proxy` (else it is the default, which uses `${PORT}`).
  * @throws ConfigError when `proxy` (also the default proxy) uses `${PORT}` but `cmd` does not:
  *   a model with a fixed port must set `proxy`; when the next port is above 65535.
  */
@@ -28,7 +29,7 @@ export function allocatePort(
   model: RawMap,
   modelId: string,
   nextPort: number,
-  { sources, budget }: { sources: SourceMap; budget: MacroBudget },
+  { sources, budget, proxyWritten }: { sources: SourceMap; budget: MacroBudget; proxyWritten: boolean },
   where: (...path: string[]) => string | undefined,
 ): number {
   const cmd = model.get('cmd');
@@ -37,6 +38,16 @@ export function allocatePort(
   const proxyHasPort = typeof proxy === 'string' && proxy.includes(PORT_REFERENCE);
   if (!cmdHasPort && !proxyHasPort) return nextPort;
   if (!cmdHasPort) {
+    // llama-swap's message names the proxy even when the user never wrote one (the default
+    // `http://localhost:${PORT}` is meant): then it points at the wrong line and the wrong
+    // fix. Its text stays for a proxy the user did write.
+    if (!proxyWritten) {
+      throw new ConfigError(
+        `model ${modelId}: cmd does not use \${PORT} and no proxy is set: put --port \${PORT} (or your server's port flag) in cmd, ` +
+          "or set proxy to the server's address",
+        where('cmd'),
+      );
+    }
     throw new ConfigError(
       `model ${modelId}: proxy uses \${PORT} but cmd does not - \${PORT} is only available when used in cmd`,
       where('proxy'),

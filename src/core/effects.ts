@@ -25,6 +25,11 @@ export interface SchedError {
   message: string;
   /** For BACKING_OFF: how long until the model may be started again. */
   retryAfterMs?: number;
+  /**
+   * For SWAP_FAILED: the start failed right after these models were evicted, was retried
+   * once, and failed again; the client's wait covers both attempts.
+   */
+  retriedAfterEvicting?: string[];
 }
 
 /**

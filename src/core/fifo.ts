@@ -192,7 +192,7 @@ export function onAbandonCheck(state: FifoState, swapId: string, seq: number): S
 /** A swap actor finished: answer its waiters, forget it, re-drain the queue. */
 export function onSwapDone(
   state: FifoState,
-  done: { swapId: string; error?: string | undefined; retryAfterMs?: number | undefined },
+  done: { swapId: string; error?: string | undefined; retryAfterMs?: number | undefined; retriedAfterEvicting?: string[] | undefined },
   swapper: Swapper,
 ): Step {
   const d = new Draft(state);
@@ -214,7 +214,7 @@ export function onSwapDone(
         ? null
         : done.retryAfterMs !== undefined
           ? errors.backingOff(target, { error: done.error, retryAfterMs: done.retryAfterMs })
-          : errors.swapFailed(done.error);
+          : errors.swapFailed(done.error, done.retriedAfterEvicting);
     for (const w of sw.waiters) {
       if (failure) d.fail(w, failure);
       else d.grant(w, target);
@@ -335,7 +335,11 @@ const errors = {
     message: `no local server found for requested model: ${model}`,
   }),
   overLimit: (): SchedError => ({ code: 'CONCURRENCY_LIMIT', message: 'Too many requests' }),
-  swapFailed: (why: string): SchedError => ({ code: 'SWAP_FAILED', message: why }),
+  swapFailed: (why: string, retriedAfterEvicting?: string[]): SchedError => ({
+    code: 'SWAP_FAILED',
+    message: why,
+    ...(retriedAfterEvicting && retriedAfterEvicting.length > 0 ? { retriedAfterEvicting: [...retriedAfterEvicting] } : {}),
+  }),
   unloaded: (): SchedError => ({ code: 'MODEL_UNLOADED', message: 'swapstate: model unloaded' }),
   shuttingDown: (): SchedError => ({ code: 'SHUTTING_DOWN', message: 'swapstate is shutting down' }),
   backingOff: (model: string, b: { error: string; retryAfterMs: number }): SchedError => ({

@@ -2,11 +2,15 @@
  * The error catalogue and the error envelope (reference/llama-swap.md section 3.5).
  *
  * Clients of llama-swap parse its error bodies and sometimes match the message text, so
- * every status, message, type and code here is llama-swap's, with only the product name
- * swapped: `"src":"swapstate"`, `swapstate: <message>` and `<h1>swapstate</h1>`.
+ * every status, type and code here is llama-swap's, with only the product name swapped:
+ * `"src":"swapstate"`, `swapstate: <message>` and `<h1>swapstate</h1>`. Every message starts
+ * with llama-swap's text; where a newcomer could not act on that text alone (which model was
+ * asked for, why no model was found, how long the request really waited), swapstate's detail
+ * follows it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SchedError } from '../core/effects.ts';
+import { HEALTH_CHECK_TIMEOUT_PREFIX } from '../../machines/process.protocol.ts';
 
 /** Options of an {@link HttpError} beyond status and message. */
 export interface HttpErrorOptions {
@@ -44,27 +48,160 @@ export class HttpError extends Error {
 // drift from the exact texts clients match on.
 // ---------------------------------------------------------------------------------------
 
-/** 404: the request names no model (missing, empty, or the body could not be read). */
-export const modelNotIdentified = (): HttpError => new HttpError(404, 'no model id could be identified');
+// Messages that answer a client's mistake say what the mistake was. llama-swap's text always
+// comes first and the detail after it, so clients that match llama-swap's words (a prefix or
+// substring match; nobody can match the detail, it is new) keep working.
+
+/** Client text quoted into a message is cut here: a 60 KB model name must not make a 60 KB error. */
+export const QUOTED_CLIENT_TEXT_MAX = 100;
+
+/**
+ * Client input (a model name, a Content-Type) as it appears in a message: JSON-quoted, so
+ * control characters and quotes show as escapes, and cut to {@link QUOTED_CLIENT_TEXT_MAX}
+ * characters plus "…". The envelope renderer escapes the result again for its JSON body.
+ */
+export function quoteClientText(text: string): string {
+  if (text.length <= QUOTED_CLIENT_TEXT_MAX) return JSON.stringify(text);
+  let cut = text.slice(0, QUOTED_CLIENT_TEXT_MAX);
+  // Never end on half of a surrogate pair.
+  const last = cut.charCodeAt(cut.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
+  return `${JSON.stringify(cut)}…`;
+}
+
+/** The models an unknown-model answer offers instead (see model-suggestions.ts). */
+export interface AvailableModels {
+  /** Listed model ids and their aliases, closest to the requested name first; at most 10. */
+  closest: readonly string[];
+  /** How many more there are beyond `closest`. */
+  more: number;
+}
+
+/** `available models are a, b, c` (+ how many more), or that there are none. */
+function availableText(available: AvailableModels): string {
+  if (available.closest.length === 0) return 'no models are available';
+  const more = available.more > 0 ? ` and ${available.more} more (GET /v1/models lists them all)` : '';
+  return `available models are ${available.closest.join(', ')}${more}`;
+}
+
+/** Where a request's model field was looked for. */
+export type ModelSource = 'json' | 'form' | 'multipart' | 'query';
+
+/**
+ * Why no model could be identified (found by no-model-reason.ts, worded by
+ * {@link noModelReasonText}). Data, not text, so every word a client reads stays here.
+ */
+export type NoModelReason =
+  /** A GET without `?model=`. */
+  | { kind: 'get-without-query' }
+  /** A JSON Content-Type with an empty body. */
+  | { kind: 'empty-body' }
+  /** A JSON Content-Type, but the body does not parse; `detail` is the parser's message. */
+  | { kind: 'invalid-json'; detail?: string }
+  /** Valid JSON whose top level is `got` (array, string, ...), not an object. */
+  | { kind: 'json-not-object'; got: string }
+  /** The field is absent. */
+  | { kind: 'no-model-field'; source: ModelSource }
+  /** The field is there but empty (`""`, or JSON `null`). */
+  | { kind: 'empty-model-field'; source: ModelSource; value: 'empty' | 'null' }
+  /** multipart/form-data that cannot be parsed (no boundary, truncated, ...). */
+  | { kind: 'multipart-unreadable'; detail: string }
+  /** An urlencoded body over Go's form limit: its fields are not read. */
+  | { kind: 'form-too-large'; limit: number }
+  /** An urlencoded body that is JSON: what `curl -d '{...}'` sends. */
+  | { kind: 'json-sent-as-form' }
+  /** Another (or no) Content-Type: the body is not read; `contentType` null when missing. */
+  | { kind: 'body-not-read'; contentType: string | null; emptyBody: boolean };
+
+const SEND_JSON = 'send the header "Content-Type: application/json"';
+
+const FIELD_OF: Record<ModelSource, string> = {
+  json: 'the JSON body\'s "model" field',
+  form: 'the form\'s "model" field',
+  multipart: 'the multipart form\'s "model" field',
+  query: 'the "model" query parameter',
+};
+
+/** The words after `no model id could be identified: ` for `reason`. */
+export function noModelReasonText(reason: NoModelReason): string {
+  switch (reason.kind) {
+    case 'get-without-query':
+      return 'a GET request names its model in the query string: add ?model= with a model id or alias';
+    case 'empty-body':
+      return 'the body is empty: send a JSON object with a "model" field';
+    case 'invalid-json':
+      return `the body is not valid JSON${reason.detail ? ` (${reason.detail})` : ''}`;
+    case 'json-not-object':
+      return `the JSON body is ${reason.got}, not an object with a "model" field`;
+    case 'no-model-field':
+      switch (reason.source) {
+        case 'json':
+          return 'the JSON body has no "model" field';
+        case 'multipart':
+          return 'the multipart form has no "model" field (and the query no ?model=)';
+        case 'form':
+          return 'the form has no "model" field (and the query no ?model=)';
+        case 'query':
+          return 'the query string has no "model" parameter';
+      }
+      break;
+    case 'empty-model-field':
+      return `${FIELD_OF[reason.source]} is ${reason.value === 'null' ? 'null' : 'empty'}`;
+    case 'multipart-unreadable':
+      return `the multipart body cannot be read (${reason.detail})`;
+    case 'form-too-large':
+      return `the form body is over ${reason.limit} bytes, so its fields are not read`;
+    case 'json-sent-as-form':
+      return `the body looks like JSON, but its Content-Type is application/x-www-form-urlencoded (what curl -d sends): ${SEND_JSON}`;
+    case 'body-not-read': {
+      const because = reason.contentType === null ? 'the request has no Content-Type' : `its Content-Type is ${quoteClientText(reason.contentType)}`;
+      return reason.emptyBody
+        ? 'the request has no body and no ?model=: send a JSON object with a "model" field and the header "Content-Type: application/json"'
+        : `the body is not read as JSON because ${because}: ${SEND_JSON}`;
+    }
+  }
+}
+
+/**
+ * 404: the request names no model (missing, empty, or the body could not be read).
+ * With a reason, swapstate says why after llama-swap's text, e.g. `no model id could be
+ * identified: the body looks like JSON, but its Content-Type is application/x-www-form-urlencoded
+ * (what curl -d sends): send the header "Content-Type: application/json"`.
+ */
+export const modelNotIdentified = (reason?: NoModelReason): HttpError =>
+  new HttpError(404, reason ? `no model id could be identified: ${noModelReasonText(reason)}` : 'no model id could be identified');
 
 /**
  * 404: the model is neither local nor a peer's. This is what llama-swap's dispatcher answers
- * for an unknown model on the normal request path, before any scheduler sees it.
+ * for an unknown model on the normal request path, before any scheduler sees it. swapstate
+ * adds the name asked for and the closest names that exist:
+ * `no router for requested model "lama-3": available models are llama-3, llama-3-8b, qwen`.
  */
-export const noRouter = (): HttpError => new HttpError(404, 'no router for requested model');
+export const noRouter = (requested: string, available: AvailableModels): HttpError =>
+  new HttpError(404, `no router for requested model ${quoteClientText(requested)}: ${availableText(available)}`);
 
 /**
  * 404: the local router does not own the model. llama-swap answers this from its scheduler
- * (an unknown model that got past the dispatcher, e.g. across a config reload) and from
- * `POST /api/models/unload/<model>`.
+ * (an unknown model that got past the dispatcher, e.g. across a config reload). swapstate
+ * adds the model's id: `no local server found for requested model "m"`.
  */
-export const noLocalServer = (): HttpError => new HttpError(404, 'no local server found for requested model');
+export const noLocalServer = (model?: string): HttpError =>
+  new HttpError(404, `no local server found for requested model${model === undefined ? '' : ` ${quoteClientText(model)}`}`);
 
 /** 404: the peer router does not know the model. */
 export const noPeer = (): HttpError => new HttpError(404, 'no peer found for requested model');
 
-/** 404: management routes (`/api/models/unload/<m>`, `/upstream/<m>`) naming no configured model. */
-export const modelNotFound = (): HttpError => new HttpError(404, 'model not found');
+/**
+ * 404: management routes (`/api/models/unload/<m>`, `/upstream/<m>/...`) naming no configured
+ * model. swapstate adds what was asked for and the closest names that exist:
+ * `model not found: "lama-3"; available models are llama-3, qwen`. `requested` is null when
+ * the path names nothing at all.
+ */
+export const modelNotFound = (requested: string | null, available: AvailableModels): HttpError =>
+  new HttpError(
+    404,
+    `model not found: ${requested === null || requested === '' ? 'the path names no model' : quoteClientText(requested)}; ${availableText(available)}`,
+  );
 
 /** 401 with the Basic challenge, so browsers prompt for the key (the password field). */
 export const unauthorized = (): HttpError =>
@@ -130,18 +267,44 @@ export const tooManyBufferedBodies = (capacity: number): HttpError =>
     headers: { 'Retry-After': '1' },
   });
 
+/** What the HTTP layer knows about a refused request beyond the scheduler's error. */
+export interface RefusalContext {
+  /** The (resolved) model id the request asked for. */
+  model?: string;
+  /** ms from handing the request to the scheduler to this answer. */
+  waitedMs?: number;
+}
+
 /**
- * Maps a scheduler refusal to its HTTP answer, keeping llama-swap's texts where the core's
- * message carries more detail than llama-swap says (the unknown-model message has no
- * `: <model>` suffix in llama-swap, and clients match that string).
+ * The tail a failed start's message gets, so it states the time the client actually waited:
+ * `health check timed out after 15s` alone reads as 15 s, while the client also waited for
+ * the eviction before the start and, when the start failed right after an eviction, for the
+ * one retry (swap.machine.ts): twice the timeout and more. E.g.
+ * ` (the request waited 31.2s: the start was retried once after evicting b)`.
+ *
+ * Only a health-check timeout (whose message states a duration) or a retried start gets it:
+ * whether a message has the tail then never depends on timing, and a quick crash's message
+ * stays exactly what it was.
  */
-export function fromSchedError(e: SchedError): HttpError {
+export function waitedText(e: Pick<SchedError, 'message' | 'retriedAfterEvicting'>, waitedMs: number | undefined): string {
+  const retried = e.retriedAfterEvicting !== undefined && e.retriedAfterEvicting.length > 0;
+  if (waitedMs === undefined || (!retried && !e.message.startsWith(HEALTH_CHECK_TIMEOUT_PREFIX))) return '';
+  const waited = `the request waited ${(waitedMs / 1000).toFixed(1)}s`;
+  return retried ? ` (${waited}: the start was retried once after evicting ${e.retriedAfterEvicting!.join(', ')})` : ` (${waited})`;
+}
+
+/**
+ * Maps a scheduler refusal to its HTTP answer. llama-swap's text comes first; swapstate's
+ * detail (the model's id, the time waited) after it, so clients matching the text still match.
+ */
+export function fromSchedError(e: SchedError, context: RefusalContext = {}): HttpError {
   switch (e.code) {
     case 'MODEL_NOT_FOUND':
-      return noLocalServer();
+      return noLocalServer(context.model);
     case 'CONCURRENCY_LIMIT':
       return tooManyRequests();
     case 'SWAP_FAILED':
+      return swapFailed(e.message + waitedText(e, context.waitedMs));
     case 'MODEL_UNLOADED':
       // MODEL_UNLOADED arrives as "swapstate: model unloaded", llama-swap's "<router>: model
       // unloaded" with our name in the router's place.

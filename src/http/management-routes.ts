@@ -6,6 +6,7 @@ import { resolveModel } from '../config/load.ts';
 import type { AppDeps } from './deps.ts';
 import { modelNotFound, sendError } from './errors.ts';
 import { listModels } from './models-listing.ts';
+import { suggestModels } from './model-suggestions.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 
 const UNLOAD_PREFIX = '/api/models/unload/';
@@ -61,9 +62,14 @@ export function managementRoutes(deps: AppDeps): Router {
   r.post(/^\/api\/models\/unload\//, async (req, res) => {
     const { config, runtime } = deps.current();
     const path = parseRequestTarget(req.originalUrl)?.path ?? '';
-    const requested = decodePathComponent(path.slice(UNLOAD_PREFIX.length));
+    const raw = path.slice(UNLOAD_PREFIX.length);
+    const requested = decodePathComponent(raw);
     const id = requested === null ? null : resolveModel(config, requested);
-    if (id === null) return sendError(req, res, modelNotFound());
+    if (id === null) {
+      // Named as decoded; an undecodable name (`%ff`) as the client wrote it.
+      const named = requested ?? raw;
+      return sendError(req, res, modelNotFound(named, suggestModels(config, named)));
+    }
     await runtime.unload([id]);
     res.type('text/plain').send('OK');
   });

@@ -10,6 +10,7 @@ import type { AppDeps } from './deps.ts';
 import { HttpError, modelNotIdentified, noRouter, sendError } from './errors.ts';
 import { applyFilters } from './filters.ts';
 import { extractModel, rewriteModel } from './model-extract.ts';
+import { suggestModels } from './model-suggestions.ts';
 import { parseRequestTarget } from './request-target.ts';
 import type { ModelRoute } from './route-table.ts';
 import { serveThroughScheduler } from './serve-model.ts';
@@ -23,11 +24,11 @@ export function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: Incom
     const state = deps.current();
     const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (body === null) return;
-    const { model: requested } = await extractModel(req, body);
-    if (!requested) return sendError(req, res, modelNotIdentified());
+    const { model: requested, reason } = await extractModel(req, body);
+    if (!requested) return sendError(req, res, modelNotIdentified(reason));
     const real = resolveModel(state.config, requested);
     const cfg = real === null ? undefined : state.config.models[real];
-    if (real === null || !cfg) return sendError(req, res, noRouter());
+    if (real === null || !cfg) return sendError(req, res, noRouter(requested, suggestModels(state.config, requested)));
 
     // The body goes upstream as it was read (a GET's too: its length header is forwarded),
     // rewritten only for the methods llama-swap rewrites.

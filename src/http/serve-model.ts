@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InflightHandle } from '../observability/inflight.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { clientAddress } from './client-address.ts';
+import type { SchedError } from '../core/effects.ts';
 import { fromSchedError, HttpError, sendError } from './errors.ts';
 
 export interface ServeOptions {
@@ -33,6 +34,10 @@ export async function serveThroughScheduler(
   state: ServerState,
   opts: ServeOptions,
 ): Promise<void> {
+  const askedAt = performance.now();
+  // A refusal says which model, and a failed start how long the client really waited (from
+  // here: the body has been read, the scheduler is asked now).
+  const refusal = (e: SchedError): HttpError => fromSchedError(e, { model: opts.model, waitedMs: performance.now() - askedAt });
   const ticket = state.runtime.request(opts.model);
   const onClose = () => {
     if (!res.writableFinished) ticket.cancel();
@@ -41,7 +46,7 @@ export async function serveThroughScheduler(
   let tracked: InflightHandle | null = null;
   try {
     const refused = await ticket.admission;
-    if (refused) return sendError(req, res, fromSchedError(refused));
+    if (refused) return sendError(req, res, refusal(refused));
     // Admitted: visible (and cancellable) from now until the response ends or the client leaves.
     if (opts.trackAs !== null) {
       tracked = deps.inflight.begin(req, res, {
@@ -53,7 +58,7 @@ export async function serveThroughScheduler(
     }
     const grant = await ticket.grant;
     if (!grant.ok) {
-      if (!res.destroyed) sendError(req, res, fromSchedError(grant.error));
+      if (!res.destroyed) sendError(req, res, refusal(grant.error));
       return;
     }
     if (res.destroyed) return; // left between the grant and now; done() below frees the slot

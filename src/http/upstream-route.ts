@@ -15,6 +15,7 @@ import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { HttpError, modelNotFound, sendError } from './errors.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+import { suggestModels } from './model-suggestions.ts';
 import { findModelRoute } from './route-table.ts';
 import { serveThroughScheduler } from './serve-model.ts';
 import { goRedirect } from './redirect.ts';
@@ -65,6 +66,18 @@ export function splitUpstreamPath(cfg: Config, rawPath: string): { model: string
   return null;
 }
 
+/**
+ * What an `/upstream/...` path that names no model probably meant, for the 404: its first
+ * segment (decoded when it can be). Model ids may hold slashes, but a guess is enough to rank
+ * the names offered instead.
+ */
+function upstreamModelGuess(rawPath: string): string {
+  const rest = rawPath.startsWith(UPSTREAM_PREFIX) ? rawPath.slice(UPSTREAM_PREFIX.length) : rawPath;
+  const slash = rest.indexOf('/');
+  const first = slash < 0 ? rest : rest.slice(0, slash);
+  return decodePathComponent(first) ?? first;
+}
+
 /** Compiled once per config: the hot path must not build regular expressions. */
 const compiled = new WeakMap<Config, RegExp[]>();
 function ignorePathsOf(cfg: Config): RegExp[] {
@@ -83,7 +96,10 @@ export function upstreamRoutes(deps: AppDeps): RequestHandler {
     if (!target?.path.startsWith('/upstream/')) return next();
     const state = deps.current();
     const hit = splitUpstreamPath(state.config, target.path);
-    if (!hit) return sendError(req, res, modelNotFound());
+    if (!hit) {
+      const named = upstreamModelGuess(target.path);
+      return sendError(req, res, modelNotFound(named, suggestModels(state.config, named)));
+    }
     if (hit.rest === null) {
       const status = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308;
       return goRedirect(req, res, status, `/upstream/${hit.prefix}/${target.query}`);

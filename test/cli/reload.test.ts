@@ -112,6 +112,25 @@ describe.concurrent('config reload (reference 1.4)', () => {
     await stop(expect, s.run);
   });
 
+  it('SIGHUP with a misspelt top-level key (model: for models:): the reload fails at its line, the old config keeps serving', async ({
+    expect,
+    task,
+  }) => {
+    const s = await start(task.id, ['r1']);
+    const pid = await load(expect, s, 'r1');
+
+    // Loaded as llama-swap would, this config has zero models: every request would get 404.
+    writeFileSync(s.file, s.configFor(['r1', 'r2']).replace('\nmodels:\n', '\nmodel:\n'));
+    s.run.child.kill('SIGHUP');
+
+    const expected = `[WARN] failed to reload config: ${s.file}:3: unknown key "model" (did you mean "models"?)\n`;
+    await until(async () => (await getText(`${s.url}/logs`)).includes(expected), 'the reload failure in /logs', 10_000);
+    expect(await getText(`${s.url}/logs`)).not.toContain('config reloaded');
+    expect(await modelIds(s.url)).toEqual(['r1']);
+    expect(await load(expect, s, 'r1')).toBe(pid);
+    await stop(expect, s.run);
+  });
+
   it('SIGHUP with a YAML alias bomb: the reload fails within a second, the old config keeps serving', async ({ expect, task }) => {
     const s = await start(task.id, ['r1']);
     const pid = await load(expect, s, 'r1');

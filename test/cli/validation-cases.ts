@@ -71,8 +71,15 @@ export const VALIDATION_CASES: ValidationCase[] = [
   {
     name: '${PORT} in the default proxy without ${PORT} in cmd',
     yaml: 'models:\n  m:\n    cmd: server --port 9999\n',
+    // swapstate's own words: llama-swap's blame a proxy the user never wrote (issue 11).
+    message: "model m: cmd does not use ${PORT} and no proxy is set: put --port ${PORT} (or your server's port flag) in cmd, or set proxy to the server's address",
+    line: 3,
+  },
+  {
+    name: '${PORT} in a written proxy without ${PORT} in cmd',
+    yaml: 'models:\n  m:\n    cmd: server --port 9999\n    proxy: http://127.0.0.1:${PORT}\n',
     message: 'model m: proxy uses ${PORT} but cmd does not - ${PORT} is only available when used in cmd',
-    line: 2,
+    line: 4,
   },
 
   // 2.2 global keys
@@ -86,6 +93,15 @@ export const VALIDATION_CASES: ValidationCase[] = [
     yaml: 'apiKeys:\n  - ok\n  - "has space"\n',
     message: 'apiKeys[1]: api key cannot contain spaces',
     line: 3,
+  },
+
+  // swapstate: a top-level key one edit from a known one is a typo that would silently drop
+  // a whole section (issue 11); llama-swap ignores it
+  {
+    name: 'top-level key one edit from a known one',
+    yaml: 'healthCheckTimeout: 30\nmodel:\n  m:\n    proxy: http://h:1\n',
+    message: 'unknown key "model" (did you mean "models"?)',
+    line: 2,
   },
 
   // swapstate's range limits (issue 10): a duration past what a Node timer holds, a port past 65535

@@ -205,6 +205,6 @@ describe('defaults (reference 2.2, 2.12)', () => {
 
   it('a bare `id:` entry is a model with every default (so its default proxy needs ${PORT} in cmd)', () => {
     expect(load('models:\n  n:\n    proxy: http://h:1\n').models.n!.cmd).toBe('');
-    expect(() => load('models:\n  n:\n')).toThrow('model n: proxy uses ${PORT} but cmd does not');
+    expect(() => load('models:\n  n:\n')).toThrow('model n: cmd does not use ${PORT} and no proxy is set');
   });
 });

@@ -64,14 +64,36 @@ describe('${PORT} allocation (reference 2.17)', () => {
     expect(cfg.models.m!.cmd).toBe('server --port 5800');
   });
 
-  it('rejects the default proxy when cmd has no ${PORT}', () => {
+  it('rejects the default proxy when cmd has no ${PORT}, at the cmd line, without blaming a proxy nobody wrote', () => {
     const err = loadError(yaml`
       models:
         m:
           cmd: server --port 8080
     `);
     expect(err.message).toBe(
-      'config.yaml:2: model m: proxy uses ${PORT} but cmd does not - ${PORT} is only available when used in cmd',
+      "config.yaml:3: model m: cmd does not use ${PORT} and no proxy is set: put --port ${PORT} (or your server's port flag) in cmd, " +
+        "or set proxy to the server's address",
+    );
+  });
+
+  it('says the same for a model without cmd, at the model line', () => {
+    const err = loadError(yaml`
+      models:
+        m:
+          ttl: 5
+    `);
+    expect(err.message).toMatch(/^config\.yaml:2: model m: cmd does not use \$\{PORT\} and no proxy is set: /);
+  });
+
+  it('an explicit proxy that is the default text still gets llama-swap\'s message', () => {
+    const err = loadError(yaml`
+      models:
+        m:
+          cmd: server --port 8080
+          proxy: http://localhost:\${PORT}
+    `);
+    expect(err.message).toBe(
+      'config.yaml:4: model m: proxy uses ${PORT} but cmd does not - ${PORT} is only available when used in cmd',
     );
   });
 

@@ -24,11 +24,11 @@ describe('unknown and unsupported keys', () => {
     `);
     expect(cfg.warnings).toEqual([
       'config.yaml:2: unknown key "foo" ignored',
-      'config.yaml:6: unknown key "models.m.tll" ignored',
-      'config.yaml:8: unknown key "models.m.filters.stripParam" ignored',
+      'config.yaml:6: unknown key "models.m.tll" ignored (did you mean "ttl"?)',
+      'config.yaml:8: unknown key "models.m.filters.stripParam" ignored (did you mean "stripParams"?)',
       'config.yaml:10: unknown key "models.m.capabilities.vision" ignored',
-      'config.yaml:13: unknown key "routing.router.sttings" ignored',
-      'config.yaml:17: unknown key "groups.g.exclusve" ignored',
+      'config.yaml:13: unknown key "routing.router.sttings" ignored (did you mean "settings"?)',
+      'config.yaml:17: unknown key "groups.g.exclusve" ignored (did you mean "exclusive"?)',
     ]);
     expect(cfg.healthCheckTimeout).toBe(30);
   });

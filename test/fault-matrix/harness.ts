@@ -585,15 +585,28 @@ export async function logged(lab: Lab, model: string, needle: string, n = 1, tim
 /** 502 for a request whose upstream died before answering. */
 export const badGateway = (model: string): RegExp => new RegExp(`^bad gateway: upstream ${model} unreachable: `);
 
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A failed start's message: `text`, then (always after a health-check timeout, and after a
+ * start that was retried because it failed right after an eviction) how long the request
+ * waited (errors.ts waitedText).
+ */
+const failedStart = (text: string, waited: 'maybe' | 'always' = 'maybe'): RegExp =>
+  new RegExp(
+    `^${escapeRegExp(text)}( \\(the request waited \\d+\\.\\ds(: the start was retried once after evicting [^)]+)?\\))${waited === 'always' ? '' : '?'}$`,
+  );
+
 // Messages clients get, in one place.
 export const MSG = {
   /** The demo upstream of `model` crashed while loading (`crash` fault): its exit code and last stderr line. */
   exitedPrematurely: (model: string) =>
-    `unspecific error: upstream command exited prematurely (exit code 1): ${model} crashing (fault injected)`,
+    failedStart(`unspecific error: upstream command exited prematurely (exit code 1): ${model} crashing (fault injected)`),
   /** Someone else listens on the model's port: the start fails before its command runs. */
-  portTaken: (port: number, proxy: string) => `unspecific error: port ${port} (from proxy ${proxy}) is already in use by another process`,
+  portTaken: (port: number, proxy: string) =>
+    failedStart(`unspecific error: port ${port} (from proxy ${proxy}) is already in use by another process`),
   unloaded: 'unspecific error: swapstate: model unloaded',
   shuttingDown: 'swapstate is shutting down',
-  healthTimeout: 'unspecific error: health check timed out after 15s',
-  stoppedWhileStarting: 'unspecific error: aborted: model stopped while starting',
+  healthTimeout: failedStart('unspecific error: health check timed out after 15s', 'always'),
+  stoppedWhileStarting: failedStart('unspecific error: aborted: model stopped while starting'),
 };

@@ -13,6 +13,7 @@ import { demoModel, startServer, type RunningServer } from '../helpers/server-ha
 import {
   chatBody,
   expectEnvelope,
+  expectEnvelopeMatching,
   expectNoModelStarted,
   expectPlain,
   expectServing,
@@ -40,10 +41,14 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-const NO_MODEL = 'no model id could be identified';
-const NO_ROUTER = 'no router for requested model';
+/** llama-swap's 404 text, then why (issue 11). */
+const NO_MODEL = (why: string) => `no model id could be identified: ${why}`;
+/** The parser's own words follow (they vary by Node version). */
+const INVALID_JSON = /^no model id could be identified: the body is not valid JSON \(.+\)$/;
+/** llama-swap's 404 text, then the name asked for (JSON-quoted) and the models there are. */
+const NO_ROUTER = (quoted: string) => `no router for requested model ${quoted}: available models are a, b`;
 
-/** 10 kB of model name: routed nowhere, and never echoed into an answer or a log line. */
+/** 10 kB of model name: routed nowhere, echoed only as its first 100 characters, and never into a log line. */
 const LONG_NAME = `long-${'x'.repeat(10 * 1024)}`;
 
 interface Row {
@@ -60,41 +65,60 @@ const bodyRows: Row[] = [
   {
     name: 'malformed JSON body with JSON content type',
     send: (url) => postBytes(url, '{"model":"a","messages":[{"role":"user","content":"hi"}'),
-    check: envelope(404, NO_MODEL),
+    check: (res) => expectEnvelopeMatching(res, 404, INVALID_JSON),
   },
   {
     // curl -d sends urlencoded; fetch sends text/plain. llama-swap reads no model from either.
     name: 'JSON without a JSON content type',
     send: async (url) => {
       const text = await postBytes(url, chatBody('a'), 'text/plain;charset=UTF-8');
-      expectEnvelope(text, 404, NO_MODEL);
+      expectEnvelope(
+        text,
+        404,
+        NO_MODEL('the body is not read as JSON because its Content-Type is "text/plain": send the header "Content-Type: application/json"'),
+      );
       return postBytes(url, chatBody('a'), 'application/x-www-form-urlencoded');
     },
-    check: envelope(404, NO_MODEL),
+    check: envelope(
+      404,
+      NO_MODEL(
+        'the body looks like JSON, but its Content-Type is application/x-www-form-urlencoded (what curl -d sends): ' +
+          'send the header "Content-Type: application/json"',
+      ),
+    ),
   },
   {
     name: 'model missing',
     send: (url) => postBytes(url, JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] })),
-    check: envelope(404, NO_MODEL),
+    check: envelope(404, NO_MODEL('the JSON body has no "model" field')),
   },
-  { name: 'model empty string', send: (url) => postBytes(url, chatBody('')), check: envelope(404, NO_MODEL) },
+  {
+    name: 'model empty string',
+    send: (url) => postBytes(url, chatBody('')),
+    check: envelope(404, NO_MODEL('the JSON body\'s "model" field is empty')),
+  },
   // Non-strings are stringified as gjson does ("42", '{"id":"a"}', '["a"]', "true"): no such
   // model. null stringifies to "", which names no model at all.
-  { name: 'model not a string: number', send: (url) => postBytes(url, chatBody(42)), check: envelope(404, NO_ROUTER) },
+  { name: 'model not a string: number', send: (url) => postBytes(url, chatBody(42)), check: envelope(404, NO_ROUTER('"42"')) },
   {
     name: 'model not a string: object',
     send: (url) => postBytes(url, chatBody({ id: 'a' })),
-    check: envelope(404, NO_ROUTER),
+    check: envelope(404, NO_ROUTER('"{\\"id\\":\\"a\\"}"')),
   },
-  { name: 'model not a string: array', send: (url) => postBytes(url, chatBody(['a'])), check: envelope(404, NO_ROUTER) },
-  { name: 'model not a string: null', send: (url) => postBytes(url, chatBody(null)), check: envelope(404, NO_MODEL) },
-  { name: 'model not a string: true', send: (url) => postBytes(url, chatBody(true)), check: envelope(404, NO_ROUTER) },
+  { name: 'model not a string: array', send: (url) => postBytes(url, chatBody(['a'])), check: envelope(404, NO_ROUTER('"[\\"a\\"]"')) },
+  {
+    name: 'model not a string: null',
+    send: (url) => postBytes(url, chatBody(null)),
+    check: envelope(404, NO_MODEL('the JSON body\'s "model" field is null')),
+  },
+  { name: 'model not a string: true', send: (url) => postBytes(url, chatBody(true)), check: envelope(404, NO_ROUTER('"true"')) },
   {
     name: 'a 10 kB long model name',
     send: (url) => postBytes(url, chatBody(LONG_NAME)),
     check: (res) => {
-      // The message is llama-swap's fixed text: nothing of the name comes back.
-      expectEnvelope(res, 404, NO_ROUTER);
+      // llama-swap's text, then the name cut to 100 characters: a short answer, whatever the name.
+      expectEnvelope(res, 404, NO_ROUTER(`"${LONG_NAME.slice(0, 100)}"…`));
+      expect(res.body.length).toBeLessThan(400);
       expect(srv.logs.proxy.history()).not.toContain('x'.repeat(100));
     },
   },
@@ -103,33 +127,40 @@ const bodyRows: Row[] = [
     name: 'invalid UTF-8 bytes in the body',
     send: async (url) => {
       const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(chatBody('a'), 'utf16le')]);
-      expectEnvelope(await postBytes(url, utf16), 404, NO_MODEL);
+      expectEnvelopeMatching(await postBytes(url, utf16), 404, INVALID_JSON);
       return postBytes(url, Buffer.concat([Buffer.from('{"model":"a",'), Buffer.from([0xff, 0xfe]), Buffer.from('}')]));
     },
-    check: envelope(404, NO_MODEL),
+    check: (res) => expectEnvelopeMatching(res, 404, INVALID_JSON),
   },
   {
     // "a\xff" must not be read as "a" (nor as anything that is a model).
     name: 'invalid UTF-8 bytes in the model value',
     send: async (url) => {
       const only = Buffer.concat([Buffer.from('{"model":"'), Buffer.from([0xff]), Buffer.from('"}')]);
-      expectEnvelope(await postBytes(url, only), 404, NO_ROUTER);
+      expectEnvelope(await postBytes(url, only), 404, NO_ROUTER('"\ufffd"'));
       return postBytes(url, Buffer.concat([Buffer.from('{"model":"a'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]));
     },
-    check: envelope(404, NO_ROUTER),
+    check: envelope(404, NO_ROUTER('"a\ufffd("')),
   },
   {
     name: 'valid JSON with an array at top level',
     send: (url) => postBytes(url, JSON.stringify([{ model: 'a', messages: [] }])),
-    check: envelope(404, NO_MODEL),
+    check: envelope(404, NO_MODEL('the JSON body is an array, not an object with a "model" field')),
   },
   {
     name: 'valid JSON with a scalar at top level',
     send: async (url) => {
-      for (const scalar of ['"a"', '42', 'true', 'null']) expectEnvelope(await postBytes(url, scalar), 404, NO_MODEL);
+      for (const [scalar, kind] of [
+        ['"a"', 'a string'],
+        ['42', 'a number'],
+        ['true', 'a boolean'],
+        ['null', 'null'],
+      ]) {
+        expectEnvelope(await postBytes(url, scalar!), 404, NO_MODEL(`the JSON body is ${kind}, not an object with a "model" field`));
+      }
       return postBytes(url, '"model"');
     },
-    check: envelope(404, NO_MODEL),
+    check: envelope(404, NO_MODEL('the JSON body is a string, not an object with a "model" field')),
   },
 ];
 
@@ -183,7 +214,7 @@ const routeRows: Row[] = [
     // the name to bytes that name no model.
     name: 'an undecodable model name in a path parameter',
     send: (url) => request(url, { path: '/api/models/unload/%ff', method: 'POST' }),
-    check: envelope(404, 'model not found'),
+    check: envelope(404, 'model not found: "%ff"; available models are a, b'),
   },
 ];
 

@@ -123,6 +123,16 @@ export function expectEnvelope(res: RawResponse, status: number, message: string
   expect(res.body).toBe(JSON.stringify({ src: 'swapstate', error: { message, type, param: null, code } }));
 }
 
+/** swapstate's error envelope with a message matching `message` (the JS runtime's words vary by version). */
+export function expectEnvelopeMatching(res: RawResponse, status: number, message: RegExp): void {
+  expect(res.status, res.body).toBe(status);
+  expect(res.headers['content-type']).toBe('application/json');
+  const { type, code } = envelopeFields(status);
+  const body = JSON.parse(res.body) as { src: string; error: { message: string } };
+  expect(body.error.message).toMatch(message);
+  expect(res.body).toBe(JSON.stringify({ src: 'swapstate', error: { message: body.error.message, type, param: null, code } }));
+}
+
 function envelopeFields(status: number): { type: string; code: string } {
   switch (status) {
     case 400:

@@ -68,7 +68,9 @@ const redirect = (location: string) => (res: RawResponse) => {
   expect(res.status, res.body).toBe(301);
   expect(res.headers.location).toBe(location);
 };
-const notFound = (res: RawResponse) => expectEnvelope(res, 404, 'model not found');
+/** llama-swap's "model not found", then what the path seemed to name and the models there are (closest first). */
+const notFound = (named: string, closest: string) => (res: RawResponse) =>
+  expectEnvelope(res, 404, `model not found: ${named}; available models are ${closest}`);
 /** The demo upstream's own 404 for a path it has no route for, passed through verbatim. */
 const upstream404 = (path: string) => (res: RawResponse) => {
   expect(res.status, res.body).toBe(404);
@@ -95,7 +97,7 @@ const rows: Row[] = [
   {
     name: 'encoded slashes and dots in the model name',
     send: get('/upstream/..%2f..%2fetc/passwd'),
-    check: notFound,
+    check: notFound('"../../etc"', 'a/b, a, b'),
     reaches: null,
   },
   {
@@ -115,7 +117,7 @@ const rows: Row[] = [
     // "a%2Fx" names model "a/x", which does not exist; it is not model "a" with path "/x".
     name: 'an encoded slash naming a model that does not exist',
     send: get('/upstream/a%2Fx/v1/models'),
-    check: notFound,
+    check: notFound('"a/x"', 'a/b, a, b'),
     reaches: null,
   },
   {
@@ -147,7 +149,7 @@ const rows: Row[] = [
   {
     name: 'invalid UTF-8 in the model name',
     send: get('/upstream/%ff/v1/models'),
-    check: notFound,
+    check: notFound('"%ff"', 'a, a/b, b'),
     reaches: null,
   },
   {
@@ -156,7 +158,7 @@ const rows: Row[] = [
     check: (res) => expectPlain(res, 400, '400 Bad Request'),
     reaches: null,
   },
-  { name: 'no model in the path', send: get('/upstream/'), check: notFound, reaches: null },
+  { name: 'no model in the path', send: get('/upstream/'), check: notFound('the path names no model', 'a, b, a/b'), reaches: null },
 ];
 
 describe('/upstream paths that try to escape', () => {

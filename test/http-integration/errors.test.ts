@@ -43,6 +43,9 @@ afterAll(async () => {
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   postJson(`${url}${path}`, body, { ...AUTH, ...headers });
 
+/** llama-swap's text, then the name asked for and the models there are, closest first. */
+const UNKNOWN = 'no router for requested model "unknown-model": available models are nocmd, limited, ok, crash';
+
 interface Envelope {
   src: string;
   error: { message: string; type: string; param: null; code: string };
@@ -50,11 +53,11 @@ interface Envelope {
 
 describe('the JSON envelope', () => {
   it('404: no model', async () => {
-    await expect404(await post('/v1/chat/completions', { messages: [] }), 'no model id could be identified');
+    await expect404(await post('/v1/chat/completions', { messages: [] }), 'no model id could be identified: the JSON body has no "model" field');
   });
 
   it('404: unknown model', async () => {
-    await expect404(await post('/v1/chat/completions', chat('unknown-model')), 'no router for requested model');
+    await expect404(await post('/v1/chat/completions', chat('unknown-model')), UNKNOWN);
   });
 
   it('401: missing key, with the Basic challenge', async () => {
@@ -115,20 +118,22 @@ describe('renderings by Accept', () => {
     const res = await post('/v1/chat/completions', chat('unknown-model'), { accept: 'text/plain' });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe('text/plain');
-    expect(await res.text()).toBe('swapstate: no router for requested model');
+    expect(await res.text()).toBe(`swapstate: ${UNKNOWN}`);
   });
 
   it('text/html: a minimal page', async () => {
     const res = await post('/v1/chat/completions', { messages: [] }, { accept: 'text/html,application/xhtml+xml' });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe('text/html');
-    expect(await res.text()).toBe('<html><body><h1>swapstate</h1><p>no model id could be identified</p></body></html>');
+    expect(await res.text()).toBe(
+      '<html><body><h1>swapstate</h1><p>no model id could be identified: the JSON body has no &#34;model&#34; field</p></body></html>',
+    );
   });
 
   it('text/plain wins over text/html', async () => {
     const res = await post('/v1/chat/completions', chat('unknown-model'), { accept: 'text/html, text/plain;q=0.1' });
     expect(res.headers.get('content-type')).toBe('text/plain');
-    expect(await res.text()).toBe('swapstate: no router for requested model');
+    expect(await res.text()).toBe(`swapstate: ${UNKNOWN}`);
   });
 
   it('401 as text keeps its challenge', async () => {
@@ -150,7 +155,7 @@ describe('renderings by Accept', () => {
 
   it('anything else gets JSON', async () => {
     const res = await post('/v1/chat/completions', chat('unknown-model'), { accept: 'application/xml' });
-    await expect404(res, 'no router for requested model');
+    await expect404(res, UNKNOWN);
   });
 });
 

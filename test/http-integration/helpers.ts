@@ -116,6 +116,15 @@ export async function expectEnvelope(
 export const expect404 = (res: Response, message: string) =>
   expectEnvelope(res, 404, message, 'invalid_request_error', 'not_found');
 
+/** The 404 envelope, its message matching `message` (for the JS runtime's own words). */
+export async function expect404Matching(res: Response, message: RegExp): Promise<void> {
+  const text = await res.text();
+  expect(res.status, text).toBe(404);
+  expect(res.headers.get('content-type')).toBe('application/json');
+  const body = JSON.parse(text) as { src: string; error: { message: string; type: string; param: null; code: string } };
+  expect(body).toStrictEqual({ src: 'swapstate', error: { message: expect.stringMatching(message), type: 'invalid_request_error', param: null, code: 'not_found' } });
+}
+
 /** A non-swapping group holding `members`, so tests can use several models without swaps. */
 export function sharedGroup(members: string[]): string {
   return `groups:

@@ -235,8 +235,16 @@ ${MODELS}`);
     expect(await running(url)).toEqual([]);
   });
 
-  it('POST /api/models/unload/<unknown> is 404 "model not found"', async () => {
-    await expect404(await fetch(`${url}/api/models/unload/nope`, { method: 'POST' }), 'model not found');
+  it('POST /api/models/unload/<unknown> is 404 "model not found", naming it and the listed models (not the unlisted one)', async () => {
+    await expect404(
+      await fetch(`${url}/api/models/unload/nope`, { method: 'POST' }),
+      'model not found: "nope"; available models are a-z, alpha, z1, zeta',
+    );
+    // Undecodable: named as the client wrote it.
+    await expect404(
+      await fetch(`${url}/api/models/unload/%ff`, { method: 'POST' }),
+      'model not found: "%ff"; available models are a-z, z1, zeta, alpha',
+    );
   });
 
   it('/health answers OK; GET / redirects to /ui', async () => {

@@ -11,6 +11,7 @@ import {
   echoModel,
   echoOf,
   expect404,
+  expect404Matching,
   postJson,
   sharedGroup,
   startOnFreePorts,
@@ -70,31 +71,53 @@ describe('JSON bodies', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: JSON.stringify(chat('m1')),
     });
-    await expect404(res, 'no model id could be identified');
+    // llama-swap's text, then what to do about it.
+    await expect404(
+      res,
+      'no model id could be identified: the body looks like JSON, but its Content-Type is application/x-www-form-urlencoded ' +
+        '(what curl -d sends): send the header "Content-Type: application/json"',
+    );
   });
 
   it('the query model is ignored for JSON bodies', async () => {
     const res = await postJson(`${url}/v1/chat/completions?model=m1`, { messages: [] });
-    await expect404(res, 'no model id could be identified');
+    await expect404(res, 'no model id could be identified: the JSON body has no "model" field');
   });
 
   it.each([
-    ['missing', { messages: [] }],
-    ['empty', { model: '', messages: [] }],
-    ['null', { model: null, messages: [] }],
-  ])('a %s model is 404 "no model id could be identified"', async (_what, body) => {
-    await expect404(await postJson(`${url}/v1/chat/completions`, body), 'no model id could be identified');
+    ['missing', { messages: [] }, 'the JSON body has no "model" field'],
+    ['empty', { model: '', messages: [] }, 'the JSON body\'s "model" field is empty'],
+    ['null', { model: null, messages: [] }, 'the JSON body\'s "model" field is null'],
+  ])('a %s model is 404 "no model id could be identified", saying so', async (_what, body, why) => {
+    await expect404(await postJson(`${url}/v1/chat/completions`, body), `no model id could be identified: ${why}`);
   });
 
-  it('an empty body and invalid JSON name no model', async () => {
-    await expect404(await postJson(`${url}/v1/chat/completions`, ''), 'no model id could be identified');
-    await expect404(await postJson(`${url}/v1/chat/completions`, '{"model":"m1",'), 'no model id could be identified');
+  it('an empty body and invalid JSON name no model, saying so (with the parser\'s position)', async () => {
+    await expect404(
+      await postJson(`${url}/v1/chat/completions`, ''),
+      'no model id could be identified: the body is empty: send a JSON object with a "model" field',
+    );
+    await expect404Matching(
+      await postJson(`${url}/v1/chat/completions`, '{"model":"m1",'),
+      /^no model id could be identified: the body is not valid JSON \(.*\bposition 14\b.*\)$/,
+    );
   });
 
-  it('an unknown model is 404 "no router for requested model"', async () => {
-    await expect404(await postJson(`${url}/v1/chat/completions`, chat('nope')), 'no router for requested model');
+  it('an unknown model is 404 "no router for requested model", naming it and what exists', async () => {
+    await expect404(
+      await postJson(`${url}/v1/chat/completions`, chat('nope')),
+      'no router for requested model "nope": available models are echo, m1, m1-alias, echo-alias',
+    );
     // Non-string models are stringified, so they are looked up (and not found) too.
-    await expect404(await postJson(`${url}/v1/chat/completions`, chat(42)), 'no router for requested model');
+    await expect404(
+      await postJson(`${url}/v1/chat/completions`, chat(42)),
+      'no router for requested model "42": available models are m1, echo, m1-alias, echo-alias',
+    );
+    // Closest first: an alias one letter off leads.
+    await expect404(
+      await postJson(`${url}/v1/chat/completions`, chat('echo-alia')),
+      'no router for requested model "echo-alia": available models are echo-alias, echo, m1-alias, m1',
+    );
   });
 
   it('an alias is served by its model, and the body keeps the alias', async () => {
@@ -169,7 +192,7 @@ describe('form bodies', () => {
 
   it('multipart without a model is 404 "no model id could be identified"', async () => {
     const res = await fetch(`${url}/v1/audio/transcriptions`, { method: 'POST', body: multipart({ language: 'en' }) });
-    await expect404(res, 'no model id could be identified');
+    await expect404(res, 'no model id could be identified: the multipart form has no "model" field (and the query no ?model=)');
   });
 });
 
@@ -192,12 +215,19 @@ describe('GET routes take the model from the query', () => {
     expect(echo.url).toBe('/v1/audio/voices');
   });
 
-  it.each(['/props', '/props?model=', '/v1/audio/voices?other=1'])('GET %s names no model: 404', async (path) => {
-    await expect404(await fetch(`${url}${path}`), 'no model id could be identified');
+  it.each([
+    ['/props', 'a GET request names its model in the query string: add ?model= with a model id or alias'],
+    ['/props?model=', 'the "model" query parameter is empty'],
+    ['/v1/audio/voices?other=1', 'a GET request names its model in the query string: add ?model= with a model id or alias'],
+  ])('GET %s names no model: 404, saying why', async (path, why) => {
+    await expect404(await fetch(`${url}${path}`), `no model id could be identified: ${why}`);
   });
 
-  it('GET with an unknown model: 404 "no router for requested model"', async () => {
-    await expect404(await fetch(`${url}/props?model=nope`), 'no router for requested model');
+  it('GET with an unknown model: 404 "no router for requested model", naming it', async () => {
+    await expect404(
+      await fetch(`${url}/props?model=nope`),
+      'no router for requested model "nope": available models are echo, m1, m1-alias, echo-alias',
+    );
   });
 });
 

@@ -19,11 +19,14 @@ import {
   modelNotFound,
   modelNotIdentified,
   noLocalServer,
+  noModelReasonText,
   noPeer,
   noRouter,
   notReady,
   payloadTooLarge,
   peerProxyError,
+  QUOTED_CLIENT_TEXT_MAX,
+  quoteClientText,
   renderError,
   sendError,
   serviceUnavailable,
@@ -31,6 +34,7 @@ import {
   swapFailed,
   tooManyRequests,
   unauthorized,
+  type NoModelReason,
 } from '../../src/http/errors.ts';
 
 const servers: http.Server[] = [];
@@ -54,10 +58,22 @@ const json = (err: HttpError): unknown => JSON.parse(renderError(undefined, err)
 describe('catalogue', () => {
   it.each([
     [modelNotIdentified(), 404, 'no model id could be identified'],
-    [noRouter(), 404, 'no router for requested model'],
+    [
+      modelNotIdentified({ kind: 'json-sent-as-form' }),
+      404,
+      'no model id could be identified: the body looks like JSON, but its Content-Type is application/x-www-form-urlencoded ' +
+        '(what curl -d sends): send the header "Content-Type: application/json"',
+    ],
+    [
+      noRouter('lama-3', { closest: ['llama-3', 'llama-3-8b', 'qwen'], more: 0 }),
+      404,
+      'no router for requested model "lama-3": available models are llama-3, llama-3-8b, qwen',
+    ],
     [noLocalServer(), 404, 'no local server found for requested model'],
+    [noLocalServer('m'), 404, 'no local server found for requested model "m"'],
     [noPeer(), 404, 'no peer found for requested model'],
-    [modelNotFound(), 404, 'model not found'],
+    [modelNotFound('nope', { closest: ['a'], more: 0 }), 404, 'model not found: "nope"; available models are a'],
+    [modelNotFound(null, { closest: [], more: 0 }), 404, 'model not found: the path names no model; no models are available'],
     [unauthorized(), 401, 'unauthorized: invalid or missing API key'],
     [tooManyRequests(), 429, 'Too many requests'],
     [swapFailed('health check timed out after 2m0s'), 500, 'unspecific error: health check timed out after 2m0s'],
@@ -121,8 +137,8 @@ describe('envelope', () => {
   });
 
   it('keeps the key order of llama-swap and omits an empty code', () => {
-    expect(errorEnvelope(noRouter())).toBe(
-      '{"src":"swapstate","error":{"message":"no router for requested model","type":"invalid_request_error","param":null,"code":"not_found"}}',
+    expect(errorEnvelope(modelNotIdentified())).toBe(
+      '{"src":"swapstate","error":{"message":"no model id could be identified","type":"invalid_request_error","param":null,"code":"not_found"}}',
     );
     expect(errorEnvelope(new HttpError(500, 'x', { code: '' }))).toBe(
       '{"src":"swapstate","error":{"message":"x","type":"server_error","param":null}}',
@@ -140,9 +156,9 @@ describe('envelope', () => {
 
 describe('Accept negotiation', () => {
   it('text/plain wins, even over text/html listed first', () => {
-    const out = renderError('text/html, text/plain;q=0.1', noRouter());
+    const out = renderError('text/html, text/plain;q=0.1', modelNotIdentified());
     expect(out.headers['Content-Type']).toBe('text/plain');
-    expect(out.body).toBe('swapstate: no router for requested model');
+    expect(out.body).toBe('swapstate: no model id could be identified');
   });
 
   it('text/html gets the page with the message escaped like Go html.EscapeString', () => {
@@ -154,10 +170,10 @@ describe('Accept negotiation', () => {
   });
 
   it('anything else gets JSON', () => {
-    expect(renderError('application/json', noRouter()).headers['Content-Type']).toBe('application/json');
-    expect(renderError('*/*', noRouter()).headers['Content-Type']).toBe('application/json');
-    expect(renderError(undefined, noRouter()).headers['Content-Length']).toBe(
-      String(Buffer.byteLength(errorEnvelope(noRouter()))),
+    expect(renderError('application/json', modelNotIdentified()).headers['Content-Type']).toBe('application/json');
+    expect(renderError('*/*', modelNotIdentified()).headers['Content-Type']).toBe('application/json');
+    expect(renderError(undefined, modelNotIdentified()).headers['Content-Length']).toBe(
+      String(Buffer.byteLength(errorEnvelope(modelNotIdentified()))),
     );
   });
 
@@ -167,9 +183,10 @@ describe('Accept negotiation', () => {
 });
 
 describe('fromSchedError', () => {
-  it('unknown model keeps llama-swap text, without the core suffix', () => {
-    const e = fromSchedError({ code: 'MODEL_NOT_FOUND', message: 'no local server found for requested model: foo' });
-    expect([e.status, e.message]).toEqual([404, 'no local server found for requested model']);
+  it('unknown model keeps llama-swap text first, then names the model', () => {
+    const e = fromSchedError({ code: 'MODEL_NOT_FOUND', message: 'no local server found for requested model: foo' }, { model: 'foo' });
+    expect([e.status, e.message]).toEqual([404, 'no local server found for requested model "foo"']);
+    expect(fromSchedError({ code: 'MODEL_NOT_FOUND', message: 'x' }).message).toBe('no local server found for requested model');
   });
 
   it('concurrency limit is the 429', () => {
@@ -184,6 +201,28 @@ describe('fromSchedError', () => {
     expect([a.status, a.message]).toEqual([500, 'unspecific error: upstream command exited prematurely']);
     const b = fromSchedError({ code: 'MODEL_UNLOADED', message: 'swapstate: model unloaded' });
     expect([b.status, b.message]).toEqual([500, 'unspecific error: swapstate: model unloaded']);
+  });
+
+  it('a failed start says how long the request waited, and that it was retried after an eviction (issue 11)', () => {
+    const timeout = { code: 'SWAP_FAILED', message: 'health check timed out after 15s' } as const;
+    // Retried once after evicting b: the client waited two health-check timeouts and the retry delay.
+    expect(fromSchedError({ ...timeout, retriedAfterEvicting: ['b'] }, { waitedMs: 31_234 }).message).toBe(
+      'unspecific error: health check timed out after 15s (the request waited 31.2s: the start was retried once after evicting b)',
+    );
+    expect(fromSchedError({ ...timeout, retriedAfterEvicting: ['b', 'c'] }, { waitedMs: 800 }).message).toBe(
+      'unspecific error: health check timed out after 15s (the request waited 0.8s: the start was retried once after evicting b, c)',
+    );
+    // Not retried: a timeout still says what the client waited (an eviction before the start, say).
+    expect(fromSchedError(timeout, { waitedMs: 35_060 }).message).toBe(
+      'unspecific error: health check timed out after 15s (the request waited 35.1s)',
+    );
+    // Other failures state no duration: unchanged unless retried, however long they took.
+    const crash = { code: 'SWAP_FAILED', message: 'upstream command exited prematurely (exit code 1)' } as const;
+    expect(fromSchedError(crash, { waitedMs: 9_000 }).message).toBe('unspecific error: upstream command exited prematurely (exit code 1)');
+    expect(fromSchedError({ ...crash, retriedAfterEvicting: ['b'] }, { waitedMs: 1_300 }).message).toBe(
+      'unspecific error: upstream command exited prematurely (exit code 1) (the request waited 1.3s: the start was retried once after evicting b)',
+    );
+    expect(fromSchedError(crash).message).toBe('unspecific error: upstream command exited prematurely (exit code 1)');
   });
 
   it('shutting down is 503 (llama-swap: 500)', () => {
@@ -240,5 +279,66 @@ describe('sendError over HTTP', () => {
     const base = await listen(app);
     const r = await fetch(`${base}/done`);
     expect(await r.text()).toBe('fine');
+  });
+});
+
+describe('client text in messages (issue 11)', () => {
+  it('quotes a model name JSON-style and cuts it at 100 characters', () => {
+    expect(quoteClientText('lama-3')).toBe('"lama-3"');
+    expect(quoteClientText('a"b\nc')).toBe('"a\\"b\\nc"');
+    const long = quoteClientText('x'.repeat(60_000));
+    expect(long).toBe(`"${'x'.repeat(QUOTED_CLIENT_TEXT_MAX)}"…`);
+    // Never half of a surrogate pair.
+    expect(quoteClientText(`${'x'.repeat(99)}😀tail`)).toBe(`"${'x'.repeat(99)}"…`);
+  });
+
+  it('a 60 KB model name makes a short error, escaped once more in the envelope', () => {
+    const err = noRouter(`${'x'.repeat(60 * 1024)}"<`, { closest: ['a'], more: 0 });
+    expect(err.message.length).toBeLessThan(200);
+    const body = errorEnvelope(noRouter('a"<b', { closest: ['a'], more: 0 }));
+    expect(body).toContain('no router for requested model \\"a\\\\\\"\\u003cb\\"');
+    expect((JSON.parse(body) as { error: { message: string } }).error.message).toBe(
+      'no router for requested model "a\\"<b": available models are a',
+    );
+  });
+
+  it('lists at most the ten names it was given and counts the rest', () => {
+    const closest = Array.from({ length: 10 }, (_, i) => `m${i}`);
+    expect(noRouter('q', { closest, more: 5 }).message).toBe(
+      `no router for requested model "q": available models are ${closest.join(', ')} and 5 more (GET /v1/models lists them all)`,
+    );
+    expect(noRouter('q', { closest: [], more: 0 }).message).toBe('no router for requested model "q": no models are available');
+  });
+
+  it.each<[NoModelReason, string]>([
+    [{ kind: 'get-without-query' }, 'a GET request names its model in the query string: add ?model= with a model id or alias'],
+    [{ kind: 'empty-body' }, 'the body is empty: send a JSON object with a "model" field'],
+    [{ kind: 'invalid-json', detail: 'Unexpected end of JSON input' }, 'the body is not valid JSON (Unexpected end of JSON input)'],
+    [{ kind: 'invalid-json' }, 'the body is not valid JSON'],
+    [{ kind: 'json-not-object', got: 'an array' }, 'the JSON body is an array, not an object with a "model" field'],
+    [{ kind: 'no-model-field', source: 'json' }, 'the JSON body has no "model" field'],
+    [{ kind: 'no-model-field', source: 'multipart' }, 'the multipart form has no "model" field (and the query no ?model=)'],
+    [{ kind: 'no-model-field', source: 'form' }, 'the form has no "model" field (and the query no ?model=)'],
+    [{ kind: 'empty-model-field', source: 'json', value: 'null' }, 'the JSON body\'s "model" field is null'],
+    [{ kind: 'empty-model-field', source: 'json', value: 'empty' }, 'the JSON body\'s "model" field is empty'],
+    [{ kind: 'empty-model-field', source: 'query', value: 'empty' }, 'the "model" query parameter is empty'],
+    [{ kind: 'multipart-unreadable', detail: 'Unexpected end of form' }, 'the multipart body cannot be read (Unexpected end of form)'],
+    [{ kind: 'form-too-large', limit: 10 }, 'the form body is over 10 bytes, so its fields are not read'],
+    [
+      { kind: 'body-not-read', contentType: 'text/plain', emptyBody: false },
+      'the body is not read as JSON because its Content-Type is "text/plain": send the header "Content-Type: application/json"',
+    ],
+    [
+      { kind: 'body-not-read', contentType: null, emptyBody: false },
+      'the body is not read as JSON because the request has no Content-Type: send the header "Content-Type: application/json"',
+    ],
+    [
+      { kind: 'body-not-read', contentType: null, emptyBody: true },
+      'the request has no body and no ?model=: send a JSON object with a "model" field and the header "Content-Type: application/json"',
+    ],
+  ])('no model: %o', (reason, text) => {
+    expect(noModelReasonText(reason)).toBe(text);
+    expect(modelNotIdentified(reason).message).toBe(`no model id could be identified: ${text}`);
+    expect(modelNotIdentified(reason).status).toBe(404);
   });
 });

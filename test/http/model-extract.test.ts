@@ -242,17 +242,23 @@ describe('extractModel', () => {
     expect(await extractModel({ method: 'GET', headers: {}, url: '/props?stream=1' }, Buffer.alloc(0))).toEqual({
       model: null,
       stream: false,
+      reason: { kind: 'get-without-query' },
     });
     expect(await extractModel({ method: 'GET', headers: {}, url: '/props?model=' }, Buffer.alloc(0))).toEqual({
       model: null,
       stream: false,
+      reason: { kind: 'empty-model-field', source: 'query', value: 'empty' },
     });
   });
 
   it('JSON reads the body only; the query is ignored', async () => {
     const body = Buffer.from('{"model":"m","stream":true}');
     expect(await extractModel(post(JSON_CT, '/x?model=q'), body)).toEqual({ model: 'm', stream: true });
-    expect(await extractModel(post(JSON_CT, '/x?model=q'), Buffer.from('{}'))).toEqual({ model: null, stream: false });
+    expect(await extractModel(post(JSON_CT, '/x?model=q'), Buffer.from('{}'))).toEqual({
+      model: null,
+      stream: false,
+      reason: { kind: 'no-model-field', source: 'json' },
+    });
   });
 
   it('JSON detection: Content-Type contains application/json, any case', async () => {
@@ -262,7 +268,12 @@ describe('extractModel', () => {
   });
 
   it('invalid JSON names no model', async () => {
-    expect(await extractModel(post(JSON_CT), Buffer.from('{"model":"m",'))).toEqual({ model: null, stream: false });
+    // The parser's own words, with the position (Node 22+ adds line and column).
+    expect(await extractModel(post(JSON_CT), Buffer.from('{"model":"m",'))).toEqual({
+      model: null,
+      stream: false,
+      reason: { kind: 'invalid-json', detail: expect.stringMatching(/position 13\b/) },
+    });
   });
 
   it('JSON without a JSON content type (curl -d) names no model', async () => {
@@ -437,5 +448,82 @@ describe('rewriteModel', () => {
   it('other content types: unchanged', () => {
     const b = Buffer.from('model=x');
     expect(rewriteModel(b, 'text/plain', 'm')).toBe(b);
+  });
+});
+
+describe('why no model was found (issue 11)', () => {
+  const reasonOf = async (req: Parameters<typeof extractModel>[0], body: string | Buffer) =>
+    (await extractModel(req, typeof body === 'string' ? Buffer.from(body) : body)).reason;
+
+  it('is only worked out when no model was found', async () => {
+    expect(await extractModel(post(JSON_CT), Buffer.from('{"model":"m"}'))).not.toHaveProperty('reason');
+    const b = 'B';
+    const ct = { 'content-type': `multipart/form-data; boundary=${b}` };
+    expect(await extractModel(post(ct), multipart(b, [{ name: 'model', value: 'w' }]))).not.toHaveProperty('reason');
+  });
+
+  it('JSON bodies: empty, malformed, not an object, no field, empty or null field', async () => {
+    expect(await reasonOf(post(JSON_CT), '')).toEqual({ kind: 'empty-body' });
+    expect(await reasonOf(post(JSON_CT), ' \n ')).toEqual({ kind: 'empty-body' });
+    expect(await reasonOf(post(JSON_CT), '{"model":"a" "x":1}')).toEqual({
+      kind: 'invalid-json',
+      detail: expect.stringMatching(/after property value in JSON at position 13/),
+    });
+    expect(await reasonOf(post(JSON_CT), '[{"model":"a"}]')).toEqual({ kind: 'json-not-object', got: 'an array' });
+    expect(await reasonOf(post(JSON_CT), '"a"')).toEqual({ kind: 'json-not-object', got: 'a string' });
+    expect(await reasonOf(post(JSON_CT), 'null')).toEqual({ kind: 'json-not-object', got: 'null' });
+    expect(await reasonOf(post(JSON_CT), '{"messages":[]}')).toEqual({ kind: 'no-model-field', source: 'json' });
+    expect(await reasonOf(post(JSON_CT), '{"model":""}')).toEqual({ kind: 'empty-model-field', source: 'json', value: 'empty' });
+    expect(await reasonOf(post(JSON_CT), '{"model":null}')).toEqual({ kind: 'empty-model-field', source: 'json', value: 'null' });
+  });
+
+  it('big JSON bodies get the same reasons from the scanner, without the position', async () => {
+    const pad = ' '.repeat(JSON_FULL_PARSE_LIMIT);
+    expect(await reasonOf(post(JSON_CT), `{"model":"a",${pad}`)).toEqual({ kind: 'invalid-json' });
+    expect(await reasonOf(post(JSON_CT), `[1${pad}]`)).toEqual({ kind: 'json-not-object', got: 'an array' });
+    expect(await reasonOf(post(JSON_CT), `{"x":1${pad}}`)).toEqual({ kind: 'no-model-field', source: 'json' });
+    expect(await reasonOf(post(JSON_CT), `{"model":null${pad}}`)).toEqual({ kind: 'empty-model-field', source: 'json', value: 'null' });
+    expect(await reasonOf(post(JSON_CT), `{"model":""${pad}}`)).toEqual({ kind: 'empty-model-field', source: 'json', value: 'empty' });
+  });
+
+  it('curl -d: JSON sent as application/x-www-form-urlencoded', async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect(await reasonOf(post(form), '{"model":"m","messages":[]}')).toEqual({ kind: 'json-sent-as-form' });
+    expect(await reasonOf(post(form), 'a=1')).toEqual({ kind: 'no-model-field', source: 'form' });
+    expect(await reasonOf(post(form), 'model=')).toEqual({ kind: 'empty-model-field', source: 'form', value: 'empty' });
+    expect(await reasonOf(post(form), Buffer.alloc(10 * 1024 * 1024 + 1, 0x61))).toEqual({ kind: 'form-too-large', limit: 10 * 1024 * 1024 });
+  });
+
+  it('another or no Content-Type: the body is not read', async () => {
+    expect(await reasonOf(post({ 'content-type': 'text/plain;charset=UTF-8' }), '{"model":"m"}')).toEqual({
+      kind: 'body-not-read',
+      contentType: 'text/plain',
+      emptyBody: false,
+    });
+    expect(await reasonOf(post({}), '{"model":"m"}')).toEqual({ kind: 'body-not-read', contentType: null, emptyBody: false });
+    expect(await reasonOf(post({}), '')).toEqual({ kind: 'body-not-read', contentType: null, emptyBody: true });
+    expect(await reasonOf(post({}, '/x?model='), '')).toEqual({ kind: 'empty-model-field', source: 'query', value: 'empty' });
+  });
+
+  it('multipart: no field, an empty field, a body that cannot be parsed', async () => {
+    const b = 'B';
+    const ct = { 'content-type': `multipart/form-data; boundary=${b}` };
+    expect(await reasonOf(post(ct), multipart(b, [{ name: 'file', value: AUDIO, filename: 'a.wav' }]))).toEqual({
+      kind: 'no-model-field',
+      source: 'multipart',
+    });
+    expect(await reasonOf(post(ct), multipart(b, [{ name: 'model', value: '' }]))).toEqual({
+      kind: 'empty-model-field',
+      source: 'multipart',
+      value: 'empty',
+    });
+    expect(await reasonOf(post({ 'content-type': 'multipart/form-data' }), 'x')).toEqual({
+      kind: 'multipart-unreadable',
+      detail: expect.stringMatching(/boundary/i),
+    });
+    expect(await reasonOf(post(ct), '--B\r\nContent-Disposition: form-data; name="file"\r\n\r\nno end')).toEqual({
+      kind: 'multipart-unreadable',
+      detail: expect.any(String),
+    });
   });
 });

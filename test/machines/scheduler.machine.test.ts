@@ -173,6 +173,46 @@ describe('scheduler machine with fake processes', () => {
     expect(b.count('KILL')).toBe(1);
   });
 
+  it('a start that times out right after an eviction is retried once, and the error says so (issue 11)', async () => {
+    const t = runScheduler(['a', 'b']);
+    const a = t.cluster.world('a');
+    const b = t.cluster.world('b');
+    request(t.actor, 'r1', 'b');
+    await becomeReady(b);
+    t.actor.send({ type: 'SERVE_DONE', reqId: 'r1', model: 'b' });
+    request(t.actor, 'r2', 'a'); // evicts b
+    b.exited(0);
+    a.spawned(); // and never turns healthy
+    await vi.advanceTimersByTimeAsync(15_000); // processConfig's healthCheckTimeoutMs
+    a.exited(null, 'SIGTERM');
+    expect(t.errors).toEqual([]); // not answered yet: the start is retried after 1 s
+    await vi.advanceTimersByTimeAsync(999);
+    expect(a.count('spawn')).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(a.count('spawn')).toBe(2);
+    a.spawned();
+    await vi.advanceTimersByTimeAsync(15_000);
+    a.exited(null, 'SIGTERM');
+    // The client waited 31 s for two 15 s attempts: the error carries what the HTTP layer
+    // needs to say so (errors.ts waitedText).
+    expect(t.errors).toEqual([
+      {
+        reqId: 'r2',
+        model: 'a',
+        error: { code: 'SWAP_FAILED', message: 'health check timed out after 15s', retriedAfterEvicting: ['b'] },
+      },
+    ]);
+    expect(t.failures).toEqual([]);
+  });
+
+  it('a start that fails with nothing evicted is not retried, and its error names no eviction', async () => {
+    const t = runScheduler(['a', 'b']);
+    const a = t.cluster.world('a');
+    request(t.actor, 'r1', 'a');
+    a.exited(1);
+    expect(t.errors.map((e) => e.error)).toEqual([{ code: 'SWAP_FAILED', message: 'upstream command exited prematurely (exit code 1)' }]);
+  });
+
   it('liveness watchdog: a swap stuck past its bound answers its waiters with an error', async () => {
     const t = runScheduler(['a', 'b'], { evictGraceMs: 120_000 });
     const a = t.cluster.world('a');

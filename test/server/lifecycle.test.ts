@@ -147,6 +147,9 @@ describe('lifecycle wiring', () => {
 
     const unknown = await fetch(`${srv.url}/upstream/nope/x`);
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: { message: string } }).error.message).toBe('model not found');
+    // llama-swap's text, then the path's first segment and what exists.
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toBe(
+      'model not found: "nope"; available models are a, al',
+    );
   });
 });

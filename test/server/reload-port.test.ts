@@ -58,7 +58,9 @@ describe('reload while an old server still holds the port', () => {
     const reloaded = srv.server.reload();
     const reply = chat(srv.url, 'm', {}, { signal: AbortSignal.timeout(RELOAD_STOP_GRACE_MS + 30_000) });
     await until(() => srv!.logs.hub.forModel('m').history().includes('m-old ignoring SIGTERM'), 'the old server to ignore its SIGTERM');
-    await until(() => srv!.server.state().runtime.process('m')?.state === 'starting', 'the new tree to start m for the request');
+    // The request reaches the new tree about when the old server logs its SIGTERM (the two
+    // race by a few ms), so wait for its start rather than assume it has begun.
+    await until(() => srv!.server.state().runtime.process('m')?.state === 'starting', 'the new tree to start m');
     // The new tree's start waits for the old server: it has not been spawned next to it.
     expect(srv.server.state().runtime.process('m')).toMatchObject({ state: 'starting', pid: null });
     expect(isAlive(oldPid)).toBe(true);

@@ -1,0 +1,120 @@
+/**
+ * `swapstate --check-config`: what a loaded config would run, like `nginx -t`, without
+ * listening or starting anything.
+ *
+ * The loader has already checked everything llama-swap checks at load. One more thing is
+ * checked here: that every `cmd` (and `cmdStop`) splits into words. swapstate only splits a
+ * command when it starts the model, so a stray quote would otherwise show up as a failed
+ * start at the first request, not at the check meant to catch it.
+ */
+import { parseCommand } from './runtime/command-line.ts';
+import { DEFAULT_GROUP, withDefaultGroup } from './core/group-swapper.ts';
+import type { Config, ModelConfig } from './config/types.ts';
+import { isSecretHeader, REDACTED } from './observability/redact.ts';
+
+export interface ConfigReport {
+  /** The report, for stdout. */
+  text: string;
+  /** What makes the config unusable although it loaded (a cmd that cannot be split); none: valid. */
+  problems: string[];
+}
+
+/** Where the check says the server would listen (from the command line). */
+export interface ListenPlan {
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+/** `["llama-server", "--port", "5800"]`: each word exactly, quoted so spaces and quotes show. */
+function words(argv: readonly string[]): string {
+  return `[${argv.map((w) => JSON.stringify(w)).join(', ')}]`;
+}
+
+/** The port a proxy URL reaches (its explicit port, else the scheme's), or null when unparsable. */
+export function proxyPort(proxy: string): number | null {
+  try {
+    const url = new URL(proxy);
+    if (url.port !== '') return Number(url.port);
+    return url.protocol === 'https:' ? 443 : url.protocol === 'http:' ? 80 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `NAME=value`, with the value hidden when the name says it is a secret (key, token, ...). */
+function envEntry(entry: string): string {
+  const eq = entry.indexOf('=');
+  const name = eq < 0 ? entry : entry.slice(0, eq);
+  return eq >= 0 && isSecretHeader(name) ? `${name}=${REDACTED}` : entry;
+}
+
+/** The model's lines; a cmd that cannot be split adds to `problems`. */
+function modelLines(id: string, m: ModelConfig, group: string, problems: string[]): string[] {
+  const lines = [`  ${id}${m.unlisted ? ' (unlisted)' : ''}`];
+  const field = (name: string, value: string) => lines.push(`    ${`${name}:`.padEnd(13)}${value}`);
+  if (m.aliases.length > 0) field('aliases', m.aliases.join(', '));
+  try {
+    field('cmd', words(parseCommand(m.cmd)));
+  } catch (err) {
+    const why = `model ${id}: cmd cannot be split into words: ${(err as Error).message}`;
+    problems.push(why);
+    field('cmd', `INVALID: ${(err as Error).message}`);
+  }
+  if (m.cmdStop !== '') {
+    try {
+      // ${PID} is filled in at stop time; any number shows the words.
+      parseCommand(m.cmdStop.replaceAll('${PID}', '0'));
+      field('cmdStop', m.cmdStop.trim());
+    } catch (err) {
+      problems.push(`model ${id}: cmdStop cannot be split into words: ${(err as Error).message}`);
+      field('cmdStop', `INVALID: ${(err as Error).message}`);
+    }
+  }
+  if (m.env.length > 0) field('env', m.env.map(envEntry).join(' '));
+  const port = proxyPort(m.proxy);
+  field('proxy', port === null ? m.proxy : `${m.proxy} (port ${port})`);
+  field('health', m.checkEndpoint === 'none' ? 'none (ready once started)' : `GET ${m.checkEndpoint}`);
+  field('ttl', m.ttl > 0 ? `${m.ttl}s (unloaded after ${m.ttl} s without requests)` : 'none (stays loaded until swapped out or unloaded)');
+  field('group', group);
+  return lines;
+}
+
+/**
+ * The report of what `config` (loaded from `file`) would run: every model (aliases, the exact
+ * command words, proxy and port, health check, ttl, group), the groups, and the loader's
+ * warnings. Secret-looking env values are hidden; nothing is started or probed.
+ */
+export function describeConfig(config: Config, file: string, listen: ListenPlan): ConfigReport {
+  const problems: string[] = [];
+  const ids = Object.keys(config.models).sort();
+  const groups = withDefaultGroup(config.groups, ids);
+  const groupOf = new Map<string, string>();
+  for (const [name, g] of Object.entries(groups)) for (const m of g.members) if (!groupOf.has(m)) groupOf.set(m, name);
+
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const out: string[] = [
+    `config:       ${file}`,
+    `listen:       ${listen.tls ? 'https' : 'http'}://${host}:${listen.port}`,
+    `settings:     healthCheckTimeout ${config.healthCheckTimeout}s, startPort ${config.startPort}, ` +
+      `apiKeys ${config.apiKeys.length === 0 ? 'none (no authentication)' : `${config.apiKeys.length} (not shown)`}`,
+  ];
+  if (config.preload.length > 0) out.push(`preload:      ${config.preload.join(', ')}`);
+
+  out.push('', `models (${ids.length}):`);
+  if (ids.length === 0) out.push('  none: every request will be answered 404');
+  for (const id of ids) out.push(...modelLines(id, config.models[id]!, groupOf.get(id) ?? DEFAULT_GROUP, problems));
+
+  const names = Object.keys(groups);
+  out.push('', `groups (${names.length}):`);
+  for (const name of names) {
+    const g = groups[name]!;
+    out.push(`  ${name}: swap ${g.swap}, exclusive ${g.exclusive}, persistent ${g.persistent}; members: ${g.members.join(', ') || 'none'}`);
+  }
+
+  out.push('', `warnings (${config.warnings.length}):`);
+  for (const w of config.warnings) out.push(`  ${w}`);
+  if (config.warnings.length === 0) out.push('  none');
+  out.push('');
+  return { text: out.join('\n'), problems };
+}

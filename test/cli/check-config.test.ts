@@ -1,0 +1,131 @@
+/**
+ * `swapstate --check-config` (issue 11), like `nginx -t`: the real command, real exit codes.
+ * A valid config prints what would run and exits 0; an invalid one exits 1 with the error at
+ * its file:line; either way nothing listens and nothing is started (not even a preload).
+ */
+import { createServer, type Server } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
+import { demoModel, freePort, killRuns, markedProcesses, removeTempDirs, spawnCli, tempDir, UPSTREAM, writeConfig } from './cli-harness.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir();
+});
+afterEach((ctx) => killRuns(ctx.task.id));
+afterAll(() => {
+  killRuns();
+  removeTempDirs();
+});
+
+/** A TCP server holding a port, so a run that tried to listen there would fail. */
+async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const blocker: Server = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (blocker.address() as { port: number }).port,
+    close: () => new Promise((resolve) => blocker.close(() => resolve())),
+  };
+}
+
+describe.concurrent('--check-config', () => {
+  it('a valid config: prints each model, its command words, proxy and port, ttl, group; the groups; the warnings; exit 0', async ({
+    expect,
+    task,
+  }) => {
+    const startPort = await freePort();
+    const file = writeConfig(
+      dir,
+      'valid.yaml',
+      `startPort: ${startPort}
+hooks:
+  on_startup:
+    preload: [chat]
+models:
+${demoModel('chat', { args: '--load-delay 0', extra: ['aliases: [c, talk]', 'ttl: 60', 'env: [HF_TOKEN=hunter2, MODE=fast]', 'tll: 5'] })}
+  fixed:
+    cmd: "'/opt/my server/bin' --port 9999 --name 'a b'"
+    proxy: http://127.0.0.1:9999
+    checkEndpoint: none
+groups:
+  g:
+    swap: true
+    exclusive: false
+    members: [chat]
+`,
+    );
+    const held = await holdPort();
+    try {
+      // --listen names a port that is taken: a run that listened would fail with EADDRINUSE.
+      const run = spawnCli(['--check-config', '--config', file, '--listen', `127.0.0.1:${held.port}`], { tag: task.id });
+      expect(await run.waitExit(), run.stderr()).toEqual({ code: 0, signal: null });
+      const out = run.stdout();
+      expect(out).toContain(`config:       ${file}\nlisten:       http://127.0.0.1:${held.port}\n`);
+      expect(out).toContain(
+        [
+          '  chat',
+          '    aliases:     c, talk',
+          `    cmd:         [${JSON.stringify(process.execPath)}, ${JSON.stringify(UPSTREAM)}, "--port", "${startPort}", "--id", "chat", "--load-delay", "0"]`,
+          '    env:         HF_TOKEN=[REDACTED] MODE=fast',
+          `    proxy:       http://127.0.0.1:${startPort} (port ${startPort})`,
+          '    health:      GET /health',
+          '    ttl:         60s (unloaded after 60 s without requests)',
+          '    group:       g',
+          '  fixed',
+          '    cmd:         ["/opt/my server/bin", "--port", "9999", "--name", "a b"]',
+          '    proxy:       http://127.0.0.1:9999 (port 9999)',
+          '    health:      none (ready once started)',
+          '    ttl:         none (stays loaded until swapped out or unloaded)',
+          '    group:       (default)',
+        ].join('\n'),
+      );
+      expect(out).toContain(
+        'groups (2):\n  g: swap true, exclusive false, persistent false; members: chat\n' +
+          '  (default): swap true, exclusive true, persistent false; members: fixed\n',
+      );
+      expect(out).toContain(`warnings (1):\n  ${file}:12: unknown key "models.chat.tll" ignored (did you mean "ttl"?)\n`);
+      expect(out).toMatch(new RegExp(`swapstate: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: config is valid\\n$`));
+      expect(out).not.toContain('hunter2');
+      expect(run.stderr()).toBe('');
+      // Nothing was started, not even the preload: no process of the run is left.
+      expect(markedProcesses(run.marker)).toEqual([]);
+    } finally {
+      await held.close();
+    }
+  });
+
+  it('-check-config (one dash, like every flag) with a top-level typo: exit 1, the error at its file:line, nothing printed to stdout', async ({
+    expect,
+    task,
+  }) => {
+    const file = writeConfig(dir, 'typo.yaml', `healthCheckTimeout: 30\nmodel:\n${demoModel('a')}`);
+    const run = spawnCli(['-check-config', '-config', file], { tag: task.id });
+    expect(await run.waitExit()).toEqual({ code: 1, signal: null });
+    expect(run.stderr()).toBe(`swapstate: failed to load config: ${file}:2: unknown key "model" (did you mean "models"?)\n`);
+    expect(run.stdout()).toBe('');
+  });
+
+  it('a cmd that cannot be split into words: exit 1, naming the model (a start would fail at the first request)', async ({
+    expect,
+    task,
+  }) => {
+    const file = writeConfig(dir, 'quote.yaml', 'models:\n  m:\n    cmd: server --port ${PORT} --name "open\n');
+    const run = spawnCli(['--check-config', `--config=${file}`], { tag: task.id });
+    expect(await run.waitExit()).toEqual({ code: 1, signal: null });
+    expect(run.stderr()).toContain(`swapstate: ${file}: model m: cmd cannot be split into words: unterminated double quote`);
+    expect(run.stderr()).toContain(`swapstate: ${file}: config check failed\n`);
+    expect(run.stdout()).toContain('    cmd:         INVALID: unterminated double quote');
+  });
+
+  it('without --config: exit 1, as a start would', async ({ expect, task }) => {
+    const run = spawnCli(['--check-config'], { tag: task.id });
+    expect(await run.waitExit()).toEqual({ code: 1, signal: null });
+    expect(run.stderr()).toBe('swapstate: at least one of -config or -config-dir must be provided\n');
+  });
+
+  it('is in the usage text', async ({ expect, task }) => {
+    const run = spawnCli(['--help'], { tag: task.id });
+    expect(await run.waitExit()).toEqual({ code: 0, signal: null });
+    expect(run.stdout()).toContain('swapstate --check-config --config <file>');
+    expect(run.stdout()).toMatch(/--check-config\s+validate the config and print what would run/);
+  });
+});
