@@ -72,7 +72,8 @@ export type PortProbe = 'free' | 'taken' | 'unknown';
 /**
  * Tries to connect: refused means free, accepted means someone listens. Nothing is sent (the
  * socket is closed as soon as it connects). Other errors (no route, address not available)
- * say nothing about the port: `unknown`, and the start goes on as it would have.
+ * and a probe that gets no answer within `timeoutMs` say nothing about the port: `unknown`,
+ * and the start goes on as it would have.
  */
 export function probePort(host: string, port: number, timeoutMs = 1_000): Promise<PortProbe> {
   return new Promise((resolve) => {
@@ -82,8 +83,11 @@ export function probePort(host: string, port: number, timeoutMs = 1_000): Promis
       socket.destroy();
       resolve(result);
     };
-    // On loopback a refusal is immediate; a listener whose backlog is full is still a listener.
-    const timer = setTimeout(() => done('taken'), timeoutMs);
+    // On loopback a refusal is immediate, but its event can wait behind a busy event loop:
+    // after a stall the timers run before the I/O callbacks, so a timeout says nothing about
+    // the port (a loaded test run saw "in use by another process" for free ports). Unknown: the
+    // start goes on, and a real holder then shows as the server's own EADDRINUSE.
+    const timer = setTimeout(() => done('unknown'), timeoutMs);
     socket.once('connect', () => done('taken'));
     socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'free' : 'unknown'));
   });
