@@ -16,6 +16,7 @@
  */
 import { isIPv4, isIPv6, connect } from 'node:net';
 import type { PortClaim, PortHolder, PortHolders } from './port-holders.ts';
+import { portOwner } from './port-owner.ts';
 
 /** Where a model's server will listen, as the health check and the proxy will reach it. */
 export interface PortEndpoint {
@@ -145,7 +146,8 @@ export async function clearPort(
     if (probe === 'taken') {
       const stuck = holders.of(endpoint.key).find((h) => waited.has(h));
       if (stuck) return { error: `${prefix} is still in use by ${describe(stuck)}, which did not exit within its stop grace` };
-      return { error: `${prefix} is already in use by another process` };
+      const owner = portOwner(endpoint.port);
+      return { error: `${prefix} is already in use by another process${owner ? ` (${owner})` : ''}` };
     }
     if (holders.of(endpoint.key).every((h) => waited.has(h))) return { claim: holders.claim(endpoint.key, model) };
   }

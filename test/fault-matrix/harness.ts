@@ -603,8 +603,11 @@ export const MSG = {
   exitedPrematurely: (model: string) =>
     failedStart(`unspecific error: upstream command exited prematurely (exit code 1): ${model} crashing (fault injected)`),
   /** Someone else listens on the model's port: the start fails before its command runs. */
-  portTaken: (port: number, proxy: string) =>
-    failedStart(`unspecific error: port ${port} (from proxy ${proxy}) is already in use by another process`),
+  portTaken: (port: number, proxy: string) => {
+    // The squatter is a server of this test process: the message names it (pid and command).
+    const known = failedStart(`unspecific error: port ${port} (from proxy ${proxy}) is already in use by another process`).source;
+    return new RegExp(known.replace(' by another process', ` by another process \\(pid ${process.pid}: [^)]+\\)`));
+  },
   unloaded: 'unspecific error: swapstate: model unloaded',
   shuttingDown: 'swapstate is shutting down',
   healthTimeout: failedStart('unspecific error: health check timed out after 15s', 'always'),
