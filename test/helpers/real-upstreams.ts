@@ -60,12 +60,14 @@ export async function freePortBlock(count: number): Promise<number> {
     const base = slice.from + Math.floor(Math.random() * (slice.to - slice.from - count));
     // Blocks handed to servers of this worker that have not bound their ports yet count as taken.
     if (handedOut.some(([b, n]) => base < b + n && b < base + count)) continue;
+    // Held from before the first await: concurrent callers (tests of one file run side by side)
+    // checked overlapping candidates between their awaits, and both got the same ports.
+    const entry: [number, number] = [base, count];
+    handedOut.push(entry);
     let free = true;
     for (let p = base; p < base + count && free; p++) free = await canListen(p);
-    if (free) {
-      handedOut.push([base, count]);
-      return base;
-    }
+    if (free) return base;
+    handedOut.splice(handedOut.indexOf(entry), 1);
   }
   throw new Error(`no block of ${count} free ports found`);
 }
