@@ -151,7 +151,7 @@ describe('demo upstream', () => {
   });
 
   it('streams N separate chunks then [DONE]', async () => {
-    const up = await start(['--stream-chunks', '4', '--chunk-delay', '40']);
+    const up = await start(['--stream-chunks', '4', '--chunk-delay', '250']);
     const res = await post(`${up.url}/v1/chat/completions`, { stream: true, messages: [{ role: 'user', content: 'x' }] });
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     expect(res.headers.get('cache-control')).toBe('no-cache');
@@ -161,8 +161,10 @@ describe('demo upstream', () => {
     const chunks = events.slice(0, 4).map((e) => JSON.parse(e.data));
     for (const c of chunks) expect(c.object).toBe('chat.completion.chunk');
     expect(chunks.map((c) => c.choices[0].delta.content).join('')).toBe('Hello from demo. You');
-    // Flushed one by one, not buffered: 3 gaps of 40 ms between first and last chunk.
-    expect(events[3]!.at - events[0]!.at).toBeGreaterThanOrEqual(60);
+    // Flushed one by one, not buffered: 3 gaps of 250 ms between first and last chunk (a
+    // buffered stream arrives at once). A busy client may read late and bunch some chunks, so
+    // only one gap of the three is asserted.
+    expect(events[3]!.at - events[0]!.at).toBeGreaterThanOrEqual(250);
 
     // max_tokens caps the chunk count.
     const capped = await readEvents(await post(`${up.url}/v1/completions`, { stream: true, prompt: 'p', max_tokens: 2 }));
