@@ -11,18 +11,35 @@ export interface Req {
   model: string;
 }
 
-/** Why a request got no handler. The HTTP layer maps each code to a status and body. */
+/**
+ * Why a request got no handler: a stable code and the facts behind it. The core owns the
+ * codes; every status and every word a client reads belong to the HTTP error catalogue
+ * (src/http/error-catalogue.ts), so the two cannot drift apart.
+ */
 export type SchedErrorCode =
+  /** The model is not configured. */
   | 'MODEL_NOT_FOUND'
+  /** The model's `concurrencyLimit` is reached. */
   | 'CONCURRENCY_LIMIT'
+  /** The start the request waited for failed. */
   | 'SWAP_FAILED'
+  /** An unload took the model away while the request waited. */
   | 'MODEL_UNLOADED'
+  /** swapstate is shutting down (or its scheduler has failed): nothing is served any more. */
   | 'SHUTTING_DOWN'
+  /** The model failed to start repeatedly and refuses starts for a while (crash-loop protection). */
   | 'BACKING_OFF';
 
 export interface SchedError {
   code: SchedErrorCode;
-  message: string;
+  /**
+   * The failure underneath, in the words of what failed, when there is one: the start's
+   * error as the process reported it (SWAP_FAILED; BACKING_OFF: the last failed start), or
+   * the scheduler actor's error (SHUTTING_DOWN after a failure). Never swapstate's wording.
+   */
+  message?: string;
+  /** For BACKING_OFF: the model that refuses starts. */
+  model?: string;
   /** For BACKING_OFF: how long until the model may be started again. */
   retryAfterMs?: number;
   /**
@@ -39,7 +56,7 @@ export interface SchedError {
  * one of `grantServe` / `grantError`, unless it is cancelled first.
  */
 export type Effect =
-  /** Admission decided; `error` set means rejected (404 unknown, 429 over the limit, ...). */
+  /** Admission decided; `error` set means rejected (unknown model, over the limit, ...). */
   | { type: 'admit'; reqId: string; model: string; error?: SchedError }
   /** The request may be proxied to `model` now; it must be answered by SERVE_DONE later. */
   | { type: 'grantServe'; reqId: string; model: string }

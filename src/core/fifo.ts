@@ -8,9 +8,9 @@
  * decision is reproducible in a unit test.
  *
  * The request path, in llama-swap's order (reference section 6):
- *  1. unknown model                        -> admit error MODEL_NOT_FOUND (404)
- *     backing off after failed starts       -> admit error BACKING_OFF (503; swapstate only)
- *  2. reserved(model) >= concurrencyLimit   -> admit error CONCURRENCY_LIMIT (429)
+ *  1. unknown model                        -> admit error MODEL_NOT_FOUND
+ *     backing off after failed starts       -> admit error BACKING_OFF (swapstate only)
+ *  2. reserved(model) >= concurrencyLimit   -> admit error CONCURRENCY_LIMIT
  *  3. a swap to the same model is running   -> join its waiters (one load serves all)
  *  4. ready, nothing to evict, not evicted  -> grant at once (fast path)
  *  5. collides with a running swap          -> queue
@@ -125,7 +125,7 @@ export function onRequest(state: FifoState, req: Req, swapper: Swapper): Step {
   const d = new Draft(state);
   const policy = d.s.models[req.model];
   if (!policy) {
-    d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.notFound(req.model) });
+    d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.notFound() });
   } else if (d.s.shuttingDown) {
     d.emit({ type: 'admit', reqId: req.reqId, model: req.model, error: errors.shuttingDown() });
   } else if (d.s.procs[req.model]?.backoff) {
@@ -328,23 +328,21 @@ function collidingSwap(s: FifoState, target: string, evict: readonly string[]): 
   );
 }
 
-/** The core's error messages; the HTTP layer wraps them in llama-swap's envelope. */
+/** The core's refusals: codes and facts only (see SchedError); the HTTP catalogue words them. */
 const errors = {
-  notFound: (model: string): SchedError => ({
-    code: 'MODEL_NOT_FOUND',
-    message: `no local server found for requested model: ${model}`,
-  }),
-  overLimit: (): SchedError => ({ code: 'CONCURRENCY_LIMIT', message: 'Too many requests' }),
+  notFound: (): SchedError => ({ code: 'MODEL_NOT_FOUND' }),
+  overLimit: (): SchedError => ({ code: 'CONCURRENCY_LIMIT' }),
   swapFailed: (why: string, retriedAfterEvicting?: string[]): SchedError => ({
     code: 'SWAP_FAILED',
     message: why,
     ...(retriedAfterEvicting && retriedAfterEvicting.length > 0 ? { retriedAfterEvicting: [...retriedAfterEvicting] } : {}),
   }),
-  unloaded: (): SchedError => ({ code: 'MODEL_UNLOADED', message: 'swapstate: model unloaded' }),
-  shuttingDown: (): SchedError => ({ code: 'SHUTTING_DOWN', message: 'swapstate is shutting down' }),
+  unloaded: (): SchedError => ({ code: 'MODEL_UNLOADED' }),
+  shuttingDown: (): SchedError => ({ code: 'SHUTTING_DOWN' }),
   backingOff: (model: string, b: { error: string; retryAfterMs: number }): SchedError => ({
     code: 'BACKING_OFF',
-    message: `model ${model} failed to start repeatedly; next try in ${Math.ceil(b.retryAfterMs / 1000)}s. Last error: ${b.error}`,
+    model,
+    message: b.error,
     retryAfterMs: b.retryAfterMs,
   }),
 };
@@ -414,7 +412,7 @@ class Draft {
       const remaining: Req[] = [];
       for (const req of pending) {
         const backoff = this.s.procs[req.model]?.backoff;
-        if (!this.s.models[req.model]) this.fail(req, errors.notFound(req.model));
+        if (!this.s.models[req.model]) this.fail(req, errors.notFound());
         else if (backoff) this.fail(req, errors.backingOff(req.model, backoff));
         else if (!this.route(req, swapper)) remaining.push(req);
       }

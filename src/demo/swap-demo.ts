@@ -37,7 +37,7 @@ const requests = ['a', 'a', 'b'].map((m, i) => {
   const ticket = swapstate.request(m);
   say(`request ${i + 1} for ${m}`);
   return ticket.grant.then(async (g) => {
-    say(`request ${i + 1} for ${m}: ${g.ok ? 'granted' : g.error.message}`);
+    say(`request ${i + 1} for ${m}: ${g.ok ? 'granted' : `${g.error.code}${g.error.message ? `: ${g.error.message}` : ''}`}`);
     await new Promise((r) => setTimeout(r, 200)); // "serving"
     ticket.done();
   });

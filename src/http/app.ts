@@ -8,7 +8,8 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppDeps } from './deps.ts';
-import { handlerError, HttpError, sendError } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { handlerError, sendError } from './error-response.ts';
 import { eventsRoutes } from './events-routes.ts';
 import { inflightRoutes } from './inflight-routes.ts';
 import { logsRoutes } from './logs-routes.ts';
@@ -89,7 +90,7 @@ export function createApp(deps: AppDeps): express.Express {
   // OK while every request hung).
   const ok = (req: Request, res: Response) => {
     const problem = deps.liveness();
-    if (problem) return sendError(req, res, new HttpError(503, problem));
+    if (problem) return sendError(req, res, httpErrors.unhealthy(problem));
     res.type('text/plain').send('OK');
   };
   app.get('/health', ok);
@@ -110,11 +111,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use((req: Request, res: Response) => {
     const allow = allowedMethods(req.path);
-    if (allow) {
-      res.status(405).setHeader('Allow', allow).type('text/plain').send('Method Not Allowed');
-      return;
-    }
-    res.status(404).type('text/plain').send('404 page not found');
+    sendError(req, res, allow ? httpErrors.methodNotAllowed(allow) : httpErrors.routeNotFound());
   });
 
   // A handler that throws must cost one request, never the server.

@@ -8,7 +8,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { sendError, unauthorized } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 
 /**
  * The key a request presents, in llama-swap's precedence: Basic password > Bearer token >
@@ -82,6 +83,6 @@ export function apiKeyAuth(keys: () => readonly string[]) {
       next();
       return;
     }
-    sendError(req, res, unauthorized());
+    sendError(req, res, httpErrors.unauthorized());
   };
 }

@@ -17,7 +17,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BodyBudget } from './body-budget.ts';
-import { payloadTooLarge, sendError, tooManyBufferedBodies } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 import { continueBody } from './expect-continue.ts';
 
 export class BodyTooLarge extends Error {
@@ -136,12 +137,12 @@ export async function readBodyOrRefuse(req: IncomingMessage, res: ServerResponse
     }
     if (err instanceof BodyTooLarge) {
       res.setHeader('Connection', 'close');
-      sendError(req, res, payloadTooLarge(err.limit));
+      sendError(req, res, httpErrors.payloadTooLarge(err.limit));
       return null;
     }
     if (err instanceof BodyBudgetExceeded) {
       res.setHeader('Connection', 'close');
-      sendError(req, res, tooManyBufferedBodies(err.capacity));
+      sendError(req, res, httpErrors.tooManyBufferedBodies(err.capacity));
       return null;
     }
     throw err;

@@ -30,7 +30,8 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import type { Config } from '../config/types.ts';
 import { requestHost } from './client-address.ts';
-import { HttpError, sendError } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 
 type Next = () => void;
 
@@ -110,15 +111,7 @@ export function hostGuard(config: () => Config, listenHost: string) {
     if (cfg.apiKeys.length > 0) return next();
     const name = hostNameOf(requestHost(req, cfg));
     if (isOwnHostName(name, listenHost, cfg.allowedHosts)) return next();
-    sendError(
-      req,
-      res,
-      new HttpError(
-        403,
-        `host "${name}" is not a name of this server; a web page may have rebound its DNS name to it. ` +
-          'Add the name to allowedHosts in the config (or set apiKeys) to allow it',
-      ),
-    );
+    sendError(req, res, httpErrors.hostNotAllowed(name));
   };
 }
 
@@ -135,11 +128,6 @@ export function crossSiteGuard(config: () => Config) {
     if (origin !== null && (cfg.allowedOrigins.includes('*') || cfg.allowedOrigins.includes(origin.toLowerCase()))) return next();
     const keyed = cfg.apiKeys.length > 0;
     if (keyed && presentsOwnKey(req)) return next();
-    const from = origin === null ? 'another site' : `origin "${origin}"`;
-    sendError(
-      req,
-      res,
-      new HttpError(403, `cross-site request from ${from} refused: add the origin to allowedOrigins in the config${keyed ? ', or send the API key as a Bearer token' : ''}`),
-    );
+    sendError(req, res, httpErrors.crossSiteRefused(origin, keyed));
   };
 }

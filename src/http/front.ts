@@ -19,7 +19,8 @@ import express, { Router } from 'express';
 import { accessLog } from './access-log.ts';
 import { corsPreflight } from './cors.ts';
 import type { AppDeps } from './deps.ts';
-import { handlerError } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { handlerError, sendError } from './error-response.ts';
 import { modelRouteHandler } from './model-routes.ts';
 import { expectContinue } from './expect-continue.ts';
 import { oneAtATime } from './one-at-a-time.ts';
@@ -29,14 +30,6 @@ import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target
 import { MODEL_ROUTES } from './route-table.ts';
 
 type Next = (err?: unknown) => void;
-
-/** Go's answer to a request target its URL parser refuses (e.g. `/a%zz`): plain, and close. */
-function badRequestTarget(res: ServerResponse): void {
-  res.statusCode = 400;
-  res.setHeader('Connection', 'close');
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.end('400 Bad Request');
-}
 
 /**
  * The front of every request, in one layer (each router layer costs a request a match and a
@@ -54,9 +47,9 @@ function frontChecks(deps: AppDeps) {
     log(req, res);
     if (req.method === 'OPTIONS' && url === '*') return cors(req, res, next);
     const target = parseRequestTarget(url);
-    if (!target) return badRequestTarget(res);
+    if (!target) return sendError(req, res, httpErrors.badRequestTarget());
     const { path } = target;
-    if (path.includes('%') && !hasValidEscapes(path)) return badRequestTarget(res);
+    if (path.includes('%') && !hasValidEscapes(path)) return sendError(req, res, httpErrors.badRequestTarget());
     // Go's mux answers a path with `.`, `..` or empty segments with a 301 to the cleaned
     // path, before any handler: `/upstream/a/../b/x` never reaches model a, nor b unless the
     // client follows the redirect with a request of its own. `%2F` and `%2e%2e` stay as they are.

@@ -4,7 +4,8 @@
  */
 import { Router } from 'express';
 import type { AppDeps } from './deps.ts';
-import { HttpError, sendError } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 
 const CANCEL = /^\/api\/inflight\/([^/]+)\/cancel$/;
@@ -17,11 +18,9 @@ export function inflightRoutes(deps: AppDeps): Router {
   r.post(/^\/api\/inflight\//, (req, res) => {
     const m = CANCEL.exec(parseRequestTarget(req.originalUrl)?.path ?? '');
     // Any other path under the prefix matches no pattern of Go's mux: its plain 404.
-    if (!m) return void res.status(404).type('text/plain').send('404 page not found');
+    if (!m) return sendError(req, res, httpErrors.routeNotFound());
     const id = decodePathComponent(m[1]!);
-    if (id === null || !deps.inflight.cancel(id)) {
-      return sendError(req, res, new HttpError(404, 'inflight request not found'));
-    }
+    if (id === null || !deps.inflight.cancel(id)) return sendError(req, res, httpErrors.inflightNotFound());
     res.json({ msg: 'ok' });
   });
 

@@ -7,7 +7,8 @@ import { resolveModel } from '../config/load.ts';
 import type { RingLog } from '../runtime/ring-log.ts';
 import type { AppDeps } from './deps.ts';
 import type { OpenStreams } from './open-streams.ts';
-import { HttpError, sendError } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { goRedirect } from './redirect.ts';
 
@@ -53,9 +54,7 @@ export function logsRoutes(deps: AppDeps): Router {
     if (id === 'proxy') return streamLog(req, res, deps.logs.proxy, deps.streams);
     if (id === 'upstream') return streamLog(req, res, deps.logs.hub.upstream, deps.streams);
     const model = id === '' ? null : resolveModel(deps.current().config, id);
-    if (model === null) {
-      return sendError(req, res, new HttpError(400, "invalid logger. Use 'proxy', 'upstream' or a model's ID"));
-    }
+    if (model === null) return sendError(req, res, httpErrors.invalidLogger());
     streamLog(req, res, deps.logs.hub.forModel(model), deps.streams);
   });
 

@@ -4,7 +4,8 @@
 import { Router, type Request, type Response } from 'express';
 import { resolveModel } from '../config/load.ts';
 import type { AppDeps } from './deps.ts';
-import { modelNotFound, sendError } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 import { listModels } from './models-listing.ts';
 import { suggestModels } from './model-suggestions.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
@@ -68,7 +69,7 @@ export function managementRoutes(deps: AppDeps): Router {
     if (id === null) {
       // Named as decoded; an undecodable name (`%ff`) as the client wrote it.
       const named = requested ?? raw;
-      return sendError(req, res, modelNotFound(named, suggestModels(config, named)));
+      return sendError(req, res, httpErrors.modelNotFound(named, suggestModels(config, named)));
     }
     await runtime.unload([id]);
     res.type('text/plain').send('OK');

@@ -7,7 +7,7 @@
  * works on a Buffer.
  */
 import busboy from 'busboy';
-import type { NoModelReason } from './errors.ts';
+import type { NoModelReason } from './error-wording.ts';
 import { JSON_FULL_PARSE_LIMIT, MINUS, scanTopLevel, type JsonMember } from './json-top-level.ts';
 import { formNoModelReason, jsonNoModelReason, queryNoModelReason, unreadBodyReason } from './no-model-reason.ts';
 

@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveModel } from '../config/load.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
-import { HttpError, modelNotIdentified, noRouter, sendError } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 import { applyFilters } from './filters.ts';
 import { extractModel, rewriteModel } from './model-extract.ts';
 import { suggestModels } from './model-suggestions.ts';
@@ -25,10 +26,10 @@ export function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: Incom
     const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (body === null) return;
     const { model: requested, reason } = await extractModel(req, body);
-    if (!requested) return sendError(req, res, modelNotIdentified(reason));
+    if (!requested) return sendError(req, res, httpErrors.modelNotIdentified(reason));
     const real = resolveModel(state.config, requested);
     const cfg = real === null ? undefined : state.config.models[real];
-    if (real === null || !cfg) return sendError(req, res, noRouter(requested, suggestModels(state.config, requested)));
+    if (real === null || !cfg) return sendError(req, res, httpErrors.noRouter(requested, suggestModels(state.config, requested)));
 
     // The body goes upstream as it was read (a GET's too: its length header is forwarded),
     // rewritten only for the methods llama-swap rewrites.
@@ -42,7 +43,7 @@ export function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: Incom
         forwardBody = rewriteModel(forwardBody, String(req.headers['content-type']), cfg.useModelName);
       }
     } catch (err) {
-      return sendError(req, res, new HttpError(500, `unspecific error: ${(err as Error).message}`));
+      return sendError(req, res, httpErrors.unspecific((err as Error).message));
     }
     await serveThroughScheduler(req, res, deps, state, {
       model: real,

@@ -7,7 +7,7 @@
  */
 import { closestFirst } from '../config/did-you-mean.ts';
 import type { Config } from '../config/types.ts';
-import type { AvailableModels } from './errors.ts';
+import type { AvailableModels } from './error-wording.ts';
 
 /** At most this many names are offered; the rest are counted. */
 export const SUGGESTED_MODELS = 10;

@@ -5,9 +5,9 @@
  *
  * These run only after extraction found no model, never on the hot path; they may look at
  * the body again (JSON.parse a small body for the parser's position, check a form for a
- * JSON-looking body). The words are in errors.ts ({@link noModelReasonText}).
+ * JSON-looking body). The words are in error-wording.ts ({@link noModelReasonText}).
  */
-import type { NoModelReason } from './errors.ts';
+import type { NoModelReason } from './error-wording.ts';
 import { JSON_FULL_PARSE_LIMIT, scanTopLevel } from './json-top-level.ts';
 
 const MODEL_KEY: ReadonlySet<string> = new Set(['model']);

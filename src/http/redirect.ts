@@ -4,7 +4,7 @@
  * an HTML content type for GET and HEAD, and a one-link body for GET.
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { escapeHtml } from './errors.ts';
+import { escapeHtml } from './error-response.ts';
 
 /** Answers `req` with a redirect to `location`, as Go's `http.Redirect(w, r, location, status)`. */
 export function goRedirect(req: IncomingMessage, res: ServerResponse, status: number, location: string): void {

@@ -11,7 +11,9 @@ import type { InflightHandle } from '../observability/inflight.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { clientAddress } from './client-address.ts';
 import type { SchedError } from '../core/effects.ts';
-import { fromSchedError, HttpError, sendError } from './errors.ts';
+import { fromSchedError, httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
+import type { HttpError } from './http-error.ts';
 
 export interface ServeOptions {
   /** The real model id (aliases resolved). */
@@ -65,7 +67,7 @@ export async function serveThroughScheduler(
     tracked?.serving();
     const cfg = state.config.models[opts.model];
     const view = state.runtime.process(opts.model);
-    if (!cfg || !view) return sendError(req, res, new HttpError(500, `unspecific error: no process for ${opts.model}`));
+    if (!cfg || !view) return sendError(req, res, httpErrors.noProcess(opts.model));
     const outcome = await deps.proxy.forward(req, res, {
       base: cfg.proxy,
       path: opts.forwardPath,
@@ -75,7 +77,7 @@ export async function serveThroughScheduler(
     if (!outcome.ok) {
       deps.logs.logger.warn(`${opts.model}: upstream error: ${outcome.error.message}`);
       if (!outcome.responded && !res.destroyed) {
-        sendError(req, res, new HttpError(502, `bad gateway: upstream ${opts.model} unreachable: ${outcome.error.message}`));
+        sendError(req, res, httpErrors.upstreamUnreachable(opts.model, outcome.error.message));
       } else {
         res.destroy();
       }

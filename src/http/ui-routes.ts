@@ -10,11 +10,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { processMachine } from '../../machines/process.machine.ts';
 import { machineChart } from '../observability/statechart.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { goRedirect } from './redirect.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -71,8 +73,8 @@ async function sendFile(res: Response, file: string): Promise<boolean> {
   }
 }
 
-function notFound(res: Response): void {
-  res.status(404).type('text/plain').send('404 page not found');
+function notFound(req: Request, res: Response): void {
+  sendError(req, res, httpErrors.routeNotFound());
 }
 
 export function uiRoutes(uiDir: string = resolveUiDir()): Router {
@@ -92,12 +94,12 @@ export function uiRoutes(uiDir: string = resolveUiDir()): Router {
     const path = parseRequestTarget(req.originalUrl)?.path ?? '';
     const rest = path.slice('/ui/'.length);
     const file = uiFilePath(uiDir, rest);
-    if (file === null) return notFound(res);
+    if (file === null) return notFound(req, res);
     const last = rest.split('/').pop() ?? '';
     if (last !== '' && (await sendFile(res, file))) return;
     // Client-side routes (`/ui/models`, `/ui/`) get the app; a missing asset is a plain 404.
-    if (last.includes('.')) return notFound(res);
-    if (!(await sendFile(res, join(uiDir, 'index.html')))) notFound(res);
+    if (last.includes('.')) return notFound(req, res);
+    if (!(await sendFile(res, join(uiDir, 'index.html')))) notFound(req, res);
   });
 
   return r;

@@ -13,7 +13,8 @@ import { compileIgnorePath } from '../config/ignore-paths.ts';
 import type { Config } from '../config/types.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
-import { HttpError, modelNotFound, sendError } from './errors.ts';
+import { httpErrors } from './error-catalogue.ts';
+import { sendError } from './error-response.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { suggestModels } from './model-suggestions.ts';
 import { findModelRoute } from './route-table.ts';
@@ -98,7 +99,7 @@ export function upstreamRoutes(deps: AppDeps): RequestHandler {
     const hit = splitUpstreamPath(state.config, target.path);
     if (!hit) {
       const named = upstreamModelGuess(target.path);
-      return sendError(req, res, modelNotFound(named, suggestModels(state.config, named)));
+      return sendError(req, res, httpErrors.modelNotFound(named, suggestModels(state.config, named)));
     }
     if (hit.rest === null) {
       const status = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308;
@@ -107,7 +108,7 @@ export function upstreamRoutes(deps: AppDeps): RequestHandler {
     const rest = hit.rest;
     // The patterns only matter while the model is not loaded: they are not run otherwise.
     if (state.runtime.process(hit.model)?.state !== 'ready' && ignorePathsOf(state.config).some((re) => re.test(rest))) {
-      return sendError(req, res, new HttpError(409, `model ${hit.model} is not loaded; path matches upstream.ignorePaths`));
+      return sendError(req, res, httpErrors.ignoredPathNotLoaded(hit.model));
     }
     const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (body === null) return;

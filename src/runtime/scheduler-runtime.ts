@@ -107,9 +107,9 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
   actor.subscribe({
     error: (err) => {
       log.warn(`scheduler stopped on error: ${String(err)}`);
-      tickets.close({ code: 'SHUTTING_DOWN', message: `swapstate scheduler failed: ${String(err)}` });
+      tickets.close({ code: 'SHUTTING_DOWN', message: String(err) });
     },
-    complete: () => tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate is shutting down' }),
+    complete: () => tickets.close({ code: 'SHUTTING_DOWN' }),
   });
   actor.start();
   const root = actor;

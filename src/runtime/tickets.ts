@@ -123,7 +123,7 @@ export class Tickets {
     }
     for (const [ticket, d] of this.unloads) {
       this.unloads.delete(ticket);
-      d.resolve({ ticket, targets: [], error: error.message });
+      d.resolve({ ticket, targets: [], error: error.message ?? error.code });
     }
   }
 
@@ -132,7 +132,7 @@ export class Tickets {
     const ticket = `unload-${++this.seq}`;
     const d = deferred<UnloadedParams>();
     if (this.closedWith) {
-      d.resolve({ ticket, targets: [], error: this.closedWith.message });
+      d.resolve({ ticket, targets: [], error: this.closedWith.message ?? this.closedWith.code });
       return d.promise;
     }
     this.unloads.set(ticket, d);

@@ -529,7 +529,7 @@ export class World {
           if (e.error?.code !== expected) this.fail(`admit ${e.reqId}: got ${e.error?.code ?? 'ok'}, expected ${expected ?? 'ok'}`);
           if (e.error && step.effects.length !== 1) this.fail(`refused ${e.reqId} caused more than its admit`);
           if (expected === 'BACKING_OFF') {
-            if (e.error?.retryAfterMs !== backoff?.retryAfterMs || !e.error?.message.includes(backoff?.error ?? '?')) {
+            if (e.error?.retryAfterMs !== backoff?.retryAfterMs || e.error?.message !== backoff?.error || e.error?.model !== req.model) {
               this.fail(`admit ${e.reqId}: BACKING_OFF ${JSON.stringify(e.error)} does not carry the mirror's ${JSON.stringify(backoff)}`);
             }
             this.stats.backoffRefused++;

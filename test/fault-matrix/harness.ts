@@ -590,7 +590,7 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\
 /**
  * A failed start's message: `text`, then (always after a health-check timeout, and after a
  * start that was retried because it failed right after an eviction) how long the request
- * waited (errors.ts waitedText).
+ * waited (error-wording.ts waitedText).
  */
 const failedStart = (text: string, waited: 'maybe' | 'always' = 'maybe'): RegExp =>
   new RegExp(

@@ -1,41 +1,41 @@
 /**
- * The error catalogue and its three renderings. Unit level through renderError; sendError
- * against a real express app on port 0.
+ * The error catalogue and its three renderings (and Go's plain mux answers). Unit level
+ * through renderError; sendError against a real express app on port 0.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  badGateway,
-  badRequest,
-  conflict,
-  envelopeTypeAndCode,
-  errorEnvelope,
-  escapeHtml,
-  fromSchedError,
-  HttpError,
-  internalError,
+import { envelopeTypeAndCode, fromSchedError, httpErrors } from '../../src/http/error-catalogue.ts';
+import { errorEnvelope, escapeHtml, renderError, sendError } from '../../src/http/error-response.ts';
+import { noModelReasonText, QUOTED_CLIENT_TEXT_MAX, quoteClientText, type NoModelReason } from '../../src/http/error-wording.ts';
+import { HttpError } from '../../src/http/http-error.ts';
+
+const {
+  backingOff,
+  badRequestTarget,
+  clientError,
+  crossSiteRefused,
+  hostNotAllowed,
+  ignoredPathNotLoaded,
+  inflightNotFound,
+  invalidLogger,
+  methodNotAllowed,
   modelNotFound,
   modelNotIdentified,
   noLocalServer,
-  noModelReasonText,
-  noPeer,
+  noProcess,
   noRouter,
-  notReady,
   payloadTooLarge,
-  peerProxyError,
-  QUOTED_CLIENT_TEXT_MAX,
-  quoteClientText,
-  renderError,
-  sendError,
-  serviceUnavailable,
+  routeNotFound,
   shuttingDown,
-  swapFailed,
+  tooManyBufferedBodies,
   tooManyRequests,
   unauthorized,
-  type NoModelReason,
-} from '../../src/http/errors.ts';
+  unhealthy,
+  unspecific,
+  upstreamUnreachable,
+} = httpErrors;
 
 const servers: http.Server[] = [];
 
@@ -71,21 +71,47 @@ describe('catalogue', () => {
     ],
     [noLocalServer(), 404, 'no local server found for requested model'],
     [noLocalServer('m'), 404, 'no local server found for requested model "m"'],
-    [noPeer(), 404, 'no peer found for requested model'],
+    [inflightNotFound(), 404, 'inflight request not found'],
     [modelNotFound('nope', { closest: ['a'], more: 0 }), 404, 'model not found: "nope"; available models are a'],
     [modelNotFound(null, { closest: [], more: 0 }), 404, 'model not found: the path names no model; no models are available'],
     [unauthorized(), 401, 'unauthorized: invalid or missing API key'],
     [tooManyRequests(), 429, 'Too many requests'],
-    [swapFailed('health check timed out after 2m0s'), 500, 'unspecific error: health check timed out after 2m0s'],
-    [notReady('llama'), 503, '[llama] process is not ready'],
-    [serviceUnavailable('selector "x" has no available spillover targets'), 503, 'selector "x" has no available spillover targets'],
+    [unspecific('health check timed out after 2m0s'), 500, 'unspecific error: health check timed out after 2m0s'],
+    [unhealthy('scheduler is not running (stopped)'), 503, 'scheduler is not running (stopped)'],
+    [
+      tooManyBufferedBodies(1024),
+      503,
+      'too many request bodies in memory at once (maxBufferedRequestBytes is 1024 bytes); retry shortly',
+    ],
     [shuttingDown(), 503, 'swapstate is shutting down'],
-    [badGateway('boom'), 502, 'boom'],
-    [peerProxyError('dial tcp: refused'), 502, 'peer proxy error: dial tcp: refused'],
-    [badRequest('bad'), 400, 'bad'],
-    [conflict('model x is not loaded; ignored websocket requests cannot start it'), 409, 'model x is not loaded; ignored websocket requests cannot start it'],
-    [internalError('filter failed'), 500, 'filter failed'],
+    [upstreamUnreachable('m', 'connect ECONNREFUSED'), 502, 'bad gateway: upstream m unreachable: connect ECONNREFUSED'],
+    [noProcess('m'), 500, 'unspecific error: no process for m'],
+    [invalidLogger(), 400, "invalid logger. Use 'proxy', 'upstream' or a model's ID"],
+    [ignoredPathNotLoaded('x'), 409, 'model x is not loaded; path matches upstream.ignorePaths'],
+    [unspecific('filter failed'), 500, 'unspecific error: filter failed'],
     [payloadTooLarge(1024), 413, 'request body is too large: limit is 1024 bytes'],
+    [shuttingDown('boom'), 503, 'swapstate scheduler failed: boom'],
+    [
+      backingOff('b', 'upstream command exited prematurely', 4_000),
+      503,
+      'model b failed to start repeatedly; next try in 4s. Last error: upstream command exited prematurely',
+    ],
+    [
+      hostNotAllowed('evil.example'),
+      403,
+      'host "evil.example" is not a name of this server; a web page may have rebound its DNS name to it. ' +
+        'Add the name to allowedHosts in the config (or set apiKeys) to allow it',
+    ],
+    [
+      crossSiteRefused('https://a.example', true),
+      403,
+      'cross-site request from origin "https://a.example" refused: add the origin to allowedOrigins in the config, or send the API key as a Bearer token',
+    ],
+    [crossSiteRefused(null, false), 403, 'cross-site request from another site refused: add the origin to allowedOrigins in the config'],
+    [clientError(400, 'Failed to decode param'), 400, 'Failed to decode param'],
+    [routeNotFound(), 404, '404 page not found'],
+    [methodNotAllowed('GET, HEAD'), 405, 'Method Not Allowed'],
+    [badRequestTarget(), 400, '400 Bad Request'],
   ])('%o', (err, status, message) => {
     expect(err).toBeInstanceOf(HttpError);
     expect(err).toBeInstanceOf(Error);
@@ -113,6 +139,58 @@ describe('catalogue', () => {
 
   it('413 says payload_too_large as an invalid_request_error', () => {
     expect(json(payloadTooLarge(5))).toMatchObject({ error: { type: 'invalid_request_error', code: 'payload_too_large' } });
+  });
+});
+
+describe('every catalogue entry', () => {
+  // One example call per entry: an entry added to the catalogue without one here fails to compile.
+  const examples: { [K in keyof typeof httpErrors]: Parameters<(typeof httpErrors)[K]> } = {
+    modelNotIdentified: [{ kind: 'empty-body' }],
+    noRouter: ['q', { closest: ['a'], more: 0 }],
+    noLocalServer: ['m'],
+    modelNotFound: ['q', { closest: [], more: 0 }],
+    unauthorized: [],
+    hostNotAllowed: ['h'],
+    crossSiteRefused: ['https://a.example', false],
+    payloadTooLarge: [1],
+    tooManyBufferedBodies: [1],
+    tooManyRequests: [],
+    unspecific: ['x'],
+    shuttingDown: [],
+    backingOff: ['m', 'x', 1000],
+    upstreamUnreachable: ['m', 'x'],
+    noProcess: ['m'],
+    ignoredPathNotLoaded: ['m'],
+    unhealthy: ['x'],
+    invalidLogger: [],
+    inflightNotFound: [],
+    clientError: [418, 'x'],
+    routeNotFound: [],
+    methodNotAllowed: ['GET, HEAD'],
+    badRequestTarget: [],
+  };
+  const make = (name: keyof typeof httpErrors): HttpError => (httpErrors[name] as (...args: unknown[]) => HttpError)(...examples[name]);
+
+  it.each(Object.keys(examples) as Array<keyof typeof httpErrors>)('%s is an error status with a message and an envelope', (name) => {
+    const err = make(name);
+    expect(err).toBeInstanceOf(HttpError);
+    expect(err.status).toBeGreaterThanOrEqual(400);
+    expect(err.status).toBeLessThan(600);
+    expect(err.message).not.toBe('');
+    if (err.plain) return;
+    const table = envelopeTypeAndCode(err.status);
+    expect(json(err)).toEqual({ src: 'swapstate', error: { message: err.message, type: err.type ?? table.type, param: null, code: err.code ?? table.code } });
+  });
+
+  it("Go's mux answers stay plain text whatever the client accepts, with no product prefix", () => {
+    for (const accept of [undefined, 'text/html', 'text/plain', 'application/json']) {
+      const out = renderError(accept, methodNotAllowed('GET, HEAD, POST'));
+      expect(out.status).toBe(405);
+      expect(out.headers).toMatchObject({ 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD, POST' });
+      expect(out.body).toBe('Method Not Allowed');
+    }
+    expect(renderError('text/html', routeNotFound()).body).toBe('404 page not found');
+    expect(renderError(undefined, badRequestTarget()).headers).toMatchObject({ Connection: 'close', 'Content-Type': 'text/plain; charset=utf-8' });
   });
 });
 
@@ -146,7 +224,7 @@ describe('envelope', () => {
   });
 
   it('escapes <, > and & like Go encoding/json', () => {
-    const body = errorEnvelope(swapFailed(`failed to start command '<a & b>'`));
+    const body = errorEnvelope(unspecific(`failed to start command '<a & b>'`));
     expect(body).toContain('"unspecific error: failed to start command \'\\u003ca \\u0026 b\\u003e\'"');
     expect((JSON.parse(body) as { error: { message: string } }).error.message).toBe(
       "unspecific error: failed to start command '<a & b>'",
@@ -199,7 +277,7 @@ describe('fromSchedError', () => {
   it('swap failures and unloads are 500 unspecific errors', () => {
     const a = fromSchedError({ code: 'SWAP_FAILED', message: 'upstream command exited prematurely' });
     expect([a.status, a.message]).toEqual([500, 'unspecific error: upstream command exited prematurely']);
-    const b = fromSchedError({ code: 'MODEL_UNLOADED', message: 'swapstate: model unloaded' });
+    const b = fromSchedError({ code: 'MODEL_UNLOADED' });
     expect([b.status, b.message]).toEqual([500, 'unspecific error: swapstate: model unloaded']);
   });
 
@@ -226,9 +304,23 @@ describe('fromSchedError', () => {
   });
 
   it('shutting down is 503 (llama-swap: 500)', () => {
-    const a = fromSchedError({ code: 'SHUTTING_DOWN', message: 'swapstate is shutting down' });
+    const a = fromSchedError({ code: 'SHUTTING_DOWN' });
     expect([a.status, a.message]).toEqual([503, 'swapstate is shutting down']);
     expect(fromSchedError({ code: 'SHUTTING_DOWN', message: '' }).message).toBe('swapstate is shutting down');
+    // The scheduler actor failed: its error says why.
+    expect(fromSchedError({ code: 'SHUTTING_DOWN', message: 'boom' }).message).toBe('swapstate scheduler failed: boom');
+  });
+
+  it('a model backing off is 503 with the wait and the last error (the core gives the facts, the catalogue the words)', () => {
+    const e = fromSchedError({ code: 'BACKING_OFF', model: 'b', message: 'upstream command exited prematurely', retryAfterMs: 4_000 });
+    expect([e.status, e.message]).toEqual([
+      503,
+      'model b failed to start repeatedly; next try in 4s. Last error: upstream command exited prematurely',
+    ]);
+    expect(e.code).toBe('model_backing_off');
+    expect(e.headers).toEqual({ 'Retry-After': '4' });
+    // A wait under a second still asks for one: Retry-After: 0 would mean at once.
+    expect(fromSchedError({ code: 'BACKING_OFF', model: 'b', message: 'x', retryAfterMs: 200 }).headers).toEqual({ 'Retry-After': '1' });
   });
 });
 
@@ -256,7 +348,7 @@ describe('sendError over HTTP', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: one\n\n', () => {
         try {
-          sendError(req, res, swapFailed('late'));
+          sendError(req, res, unspecific('late'));
           threw = null;
         } catch (err) {
           threw = err;
@@ -274,7 +366,7 @@ describe('sendError over HTTP', () => {
     const app = express();
     app.get('/done', (req, res) => {
       res.end('fine');
-      expect(() => sendError(req, res, swapFailed('late'))).not.toThrow();
+      expect(() => sendError(req, res, unspecific('late'))).not.toThrow();
     });
     const base = await listen(app);
     const r = await fetch(`${base}/done`);

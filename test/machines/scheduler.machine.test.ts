@@ -194,7 +194,7 @@ describe('scheduler machine with fake processes', () => {
     await vi.advanceTimersByTimeAsync(15_000);
     a.exited(null, 'SIGTERM');
     // The client waited 31 s for two 15 s attempts: the error carries what the HTTP layer
-    // needs to say so (errors.ts waitedText).
+    // needs to say so (error-wording.ts waitedText).
     expect(t.errors).toEqual([
       {
         reqId: 'r2',
