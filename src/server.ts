@@ -12,7 +12,6 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { loadConfigFile, schedulerInputFor } from './config/load.ts';
 import type { Config } from './config/types.ts';
-import { createApp } from './http/app.ts';
 import { BodyBudget } from './http/body-budget.ts';
 import { createRequestListener, serveRequests } from './http/front.ts';
 import type { AppDeps, ServerState } from './http/deps.ts';
@@ -118,7 +117,7 @@ export class SwapstateServer {
         return () => this.stateListeners.delete(entry);
       },
     };
-    const listener = createRequestListener(deps, createApp(deps));
+    const listener = createRequestListener(deps);
     const server = opts.tls ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : http.createServer();
     serveRequests(server, listener);
     // A response may stream for as long as generation takes (llama-swap has no timeouts), but

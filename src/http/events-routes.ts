@@ -4,13 +4,13 @@
  * from the {@link EventHub}; this is the HTTP side: headers, and the stream's end when the
  * client leaves or the server shuts down.
  */
-import { Router } from 'express';
 import type { AppDeps } from './deps.ts';
 import { EventHub } from './event-hub.ts';
+import { RouteList } from './route-list.ts';
 import { SseClient } from './sse-client.ts';
 
-export function eventsRoutes(deps: AppDeps): Router {
-  const r = Router({ strict: true, caseSensitive: true });
+export function eventsRoutes(deps: AppDeps): RouteList {
+  const r = new RouteList();
   const hub = new EventHub(deps);
 
   r.get('/api/events', (req, res) => {

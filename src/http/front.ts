@@ -17,17 +17,18 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import express, { Router } from 'express';
 import { accessLog } from './access-log.ts';
+import { appRoutes, createApp } from './app.ts';
 import { corsPreflight } from './cors.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { handlerError, sendError } from './error-response.ts';
-import { modelRouteHandler } from './model-routes.ts';
+import { modelRoutes } from './model-routes.ts';
 import { expectContinue } from './expect-continue.ts';
 import { oneAtATime } from './one-at-a-time.ts';
 import { goRedirect } from './redirect.ts';
 import { routeGuard } from './route-guard.ts';
 import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
-import { MODEL_ROUTES } from './route-table.ts';
+import { mountRoutes } from './route-list.ts';
 
 type Next = (err?: unknown) => void;
 
@@ -61,20 +62,21 @@ function frontChecks(deps: AppDeps) {
   };
 }
 
-/** The request listener of an HTTP(S) server serving `app` behind the model routes. */
-export function createRequestListener(deps: AppDeps, app: express.Express): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * The request listener of an HTTP(S) server: the model routes on this router, every other
+ * route in the application behind it. Both are registered from one list of routes, which
+ * also decides the application's 404s and 405s.
+ */
+export function createRequestListener(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const hotPath = modelRoutes(deps).routes;
+  const rest = appRoutes(deps);
+  const app: express.Express = createApp(deps, rest, [...hotPath, ...rest]);
+
   // Go's mux matches paths exactly: no trailing-slash or letter-case variants (reference 3.2).
   const router = Router({ strict: true, caseSensitive: true });
   router.use(frontChecks(deps));
-
-  const auth = routeGuard(deps);
-  for (const route of MODEL_ROUTES) {
-    const handler = modelRouteHandler(deps, route);
-    // Express 5 hands a rejected promise to the error layer; HEAD is answered by a GET route.
-    if (route.method === 'GET') router.get(route.path, auth, handler);
-    else router.post(route.path, auth, handler);
-  }
-
+  // Express 5 hands a rejected promise to the error layer.
+  mountRoutes(router, hotPath, routeGuard(deps));
   router.use(app);
   const onError = handlerError(deps.logs);
   router.use((err: unknown, req: IncomingMessage, res: ServerResponse, _next: Next) => onError(err, req, res));

@@ -2,20 +2,19 @@
  * `POST /api/inflight/<id>/cancel` (reference 3.6): ends a tracked request as if its client
  * had left (queued: it leaves the queue; serving: the upstream request is aborted).
  */
-import { Router } from 'express';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+import { RouteList, under } from './route-list.ts';
 
 const CANCEL = /^\/api\/inflight\/([^/]+)\/cancel$/;
 
-export function inflightRoutes(deps: AppDeps): Router {
-  const r = Router({ strict: true, caseSensitive: true });
+export function inflightRoutes(deps: AppDeps): RouteList {
+  const r = new RouteList();
 
-  // A RegExp route on the raw target, so Express does not decode the id itself (it answers
-  // an undecodable `%ff` with a 400 quoting it).
-  r.post(/^\/api\/inflight\//, (req, res) => {
+  // The id is decoded here from the raw target, not by Express (route-list.ts).
+  r.post(under('/api/inflight/'), (req, res) => {
     const m = CANCEL.exec(parseRequestTarget(req.originalUrl)?.path ?? '');
     // Any other path under the prefix matches no pattern of Go's mux: its plain 404.
     if (!m) return sendError(req, res, httpErrors.routeNotFound());

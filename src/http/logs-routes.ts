@@ -2,7 +2,7 @@
  * `/logs` and `/logs/stream[/<id>]` (reference 3.10): history, then live chunks until the
  * client leaves or the server shuts down.
  */
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import { resolveModel } from '../config/load.ts';
 import type { RingLog } from '../runtime/ring-log.ts';
 import type { AppDeps } from './deps.ts';
@@ -11,6 +11,7 @@ import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { goRedirect } from './redirect.ts';
+import { RouteList, under } from './route-list.ts';
 
 const STREAM_PREFIX = '/logs/stream/';
 
@@ -35,22 +36,23 @@ function streamLog(req: Request, res: Response, log: RingLog, streams: OpenStrea
   });
 }
 
-export function logsRoutes(deps: AppDeps): Router {
-  const r = Router({ strict: true, caseSensitive: true });
+export function logsRoutes(deps: AppDeps): RouteList {
+  const r = new RouteList();
 
   r.get('/logs', (req, res) => {
     if (String(req.headers.accept ?? '').includes('text/html')) return goRedirect(req, res, 302, '/ui/');
     res.type('text/plain').send(deps.logs.mux.history());
   });
 
-  // `/logs/stream/` is the combined log too: llama-swap's `{id...}` matches an empty id.
-  r.get(['/logs/stream', '/logs/stream/'], (req, res) => streamLog(req, res, deps.logs.mux, deps.streams));
+  r.get('/logs/stream', (req, res) => streamLog(req, res, deps.logs.mux, deps.streams));
 
-  // A RegExp route, so Express does not decode the id itself (it would answer `%ff` with a
-  // 400 quoting it); an undecodable id is just not a logger.
-  r.get(/^\/logs\/stream\/./, (req, res) => {
+  // The id is decoded here, not by Express (route-list.ts); an undecodable id is just not a logger.
+  r.get(under(STREAM_PREFIX), (req, res) => {
     const path = parseRequestTarget(req.originalUrl)?.path ?? '';
-    const id = decodePathComponent(path.slice(STREAM_PREFIX.length)) ?? '';
+    const raw = path.slice(STREAM_PREFIX.length);
+    // `/logs/stream/` is the combined log too: llama-swap's `{id...}` matches an empty id.
+    if (raw === '') return streamLog(req, res, deps.logs.mux, deps.streams);
+    const id = decodePathComponent(raw) ?? '';
     if (id === 'proxy') return streamLog(req, res, deps.logs.proxy, deps.streams);
     if (id === 'upstream') return streamLog(req, res, deps.logs.hub.upstream, deps.streams);
     const model = id === '' ? null : resolveModel(deps.current().config, id);

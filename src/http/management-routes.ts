@@ -1,7 +1,7 @@
 /**
  * Management routes (reference 3.6): model listing, running models, unloading.
  */
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import { resolveModel } from '../config/load.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
@@ -9,11 +9,12 @@ import { sendError } from './error-response.ts';
 import { listModels } from './models-listing.ts';
 import { suggestModels } from './model-suggestions.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
+import { RouteList, under } from './route-list.ts';
 
 const UNLOAD_PREFIX = '/api/models/unload/';
 
-export function managementRoutes(deps: AppDeps): Router {
-  const r = Router({ strict: true, caseSensitive: true });
+export function managementRoutes(deps: AppDeps): RouteList {
+  const r = new RouteList();
 
   const models = (req: Request, res: Response) => {
     const { config, runtime } = deps.current();
@@ -58,9 +59,8 @@ export function managementRoutes(deps: AppDeps): Router {
     res.json({ msg: 'ok' });
   });
 
-  // A RegExp route, so Express does not decode the name itself: it answers an undecodable
-  // `%ff` with a 400 that quotes it; llama-swap finds no such model (404).
-  r.post(/^\/api\/models\/unload\//, async (req, res) => {
+  // The name is decoded here, not by Express (route-list.ts): llama-swap finds no model `%ff` (404).
+  r.post(under(UNLOAD_PREFIX), async (req, res) => {
     const { config, runtime } = deps.current();
     const path = parseRequestTarget(req.originalUrl)?.path ?? '';
     const raw = path.slice(UNLOAD_PREFIX.length);

@@ -13,14 +13,29 @@ import { applyFilters } from './filters.ts';
 import { extractModel, rewriteModel } from './model-extract.ts';
 import { suggestModels } from './model-suggestions.ts';
 import { parseRequestTarget } from './request-target.ts';
-import type { ModelRoute } from './route-table.ts';
+import { RouteList } from './route-list.ts';
+import { MODEL_ROUTES, type ModelRoute } from './route-table.ts';
 import { serveThroughScheduler } from './serve-model.ts';
+
+/**
+ * Every model route (route-table.ts). They are served by the front router on Node's plain
+ * request and response (front.ts), the proxy's hot path.
+ */
+export function modelRoutes(deps: AppDeps): RouteList {
+  const r = new RouteList();
+  for (const route of MODEL_ROUTES) {
+    const handler = modelRouteHandler(deps, route);
+    if (route.method === 'GET') r.get(route.path, handler);
+    else r.post(route.path, handler);
+  }
+  return r;
+}
 
 /**
  * The handler of one model route. It gets Node's plain request and response (see front.ts):
  * no Express helpers here.
  */
-export function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const state = deps.current();
     const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });

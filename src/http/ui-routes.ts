@@ -10,11 +10,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import { processMachine } from '../../machines/process.machine.ts';
 import { machineChart } from '../observability/statechart.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { goRedirect } from './redirect.ts';
+import { RouteList, under } from './route-list.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 
@@ -77,8 +78,8 @@ function notFound(req: Request, res: Response): void {
   sendError(req, res, httpErrors.routeNotFound());
 }
 
-export function uiRoutes(uiDir: string = resolveUiDir()): Router {
-  const r = Router({ strict: true, caseSensitive: true });
+export function uiRoutes(uiDir: string = resolveUiDir()): RouteList {
+  const r = new RouteList();
 
   // The definition the UI draws; computed once, the machine does not change at run time.
   const chart = machineChart(processMachine);
@@ -89,8 +90,8 @@ export function uiRoutes(uiDir: string = resolveUiDir()): Router {
 
   r.get('/ui', (req, res) => goRedirect(req, res, 301, `/ui/${parseRequestTarget(req.originalUrl)?.query ?? ''}`));
 
-  // A RegExp route, so Express does not decode the path itself (uiFilePath decodes per segment).
-  r.get(/^\/ui\//, async (req, res) => {
+  // uiFilePath decodes the path per segment, not Express (route-list.ts).
+  r.get(under('/ui/'), async (req, res) => {
     const path = parseRequestTarget(req.originalUrl)?.path ?? '';
     const rest = path.slice('/ui/'.length);
     const file = uiFilePath(uiDir, rest);

@@ -7,7 +7,6 @@
  * answer an undecodable `%ff` with a 400 quoting it): `%2F` belongs to a model name, never
  * splits it, and the rest is forwarded exactly as the client wrote it.
  */
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveModel } from '../config/load.ts';
 import { compileIgnorePath } from '../config/ignore-paths.ts';
 import type { Config } from '../config/types.ts';
@@ -20,6 +19,7 @@ import { suggestModels } from './model-suggestions.ts';
 import { findModelRoute } from './route-table.ts';
 import { serveThroughScheduler } from './serve-model.ts';
 import { goRedirect } from './redirect.ts';
+import { RouteList, under } from './route-list.ts';
 
 /**
  * The longest a model id or alias can be when spelled escaped in a path (every UTF-8 byte as
@@ -91,8 +91,8 @@ function ignorePathsOf(cfg: Config): RegExp[] {
 }
 
 /** Any method on `/upstream/...` (an absolute-form target counts by its path alone). */
-export function upstreamRoutes(deps: AppDeps): RequestHandler {
-  return async (req: Request, res: Response, next: NextFunction) => {
+export function upstreamRoutes(deps: AppDeps): RouteList {
+  return new RouteList().all(under(UPSTREAM_PREFIX), async (req, res, next) => {
     const target = parseRequestTarget(req.originalUrl);
     if (!target?.path.startsWith('/upstream/')) return next();
     const state = deps.current();
@@ -120,5 +120,5 @@ export function upstreamRoutes(deps: AppDeps): RequestHandler {
       // shown by the path the model sees, as llama-swap does.
       trackAs: (req.method === 'GET' || req.method === 'POST') && findModelRoute(req.method, rest) ? rest : null,
     });
-  };
+  });
 }
