@@ -242,10 +242,12 @@ async function evictionCell(expect: ExpectStatic, fault: StopFault): Promise<voi
         const r1 = await enterStarting(lab, m.id, m.v.faults ?? {});
         const b = chat(lab.url, `${m.id}~`, {}, opts);
         await until(() => lab.isQueued(`${m.id}~`), 'the evicting request to queue behind the start');
-        const t = Date.now();
         lab.setFaults(m.id, m.v.faults);
-        expectServed(expect, await r1.reply, m.id);
-        await servedAfterEvictionGrace(m, b, t);
+        const first = await r1.reply;
+        expectServed(expect, first, m.id);
+        // The eviction begins when the first request ends, not when the start began: how
+        // long the start takes on a loaded machine is not part of the stop's grace.
+        await servedAfterEvictionGrace(m, b, first.at);
         await healAndServe(expect, lab, m.id);
       }),
       idle: eachVariant(fault, 'id', async (m) => {
