@@ -72,12 +72,8 @@ export interface ProcessReadyReply {
   type: 'PROCESS.READY';
   model: string;
 }
-/**
- * How a start that never turned healthy begins its `error` (`health check timed out after
- * 15s`, llama-swap's words). That message states a duration, so the HTTP layer adds the time
- * the client really waited (an eviction before the start, a retry after it).
- */
-export const HEALTH_CHECK_TIMEOUT_PREFIX = 'health check timed out after ';
+/** How a start that never turned healthy begins its `error` (defined beside SchedError, which carries it on). */
+export { HEALTH_CHECK_TIMEOUT_PREFIX } from '../src/core/effects.ts';
 
 export interface ProcessFailedReply {
   type: 'PROCESS.FAILED';

@@ -6,10 +6,11 @@
 import { readFileSync, watchFile } from 'node:fs';
 import { hostname } from 'node:os';
 import { loadConfigFile } from './config/load.ts';
+import { parseInspectMode } from './config/inspect-mode.ts';
 import type { Config } from './config/types.ts';
 import { describeConfig } from './check-config.ts';
 import { CliError, isLoopback, parseArgs, parseListen, USAGE } from './cli-args.ts';
-import { createInspection, parseInspectMode } from './observability/inspect.ts';
+import { createInspection } from './observability/inspect.ts';
 import { Logs } from './observability/logger.ts';
 import { GroupLedger } from './runtime/group-ledger.ts';
 import { processGroups } from './runtime/process-groups.ts';

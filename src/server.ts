@@ -10,18 +10,18 @@ import type { InspectionEvent, Observer } from 'xstate';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { loadConfigFile, schedulerInputFor } from './config/load.ts';
+import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/types.ts';
 import { BodyBudget } from './http/body-budget.ts';
 import { createRequestListener, serveRequests } from './http/front.ts';
 import type { AppDeps, ServerState } from './http/deps.ts';
 import { OpenStreams } from './http/open-streams.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
-import { UpstreamAgents } from './http/upstream-agents.ts';
 import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
 import { LoopMonitor } from './observability/loop-monitor.ts';
 import { startScheduler } from './runtime/scheduler-runtime.ts';
+import { schedulerInputFor } from './runtime/scheduler-input.ts';
 
 /** Graceful shutdown budget shared by draining requests and stopping models (llama-swap: 30 s). */
 export const SHUTDOWN_BUDGET_MS = 30_000;
@@ -79,7 +79,7 @@ export class SwapstateServer {
       log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
       ...(this.inspect ? { inspect: this.inspect } : {}),
     });
-    const state: ServerState = { config, runtime, agents: new UpstreamAgents() };
+    const state: ServerState = { config, runtime };
     void this.preload(state);
     return state;
   }
@@ -184,7 +184,6 @@ export class SwapstateServer {
         await old.runtime.shutdown(RELOAD_STOP_GRACE_MS);
       } finally {
         this.retiring.delete(old);
-        old.agents.destroyAll();
       }
       return true;
     } finally {
@@ -219,7 +218,6 @@ export class SwapstateServer {
     // reload's 30 s grace): everything is stopped within what is left of the budget.
     const left = Math.max(1, deadline - Date.now());
     await Promise.all([this.current, ...this.retiring].map((state) => state.runtime.shutdown(left)));
-    this.current.agents.destroyAll();
     this.proxy.close();
     this.loop.stop();
     server?.closeAllConnections();

@@ -27,7 +27,7 @@ import { resolvePreload, validateScheduler } from './validate-scheduler.ts';
 import { checkTopLevelTypos } from './top-level-keys.ts';
 import { parseYamlTree } from './yaml-tree.ts';
 
-export { processConfigFor, resolveModel, schedulerInputFor } from './runtime-inputs.ts';
+export { resolveModel } from './resolve-model.ts';
 export { ConfigError } from './types.ts';
 
 /**

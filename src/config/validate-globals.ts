@@ -2,8 +2,8 @@
  * Global values (reference 2.2): llama-swap's range checks and normalizations, plus
  * swapstate's own keys, in llama-swap's order.
  */
-import { parseInspectMode, type InspectMode } from '../observability/inspect.ts';
 import { DEFAULT_MAX_BUFFERED_REQUEST_BYTES, DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
+import { parseInspectMode, type InspectMode } from './inspect-mode.ts';
 import { checkMilliseconds, checkSeconds, MAX_BUFFER_BYTES } from './limits.ts';
 import { ConfigError, type LogToStdout } from './types.ts';
 

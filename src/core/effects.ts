@@ -1,5 +1,6 @@
 /**
- * Types shared by the pure scheduler core, the scheduler machine and the tests.
+ * Types (and one message prefix) shared by the pure scheduler core, the machines, the runtime
+ * and the HTTP layer, and by the tests.
  *
  * Everything here is plain, JSON-serialisable data: the scheduler's whole state shows in the
  * XState inspector, and tests compare effect arrays with `toEqual`.
@@ -48,6 +49,15 @@ export interface SchedError {
    */
   retriedAfterEvicting?: string[];
 }
+
+/**
+ * How a start that never turned healthy begins its `error` (`health check timed out after
+ * 15s`, llama-swap's words), and so the message of the SWAP_FAILED it becomes. That message
+ * states a duration, so the HTTP layer adds the time the client really waited (an eviction
+ * before the start, a retry after it). Here, beside SchedError, because both ends read it:
+ * the process machine writes it, the HTTP layer recognises it.
+ */
+export const HEALTH_CHECK_TIMEOUT_PREFIX = 'health check timed out after ';
 
 /**
  * What the core asks the world to do. The scheduler machine turns each into a named action.

@@ -14,8 +14,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/types.ts';
 import { escapeBare, escapeQuoted } from '../observability/log-text.ts';
+import { responseBytes } from '../observability/response-bytes.ts';
 import { clientAddress } from './client-address.ts';
-import { responseBytes } from './response-bytes.ts';
 
 // Paths llama-swap does not log (reference 7.1).
 const skipped = (path: string) => path.startsWith('/wol-health') || path.startsWith('/api/performance') || path.startsWith('/metrics');

@@ -1,7 +1,7 @@
 /**
  * What the HTTP layer needs from the rest of swapstate. `current()` is read once per request,
  * so a config reload swaps the whole state atomically: a request finishes on the state it
- * started with.
+ * started with (its grant carries where to send it, from that state's runtime).
  */
 import type { Config } from '../config/types.ts';
 import type { InflightTracker } from '../observability/inflight.ts';
@@ -10,12 +10,10 @@ import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
 import type { BodyBudget } from './body-budget.ts';
 import type { OpenStreams } from './open-streams.ts';
 import type { UpstreamProxy } from './proxy.ts';
-import type { UpstreamAgents } from './upstream-agents.ts';
 
 export interface ServerState {
   config: Config;
   runtime: SchedulerRuntime;
-  agents: UpstreamAgents;
 }
 
 export interface AppDeps {

@@ -185,9 +185,6 @@ export const httpErrors = {
    */
   upstreamUnreachable: (model: string, detail: string) => new HttpError(502, `bad gateway: upstream ${model} unreachable: ${detail}`),
 
-  /** 500: the grant named a model the state being served no longer has a process for. */
-  noProcess: (model: string) => new HttpError(500, `unspecific error: no process for ${model}`),
-
   /** 409 (swapstate only): `/upstream` must not start a model for a path it is told to ignore. */
   ignoredPathNotLoaded: (model: string) => new HttpError(409, `model ${model} is not loaded; path matches upstream.ignorePaths`),
 

@@ -8,7 +8,7 @@
  * substring match; nobody can match the detail, it is new) keep working.
  */
 import type { SchedError } from '../core/effects.ts';
-import { HEALTH_CHECK_TIMEOUT_PREFIX } from '../../machines/process.protocol.ts';
+import { HEALTH_CHECK_TIMEOUT_PREFIX } from '../core/effects.ts';
 
 /** Client text quoted into a message is cut here: a 60 KB model name must not make a 60 KB error. */
 export const QUOTED_CLIENT_TEXT_MAX = 100;

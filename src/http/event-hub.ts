@@ -6,11 +6,11 @@
  * The hub subscribes to its sources only while at least one client is connected, so an idle
  * server pays nothing (no subscriber, no timer). It follows the CURRENT actor tree: a reload
  * builds a new one, and the hub moves its subscriptions there, then re-sends `modelStatus`
- * and `state`.
+ * and `state`. Within a tree it hears model changes from the runtime's process-change stream,
+ * which follows a process actor the scheduler respawned.
  */
-import type { AnyActorRef } from 'xstate';
 import { Coalescer } from '../observability/coalescer.ts';
-import type { UpstreamPart } from '../runtime/ring-log.ts';
+import type { UpstreamPart } from '../observability/ring-log.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
 import type { StateSnapshot } from '../runtime/state-view.ts';
 import type { AppDeps, ServerState } from './deps.ts';
@@ -110,18 +110,13 @@ export class EventHub {
   private watchRuntime(runtime: SchedulerRuntime): void {
     this.runtime = runtime;
     this.modelStates.clear();
-    const subs: Array<{ unsubscribe(): void }> = [];
-    subs.push(runtime.actor.subscribe({ next: () => this.stateUpdates.poke(), error: () => {}, complete: () => {} }));
-    // A runtime's process actors are spawned with it and live as long as it does.
-    const children = runtime.actor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
-    for (const [id, child] of Object.entries(children)) {
-      if (!id.startsWith('process:') || !child) continue;
-      const model = id.slice('process:'.length);
+    const scheduler = runtime.actor.subscribe({ next: () => this.stateUpdates.poke(), error: () => {}, complete: () => {} });
+    for (const model of runtime.processChanges.models()) {
       const p = runtime.process(model);
       this.modelStates.set(model, displayState(p?.state, p?.loaded ?? false));
-      subs.push(child.subscribe({ next: () => this.processChanged(runtime, model), error: () => {}, complete: () => {} }));
     }
-    this.runtimeSubs = subs.map((s) => () => s.unsubscribe());
+    const processes = runtime.processChanges.subscribe((model) => this.processChanged(runtime, model));
+    this.runtimeSubs = [() => scheduler.unsubscribe(), processes];
   }
 
   private unwatchRuntime(): void {

@@ -4,7 +4,7 @@
  */
 import type { Request, Response } from 'express';
 import { resolveModel } from '../config/load.ts';
-import type { RingLog } from '../runtime/ring-log.ts';
+import type { RingLog } from '../observability/ring-log.ts';
 import type { AppDeps } from './deps.ts';
 import type { OpenStreams } from './open-streams.ts';
 import { httpErrors } from './error-catalogue.ts';

@@ -65,14 +65,12 @@ export async function serveThroughScheduler(
     }
     if (res.destroyed) return; // left between the grant and now; done() below frees the slot
     tracked?.serving();
-    const cfg = state.config.models[opts.model];
-    const view = state.runtime.process(opts.model);
-    if (!cfg || !view) return sendError(req, res, httpErrors.noProcess(opts.model));
+    // The grant says where: the server of the start it was granted on, and that start's agent.
     const outcome = await deps.proxy.forward(req, res, {
-      base: cfg.proxy,
+      base: grant.upstream.base,
       path: opts.forwardPath,
       body: opts.body,
-      agent: state.agents.for(opts.model, view.starts),
+      agent: grant.upstream.agent,
     });
     if (!outcome.ok) {
       deps.logs.logger.warn(`${opts.model}: upstream error: ${outcome.error.message}`);

@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Request, Response } from 'express';
-import { processMachine } from '../../machines/process.machine.ts';
 import { machineChart } from '../observability/statechart.ts';
+import { processLogic } from '../runtime/scheduler-runtime.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { goRedirect } from './redirect.ts';
 import { RouteList, under } from './route-list.ts';
@@ -82,7 +82,7 @@ export function uiRoutes(uiDir: string = resolveUiDir()): RouteList {
   const r = new RouteList();
 
   // The definition the UI draws; computed once, the machine does not change at run time.
-  const chart = machineChart(processMachine);
+  const chart = machineChart(processLogic);
   r.get('/api/machines/process', (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
     res.json(chart);

@@ -106,8 +106,9 @@ export function upstreamRoutes(deps: AppDeps): RouteList {
       return goRedirect(req, res, status, `/upstream/${hit.prefix}/${target.query}`);
     }
     const rest = hit.rest;
-    // The patterns only matter while the model is not loaded: they are not run otherwise.
-    if (state.runtime.process(hit.model)?.state !== 'ready' && ignorePathsOf(state.config).some((re) => re.test(rest))) {
+    // The patterns only matter while the model is not served (a request would start it):
+    // they are not run otherwise. Asked by tag, so a new serving state needs no change here.
+    if (!state.runtime.serving(hit.model) && ignorePathsOf(state.config).some((re) => re.test(rest))) {
       return sendError(req, res, httpErrors.ignoredPathNotLoaded(hit.model));
     }
     const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });

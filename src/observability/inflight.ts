@@ -13,7 +13,7 @@
  * the tracker keeps its entries and nothing else: no timer, no message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { responseBytes, type ByteCounter } from '../http/response-bytes.ts';
+import { responseBytes, type ByteCounter } from './response-bytes.ts';
 import { Coalescer } from './coalescer.ts';
 import { isSecretHeader, REDACTED } from './redact.ts';
 

@@ -14,18 +14,11 @@
  */
 import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
 import type { Logger } from 'winston';
-
-export type InspectMode = 'off' | 'log' | `ws://${string}` | `wss://${string}`;
+import type { InspectMode } from '../config/inspect-mode.ts';
 
 export interface Inspection {
   inspect: Observer<InspectionEvent> | undefined;
   stop(): void;
-}
-
-export function parseInspectMode(value: string): InspectMode {
-  const v = value.trim();
-  if (v === 'off' || v === 'log' || /^wss?:\/\/[^\s]+$/.test(v)) return v as InspectMode;
-  throw new Error(`inspect must be off, log or a ws:// URL, got "${value}"`);
 }
 
 function isRef(v: unknown): v is AnyActorRef {

@@ -12,10 +12,10 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import type { LogLevel, LogToStdout } from '../config/types.ts';
-import { LogHub, RingLog } from '../runtime/ring-log.ts';
 import { BatchedWriter } from './batched-writer.ts';
 import { goTimeFormatter } from './go-time.ts';
 import { escapeControl } from './log-text.ts';
+import { LogHub, RingLog } from './ring-log.ts';
 
 export interface LogSettings {
   logLevel: LogLevel;

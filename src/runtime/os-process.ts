@@ -21,12 +21,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { fromCallback, type CallbackActorLogic } from 'xstate';
 import type { OsCommand, OsExitedEvent, OsProcessInput, OsSpawnedEvent } from '../../machines/os.protocol.ts';
+import type { LogHub, RingLog } from '../observability/ring-log.ts';
 import { parseCommand } from './command-line.ts';
 import { OutputTail } from './output-tail.ts';
 import { clearPort, loopbackEndpoint, type PortGuardTiming } from './port-guard.ts';
 import { portHolders as defaultPorts, type PortClaim, type PortHolders } from './port-holders.ts';
 import { processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
-import type { LogHub, RingLog } from './ring-log.ts';
 import { runStopCommand, type StopCommand } from './stop-command.ts';
 
 /** What the `os` actor needs from the rest of swapstate. */

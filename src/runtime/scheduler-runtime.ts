@@ -7,20 +7,24 @@
  * @example
  * const swapstate = startScheduler({ input });
  * const ticket = swapstate.request('llama');
- * if ((await ticket.admission) === null && (await ticket.grant).ok) {
- *   try { ...proxy to the model... } finally { ticket.done(); }
+ * const grant = (await ticket.admission) === null ? await ticket.grant : null;
+ * if (grant?.ok) {
+ *   try { ...proxy to grant.upstream.base over grant.upstream.agent... } finally { ticket.done(); }
  * }
  * await swapstate.shutdown(30_000);
  */
 import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { describeProcess, exitDescription, processMachine, type ProcessContext, type ProcessView } from '../../machines/process.machine.ts';
+import { describeProcess, exitDescription, processMachine, type ProcessView } from '../../machines/process.machine.ts';
+import { ProcessTag } from '../../machines/process.protocol.ts';
 import { schedulerMachine, type SchedulerInput, type UnloadedParams } from '../../machines/scheduler.machine.ts';
+import { LogHub } from '../observability/ring-log.ts';
 import { createHealthCheckActor } from './health-check.ts';
 import { createOsProcessActor } from './os-process.ts';
+import { ProcessChanges, type ProcessSnapshot } from './process-changes.ts';
 import { installExitReaper, processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
-import { LogHub } from './ring-log.ts';
 import { StateView, type StateSnapshot } from './state-view.ts';
 import { Tickets, type Ticket } from './tickets.ts';
+import { Upstreams, type Upstream } from './upstreams.ts';
 
 /** Where the scheduler's own notes go (winston in the server; a test may collect them). */
 export interface SchedulerLog {
@@ -42,6 +46,10 @@ export interface SchedulerRuntime {
   readonly actor: Actor<typeof schedulerMachine>;
   readonly tickets: Tickets;
   readonly logs: LogHub;
+  /** Every change of every model's process actor, following respawned ones. */
+  readonly processChanges: ProcessChanges;
+  /** Where grants send their requests; every agent is destroyed once the tree has ended. */
+  readonly upstreams: Upstreams;
   /** Opens a ticket for one request to `model`. */
   request(model: string): Ticket;
   /** Stops `targets` (every running model when omitted); resolves once they are stopped. */
@@ -50,11 +58,19 @@ export interface SchedulerRuntime {
   shutdown(graceMs: number): Promise<void>;
   /** A model's process as it is now (for listings), or null for an unknown model. */
   process(model: string): ProcessView | null;
+  /** Whether requests to `model` are served right now, without a start (its `serving` tag). */
+  serving(model: string): boolean;
   /** Everything at once, with why each request waits (`GET /api/state`). */
   state(): StateSnapshot;
 }
 
 const silent: SchedulerLog = { info: () => {}, warn: () => {} };
+
+/**
+ * The process machine a runtime runs, before its side effects are provided: also what the
+ * web UI draws its statechart from, read here so that the HTTP side knows no machine.
+ */
+export const processLogic = processMachine;
 
 export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime {
   const logs = opts.logs ?? new LogHub();
@@ -64,16 +80,25 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
 
   // The actor does not exist yet when the tickets are built; events wait for it.
   let actor: Actor<typeof schedulerMachine> | null = null;
+  let processes: ProcessChanges | null = null;
   let view: StateView | null = null;
+  const upstreams = new Upstreams();
+  // Asked at each grant: the process actor serving the model now, its config and start count.
+  const upstreamOf = (model: string): Upstream | undefined => {
+    const process = processes?.actor(model);
+    if (!process) return undefined;
+    const { cfg, starts } = (process.getSnapshot() as ProcessSnapshot).context;
+    return upstreams.at(model, process, starts, cfg.proxy);
+  };
   // A tree that has ended answers nothing: close the tickets instead of letting callers wait.
   const tickets: Tickets = new Tickets((event) => {
     if (actor?.getSnapshot().status === 'active') actor.send(event);
     else tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate scheduler is not running' });
-  });
+  }, upstreamOf);
 
   const machine = schedulerMachine.provide({
     actors: {
-      process: processMachine.provide({
+      process: processLogic.provide({
         actors: { os: createOsProcessActor({ logs, groups }), health: createHealthCheckActor() },
         actions: {
           ttlExpired: (_, p) => log.info(`${p.model} Unloading model, TTL of ${p.ttlMs / 1000}s reached`),
@@ -113,32 +138,32 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
   });
   actor.start();
   const root = actor;
+  // One watch over the process actors (started with the tree), shared by everyone who follows them.
+  const processChanges = (processes = new ProcessChanges(root));
+  const stateView = (view = new StateView(root, processChanges));
 
-  const runtime: SchedulerRuntime = {
+  return {
     actor: root,
     tickets,
     logs,
+    processChanges,
+    upstreams,
     request: (model) => tickets.open(model),
     unload: (targets) => tickets.unload(targets),
     process: (model) => {
-      const child = root.getSnapshot().children[`process:${model}`] as
-        | { getSnapshot(): { value: unknown; context: ProcessContext; hasTag(tag: string): boolean } }
-        | undefined;
-      return child ? describeProcess(child.getSnapshot()) : null;
+      const snapshot = processChanges.snapshot(model);
+      return snapshot ? describeProcess(snapshot) : null;
     },
+    serving: (model) => processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false,
     shutdown: async (graceMs) => {
       const status = root.getSnapshot().status;
       // A stopped (or failed) tree has stopped its children already, and their cleanup
       // SIGKILLed their process groups; there is nothing to wait for.
-      if (status !== 'active' && status !== 'done') return;
       if (status === 'active') root.send({ type: 'SHUTDOWN', graceMs });
-      await toPromise(root).catch(() => undefined);
+      if (status === 'active' || status === 'done') await toPromise(root).catch(() => undefined);
+      // Every model server is gone: no connection to one is worth keeping.
+      upstreams.destroyAll();
     },
-    state: () => {
-      view ??= new StateView(runtime);
-      return view.snapshot();
-    },
+    state: () => stateView.snapshot(),
   };
-  view = new StateView(runtime);
-  return runtime;
 }

@@ -3,16 +3,21 @@
  * swaps, every waiting request with the reason it waits, and admission against limits.
  *
  * The machines keep no clocks (their context stays pure data), so the times a process or a
- * swap entered its current state are recorded here, by watching the actors from outside.
+ * swap entered its current state are recorded here, by watching the actors from outside: the
+ * processes through the runtime's process-change stream, which follows a respawned actor.
  */
-import type { AnyActorRef, StateValue } from 'xstate';
+import type { StateValue } from 'xstate';
 import { groupSwapper } from '../core/group-swapper.ts';
 import { explainWaits, type WaitingRequest } from '../core/waiting-reasons.ts';
 import { describeProcess } from '../../machines/process.machine.ts';
+import type { SchedulerContext } from '../../machines/scheduler.machine.ts';
 import { stateValuePath } from '../observability/statechart.ts';
-import type { SchedulerRuntime } from './scheduler-runtime.ts';
+import type { ProcessChanges, ProcessSnapshot } from './process-changes.ts';
 
-type ProcessSnapshotLike = Parameters<typeof describeProcess>[0];
+/** The scheduler actor, as far as the view reads it. */
+export interface SchedulerSnapshotSource {
+  getSnapshot(): { context: SchedulerContext };
+}
 
 export interface ProcessState {
   model: string;
@@ -68,26 +73,23 @@ export class StateView {
   private readonly swapsSince = new Map<string, number>();
 
   constructor(
-    private readonly runtime: SchedulerRuntime,
+    private readonly scheduler: SchedulerSnapshotSource,
+    private readonly processes: ProcessChanges,
     private readonly now: () => number = Date.now,
   ) {
-    const children = runtime.actor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
-    for (const [id, child] of Object.entries(children)) {
-      if (!id.startsWith('process:') || !child) continue;
-      const model = id.slice('process:'.length);
-      // Runs on every snapshot of the process (twice per request): kept to plain reads.
-      const record = (snap: ProcessSnapshotLike) => {
-        const state = describeProcess(snap).state;
-        const value = stateValuePath(snap.value as StateValue);
-        const prev = this.since.get(model);
-        if (prev && prev.state === state && prev.value === value) return;
-        const t = this.now();
-        if (!prev || prev.state !== state) this.since.set(model, { state, stateAt: t, value, valueAt: t });
-        else this.since.set(model, { ...prev, value, valueAt: t });
-      };
-      record(child.getSnapshot() as ProcessSnapshotLike);
-      child.subscribe({ next: (snap) => record(snap as ProcessSnapshotLike), error: () => {} });
-    }
+    for (const model of processes.models()) this.record(model, processes.snapshot(model)!);
+    processes.subscribe((model, snap) => this.record(model, snap));
+  }
+
+  /** Runs on every snapshot of every process (twice per request): kept to plain reads. */
+  private record(model: string, snap: ProcessSnapshot): void {
+    const state = describeProcess(snap).state;
+    const value = stateValuePath(snap.value as StateValue);
+    const prev = this.since.get(model);
+    if (prev && prev.state === state && prev.value === value) return;
+    const t = this.now();
+    if (!prev || prev.state !== state) this.since.set(model, { state, stateAt: t, value, valueAt: t });
+    else this.since.set(model, { ...prev, value, valueAt: t });
   }
 
   /** Called by the runtime when a swap actor starts. */
@@ -96,15 +98,15 @@ export class StateView {
   }
 
   snapshot(): StateSnapshot {
-    const ctx = this.runtime.actor.getSnapshot().context;
+    const ctx = this.scheduler.getSnapshot().context;
     const fifo = ctx.fifo;
-    const children = this.runtime.actor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
     const iso = (t: number) => new Date(t).toISOString();
     const processes = Object.keys(ctx.processes)
       .sort()
       .map((model): ProcessState => {
         const cfg = ctx.processes[model]!;
-        const view = this.runtime.process(model);
+        const snap = this.processes.snapshot(model);
+        const view = snap ? describeProcess(snap) : null;
         const since = this.since.get(model);
         let port: number | null = null;
         try {
@@ -126,7 +128,7 @@ export class StateView {
           lastError: view?.lastError ?? null,
           inFlight,
           ttlDeadline: idle && cfg.ttlMs > 0 && since ? iso(since.valueAt + cfg.ttlMs) : null,
-          value: stateValuePath(children[`process:${model}`]?.getSnapshot().value ?? 'stopped'),
+          value: stateValuePath((snap?.value as StateValue | undefined) ?? 'stopped'),
         };
       });
     const live = new Set(fifo.active.map((sw) => sw.swapId));

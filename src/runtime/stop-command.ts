@@ -16,9 +16,9 @@
  * `os` actor is cleaned up) SIGKILLs its group if it still runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { RingLog } from '../observability/ring-log.ts';
 import { parseCommand, substitutePid } from './command-line.ts';
 import type { ProcessGroups } from './process-groups.ts';
-import type { RingLog } from './ring-log.ts';
 
 /** The longest delay `setTimeout` takes; longer ones fire after 1 ms. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;

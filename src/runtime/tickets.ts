@@ -10,6 +10,9 @@
  * holder sends it through {@link Ticket.done}; when a grant reaches a ticket whose caller has
  * already gone, the registry sends it at once. So the scheduler's in-flight count can never
  * strand (llama-swap's `GrantServe` returning false, made structural).
+ *
+ * A grant carries where to send the request ({@link Upstream}): the HTTP side reads nothing
+ * back from the config or the process actor on its way to the model.
  */
 import type { SchedError } from '../core/effects.ts';
 import type {
@@ -20,8 +23,12 @@ import type {
   SchedulerEvent,
   UnloadedParams,
 } from '../../machines/scheduler.machine.ts';
+import type { Upstream } from './upstreams.ts';
 
-export type GrantResult = { ok: true; model: string } | { ok: false; error: SchedError };
+export type GrantResult = { ok: true; model: string; upstream: Upstream } | { ok: false; error: SchedError };
+
+/** Where a request granted to `model` goes now; undefined when the model has no process. */
+export type UpstreamOf = (model: string) => Upstream | undefined;
 
 /** One request's view of the scheduler. */
 export interface Ticket {
@@ -75,8 +82,14 @@ export class Tickets {
   /** Set once the scheduler has ended: nothing will answer a new ticket any more. */
   private closedWith: SchedError | null = null;
 
-  /** @param send delivers an event to the scheduler actor. */
-  constructor(private readonly send: (event: SchedulerEvent) => void) {}
+  /**
+   * @param send delivers an event to the scheduler actor.
+   * @param upstreamOf where a grant sends its request, asked at the moment of the grant.
+   */
+  constructor(
+    private readonly send: (event: SchedulerEvent) => void,
+    private readonly upstreamOf: UpstreamOf,
+  ) {}
 
   /** Opens a ticket and sends its REQUEST. */
   open(model: string): Ticket {
@@ -159,9 +172,19 @@ export class Tickets {
         this.send({ type: 'SERVE_DONE', reqId: p.reqId, model: p.model });
         return;
       }
+      const upstream = this.upstreamOf(p.model);
+      if (!upstream) {
+        // Cannot happen (the scheduler grants only models it runs a process for), but if it
+        // did, the request fails and its slot goes straight back.
+        this.entries.delete(p.reqId);
+        e.phase = 'finished';
+        e.grant.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: `no process for ${p.model}` } });
+        this.send({ type: 'SERVE_DONE', reqId: p.reqId, model: p.model });
+        return;
+      }
       e.phase = 'granted';
       e.position = null;
-      e.grant.resolve({ ok: true, model: p.model });
+      e.grant.resolve({ ok: true, model: p.model, upstream });
     },
     grantError: (_: unknown, p: GrantErrorParams): void => {
       const e = this.entries.get(p.reqId);

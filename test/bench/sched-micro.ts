@@ -4,7 +4,8 @@
  */
 import { startScheduler } from '../../src/runtime/scheduler-runtime.ts';
 import { freePort, UPSTREAM } from '../helpers/real-upstreams.ts';
-import { loadConfigText, schedulerInputFor } from '../../src/config/load.ts';
+import { loadConfigText } from '../../src/config/load.ts';
+import { schedulerInputFor } from '../../src/runtime/scheduler-input.ts';
 
 const n = Number(process.argv[2] ?? 20000);
 const parallel = Number(process.argv[3] ?? 8);

@@ -27,8 +27,8 @@ export async function expectNothingHeld(srv: RunningServer): Promise<void> {
   await until(async () => (await srv.server.openConnections()) === 0, 'every client connection to close', 15_000).catch(async () => {
     expect(await srv.server.openConnections(), 'client connections still open').toBe(0);
   });
-  await until(() => srv.server.state().agents.busy() === 0, 'no upstream request to be left open', 15_000).catch(() => {
-    expect(srv.server.state().agents.busy(), 'upstream requests still holding an agent socket').toBe(0);
+  await until(() => srv.server.state().runtime.upstreams.busy() === 0, 'no upstream request to be left open', 15_000).catch(() => {
+    expect(srv.server.state().runtime.upstreams.busy(), 'upstream requests still holding an agent socket').toBe(0);
   });
 }
 

@@ -3,6 +3,7 @@
  * health checks over HTTP, real signals to process groups. No HTTP front end yet.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,6 +21,12 @@ afterEach(async () => {
 function processContext(rt: SchedulerRuntime, model: string) {
   const child = rt.actor.getSnapshot().children[`process:${model}`] as AnyActorRef | undefined;
   return (child?.getSnapshot() as { context: { starts: number; pid: number | null } }).context;
+}
+
+/** A grant of `model`: it carries the model server's address and the start it was granted on. */
+function granted(rt: SchedulerRuntime, model: string, generation: number) {
+  const base = rt.actor.getSnapshot().context.processes[model]?.proxy;
+  return { ok: true, model, upstream: { base, generation, agent: expect.any(http.Agent) } };
 }
 
 async function chat(rt: SchedulerRuntime, model: string): Promise<string> {
@@ -44,7 +51,10 @@ describe('scheduler with real upstream processes', () => {
     });
     const [a1, a2, b1, b2, a3, c] = tickets as [typeof tickets[0], ...typeof tickets];
     expect(await c!.admission).toMatchObject({ code: 'MODEL_NOT_FOUND' });
-    for (const t of [a1, a2, a3]) expect(await t!.grant).toEqual({ ok: true, model: 'a' });
+    for (const t of [a1, a2, a3]) expect(await t!.grant).toEqual(granted(rt, 'a', 1));
+    // One start, one upstream: its waiters share the same agent.
+    const [g1, g2, g3] = await Promise.all([a1!.grant, a2!.grant, a3!.grant]);
+    expect(g1.ok && g2.ok && g3.ok && g1.upstream === g2.upstream && g2.upstream === g3.upstream).toBe(true);
     expect(processContext(rt, 'a').starts).toBe(1);
     const pidA = processContext(rt, 'a').pid;
     expect(pidA).toBeGreaterThan(0);
@@ -57,7 +67,7 @@ describe('scheduler with real upstream processes', () => {
     expect(order.filter((o) => o.includes('b'))).toEqual([]);
     expect(isAlive(pidA!)).toBe(true);
     a3!.done();
-    for (const t of [b1, b2]) expect(await t!.grant).toEqual({ ok: true, model: 'b' });
+    for (const t of [b1, b2]) expect(await t!.grant).toEqual(granted(rt, 'b', 1));
     expect(isAlive(pidA!)).toBe(false); // a was stopped before b was granted
     expect(processContext(rt, 'b').starts).toBe(1);
     expect(await chat(rt, 'b')).toContain('Hello from b');
@@ -76,7 +86,7 @@ describe('scheduler with real upstream processes', () => {
       input: await schedulerInput({ f: { extraArgs: ['--fork-child', '--pid-file', pidFile] } }),
     }));
     const t = rt.request('f');
-    expect(await t.grant).toEqual({ ok: true, model: 'f' });
+    expect(await t.grant).toEqual(granted(rt, 'f', 1));
     t.done();
     await until(() => readFileSync(pidFile, 'utf8').trim() !== '', 'the child pid file');
     const childPid = Number(readFileSync(pidFile, 'utf8').trim());

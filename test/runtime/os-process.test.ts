@@ -17,7 +17,7 @@ import { createOsProcessActor } from '../../src/runtime/os-process.ts';
 import type { PortGuardTiming } from '../../src/runtime/port-guard.ts';
 import { PortHolders } from '../../src/runtime/port-holders.ts';
 import { ProcessGroups } from '../../src/runtime/process-groups.ts';
-import { LogHub } from '../../src/runtime/ring-log.ts';
+import { LogHub } from '../../src/observability/ring-log.ts';
 import { freePort, UPSTREAM } from '../helpers/real-upstreams.ts';
 
 const NODE = process.execPath;

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import winston from 'winston';
 import { WebSocketServer } from 'ws';
-import { createInspection, parseInspectMode, type Inspection } from '../../src/observability/inspect.ts';
+import { parseInspectMode } from '../../src/config/inspect-mode.ts';
+import { createInspection, type Inspection } from '../../src/observability/inspect.ts';
 import { until } from '../helpers/real-upstreams.ts';
 import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
 

@@ -1,21 +1,13 @@
 /**
  * What the actors need from a loaded config: a model's `ProcessConfig` and the scheduler's
  * input. Seconds become milliseconds here and nowhere else.
+ *
+ * The runtime's job, not the config's: the config is plain data and knows no actor; this is
+ * where it is adapted to the machines' inputs.
  */
 import type { ProcessConfig } from '../../machines/process.machine.ts';
 import type { SchedulerInput, SchedulerModel } from '../../machines/scheduler.machine.ts';
-import type { Config } from './types.ts';
-
-/**
- * Resolves a requested model name: a model id first, then an alias (including the automatic
- * aliases of `setParamsByID`).
- *
- * @example resolveModel(cfg, 'gpt-4o') // 'llama-70b' when llama-70b lists that alias
- */
-export function resolveModel(cfg: Config, requested: string): string | null {
-  if (Object.hasOwn(cfg.models, requested)) return requested;
-  return Object.hasOwn(cfg.aliases, requested) ? (cfg.aliases[requested] ?? null) : null;
-}
+import type { Config } from '../config/types.ts';
 
 /**
  * The process machine's view of one model.

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile, processConfigFor, resolveModel, schedulerInputFor } from '../../src/config/load.ts';
-import { parseEnv } from '../../src/config/runtime-inputs.ts';
-import { load, yaml } from './helpers.ts';
+import { ConfigError, loadConfigFile, resolveModel } from '../../src/config/load.ts';
+import { parseEnv, processConfigFor, schedulerInputFor } from '../../src/runtime/scheduler-input.ts';
+import { load, yaml } from '../config/helpers.ts';
 
 const CONFIG = yaml`
   healthCheckTimeout: 30

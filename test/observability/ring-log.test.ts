@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LogHub, RingLog } from '../../src/runtime/ring-log.ts';
+import { LogHub, RingLog } from '../../src/observability/ring-log.ts';
 
 describe('RingLog', () => {
   it('keeps everything while under the bound', () => {

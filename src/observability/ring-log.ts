@@ -5,7 +5,7 @@
  * and what explains a crash), and pass live chunks to whoever streams them.
  */
 
-import { OutputEscaper } from '../observability/log-text.ts';
+import { OutputEscaper } from './log-text.ts';
 
 /** Receives every chunk written after it subscribed, as the raw bytes. */
 export type LogListener = (chunk: Buffer) => void;
