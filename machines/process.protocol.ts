@@ -13,9 +13,34 @@
  */
 import type { AnyActorRef } from 'xstate';
 
+/**
+ * A process actor's input: everything it needs to know from the config, with units resolved
+ * to ms. The scheduler hands one to each process it spawns.
+ */
+export interface ProcessConfig {
+  model: string;
+  cmd: string;
+  cmdStop?: string | undefined;
+  env: Record<string, string>;
+  /** Base URL of the upstream (`proxy`), e.g. http://127.0.0.1:5800. */
+  proxy: string;
+  /** Path probed for health, or `none`: ready as soon as the process has spawned. */
+  checkEndpoint: string;
+  healthCheckTimeoutMs: number;
+  healthCheckIntervalMs: number;
+  /** Unload after this long idle; 0 never. */
+  ttlMs: number;
+  /** Grace before SIGKILL for unloads and TTL (`unloadTimeout`). */
+  unloadGraceMs: number;
+}
+
 /** Tags a process state may carry; the scheduler's only view of a process. */
 export const ProcessTag = {
-  /** The model holds the resources eviction is about (a live OS process, VRAM). */
+  /**
+   * The model holds the resources eviction is about (VRAM, RAM): a swap stops it to make room.
+   * Carried by the states that hold it (starting, ready, stopping), not by every state whose
+   * OS process is alive: a model asleep with its weights offloaded is not resident.
+   */
   resident: 'resident',
   /** Requests may be granted to it right now (the fast path). */
   serving: 'serving',

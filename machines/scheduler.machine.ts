@@ -12,8 +12,10 @@
  * `grantError`, `queuePositions`, `unloaded`, `swapStarted`), which the runtime provides to
  * answer the waiting HTTP requests. Only protocol events go to processes and only tags are
  * read from them (machines/process.protocol.ts), so new process states need no change here.
+ * Which process machine runs is not this file's choice either: `process` is a placeholder the
+ * runtime provides (`startScheduler({ processLogic })`).
  */
-import { assign, enqueueActions, setup, type AnyActorLogic, type AnyActorRef, type SnapshotFrom } from 'xstate';
+import { assign, enqueueActions, fromCallback, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import type { Effect, SchedError } from '../src/core/effects.ts';
 import {
   initialFifoState,
@@ -29,8 +31,7 @@ import {
   type Step,
 } from '../src/core/fifo.ts';
 import { groupSwapper, withDefaultGroup, type Groups } from '../src/core/group-swapper.ts';
-import { processMachine, type ProcessConfig } from './process.machine.ts';
-import { ProcessTag, processSystemId } from './process.protocol.ts';
+import { ProcessTag, processSystemId, type ProcessCommand, type ProcessConfig } from './process.protocol.ts';
 import { EVICTION_RETRY_DELAY_MS, swapMachine, type SwapInput, type SwapOutput } from './swap.machine.ts';
 
 export interface SchedulerModel {
@@ -234,6 +235,23 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
   }
 }
 
+/**
+ * Placeholder: the runtime provides the process logic (any machine createProcessMachine
+ * builds), so the process machine is chosen in one place.
+ */
+const processPlaceholder = fromCallback<ProcessCommand, ProcessConfig>(() => {
+  throw new Error('scheduler: no `process` logic provided');
+});
+
+/**
+ * What the scheduler reads of a process snapshot: its tags, and for a `backoff` state the two
+ * context fields the protocol promises (ProcessTag.backoff).
+ */
+interface ProcessSnapshotEvent {
+  type: string;
+  snapshot: { hasTag?(tag: string): boolean; context: { lastError: string | null; backoffMs: number } };
+}
+
 export const schedulerSetup = setup({
   types: {
     context: {} as SchedulerContext,
@@ -241,7 +259,8 @@ export const schedulerSetup = setup({
     input: {} as SchedulerInput,
   },
   actors: {
-    process: processMachine as AnyActorLogic,
+    // Typed loosely: whatever process machine the runtime provides, the scheduler reads only its tags.
+    process: processPlaceholder as AnyActorLogic,
     swap: swapMachine,
   },
   actions: {
@@ -392,7 +411,7 @@ export const schedulerSetup = setup({
 
 /** The core's state with a child's snapshot mirrored into it (the same object when nothing changed). */
 function mirroredFifo(context: SchedulerContext, event: { type: string }): SchedulerContext['fifo'] {
-  const e = event as unknown as { type: string; snapshot: SnapshotFrom<typeof processMachine> };
+  const e = event as unknown as ProcessSnapshotEvent;
   const model = childIds.modelOf(e.type.slice('xstate.snapshot.'.length));
   if (model === null || !e.snapshot.hasTag) return context.fifo;
   const backingOff = e.snapshot.hasTag(ProcessTag.backoff);

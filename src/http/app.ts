@@ -50,7 +50,7 @@ export function appRoutes(deps: AppDeps): Route[] {
     managementRoutes(deps),
     eventsRoutes(deps),
     inflightRoutes(deps),
-    uiRoutes(),
+    uiRoutes(deps),
     logsRoutes(deps),
     upstreamRoutes(deps),
   ];

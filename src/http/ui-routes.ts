@@ -1,6 +1,7 @@
 /**
  * The web UI: static files under `/ui/` (plain ES modules, CSS and HTML: no build step, no
- * CDN) and the process machine's definition as JSON, from which the UI draws its statecharts.
+ * CDN) and the process machine's definition as JSON, from which the UI draws its statecharts
+ * (the runtime's machine, read through AppDeps: http never imports machines/).
  *
  * Mounted behind API-key auth like llama-swap's UI. A browser answers the 401's
  * `WWW-Authenticate: Basic` with a login prompt and then sends the credentials with every
@@ -11,8 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Request, Response } from 'express';
-import { machineChart } from '../observability/statechart.ts';
-import { processLogic } from '../runtime/scheduler-runtime.ts';
+import type { AppDeps } from './deps.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { goRedirect } from './redirect.ts';
 import { RouteList, under } from './route-list.ts';
@@ -78,14 +78,14 @@ function notFound(req: Request, res: Response): void {
   sendError(req, res, httpErrors.routeNotFound());
 }
 
-export function uiRoutes(uiDir: string = resolveUiDir()): RouteList {
+export function uiRoutes(deps: Pick<AppDeps, 'current'>, uiDir: string = resolveUiDir()): RouteList {
   const r = new RouteList();
 
-  // The definition the UI draws; computed once, the machine does not change at run time.
-  const chart = machineChart(processLogic);
+  // The definition the UI draws: the process machine the runtime runs (startScheduler's
+  // `processLogic`), so an extension's states show up by themselves.
   r.get('/api/machines/process', (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
-    res.json(chart);
+    res.json(deps.current().runtime.processChart());
   });
 
   r.get('/ui', (req, res) => goRedirect(req, res, 301, `/ui/${parseRequestTarget(req.originalUrl)?.query ?? ''}`));

@@ -14,14 +14,17 @@
  * await swapstate.shutdown(30_000);
  */
 import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { describeProcess, exitDescription, processMachine, type ProcessView } from '../../machines/process.machine.ts';
+import { processMachine, type ProcessMachine } from '../../machines/process.machine.ts';
 import { ProcessTag } from '../../machines/process.protocol.ts';
+import { exitDescription } from '../../machines/process.setup.ts';
 import { schedulerMachine, type SchedulerInput, type UnloadedParams } from '../../machines/scheduler.machine.ts';
 import { LogHub } from '../observability/ring-log.ts';
+import { machineChart, type ChartMachine } from '../observability/statechart.ts';
 import { createHealthCheckActor } from './health-check.ts';
 import { createOsProcessActor } from './os-process.ts';
 import { ProcessChanges, type ProcessSnapshot } from './process-changes.ts';
 import { installExitReaper, processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
+import { describeProcess, type ProcessView } from './process-view.ts';
 import { StateView, type StateSnapshot } from './state-view.ts';
 import { Tickets, type Ticket } from './tickets.ts';
 import { Upstreams, type Upstream } from './upstreams.ts';
@@ -32,8 +35,23 @@ export interface SchedulerLog {
   warn(message: string): void;
 }
 
+/**
+ * Any process machine createProcessMachine builds, extended or not. The runtime provides the
+ * core's I/O actors and log actions to it; an extension's own actors come with it (its
+ * placeholders replaced by `.provide()` before it is handed over).
+ */
+export type ProcessLogic = Pick<ProcessMachine, 'provide'> & { readonly root: ProcessMachine['root']; readonly id: string };
+
 export interface SchedulerRuntimeOptions {
   input: SchedulerInput;
+  /**
+   * The process machine every model runs: the one place it is chosen. The scheduler spawns
+   * it, the state view describes its snapshots, and `/api/machines/process` draws it.
+   * Default: the plain machine (machines/process.machine.ts).
+   *
+   * @example startScheduler({ input, processLogic: createProcessMachine(sleepMode).provide({ actors: { wake } }) })
+   */
+  processLogic?: ProcessLogic;
   /** Per-model upstream output; a fresh hub when omitted. */
   logs?: LogHub;
   groups?: ProcessGroups;
@@ -62,15 +80,11 @@ export interface SchedulerRuntime {
   serving(model: string): boolean;
   /** Everything at once, with why each request waits (`GET /api/state`). */
   state(): StateSnapshot;
+  /** The process machine's definition, as the UI draws it (`GET /api/machines/process`). */
+  processChart(): ChartMachine;
 }
 
 const silent: SchedulerLog = { info: () => {}, warn: () => {} };
-
-/**
- * The process machine a runtime runs, before its side effects are provided: also what the
- * web UI draws its statechart from, read here so that the HTTP side knows no machine.
- */
-export const processLogic = processMachine;
 
 export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime {
   const logs = opts.logs ?? new LogHub();
@@ -96,9 +110,13 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     else tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate scheduler is not running' });
   }, upstreamOf);
 
+  const processLogic = opts.processLogic ?? processMachine;
+  let chart: ChartMachine | null = null;
+
   const machine = schedulerMachine.provide({
     actors: {
-      process: processLogic.provide({
+      // Every process machine has the core's names, whatever an extension added.
+      process: (processLogic as ProcessMachine).provide({
         actors: { os: createOsProcessActor({ logs, groups }), health: createHealthCheckActor() },
         actions: {
           ttlExpired: (_, p) => log.info(`${p.model} Unloading model, TTL of ${p.ttlMs / 1000}s reached`),
@@ -165,5 +183,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       upstreams.destroyAll();
     },
     state: () => stateView.snapshot(),
+    // Computed once: the machine does not change while this tree runs.
+    processChart: () => (chart ??= machineChart(processLogic as ProcessMachine)),
   };
 }

@@ -9,10 +9,10 @@
 import type { StateValue } from 'xstate';
 import { groupSwapper } from '../core/group-swapper.ts';
 import { explainWaits, type WaitingRequest } from '../core/waiting-reasons.ts';
-import { describeProcess } from '../../machines/process.machine.ts';
 import type { SchedulerContext } from '../../machines/scheduler.machine.ts';
 import { stateValuePath } from '../observability/statechart.ts';
 import type { ProcessChanges, ProcessSnapshot } from './process-changes.ts';
+import { describeProcess } from './process-view.ts';
 
 /** The scheduler actor, as far as the view reads it. */
 export interface SchedulerSnapshotSource {

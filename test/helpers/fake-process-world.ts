@@ -14,6 +14,7 @@ export class FakeWorld {
   readonly log: string[] = [];
   private sendBack: ((e: OsEvent) => void) | null = null;
   private healthy: (() => void) | null = null;
+  private unhealthy: ((error: Error) => void) | null = null;
   /** The current `os` actor: attached, spawned, asked to stop. */
   private os_ = { live: false, spawned: false, stopAsked: false };
   private nextPid = 1000;
@@ -49,6 +50,7 @@ export class FakeWorld {
     return new Promise<void>((resolve, reject) => {
       this.log.push('probe');
       this.healthy = resolve;
+      this.unhealthy = reject;
       signal.addEventListener('abort', () => reject(new Error('aborted')));
     });
   }
@@ -68,6 +70,15 @@ export class FakeWorld {
     if (!this.healthy) throw new Error('no health probe running');
     this.healthy();
     this.healthy = null;
+    this.unhealthy = null;
+  }
+
+  /** The health check gave up with an error (the `health` actor rejected). */
+  healthFailed(error = new Error('health check failed')): void {
+    if (!this.unhealthy) throw new Error('no health probe running');
+    this.unhealthy(error);
+    this.healthy = null;
+    this.unhealthy = null;
   }
 
   /**

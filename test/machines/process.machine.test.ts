@@ -3,7 +3,7 @@
  * OS and fake timers (the machine itself is pure; its I/O is in the provided actors).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type AnyStateNode } from 'xstate';
 import { processMachine, type ProcessConfig } from '../../machines/process.machine.ts';
 import { FakeWorld, processConfig, replyRecorder } from '../helpers/fake-process-world.ts';
 
@@ -441,5 +441,22 @@ describe('process machine', () => {
     expect(pid()).toBeGreaterThan(0);
     world.exited(139, null); // a crash
     expect(pid()).toBeNull();
+  });
+
+  it('resident exactly while running: the tag sits on starting, ready and stopping, so eviction sees what it always saw', () => {
+    // Every atomic state, with the tags of itself and its ancestors (what hasTag answers there).
+    const leaves: Array<{ path: string[]; tags: Set<string> }> = [];
+    const walk = (node: AnyStateNode, tags: string[]) => {
+      const here = [...tags, ...node.tags];
+      const children = Object.values(node.states);
+      if (children.length === 0) leaves.push({ path: node.path, tags: new Set(here) });
+      for (const child of children) walk(child, here);
+    };
+    walk(processMachine.root, []);
+    expect(leaves.map((l) => l.path.join('.')).sort()).toEqual(
+      ['backoff', 'running.ready.busy', 'running.ready.idle', 'running.starting.launching', 'running.starting.probing', 'running.stopping', 'shutdown', 'stopped'],
+    );
+    for (const leaf of leaves) expect(leaf.tags.has('resident'), leaf.path.join('.')).toBe(leaf.path[0] === 'running');
+    expect(processMachine.root.states['running']!.tags).toEqual([]);
   });
 });

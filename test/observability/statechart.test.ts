@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, createMachine, type AnyStateMachine } from 'xstate';
 import { processMachine } from '../../machines/process.machine.ts';
-import { sleepyProcessMachine } from '../../machines/process.sleep.ts';
+import { sleepyProcessMachine } from '../../docs/examples/sleep-mode.ts';
 import { machineChart, stateValuePath, type ChartNode } from '../../src/observability/statechart.ts';
 
 interface NodeLike {
@@ -63,7 +63,10 @@ describe('machineChart', () => {
     const nodes = chartNodes(machineChart(processMachine).root);
     expect(nodes.get('')!.initial).toBe('stopped');
     expect(nodes.get('running')!.initial).toBe('starting');
-    expect(nodes.get('running.ready')!.tags).toEqual(['serving']);
+    expect(nodes.get('running')!.tags).toEqual([]);
+    expect(nodes.get('running.starting')!.tags).toEqual(['resident']);
+    expect(nodes.get('running.ready')!.tags).toEqual(['resident', 'serving']);
+    expect(nodes.get('running.stopping')!.tags).toEqual(['resident']);
     expect(nodes.get('running.ready.idle')!.transitions).toEqual(
       expect.arrayContaining([
         { event: 'ACQUIRE', label: 'ACQUIRE', targets: ['running.ready.busy'], guard: null },
@@ -83,14 +86,16 @@ describe('machineChart', () => {
     const plain = chartNodes(machineChart(processMachine).root);
     const sleepy = chartNodes(machineChart(sleepyProcessMachine).root);
     expect(plain.has('running.sleeping')).toBe(false);
-    expect(sleepy.get('running.sleeping')).toMatchObject({ key: 'sleeping', type: 'atomic' });
+    expect(sleepy.get('running.sleeping')).toMatchObject({ key: 'sleeping', type: 'compound', initial: 'offloading' });
+    expect(sleepy.get('running.sleeping.offloading')).toMatchObject({ type: 'atomic', tags: ['resident'] });
+    expect(sleepy.get('running.sleeping.asleep')).toMatchObject({ type: 'atomic', tags: ['asleep'] });
     expect(sleepy.get('running.waking')!.transitions).toEqual(
       expect.arrayContaining([expect.objectContaining({ label: 'done wake', targets: ['running.ready'] })]),
     );
-    expect(sleepy.get('running.ready')!.transitions).toEqual(
-      expect.arrayContaining([expect.objectContaining({ event: 'SLEEP', targets: ['running.sleeping'] })]),
+    expect(sleepy.get('running.ready.idle')!.transitions).toEqual(
+      expect.arrayContaining([expect.objectContaining({ label: 'after sleepAfter', targets: ['running.sleeping'] })]),
     );
-    expect(sleepy.size).toBe(plain.size + 2);
+    expect(sleepy.size).toBe(plain.size + 4);
   });
 
   it('draws parallel and final states of any machine', () => {
