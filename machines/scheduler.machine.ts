@@ -15,7 +15,7 @@
  * Which process machine runs is not this file's choice either: `process` is a placeholder the
  * runtime provides (`startScheduler({ processLogic })`).
  */
-import { assign, enqueueActions, fromCallback, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { enqueueActions, fromCallback, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import type { Effect, SchedError } from '../src/core/effects.ts';
 import {
   initialFifoState,
@@ -135,17 +135,87 @@ const childIds = {
 };
 
 /**
- * The few enqueue operations a core step needs. XState's own enqueuer type is tied to the
- * exact setup it comes from, which would make this helper generic over all of it.
+ * Placeholder: the runtime provides the process logic (any machine createProcessMachine
+ * builds), so the process machine is chosen in one place.
  */
-interface Enqueue {
-  (action: { type: string; params?: unknown }): void;
-  assign(values: Partial<SchedulerContext>): void;
-  spawnChild(src: 'swap', options: { id: string; systemId: string; input: SwapInput }): void;
-  raise(event: SchedulerEvent, options: { delay: number; id?: string }): void;
-  cancel(id: string): void;
-  sendTo(target: string, event: { type: 'ABORT'; reason: string }): void;
+const processPlaceholder = fromCallback<ProcessCommand, ProcessConfig>(() => {
+  throw new Error('scheduler: no `process` logic provided');
+});
+
+/**
+ * What the scheduler reads of a process snapshot: its tags, and for a `backoff` state the two
+ * context fields the protocol promises (ProcessTag.backoff).
+ */
+interface ProcessSnapshotEvent {
+  type: `xstate.snapshot.${string}`;
+  snapshot: { hasTag?(tag: string): boolean; context: { lastError: string | null; backoffMs: number } };
 }
+
+/** A swap child finished (its output says how). */
+interface SwapDoneEvent {
+  type: `xstate.done.actor.${string}`;
+  output: SwapOutput;
+  actorId: string;
+}
+
+/** A child threw (a swap or a process). */
+interface ChildErrorEvent {
+  type: `xstate.error.actor.${string}`;
+  error: unknown;
+}
+
+/**
+ * XState's own events from the scheduler's children, as the actions that read them see them.
+ * They are part of the machine's event type so those actions are typed like any other.
+ */
+type ChildEvent = ProcessSnapshotEvent | SwapDoneEvent | ChildErrorEvent;
+
+const isSnapshotEvent = (e: { type: string }): e is ProcessSnapshotEvent => e.type.startsWith('xstate.snapshot.');
+const isSwapDone = (e: { type: string }): e is SwapDoneEvent => e.type.startsWith('xstate.done.actor.');
+const isChildError = (e: { type: string }): e is ChildErrorEvent => e.type.startsWith('xstate.error.actor.');
+
+/**
+ * The scheduler's vocabulary: context, events, actors and the effect actions the runtime
+ * provides. The actions that run core steps are added on top of it (schedulerSetup), so
+ * their `enqueue` is XState's own, typed by this setup: an action or event the scheduler
+ * does not have is a type error there, with no cast in between.
+ */
+const schedulerBase = setup({
+  types: {
+    context: {} as SchedulerContext,
+    events: {} as SchedulerEvent | ChildEvent,
+    input: {} as SchedulerInput,
+  },
+  actors: {
+    // Typed loosely: whatever process machine the runtime provides, the scheduler reads only its tags.
+    process: processPlaceholder as AnyActorLogic,
+    swap: swapMachine,
+  },
+  actions: {
+    // The runtime's side of the effects; no-ops here so the machine stays pure.
+    admit: (_, _params: AdmitParams) => {},
+    grantServe: (_, _params: GrantServeParams) => {},
+    grantError: (_, _params: GrantErrorParams) => {},
+    queuePositions: (_, _params: QueuePositionsParams) => {},
+    unloaded: (_, _params: UnloadedParams) => {},
+    swapStarted: (_, _params: SwapStartedParams) => {},
+    childFailed: (_, _params: ChildFailedParams) => {},
+    swapAborted: (_, _params: SwapAbortedParams) => {},
+    swapOverdue: (_, _params: SwapOverdueParams) => {},
+
+    acquireProcess: enqueueActions(({ enqueue, system }, params: { model: string }) => {
+      const ref = system.get(childIds.process(params.model)) as AnyActorRef | undefined;
+      if (ref) enqueue.sendTo(ref, { type: 'ACQUIRE' });
+    }),
+    releaseProcess: enqueueActions(({ enqueue, system }, params: { model: string }) => {
+      const ref = system.get(childIds.process(params.model)) as AnyActorRef | undefined;
+      if (ref) enqueue.sendTo(ref, { type: 'RELEASE' });
+    }),
+  },
+});
+
+/** XState's enqueuer for the scheduler's setup: what a core step's effects are written into. */
+type Enqueue = Parameters<Parameters<typeof schedulerBase.enqueueActions>[0]>[0]['enqueue'];
 
 /**
  * Runs a core step: store the new state, turn its effects into named actions and spawns.
@@ -235,88 +305,42 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
   }
 }
 
-/**
- * Placeholder: the runtime provides the process logic (any machine createProcessMachine
- * builds), so the process machine is chosen in one place.
- */
-const processPlaceholder = fromCallback<ProcessCommand, ProcessConfig>(() => {
-  throw new Error('scheduler: no `process` logic provided');
-});
-
-/**
- * What the scheduler reads of a process snapshot: its tags, and for a `backoff` state the two
- * context fields the protocol promises (ProcessTag.backoff).
- */
-interface ProcessSnapshotEvent {
-  type: string;
-  snapshot: { hasTag?(tag: string): boolean; context: { lastError: string | null; backoffMs: number } };
-}
-
-export const schedulerSetup = setup({
-  types: {
-    context: {} as SchedulerContext,
-    events: {} as SchedulerEvent,
-    input: {} as SchedulerInput,
-  },
-  actors: {
-    // Typed loosely: whatever process machine the runtime provides, the scheduler reads only its tags.
-    process: processPlaceholder as AnyActorLogic,
-    swap: swapMachine,
-  },
+/** The scheduler's setup: its vocabulary, and the actions that run the core's decisions. */
+export const schedulerSetup = schedulerBase.extend({
   actions: {
-    // The runtime's side of the effects; no-ops here so the machine stays pure.
-    admit: (_, _params: AdmitParams) => {},
-    grantServe: (_, _params: GrantServeParams) => {},
-    grantError: (_, _params: GrantErrorParams) => {},
-    queuePositions: (_, _params: QueuePositionsParams) => {},
-    unloaded: (_, _params: UnloadedParams) => {},
-    swapStarted: (_, _params: SwapStartedParams) => {},
-    childFailed: (_, _params: ChildFailedParams) => {},
-    swapAborted: (_, _params: SwapAbortedParams) => {},
-    swapOverdue: (_, _params: SwapOverdueParams) => {},
-
-    spawnProcesses: enqueueActions(({ context, enqueue }) => {
+    spawnProcesses: schedulerBase.enqueueActions(({ context, enqueue }) => {
       for (const [model, cfg] of Object.entries(context.processes)) {
         const id = childIds.process(model);
         enqueue.spawnChild('process', { id, systemId: id, input: cfg, syncSnapshot: true });
       }
     }),
-    acquireProcess: enqueueActions(({ enqueue, system }, params: { model: string }) => {
-      const ref = system.get(childIds.process(params.model)) as AnyActorRef | undefined;
-      if (ref) enqueue.sendTo(ref, { type: 'ACQUIRE' });
-    }),
-    releaseProcess: enqueueActions(({ enqueue, system }, params: { model: string }) => {
-      const ref = system.get(childIds.process(params.model)) as AnyActorRef | undefined;
-      if (ref) enqueue.sendTo(ref, { type: 'RELEASE' });
-    }),
-
-    request: enqueueActions(({ context, event, enqueue }) => {
+    request: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'REQUEST') return;
-      applyStep(enqueue as unknown as Enqueue, context, onRequest(context.fifo, { reqId: event.reqId, model: event.model }, swapperOf(context)));
+      applyStep(enqueue, context, onRequest(context.fifo, { reqId: event.reqId, model: event.model }, swapperOf(context)));
     }),
-    cancel: enqueueActions(({ context, event, enqueue }) => {
+    cancel: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'CANCEL') return;
-      applyStep(enqueue as unknown as Enqueue, context, onCancel(context.fifo, event.reqId));
+      applyStep(enqueue, context, onCancel(context.fifo, event.reqId));
     }),
-    abandonCheck: enqueueActions(({ context, event, enqueue }) => {
+    abandonCheck: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'ABANDON_CHECK') return;
-      applyStep(enqueue as unknown as Enqueue, context, onAbandonCheck(context.fifo, event.swapId, event.seq));
+      applyStep(enqueue, context, onAbandonCheck(context.fifo, event.swapId, event.seq));
     }),
-    serveDone: enqueueActions(({ context, event, enqueue }) => {
+    serveDone: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SERVE_DONE') return;
-      applyStep(enqueue as unknown as Enqueue, context, onServeDone(context.fifo, event.model, swapperOf(context)));
+      applyStep(enqueue, context, onServeDone(context.fifo, event.model, swapperOf(context)));
     }),
-    settleIdle: enqueueActions(({ context, event, enqueue }) => {
+    settleIdle: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SETTLE_IDLE') return;
-      settleIdle(enqueue as unknown as Enqueue, context, event.model);
+      settleIdle(enqueue, context, event.model);
     }),
-    unload: enqueueActions(({ context, event, enqueue }) => {
+    unload: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'UNLOAD') return;
-      applyStep(enqueue as unknown as Enqueue, context, onUnload(context.fifo, event.targets, swapperOf(context), event.ticket));
+      applyStep(enqueue, context, onUnload(context.fifo, event.targets, swapperOf(context), event.ticket));
     }),
-    shutdown: enqueueActions(({ context, event, enqueue, system }) => {
+    shutdown: schedulerBase.enqueueActions(({ context, event, enqueue, system }) => {
       if (event.type !== 'SHUTDOWN') return;
-      applyStep(enqueue as unknown as Enqueue, context, onShutdown(context.fifo));
+      applyStep(enqueue, context, onShutdown(context.fifo));
       enqueue.assign({ shutdownGraceMs: event.graceMs });
       for (const model of Object.keys(context.processes)) {
         const ref = system.get(childIds.process(model)) as AnyActorRef | undefined;
@@ -327,7 +351,7 @@ export const schedulerSetup = setup({
      * A second SHUTDOWN while draining (a server shutdown that finds this tree still stopping
      * after a reload): passed on, so each process's grace can only get shorter.
      */
-    shortenShutdown: enqueueActions(({ context, event, enqueue, system }) => {
+    shortenShutdown: schedulerBase.enqueueActions(({ context, event, enqueue, system }) => {
       if (event.type !== 'SHUTDOWN') return;
       for (const model of Object.keys(context.processes)) {
         const ref = system.get(childIds.process(model)) as AnyActorRef | undefined;
@@ -336,28 +360,27 @@ export const schedulerSetup = setup({
     }),
 
     /** A swap reported done: answer its waiters, drain the queue, and let the child go. */
-    swapDone: enqueueActions(({ context, event, enqueue }) => {
-      const done = event as unknown as { output: SwapOutput; actorId: string };
-      applyStep(enqueue as unknown as Enqueue, context, onSwapDone(context.fifo, done.output, swapperOf(context)));
-      enqueue.stopChild(done.actorId);
-      enqueue.cancel(`overdue:${done.actorId}`);
+    swapDone: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
+      if (!isSwapDone(event)) return;
+      applyStep(enqueue, context, onSwapDone(context.fifo, event.output, swapperOf(context)));
+      enqueue.stopChild(event.actorId);
+      enqueue.cancel(`overdue:${event.actorId}`);
     }),
 
     /** The liveness watchdog: a swap outlived its bound. Answer its waiters and let it go. */
-    expireSwap: enqueueActions(({ context, event, enqueue }) => {
+    expireSwap: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SWAP_OVERDUE') return;
       const sw = context.fifo.active.find((a) => a.swapId === event.swapId);
       if (!sw) return;
       const boundMs = swapBoundMs(context, sw.target, sw.evict);
-      const e = enqueue as unknown as Enqueue;
-      e({ type: 'swapOverdue', params: { swapId: sw.swapId, target: sw.target, boundMs } });
+      enqueue({ type: 'swapOverdue', params: { swapId: sw.swapId, target: sw.target, boundMs } });
       const error = `swap ${sw.target === null ? `unloading [${sw.evict.join(', ')}]` : `to ${sw.target}`} did not finish within ${Math.round(boundMs / 1000)}s`;
-      applyStep(e, context, onSwapDone(context.fifo, { swapId: sw.swapId, error }, swapperOf(context)));
+      applyStep(enqueue, context, onSwapDone(context.fifo, { swapId: sw.swapId, error }, swapperOf(context)));
       enqueue.stopChild(sw.swapId);
     }),
 
     /** Mirror a process's tags into the core's advisory view. */
-    mirrorProcess: assign(({ context, event }) => {
+    mirrorProcess: schedulerBase.assign(({ context, event }) => {
       const fifo = mirroredFifo(context, event);
       return fifo === context.fifo ? {} : { fifo };
     }),
@@ -367,16 +390,16 @@ export const schedulerSetup = setup({
      * error; a failed process is replaced by a fresh one (stopped), and swaps waiting on the
      * dead one get the reply it can no longer send, so nobody hangs.
      */
-    childError: enqueueActions(({ context, event, enqueue, system }) => {
-      const e = event as unknown as { type: string; error: unknown };
-      const actorId = e.type.slice('xstate.error.actor.'.length);
-      const error = e.error instanceof Error ? e.error.message : String(e.error);
-      (enqueue as unknown as Enqueue)({ type: 'childFailed', params: { actorId, error } });
+    childError: schedulerBase.enqueueActions(({ context, event, enqueue, system }) => {
+      if (!isChildError(event)) return;
+      const actorId = event.type.slice('xstate.error.actor.'.length);
+      const error = event.error instanceof Error ? event.error.message : String(event.error);
+      enqueue({ type: 'childFailed', params: { actorId, error } });
       const model = childIds.modelOf(actorId);
       if (model === null) {
         const swap = context.fifo.active.find((sw) => sw.swapId === actorId);
         if (swap) {
-          applyStep(enqueue as unknown as Enqueue, context, onSwapDone(context.fifo, { swapId: actorId, error: `swap failed: ${error}` }, swapperOf(context)));
+          applyStep(enqueue, context, onSwapDone(context.fifo, { swapId: actorId, error: `swap failed: ${error}` }, swapperOf(context)));
         }
         enqueue.stopChild(actorId);
         return;
@@ -388,7 +411,7 @@ export const schedulerSetup = setup({
       // one's server), it is busy until they end, so its TTL cannot unload it meanwhile.
       const busy = (context.fifo.inFlight[model] ?? 0) > 0;
       if (context.busyTold[model]) enqueue.cancel(settleId(model));
-      if (busy) (enqueue as unknown as Enqueue)({ type: 'acquireProcess', params: { model } });
+      if (busy) enqueue({ type: 'acquireProcess', params: { model } });
       if (busy !== Boolean(context.busyTold[model])) {
         const { [model]: _, ...rest } = context.busyTold;
         enqueue.assign({ busyTold: busy ? { ...rest, [model]: true } : rest });
@@ -411,16 +434,16 @@ export const schedulerSetup = setup({
 
 /** The core's state with a child's snapshot mirrored into it (the same object when nothing changed). */
 function mirroredFifo(context: SchedulerContext, event: { type: string }): SchedulerContext['fifo'] {
-  const e = event as unknown as ProcessSnapshotEvent;
-  const model = childIds.modelOf(e.type.slice('xstate.snapshot.'.length));
-  if (model === null || !e.snapshot.hasTag) return context.fifo;
-  const backingOff = e.snapshot.hasTag(ProcessTag.backoff);
+  if (!isSnapshotEvent(event)) return context.fifo;
+  const model = childIds.modelOf(event.type.slice('xstate.snapshot.'.length));
+  if (model === null || !event.snapshot.hasTag) return context.fifo;
+  const backingOff = event.snapshot.hasTag(ProcessTag.backoff);
   return onProcessChange(context.fifo, model, {
-    resident: e.snapshot.hasTag(ProcessTag.resident),
-    serving: e.snapshot.hasTag(ProcessTag.serving),
-    halted: e.snapshot.hasTag(ProcessTag.halted),
+    resident: event.snapshot.hasTag(ProcessTag.resident),
+    serving: event.snapshot.hasTag(ProcessTag.serving),
+    halted: event.snapshot.hasTag(ProcessTag.halted),
     // The protocol's promise for a `backoff` state: lastError and backoffMs in context.
-    backoff: backingOff ? { error: e.snapshot.context.lastError ?? 'start failed', retryAfterMs: e.snapshot.context.backoffMs } : null,
+    backoff: backingOff ? { error: event.snapshot.context.lastError ?? 'start failed', retryAfterMs: event.snapshot.context.backoffMs } : null,
   });
 }
 

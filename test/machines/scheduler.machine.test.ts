@@ -8,6 +8,7 @@ import { processMachine } from '../../machines/process.machine.ts';
 import {
   IDLE_SETTLE_MS,
   schedulerMachine,
+  schedulerSetup,
   swapBoundMs,
   type AdmitParams,
   type GrantErrorParams,
@@ -100,6 +101,26 @@ describe('scheduler machine, pure transitions', () => {
     const [, actions] = transition(schedulerMachine, s0, { type: 'REQUEST', reqId: 'r1', model: 'zzz' });
     expect(actions.find((a) => a.type === 'admit')?.params).toMatchObject({ error: { code: 'MODEL_NOT_FOUND' } });
     expect(actions.some((a) => a.type === 'xstate.spawnChild')).toBe(false);
+  });
+});
+
+describe("the scheduler's actions are typed by its setup", () => {
+  // Checked by `npm run typecheck`: each @ts-expect-error line must be an error. The core-step
+  // actions use XState's own enqueuer for this setup (no casts), so the same holds in them.
+  it('an action, its params or an event the scheduler does not have does not compile', () => {
+    const probe = schedulerSetup.enqueueActions(({ enqueue }) => {
+      enqueue({ type: 'grantServe', params: { reqId: 'r', model: 'm' } });
+      enqueue.raise({ type: 'SETTLE_IDLE', model: 'm' }, { delay: 1 });
+      // @ts-expect-error: a misspelt action
+      enqueue({ type: 'grantServes', params: { reqId: 'r', model: 'm' } });
+      // @ts-expect-error: an action's params are typed
+      enqueue({ type: 'grantServe', params: { reqId: 'r' } });
+      // @ts-expect-error: an event the scheduler does not have
+      enqueue.raise({ type: 'SETTLE_IDLY', model: 'm' }, { delay: 1 });
+      // @ts-expect-error: a child the scheduler cannot spawn
+      enqueue.spawnChild('swapp', { id: 'x' });
+    });
+    expect(typeof probe).toBe('function');
   });
 });
 
