@@ -7,7 +7,7 @@
  * existing array.
  */
 import type { ModelConfig } from '../config/types.ts';
-import { rewriteModel } from './model-extract.ts';
+import { rewriteModel } from './model-rewrite.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };

@@ -1,8 +1,8 @@
 /**
- * Model extraction and rewriting on raw Buffers. The JSON fast path (JSON.parse) and the
- * scanning path used for big bodies must agree on every input, valid or not.
+ * Model extraction on raw Buffers. The JSON fast path (JSON.parse) and the scanning path
+ * used for big bodies must agree on every input, valid or not. Rewriting is tested in
+ * model-rewrite.test.ts.
  */
-import busboy from 'busboy';
 import { describe, expect, it } from 'vitest';
 import {
   extractJsonModel,
@@ -10,9 +10,9 @@ import {
   JSON_FULL_PARSE_LIMIT,
   parseJsonModel,
   plainDecimal,
-  rewriteModel,
   scanJsonModel,
 } from '../../src/http/model-extract.ts';
+import { AUDIO, multipart } from './multipart-body.ts';
 
 const JSON_CT = { 'content-type': 'application/json' };
 const post = (headers: Record<string, string>, url = '/v1/chat/completions') => ({ method: 'POST', headers, url });
@@ -196,43 +196,6 @@ describe('JSON: both paths, tricky inputs', () => {
 
 // ---------------------------------------------------------------------------------------
 
-/** Builds a multipart body; a part with `filename` is a file. */
-function multipart(
-  boundary: string,
-  parts: Array<{ name: string; value: string | Buffer; filename?: string; type?: string }>,
-): Buffer {
-  const chunks: Buffer[] = [];
-  for (const p of parts) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
-    if (p.filename !== undefined) head += `; filename="${p.filename}"`;
-    head += '\r\n';
-    if (p.type) head += `Content-Type: ${p.type}\r\n`;
-    chunks.push(Buffer.from(`${head}\r\n`), Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value), Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return Buffer.concat(chunks);
-}
-
-/** What busboy (a third-party parser) reads from a multipart body. */
-function readForm(contentType: string, body: Buffer): Promise<{ fields: Array<[string, string]>; files: Array<[string, string, Buffer]> }> {
-  return new Promise((resolve, reject) => {
-    const fields: Array<[string, string]> = [];
-    const files: Array<[string, string, Buffer]> = [];
-    const bb = busboy({ headers: { 'content-type': contentType } });
-    bb.on('field', (name, value) => fields.push([name, value]));
-    bb.on('file', (name, stream, info) => {
-      const data: Buffer[] = [];
-      stream.on('data', (d: Buffer) => data.push(d));
-      stream.on('end', () => files.push([name, info.filename ?? '', Buffer.concat(data)]));
-    });
-    bb.on('error', reject);
-    bb.on('close', () => resolve({ fields, files }));
-    bb.end(body);
-  });
-}
-
-const AUDIO = Buffer.concat([Buffer.from([0, 1, 2, 0xff, 0x0d, 0x0a]), Buffer.from('--not-a-boundary\r\n\r\n'), Buffer.alloc(200_000, 7)]);
-
 describe('extractModel', () => {
   it('GET reads the query', async () => {
     expect(await extractModel({ method: 'GET', headers: {}, url: '/props?model=a%20b&stream=true' }, Buffer.alloc(0))).toEqual({
@@ -358,96 +321,6 @@ describe('extractModel', () => {
     const body = Buffer.from('model=ignored');
     expect((await extractModel(post({ 'content-type': 'text/plain' }, '/x?model=q'), body)).model).toBe('q');
     expect((await extractModel(post({}, '/x?model=q&stream=true'), body))).toEqual({ model: 'q', stream: true });
-  });
-});
-
-// ---------------------------------------------------------------------------------------
-
-describe('rewriteModel', () => {
-  const CT = 'application/json';
-
-  it('JSON: replaces the top-level value in place, every other byte kept', () => {
-    const body = Buffer.from('{ "seed": 18446744073709551615,\n  "model" :  "alias", "o":{"model":"keep"} }');
-    expect(rewriteModel(body, CT, 'real/model:Q4').toString()).toBe(
-      '{ "seed": 18446744073709551615,\n  "model" :  "real/model:Q4", "o":{"model":"keep"} }',
-    );
-  });
-
-  it('JSON: replaces non-string and duplicate models; escapes the new name', () => {
-    expect(rewriteModel(Buffer.from('{"model":12,"model":{"a":1}}'), CT, 'a"b\\c').toString()).toBe(
-      '{"model":"a\\"b\\\\c","model":"a\\"b\\\\c"}',
-    );
-  });
-
-  it('JSON: adds the model when absent', () => {
-    expect(rewriteModel(Buffer.from('{"a":1 }'), CT, 'm').toString()).toBe('{"a":1,"model":"m" }');
-    expect(rewriteModel(Buffer.from(' { } '), CT, 'm').toString()).toBe(' {"model":"m" } ');
-  });
-
-  it('JSON: invalid or non-object bodies come back unchanged', () => {
-    for (const s of ['{"model":"x",', '[1]', '']) {
-      const b = Buffer.from(s);
-      expect(rewriteModel(b, CT, 'm')).toBe(b);
-    }
-  });
-
-  it('multipart: replaces the field and keeps files byte-exact', async () => {
-    const boundary = '----WebKitFormBoundary7MA4YWxkTrZu0gW';
-    const ct = `multipart/form-data; boundary=${boundary}`;
-    const body = multipart(boundary, [
-      { name: 'file', value: AUDIO, filename: 'a.wav', type: 'audio/wav' },
-      { name: 'model', value: 'alias' },
-      { name: 'language', value: 'en' },
-      { name: 'model', value: 'alias2' },
-    ]);
-    const out = rewriteModel(body, ct, 'whisper-large');
-    const form = await readForm(ct, out);
-    expect(form.fields).toEqual([
-      ['model', 'whisper-large'],
-      ['language', 'en'],
-      ['model', 'whisper-large'],
-    ]);
-    expect(form.files).toHaveLength(1);
-    expect(form.files[0]![2].equals(AUDIO)).toBe(true);
-    // Byte-exact apart from the two values.
-    expect(out.length).toBe(body.length + 2 * 'whisper-large'.length - 'alias'.length - 'alias2'.length);
-    expect(out.subarray(0, body.indexOf('alias')).equals(body.subarray(0, body.indexOf('alias')))).toBe(true);
-  });
-
-  it('multipart: adds the field when the model came from the query; quoted boundary', async () => {
-    const boundary = 'a:b=c';
-    const ct = `multipart/form-data; charset=utf-8; boundary="${boundary}"`;
-    const body = multipart(boundary, [{ name: 'file', value: AUDIO, filename: 'a.wav' }]);
-    const out = rewriteModel(body, ct, 'mé');
-    const form = await readForm(ct, out);
-    expect(form.fields).toEqual([['model', 'mé']]);
-    expect(form.files[0]![2].equals(AUDIO)).toBe(true);
-    expect(out.subarray(0, body.length - `--${boundary}--\r\n`.length).equals(body.subarray(0, body.length - `--${boundary}--\r\n`.length))).toBe(true);
-  });
-
-  it('multipart: a file named model is left alone; an unparseable body is unchanged', async () => {
-    const ct = 'multipart/form-data; boundary=B';
-    const body = multipart('B', [{ name: 'model', value: 'file-bytes', filename: 'model.bin' }]);
-    const form = await readForm(ct, rewriteModel(body, ct, 'm'));
-    expect(form.fields).toEqual([['model', 'm']]);
-    expect(form.files.map((f) => f[2].toString())).toEqual(['file-bytes']);
-    const broken = Buffer.from('--B\r\nContent-Disposition: form-data; name="model"\r\n\r\nno end');
-    expect(rewriteModel(broken, ct, 'm')).toBe(broken);
-    expect(rewriteModel(body, 'multipart/form-data', 'm')).toBe(body);
-  });
-
-  it('urlencoded: replaces or appends, other pairs untouched', () => {
-    const ct = 'application/x-www-form-urlencoded';
-    expect(rewriteModel(Buffer.from('a=%41&model=x&b=1&mod%65l=y'), ct, 'new model/1').toString()).toBe(
-      'a=%41&model=new+model%2F1&b=1&model=new+model%2F1',
-    );
-    expect(rewriteModel(Buffer.from('a=1'), ct, 'm').toString()).toBe('a=1&model=m');
-    expect(rewriteModel(Buffer.from(''), ct, 'm').toString()).toBe('model=m');
-  });
-
-  it('other content types: unchanged', () => {
-    const b = Buffer.from('model=x');
-    expect(rewriteModel(b, 'text/plain', 'm')).toBe(b);
   });
 });
 
