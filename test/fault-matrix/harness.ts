@@ -189,6 +189,15 @@ export class Lab {
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   }
 
+  /**
+   * When swapstate saw `model`'s process stop (its process actor back in `stopped`), polled
+   * from now. Read from the actor, so it times the stop itself, not whatever comes after it.
+   */
+  async stoppedAt(model: string, timeoutMs = 60_000): Promise<number> {
+    await until(() => this.srv.server.state().runtime.process(model)?.state === 'stopped', `${model} to stop`, timeoutMs);
+    return Date.now();
+  }
+
   /** Waits until no process of `model` is left. */
   async noProcesses(model: string, timeoutMs = 5_000): Promise<void> {
     await until(() => this.procs(model).length === 0, `no process of ${model} (left: ${JSON.stringify(this.procs(model))})`, timeoutMs);
