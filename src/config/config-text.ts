@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MAX_CONFIG_BYTES, MAX_CONFIG_SIZE_TEXT } from './limits.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 
 /**
  * Reads `path` as UTF-8.

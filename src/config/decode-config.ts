@@ -5,9 +5,9 @@
  * expressions) fails here.
  */
 import { decodeAllowedHosts, decodeAllowedOrigins } from './browser-safety.ts';
-import { decodeModel, type ModelDraft } from './decode-model.ts';
 import { Field, type DecodeContext } from './field.ts';
 import { compileIgnorePath, DEFAULT_IGNORE_PATHS, runsInLinearTime } from './ignore-paths.ts';
+import { decodeModel, type ModelDraft } from './model-fields.ts';
 import { DEFAULT_START_PORT } from './ports.ts';
 import { TOP_LEVEL_KEYS, TOP_LEVEL_UNSUPPORTED } from './top-level-keys.ts';
 import { decodeTrustProxy, type TrustProxy } from './trust-proxy.ts';

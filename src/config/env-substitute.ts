@@ -10,7 +10,7 @@
  */
 import { CST, Lexer } from 'yaml';
 import { MAX_CONFIG_BYTES, MAX_CONFIG_SIZE_TEXT } from './limits.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 
 const ENV_REFERENCE = /\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g;
 

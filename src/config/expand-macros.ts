@@ -19,7 +19,7 @@ import { MacroBudget, substituteSetParamsByIDKeys, substituteTree } from './macr
 import { MACRO_REFERENCE, MacroScope, readMacros, setParamsByID, type Macro } from './macros.ts';
 import { MAX_PORT } from './limits.ts';
 import { allocatePort, DEFAULT_START_PORT } from './ports.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 import { describeValue } from './field.ts';
 import type { RawMap, SourceMap } from './yaml-tree.ts';
 

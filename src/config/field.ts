@@ -9,7 +9,7 @@
  * fails the load before decoding starts (top-level-keys.ts).
  */
 import { nearestName } from './did-you-mean.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 import { formatPath, toPlain, type PathSegment, type RawMap, type RawValue, type SourceMap } from './yaml-tree.ts';
 
 export interface DecodeContext {

@@ -7,54 +7,33 @@
  * The messages are llama-swap's, which differ by field: the string fields of a model name the
  * field (`unknown macro '${x}' found in M.cmd`), nested model values name the block
  * (`model M metadata: unknown macro '${x}'`), top-level values name their path
- * (`peers.p.apiKey: unknown macro '${x}'`).
+ * (`peers.p.apiKey: unknown macro '${x}'`). Which model key is worded which way is said by
+ * its entry in the field table (model-fields.ts).
  */
+import { ConfigError } from './config-error.ts';
 import { MACRO_REFERENCE } from './macros.ts';
-import { ConfigError } from './types.ts';
+import type { LeftoverMacros } from './model-field.ts';
+import { MODEL_FIELDS } from './model-fields.ts';
+import { DECODED_TOP_LEVEL_KEYS } from './top-level-keys.ts';
 import { formatPath, type PathSegment, type RawMap, type RawValue, type SourceMap } from './yaml-tree.ts';
 
 /**
  * Top-level keys llama-swap decodes (and so checks); other top-level keys are unknown to it
- * and never checked. swapstate's own keys are added.
+ * and never checked. swapstate's own keys are checked too, `macros` is not.
  */
-const CHECKED_TOP_LEVEL = new Set([
-  'healthCheckTimeout',
-  'logRequests',
-  'logLevel',
-  'logTimeFormat',
-  'logToStdout',
-  'metricsMaxInMemory',
-  'captureBuffer',
-  'store',
-  'ui',
-  'performance',
-  'globalTTL',
-  'unloadTimeout',
-  'models',
-  'profiles',
-  'selectors',
-  'routing',
-  'groups',
-  'matrix',
-  'startPort',
-  'hooks',
-  'sendLoadingState',
-  'includeAliasesInList',
-  'apiKeys',
-  'peers',
-  'upstream',
-  'healthCheckInterval',
-  'maxRequestBodyBytes',
-  'maxBufferedRequestBytes',
-  'allowedHosts',
-  'allowedOrigins',
-  'trustProxy',
-  'abandonedLoadGraceMs',
-  'inspect',
-]);
+const CHECKED_TOP_LEVEL = new Set(DECODED_TOP_LEVEL_KEYS);
 
-/** Model string fields whose leftovers are reported as `found in M.<field>`. */
-const NAMED_FIELDS = new Set(['cmd', 'cmdStop', 'proxy', 'checkEndpoint', 'filters.stripParams', 'name', 'description']);
+/** Model keys (dotted for a sub-key) whose leftovers are reported as `found in M.<key>`. */
+const NAMED_FIELDS = new Set(Object.entries(MODEL_FIELDS).flatMap(([key, { leftoverMacros }]) => namedPaths(key, leftoverMacros)));
+
+/** Model keys whose leftovers, wherever inside, are reported for the key as a whole. */
+const BLOCK_FIELDS = Object.entries(MODEL_FIELDS).flatMap(([key, { leftoverMacros: style }]) => (style === 'block' ? [key] : []));
+
+/** The key itself when its style is `named`, else the sub-keys it names. */
+function namedPaths(key: string, style: LeftoverMacros | undefined): string[] {
+  if (style === 'named') return [key];
+  return typeof style === 'object' ? Object.keys(style).map((sub) => `${key}.${sub}`) : [];
+}
 
 const ENV_REFERENCE = /\$\{env\.([a-zA-Z_][a-zA-Z0-9_]*)\}/;
 
@@ -118,6 +97,6 @@ function leftoverMessage(name: string, scope: Scope): string {
       ? `macro '\${${name}}' should have been substituted in ${modelId}.${field}`
       : `unknown macro '\${${name}}' found in ${modelId}.${field}`;
   }
-  const block = field.startsWith('capabilities.') ? 'capabilities' : field.startsWith('metadata.') ? 'metadata' : field;
+  const block = BLOCK_FIELDS.find((key) => field.startsWith(`${key}.`)) ?? field;
   return `model ${modelId} ${block}: unknown macro '\${${name}}'`;
 }

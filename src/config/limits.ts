@@ -6,7 +6,7 @@
  * platform-defined maximum length.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 
 /** The longest delay `setTimeout` honours; longer ones fire after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -9,7 +9,7 @@
  * 2. YAML parse keeping line numbers (yaml-tree.ts); a top-level key one edit from a known
  *    one fails here (top-level-keys.ts: `model:` for `models:` would load zero models);
  * 3-4. macro expansion and `${PORT}` allocation on the untyped tree (expand-macros.ts);
- * 5. typed decode with defaults; unknown keys become warnings (decode-config.ts, decode-model.ts);
+ * 5. typed decode with defaults; unknown keys become warnings (decode-config.ts; a model's keys: model-fields.ts);
  * 6. validation and normalization in llama-swap's order (validate-*.ts).
  *
  * Every failure is a `ConfigError` whose `where` is `file:line` whenever the offending key
@@ -28,7 +28,7 @@ import { checkTopLevelTypos } from './top-level-keys.ts';
 import { parseYamlTree } from './yaml-tree.ts';
 
 export { resolveModel } from './resolve-model.ts';
-export { ConfigError } from './types.ts';
+export { ConfigError } from './config-error.ts';
 
 /**
  * Reads and loads a config file; `path` is used as given in `file:line` locations.

@@ -16,7 +16,7 @@
  */
 import { MAX_MACRO_TEXT } from './limits.ts';
 import { MACRO_REFERENCE, macroText, setParamsByID, type Macro, type MacroScope, type ScopedMacro } from './macros.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 import type { RawMap, RawValue, SourceMap } from './yaml-tree.ts';
 
 /** How much text substitution may still produce in this load. */

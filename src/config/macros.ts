@@ -2,7 +2,7 @@
  * Macros (reference 2.16): declarations and scopes. Substitution is in macro-substitute.ts.
  */
 import type { RawMap, RawValue } from './yaml-tree.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 
 export type MacroValue = string | number | boolean;
 

@@ -9,7 +9,7 @@
 import { MAX_PORT } from './limits.ts';
 import { substituteSetParamsByIDKeys, substituteTree, type MacroBudget } from './macro-substitute.ts';
 import { MacroScope } from './macros.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 import type { RawMap, SourceMap } from './yaml-tree.ts';
 
 export const DEFAULT_START_PORT = 5800;

@@ -9,7 +9,7 @@
  * away stay warnings, as llama-swap has them.
  */
 import { nearestName } from './did-you-mean.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 import type { RawMap, SourceMap } from './yaml-tree.ts';
 
 /** Keys swapstate reads (llama-swap's, plus swapstate's own). */
@@ -53,8 +53,11 @@ export const TOP_LEVEL_UNSUPPORTED: readonly string[] = [
   'ui',
 ];
 
+/** Every top-level key that is decoded: llama-swap's (supported or not) and swapstate's own. */
+export const DECODED_TOP_LEVEL_KEYS: readonly string[] = [...TOP_LEVEL_KEYS, ...TOP_LEVEL_UNSUPPORTED];
+
 /** Every top-level key a config may have; `macros` is consumed before decoding. */
-const ALL_TOP_LEVEL_KEYS: readonly string[] = [...TOP_LEVEL_KEYS, ...TOP_LEVEL_UNSUPPORTED, 'macros'];
+const ALL_TOP_LEVEL_KEYS: readonly string[] = [...DECODED_TOP_LEVEL_KEYS, 'macros'];
 
 /**
  * Fails on the first unknown top-level key (in file order) that is one edit from a known one,

@@ -3,57 +3,13 @@
  * default applied, every macro expanded and every rule of reference/llama-swap.md section 2
  * checked. Times are kept in llama-swap's units (seconds) except where the name says ms.
  */
+import type { ModelConfig } from './model-fields.ts';
 
-/** `filters` of a model (reference 2.15); applied to JSON bodies only. */
-export interface ModelFilters {
-  /** Parameter paths removed from the body; trimmed, de-duplicated, sorted, never `model`. */
-  stripParams: string[];
-  /** Set or overridden in the body (keys applied sorted; `model` ignored). */
-  setParams: Record<string, unknown>;
-  /** Requested id -> params, applied after setParams. Keys other than the model id are aliases. */
-  setParamsByID: Record<string, Record<string, unknown>>;
-}
-
-/** `capabilities` of a model (reference 2.14); null when not configured. */
-export interface ModelCapabilities {
-  in: Array<'text' | 'audio' | 'image'>;
-  out: Array<'text' | 'audio' | 'image'>;
-  tools: boolean;
-  reranker: boolean;
-  context: number;
-}
-
-/** One `models.<id>` entry, defaults applied. */
-export interface ModelConfig {
-  id: string;
-  /** Comment lines dropped, macros and `${PORT}` expanded; split into words at spawn. */
-  cmd: string;
-  /** '' when unset; `${PID}` is left for stop time. */
-  cmdStop: string;
-  /** Upstream base URL (default `http://localhost:${PORT}`). */
-  proxy: string;
-  /** Path probed until HTTP 200, or `none`. */
-  checkEndpoint: string;
-  /** Effective idle seconds before unload (`ttl`, -1 meaning `globalTTL`); 0 never. */
-  ttl: number;
-  /** Effective stop grace in seconds for unloads and TTL (0 meaning the global one). */
-  unloadTimeout: number;
-  aliases: string[];
-  /** `NAME=value` entries appended to swapstate's environment. */
-  env: string[];
-  /** Rewrites the request's `model` field sent upstream; '' none. */
-  useModelName: string;
-  unlisted: boolean;
-  name: string;
-  description: string;
-  metadata: Record<string, unknown>;
-  /** Effective admission limit (0 in the file means 10). */
-  concurrencyLimit: number;
-  /** Effective `sendLoadingState` (per model, else global). */
-  sendLoadingState: boolean;
-  filters: ModelFilters;
-  capabilities: ModelCapabilities | null;
-}
+// A model's types come from its field table (model-fields.ts); here for the other layers.
+export { ConfigError } from './config-error.ts';
+export type { ModelCapabilities } from './model-capabilities.ts';
+export type { ModelConfig };
+export type { ModelFilters } from './model-filters.ts';
 
 /** One `groups.<name>` entry (legacy top-level or `routing.router.settings.groups`). */
 export interface GroupConfig {
@@ -127,15 +83,4 @@ export interface Config {
   aliases: Record<string, string>;
   /** Things the loader accepted but wants the user to know (unknown keys, ...). */
   warnings: string[];
-}
-
-/** A config that cannot be used; `where` is `file:line` when known. */
-export class ConfigError extends Error {
-  constructor(
-    message: string,
-    readonly where?: string,
-  ) {
-    super(where ? `${where}: ${message}` : message);
-    this.name = 'ConfigError';
-  }
 }

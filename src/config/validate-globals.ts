@@ -5,7 +5,8 @@
 import { DEFAULT_MAX_BUFFERED_REQUEST_BYTES, DEFAULT_UNLOAD_TIMEOUT, type ConfigDraft } from './decode-config.ts';
 import { parseInspectMode, type InspectMode } from './inspect-mode.ts';
 import { checkMilliseconds, checkSeconds, MAX_BUFFER_BYTES } from './limits.ts';
-import { ConfigError, type LogToStdout } from './types.ts';
+import { ConfigError } from './config-error.ts';
+import type { LogToStdout } from './types.ts';
 
 /** A model that cannot come up within 15 s of its own timeout is not worth waiting less for. */
 const MIN_HEALTH_CHECK_TIMEOUT = 15;

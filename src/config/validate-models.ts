@@ -1,21 +1,14 @@
 /**
  * Model rules that need the whole config (reference 2.12, 2.14, 2.15), applied in
  * llama-swap's order so the same broken config reports the same first error:
- * explicit aliases first (document order), then per model in sorted id order: ttl,
- * unloadTimeout, capabilities, the automatic aliases of `setParamsByID`, proxy URL.
+ * explicit aliases first (document order), then per model in sorted id order: the rules of
+ * each key (model-fields.ts: ttl, unloadTimeout, capabilities), the automatic aliases of
+ * `setParamsByID`, then swapstate's own rules (the proxy URL).
  */
+import { ConfigError } from './config-error.ts';
 import type { ConfigDraft } from './decode-config.ts';
-import type { CapabilitiesDraft, ModelDraft } from './decode-model.ts';
-import { checkSeconds } from './limits.ts';
-import { ConfigError, type ModelCapabilities, type ModelConfig } from './types.ts';
-
-const MODALITIES = ['text', 'audio', 'image'] as const;
-type Modality = (typeof MODALITIES)[number];
-
-/** llama-swap's default admission limit per model, and its floor for ComfyUI (reference 3.9). */
-const DEFAULT_CONCURRENCY_LIMIT = 10;
-const COMFYUI_MODEL_ID = 'comfyui_auto';
-const COMFYUI_MIN_CONCURRENCY = 50;
+import { checkFields, resolveFields, type ModelFieldContext, type ModelGlobals } from './model-field.ts';
+import { MODEL_FIELDS, type ModelConfig, type ModelDraft } from './model-fields.ts';
 
 export interface ValidatedModels {
   models: Record<string, ModelConfig>;
@@ -24,10 +17,7 @@ export interface ValidatedModels {
 }
 
 /** @param globals the already normalized global values the model defaults come from. */
-export function validateModels(
-  draft: ConfigDraft,
-  globals: { globalTTL: number; unloadTimeout: number; sendLoadingState: boolean },
-): ValidatedModels {
+export function validateModels(draft: ConfigDraft, globals: ModelGlobals): ValidatedModels {
   const aliases = new Map<string, string>();
   for (const model of draft.models) {
     for (const [index, alias] of model.aliases.entries()) {
@@ -48,24 +38,22 @@ export function validateModels(
   return { models, aliases };
 }
 
-function validateModel(
-  model: ModelDraft,
-  globals: { globalTTL: number; unloadTimeout: number; sendLoadingState: boolean },
-  ids: ReadonlySet<string>,
-  aliases: Map<string, string>,
-): ModelConfig {
-  const { id, field } = model;
-  const ttl = model.ttl === -1 ? globals.globalTTL : model.ttl;
-  if (ttl < 0) throw new ConfigError(`model ${id}: invalid TTL value ${ttl}`, field.get('ttl').where);
-  checkSeconds(ttl, `model ${id}: ttl`, field.get('ttl').where);
-  if (model.unloadTimeout < 0) {
-    throw new ConfigError(`model ${id}: invalid unloadTimeout value ${model.unloadTimeout}`, field.get('unloadTimeout').where);
-  }
-  checkSeconds(model.unloadTimeout, `model ${id}: unloadTimeout`, field.get('unloadTimeout').where);
-  const capabilities = validateCapabilities(model);
+function validateModel(model: ModelDraft, globals: ModelGlobals, ids: ReadonlySet<string>, aliases: Map<string, string>): ModelConfig {
+  const at = (key: string): ModelFieldContext => ({ id: model.id, field: model.field.get(key), globals });
+  const values = resolveFields(model, MODEL_FIELDS, at);
+  const automatic = automaticAliases(model, ids, aliases);
+  checkFields(values, MODEL_FIELDS, at);
+  return { id: model.id, ...values, aliases: [...values.aliases, ...automatic] };
+}
 
-  const modelAliases = [...model.aliases];
-  for (const key of Object.keys(model.setParamsByID)) {
+/**
+ * The `setParamsByID` keys other than the model's own id become aliases of it, unless they
+ * are already its explicit aliases; registered in `aliases` as they are taken.
+ */
+function automaticAliases(model: ModelDraft, ids: ReadonlySet<string>, aliases: Map<string, string>): string[] {
+  const { id, field } = model;
+  const added: string[] = [];
+  for (const key of Object.keys(model.filters.setParamsByID)) {
     if (key === id) continue;
     const where = field.get('filters').get('setParamsByID').get(key).where;
     if (ids.has(key)) {
@@ -79,74 +67,7 @@ function validateModel(
       continue; // already an explicit alias of this model
     }
     aliases.set(key, id);
-    modelAliases.push(key);
+    added.push(key);
   }
-
-  const proxyProblem = invalidProxy(model.proxy);
-  if (proxyProblem) {
-    throw new ConfigError(`model ${id}: invalid proxy URL ${JSON.stringify(model.proxy)}: ${proxyProblem}`, field.get('proxy').where);
-  }
-
-  let concurrencyLimit = model.concurrencyLimit > 0 ? model.concurrencyLimit : DEFAULT_CONCURRENCY_LIMIT;
-  if (id === COMFYUI_MODEL_ID) concurrencyLimit = Math.max(concurrencyLimit, COMFYUI_MIN_CONCURRENCY);
-
-  return {
-    id,
-    cmd: model.cmd,
-    cmdStop: model.cmdStop,
-    proxy: model.proxy,
-    checkEndpoint: model.checkEndpoint,
-    ttl,
-    unloadTimeout: model.unloadTimeout === 0 ? globals.unloadTimeout : model.unloadTimeout,
-    aliases: modelAliases,
-    env: model.env,
-    useModelName: model.useModelName,
-    unlisted: model.unlisted,
-    name: model.name,
-    description: model.description,
-    metadata: model.metadata,
-    concurrencyLimit,
-    sendLoadingState: model.sendLoadingState ?? globals.sendLoadingState,
-    filters: { stripParams: model.stripParams, setParams: model.setParams, setParamsByID: model.setParamsByID },
-    capabilities,
-  };
-}
-
-/** An all-zero block means "not configured" (null), as in llama-swap. */
-function validateCapabilities(model: ModelDraft): ModelCapabilities | null {
-  const caps: CapabilitiesDraft = model.capabilities;
-  const field = model.field.get('capabilities');
-  const check = (key: 'in' | 'out'): Modality[] =>
-    caps[key].map((m, index) => {
-      if (!(MODALITIES as readonly string[]).includes(m)) {
-        throw new ConfigError(
-          `model ${model.id}: capabilities.${key}: invalid modality ${JSON.stringify(m)}, must be one of: text, audio, image`,
-          field.get(key).items()[index]?.where,
-        );
-      }
-      return m as Modality;
-    });
-  const inputs = check('in');
-  const outputs = check('out');
-  if (caps.context < 0) {
-    throw new ConfigError(`model ${model.id}: capabilities.context: must be >= 0`, field.get('context').where);
-  }
-  if (inputs.length === 0 && outputs.length === 0 && !caps.tools && !caps.reranker && caps.context === 0) return null;
-  return { in: inputs, out: outputs, tools: caps.tools, reranker: caps.reranker, context: caps.context };
-}
-
-/**
- * llama-swap accepts anything Go's lenient `url.Parse` takes and fails at the first request;
- * the proxy can only ever be an absolute http(s) URL, so we say so at load.
- */
-function invalidProxy(proxy: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(proxy);
-  } catch {
-    return 'not an absolute URL';
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the scheme must be http or https';
-  if (url.hostname === '') return 'no host';
-  return null;
+  return added;
 }

@@ -10,7 +10,8 @@
  * (src/core/group-swapper.ts `withDefaultGroup`), so the config shows what the user wrote.
  */
 import type { ConfigDraft, GroupDraft } from './decode-config.ts';
-import { ConfigError, type GroupConfig } from './types.ts';
+import { ConfigError } from './config-error.ts';
+import type { GroupConfig } from './types.ts';
 
 export function validateRouting(draft: ConfigDraft, modelIds: ReadonlySet<string>): Record<string, GroupConfig> {
   const routing = draft.root.get('routing');

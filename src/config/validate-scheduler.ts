@@ -4,7 +4,7 @@
  * stored under the real model id.
  */
 import type { ConfigDraft } from './decode-config.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 
 /** Model id first, then alias: a model id always wins over a same-named alias. */
 export type NameResolver = (name: string) => string | null;

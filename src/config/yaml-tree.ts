@@ -23,7 +23,7 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { MAX_ALIAS_VALUES, MAX_NESTING } from './limits.ts';
-import { ConfigError } from './types.ts';
+import { ConfigError } from './config-error.ts';
 import { composeYaml } from './yaml-document.ts';
 
 export type RawScalar = string | number | boolean | null;

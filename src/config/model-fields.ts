@@ -1,0 +1,116 @@
+/**
+ * The keys of a `models.<id>` entry (reference 2.12): the one list of them. The decoded types
+ * (ModelDraft, ModelConfig), the keys the decoder knows (and suggests for a misspelt one), the
+ * decoder itself, the per-key rules and their messages, and the wording of a leftover macro
+ * are all read from MODEL_FIELDS, so a new model key is one entry here (and a test).
+ *
+ * The table's order is the order keys are decoded and checked in, so it keeps llama-swap's
+ * order of rules: ttl, unloadTimeout, capabilities. The rules that need every model (aliases)
+ * are in validate-models.ts.
+ */
+import type { Field } from './field.ts';
+import { checkSeconds } from './limits.ts';
+import { decodeCapabilities, resolveCapabilities } from './model-capabilities.ts';
+import { decodeFields, modelField, type Drafts, type ModelFieldContext, type Values } from './model-field.ts';
+import { decodeFilters } from './model-filters.ts';
+
+/** llama-swap's default admission limit per model, and its floor for ComfyUI (reference 3.9). */
+const DEFAULT_CONCURRENCY_LIMIT = 10;
+const COMFYUI_MODEL_ID = 'comfyui_auto';
+const COMFYUI_MIN_CONCURRENCY = 50;
+
+export const MODEL_FIELDS = {
+  /** Comment lines dropped, macros and `${PORT}` expanded; split into words at spawn. */
+  cmd: modelField({ decode: (f) => f.string(), leftoverMacros: 'named' }),
+  /** '' when unset; `${PID}` is left for stop time. */
+  cmdStop: modelField({ decode: (f) => f.string(), leftoverMacros: 'named' }),
+  /** Upstream base URL (default `http://localhost:${PORT}`, set during macro expansion). */
+  proxy: modelField({ decode: (f) => f.string(), check: checkProxy, leftoverMacros: 'named' }),
+  /**
+   * Path probed until HTTP 200, or `none`. Trimmed, so `none` with stray spaces still disables
+   * health checking, as in llama-swap.
+   */
+  checkEndpoint: modelField({ decode: (f) => f.string('/health').trim(), leftoverMacros: 'named' }),
+  /** Effective idle seconds before unload (`ttl`, -1 meaning `globalTTL`); 0 never. */
+  ttl: modelField({ decode: (f) => f.int(-1), resolve: resolveTtl }),
+  /** Effective stop grace in seconds for unloads and TTL (0 meaning the global one). */
+  unloadTimeout: modelField({ decode: (f) => f.int(0), resolve: resolveUnloadTimeout }),
+  /** As written; validate-models.ts adds the setParamsByID keys that become aliases. */
+  aliases: modelField({ decode: (f) => f.stringList() }),
+  /** `NAME=value` entries appended to swapstate's environment. */
+  env: modelField({ decode: (f) => f.stringList() }),
+  /** Rewrites the request's `model` field sent upstream; '' none. */
+  useModelName: modelField({ decode: (f) => f.string() }),
+  unlisted: modelField({ decode: (f) => f.bool(false) }),
+  name: modelField({ decode: (f) => f.string().trim(), leftoverMacros: 'named' }),
+  description: modelField({ decode: (f) => f.string().trim(), leftoverMacros: 'named' }),
+  metadata: modelField({ decode: (f) => f.plainObject(), leftoverMacros: 'block' }),
+  /** Effective admission limit (0 or less in the file means 10). */
+  concurrencyLimit: modelField({ decode: (f) => f.int(0), resolve: resolveConcurrencyLimit }),
+  /** Effective `sendLoadingState` (per model, else global). */
+  sendLoadingState: modelField({
+    decode: (f) => (f.isSet ? f.bool(false) : undefined),
+    resolve: (own, { globals }) => own ?? globals.sendLoadingState,
+  }),
+  filters: modelField({ decode: decodeFilters, leftoverMacros: { stripParams: 'named' } }),
+  capabilities: modelField({ decode: decodeCapabilities, resolve: resolveCapabilities, leftoverMacros: 'block' }),
+};
+
+/** llama-swap model keys swapstate does not implement yet: accepted with a warning. */
+export const MODEL_UNSUPPORTED_KEYS: readonly string[] = ['timeouts', 'compat'];
+
+/** A decoded model before the global defaults and the rules that need the whole config. */
+export interface ModelDraft extends Drafts<typeof MODEL_FIELDS> {
+  id: string;
+  field: Field;
+}
+
+/** One `models.<id>` entry, defaults applied. */
+export interface ModelConfig extends Values<typeof MODEL_FIELDS> {
+  id: string;
+}
+
+export function decodeModel(id: string, field: Field): ModelDraft {
+  return { id, field, ...decodeFields(field, MODEL_FIELDS, MODEL_UNSUPPORTED_KEYS) };
+}
+
+/** -1 means globalTTL; any other negative is an error. */
+function resolveTtl(ttl: number, { id, field, globals }: ModelFieldContext): number {
+  const effective = ttl === -1 ? globals.globalTTL : ttl;
+  if (effective < 0) field.fail(`model ${id}: invalid TTL value ${effective}`);
+  checkSeconds(effective, `model ${id}: ttl`, field.where);
+  return effective;
+}
+
+/** 0 means the global unloadTimeout; a negative is an error. */
+function resolveUnloadTimeout(seconds: number, { id, field, globals }: ModelFieldContext): number {
+  if (seconds < 0) field.fail(`model ${id}: invalid unloadTimeout value ${seconds}`);
+  checkSeconds(seconds, `model ${id}: unloadTimeout`, field.where);
+  return seconds === 0 ? globals.unloadTimeout : seconds;
+}
+
+function resolveConcurrencyLimit(limit: number, { id }: ModelFieldContext): number {
+  const effective = limit > 0 ? limit : DEFAULT_CONCURRENCY_LIMIT;
+  return id === COMFYUI_MODEL_ID ? Math.max(effective, COMFYUI_MIN_CONCURRENCY) : effective;
+}
+
+/**
+ * llama-swap accepts anything Go's lenient `url.Parse` takes and fails at the first request;
+ * the proxy can only ever be an absolute http(s) URL, so we say so at load.
+ */
+function checkProxy(proxy: string, { id, field }: ModelFieldContext): void {
+  const problem = invalidProxy(proxy);
+  if (problem) field.fail(`model ${id}: invalid proxy URL ${JSON.stringify(proxy)}: ${problem}`);
+}
+
+function invalidProxy(proxy: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(proxy);
+  } catch {
+    return 'not an absolute URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the scheme must be http or https';
+  if (url.hostname === '') return 'no host';
+  return null;
+}
