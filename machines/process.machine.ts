@@ -416,7 +416,8 @@ function assertImplemented(machine: { root: AnyStateNode; implementations: Recor
   if (missing.length > 0) throw new Error(`process machine: not implemented: ${missing.join(', ')}`);
 }
 
-function joinUrl(base: string, path: string): string {
+/** `base` (a proxy URL) joined with an endpoint path, with exactly one slash between. */
+export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
 }
 

@@ -32,6 +32,27 @@ export interface ProcessConfig {
   ttlMs: number;
   /** Grace before SIGKILL for unloads and TTL (`unloadTimeout`). */
   unloadGraceMs: number;
+  /**
+   * vLLM sleep mode (llmsnap's `sleepMode: enable`): the HTTP calls that put the model to
+   * sleep and wake it, in order. Set, an eviction or a TTL sleeps the model instead of
+   * stopping it (machines/process.sleep.ts); unset, the model is stopped as always.
+   */
+  sleepMode?: SleepModeCalls | undefined;
+}
+
+/** One HTTP call of a sleep or wake sequence, against the model's proxy URL. */
+export interface SleepCall {
+  /** Path and query, macros expanded (`/sleep?level=1`). */
+  endpoint: string;
+  method: string;
+  /** Request body; '' sends none. */
+  body: string;
+  timeoutMs: number;
+}
+
+export interface SleepModeCalls {
+  sleep: SleepCall[];
+  wake: SleepCall[];
 }
 
 /** Tags a process state may carry; the scheduler's only view of a process. */
@@ -44,6 +65,11 @@ export const ProcessTag = {
   resident: 'resident',
   /** Requests may be granted to it right now (the fast path). */
   serving: 'serving',
+  /**
+   * Not resident, yet its OS process lives (asleep in sleep mode): an unload of every model
+   * stops it too. Resident states need not carry it.
+   */
+  live: 'live',
   /** The process accepts no more starts: swapstate is shutting down and it has stopped. */
   halted: 'halted',
   /**
@@ -70,6 +96,12 @@ export interface StopEvent {
   replyTo?: AnyActorRef;
   graceMs?: number;
   reason?: string;
+  /**
+   * Set by a swap that needs the model's resources for another model (not by an unload): a
+   * process that can free them without stopping (sleep mode) may do so instead, and answers
+   * `PROCESS.STOPPED` once they are free, that is once it is no longer `resident`.
+   */
+  evicting?: boolean;
 }
 
 /** Stop for good: like STOP, then refuse every later start. */

@@ -444,6 +444,8 @@ function mirroredFifo(context: SchedulerContext, event: { type: string }): Sched
     halted: event.snapshot.hasTag(ProcessTag.halted),
     // The protocol's promise for a `backoff` state: lastError and backoffMs in context.
     backoff: backingOff ? { error: event.snapshot.context.lastError ?? 'start failed', retryAfterMs: event.snapshot.context.backoffMs } : null,
+    // Only when set: the mirror of every other process keeps its shape.
+    ...(event.snapshot.hasTag(ProcessTag.live) && !event.snapshot.hasTag(ProcessTag.resident) ? { resting: true } : {}),
   });
 }
 

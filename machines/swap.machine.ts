@@ -72,7 +72,8 @@ export const swapMachine = setup({
       for (const m of context.evict) {
         const ref = processRef(system, m);
         if (!ref) gone.push(m);
-        else enqueue.sendTo(ref, { type: 'STOP', replyTo: self, graceMs: context.graceMs, reason: context.swapId });
+        // A swap to another model only needs their resources: sleep-enabled models may sleep.
+        else enqueue.sendTo(ref, { type: 'STOP', replyTo: self, graceMs: context.graceMs, reason: context.swapId, evicting: context.target !== null });
       }
       if (gone.length > 0) enqueue.assign({ pending: context.pending.filter((m) => !gone.includes(m)) });
     }),

@@ -34,6 +34,8 @@ export interface ProcMirror {
   halted: boolean;
   /** Set while the process refuses starts after repeated failures (crash-loop protection). */
   backoff?: { error: string; retryAfterMs: number } | null;
+  /** Not resident, but its process lives (asleep): an unload of every model stops it too. */
+  resting?: boolean;
 }
 
 /** A swap actor that has been started and has not reported done yet. */
@@ -236,7 +238,7 @@ export function onServeDone(state: FifoState, model: string, swapper: Swapper): 
 }
 
 /**
- * Unload `targets` (all resident models when omitted): error the waiters and queued requests
+ * Unload `targets` (all resident or resting models when omitted): error the waiters and queued requests
  * of those models, then start an unload swap (no target) that stops them. The unload never
  * blocks the scheduler; while it runs it collides with every swap touching its targets.
  * In-flight requests of a target are not waited for, as in llama-swap.
@@ -248,7 +250,7 @@ export function onUnload(
   ticket: string | null = null,
 ): Step {
   const d = new Draft(state);
-  const set = new Set(targets ?? Object.keys(d.s.procs).filter((m) => d.s.procs[m]?.resident));
+  const set = new Set(targets ?? Object.keys(d.s.procs).filter((m) => d.s.procs[m]?.resident || d.s.procs[m]?.resting));
   for (const m of d.s.active.map((sw) => sw.target)) if (targets === undefined && m !== null) set.add(m);
   const unloaded = errors.unloaded();
   d.s.active = d.s.active.map((sw) => {
@@ -293,6 +295,7 @@ export function onProcessChange(state: FifoState, model: string, mirror: ProcMir
     old.resident === mirror.resident &&
     old.serving === mirror.serving &&
     old.halted === mirror.halted &&
+    old.resting === mirror.resting &&
     old.backoff?.error === mirror.backoff?.error &&
     old.backoff?.retryAfterMs === mirror.backoff?.retryAfterMs
   ) {

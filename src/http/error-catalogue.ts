@@ -196,6 +196,12 @@ export const httpErrors = {
   /** 400 on `/logs/stream/<id>`: the id is no logger (llama-swap's text). */
   invalidLogger: () => new HttpError(400, "invalid logger. Use 'proxy', 'upstream' or a model's ID"),
 
+  /** 400 on `/api/models/sleep/<model>`: the model has no sleep mode. */
+  sleepNotEnabled: (model: string) => new HttpError(400, `model ${model} does not have sleep mode enabled (sleepMode: enable)`),
+
+  /** 409 on `/api/models/sleep/<model>`: only a ready model with nothing in flight can be put to sleep. */
+  sleepNotIdle: (model: string, state: string) => new HttpError(409, `model ${model} is ${state}: only a ready model with no request in flight can be put to sleep`),
+
   /** 404 on `/api/inflight/<id>/cancel` (llama-swap's text). */
   inflightNotFound: () => new HttpError(404, 'inflight request not found'),
 

@@ -6,7 +6,7 @@
 import type { Config } from '../config/types.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
 
-export type DisplayState = 'stopped' | 'starting' | 'ready' | 'stopping';
+export type DisplayState = 'stopped' | 'starting' | 'ready' | 'stopping' | 'sleeping';
 
 export interface ModelStatusRecord {
   id: string;
@@ -19,12 +19,14 @@ export interface ModelStatusRecord {
 }
 
 /**
- * llama-swap's UI knows four states. `backoff` and `shutdown` read as stopped (llama-swap
- * reports its shutdown as stopped too); a running sub-state an extension adds (say,
- * `sleeping`) reads as ready while the process is loaded.
+ * llama-swap's UI knows four states, llmsnap's a fifth: `sleeping`. `backoff` and `shutdown`
+ * read as stopped (llama-swap reports its shutdown as stopped too); `waking` reads as
+ * starting; any other running sub-state an extension adds reads as ready while the process
+ * is loaded.
  */
 export function displayState(state: string | undefined, loaded: boolean): DisplayState {
-  if (state === 'starting' || state === 'ready' || state === 'stopping') return state;
+  if (state === 'starting' || state === 'ready' || state === 'stopping' || state === 'sleeping') return state;
+  if (state === 'waking') return 'starting';
   return loaded ? 'ready' : 'stopped';
 }
 

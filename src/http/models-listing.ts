@@ -13,7 +13,7 @@ export interface ModelRecord {
   description?: string;
   meta?: { llamaswap: Record<string, unknown> };
   /** `failed` and `error` (llama.cpp router's spelling) while the model backs off after failed starts. */
-  status: { value: 'loaded' | 'unloaded'; failed?: true; error?: string; retry_after_s?: number };
+  status: { value: 'loaded' | 'unloaded' | 'sleeping'; failed?: true; error?: string; retry_after_s?: number };
   [capability: string]: unknown;
 }
 
@@ -46,10 +46,13 @@ const CAPABILITY_META_KEYS = ['architecture', 'capabilities', 'supported_paramet
 /** What the listing needs to know about a model's process right now. */
 export interface ModelStatus {
   loaded: boolean;
+  /** In sleep mode's `sleeping` state (llmsnap shows it as such). */
+  sleeping?: boolean;
   backoff: { error: string; retryAfterMs: number } | null;
 }
 
 function statusOf(s: ModelStatus): ModelRecord['status'] {
+  if (s.sleeping) return { value: 'sleeping' };
   if (!s.backoff) return { value: s.loaded ? 'loaded' : 'unloaded' };
   return { value: 'unloaded', failed: true, error: s.backoff.error, retry_after_s: Math.ceil(s.backoff.retryAfterMs / 1000) };
 }

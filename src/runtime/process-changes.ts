@@ -16,6 +16,8 @@ export interface ProcessSnapshot {
   value: unknown;
   context: ProcessContext;
   hasTag(tag: string): boolean;
+  /** Whether the process would take this event now. */
+  can(event: { type: string }): boolean;
 }
 
 /** Called with the model and its process's new snapshot. */

@@ -14,7 +14,8 @@
  * await swapstate.shutdown(30_000);
  */
 import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { processMachine, type ProcessMachine } from '../../machines/process.machine.ts';
+import type { ProcessMachine } from '../../machines/process.machine.ts';
+import { sleepModeProcessMachine } from '../../machines/process.sleep.ts';
 import { ProcessTag } from '../../machines/process.protocol.ts';
 import { exitDescription } from '../../machines/process.setup.ts';
 import { schedulerMachine, type SchedulerInput, type UnloadedParams } from '../../machines/scheduler.machine.ts';
@@ -25,6 +26,7 @@ import { createOsProcessActor } from './os-process.ts';
 import { ProcessChanges, type ProcessSnapshot } from './process-changes.ts';
 import { installExitReaper, processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
 import { describeProcess, type ProcessView } from './process-view.ts';
+import { sleepCallsActor } from './sleep-calls.ts';
 import { StateView, type StateSnapshot } from './state-view.ts';
 import { Tickets, type Ticket } from './tickets.ts';
 import { Upstreams, type Upstream } from './upstreams.ts';
@@ -47,7 +49,8 @@ export interface SchedulerRuntimeOptions {
   /**
    * The process machine every model runs: the one place it is chosen. The scheduler spawns
    * it, the state view describes its snapshots, and `/api/machines/process` draws it.
-   * Default: the plain machine (machines/process.machine.ts).
+   * Default: the core machine with sleep mode (machines/process.sleep.ts), whose sleep states
+   * only a model with `sleepMode` in its config enters; the others run the core's transitions.
    *
    * @example startScheduler({ input, processLogic: createProcessMachine(sleepMode).provide({ actors: { wake } }) })
    */
@@ -78,11 +81,24 @@ export interface SchedulerRuntime {
   process(model: string): ProcessView | null;
   /** Whether requests to `model` are served right now, without a start (its `serving` tag). */
   serving(model: string): boolean;
+  /**
+   * Puts `model` to sleep now (sleep mode, `POST /api/models/sleep/<model>`). Resolves with
+   * the state it settled in: `sleeping`, or `stopped` when the sleep failed and it was stopped
+   * instead; or at once with why not: `unknown`, `not-enabled`, or the state it is in when it
+   * is not idle.
+   */
+  sleep(model: string): Promise<SleepOutcome>;
   /** Everything at once, with why each request waits (`GET /api/state`). */
   state(): StateSnapshot;
   /** The process machine's definition, as the UI draws it (`GET /api/machines/process`). */
   processChart(): ChartMachine;
 }
+
+/** What {@link SchedulerRuntime.sleep} came to. */
+export type SleepOutcome =
+  | { done: true; state: string }
+  | { done: false; why: 'unknown' | 'not-enabled' }
+  | { done: false; why: 'not-idle'; state: string };
 
 const silent: SchedulerLog = { info: () => {}, warn: () => {} };
 
@@ -110,7 +126,16 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     else tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate scheduler is not running' });
   }, upstreamOf);
 
-  const processLogic = opts.processLogic ?? processMachine;
+  const processLogic =
+    opts.processLogic ??
+    sleepModeProcessMachine.provide({
+      actors: { sleep: sleepCallsActor, wake: sleepCallsActor },
+      actions: {
+        ttlSleep: (_, p) => log.info(`${p.model} Sleeping model, TTL of ${p.ttlMs / 1000}s reached`),
+        sleepFailed: (_, p) => log.warn(`${p.model}: sleep failed, stopping it instead: ${p.error}`),
+        wakeFailed: (_, p) => log.warn(`${p.model}: wake failed, restarting it: ${p.error}`),
+      },
+    });
   let chart: ChartMachine | null = null;
 
   const machine = schedulerMachine.provide({
@@ -173,6 +198,28 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       return snapshot ? describeProcess(snapshot) : null;
     },
     serving: (model) => processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false,
+    sleep: (model) => {
+      const actor = processChanges.actor(model);
+      const snapshot = processChanges.snapshot(model);
+      if (!actor || !snapshot) return Promise.resolve({ done: false, why: 'unknown' });
+      if (snapshot.context.cfg.sleepMode === undefined) return Promise.resolve({ done: false, why: 'not-enabled' });
+      const now = describeProcess(snapshot);
+      if (now.state === 'sleeping' && !now.loaded) return Promise.resolve({ done: true, state: 'sleeping' });
+      if (!snapshot.can({ type: 'SLEEP' })) {
+        return Promise.resolve({ done: false, why: 'not-idle', state: now.state === 'ready' ? 'busy' : now.state });
+      }
+      return new Promise((resolve) => {
+        // Settled: asleep, or anything past the sleep (stopped after a failed one, woken again).
+        const off = processChanges.subscribe((m, s) => {
+          if (m !== model) return;
+          const v = describeProcess(s);
+          if ((v.state === 'sleeping' && v.loaded) || v.state === 'stopping') return;
+          off();
+          resolve({ done: true, state: v.state });
+        });
+        actor.send({ type: 'SLEEP' });
+      });
+    },
     shutdown: async (graceMs) => {
       const status = root.getSnapshot().status;
       // A stopped (or failed) tree has stopped its children already, and their cleanup

@@ -68,6 +68,8 @@ function eventsOf(facts: MachineFacts, replyTo: AnyActorRef): AnyEvent[] {
   const events: AnyEvent[] = [
     { type: 'ENSURE_READY', replyTo },
     { type: 'STOP', replyTo },
+    // A swap's STOP to an evictee: it may free the resources without stopping (sleep mode).
+    { type: 'STOP', replyTo, evicting: true },
     { type: 'SHUTDOWN' },
     { type: 'ACQUIRE' },
     { type: 'RELEASE' },
@@ -148,7 +150,7 @@ interface Pending {
 }
 
 /** A live actor of `machine`: the FakeWorld for `os` / `health`, a controllable promise for every other actor. */
-function live(machine: AnyStateMachine, facts: MachineFacts) {
+function live(machine: AnyStateMachine, facts: MachineFacts, config: ProcessConfig) {
   const world = new FakeWorld();
   const pending: Pending[] = [];
   const generic: Record<string, AnyActorLogic> = {};
@@ -165,7 +167,7 @@ function live(machine: AnyStateMachine, facts: MachineFacts) {
         }),
     );
   }
-  const actor = createActor(machine.provide({ actors: { ...world.actors(), ...generic } } as never), { input: conformanceConfig });
+  const actor = createActor(machine.provide({ actors: { ...world.actors(), ...generic } } as never), { input: config });
   const failures: unknown[] = [];
   actor.subscribe({ error: (e) => failures.push(e) });
   actor.start();
@@ -216,15 +218,17 @@ async function settle(l: Live, replies: unknown[]): Promise<void> {
 
 /**
  * The conformance suite for one process machine: it reaches at least `minStates` distinct
- * states and every atomic state, and in each it answers an ENSURE_READY and a STOP waiter
- * exactly once. Call it at the top level of a test file that uses fake timers.
+ * states and every atomic state, and in each it answers an ENSURE_READY, a STOP and an
+ * evicting STOP waiter exactly once. `config` is the process's input (a feature a model opts
+ * into, like sleep mode, needs it set to be reachable). Call it at the top level of a test
+ * file that uses fake timers.
  */
-export function processConformance(name: string, machine: AnyStateMachine, minStates: number): void {
+export function processConformance(name: string, machine: AnyStateMachine, minStates: number, config: ProcessConfig = conformanceConfig): void {
   describe(`process protocol: ${name}`, () => {
     const facts = factsOf(machine);
     const dummy = createActor(fromPromise(async () => {})).start();
     const paths = getShortestPaths(machine, {
-      input: conformanceConfig,
+      input: config,
       events: eventsOf(facts, dummy) as never,
       filterEvents: ((snapshot: AnyMachineSnapshot, event: AnyEvent) =>
         !facts.timers.has(event.type) || firesFirst(machine, facts, snapshot, event.type)) as never,
@@ -246,18 +250,18 @@ export function processConformance(name: string, machine: AnyStateMachine, minSt
         expect(path.state.can({ type: 'STOP', replyTo: dummy } as never)).toBe(true);
       });
 
-      for (const probe of ['ENSURE_READY', 'STOP'] as const) {
+      for (const probe of ['ENSURE_READY', 'STOP', 'evicting STOP'] as const) {
         it(`answers a ${probe} waiter exactly once from ${label}`, async () => {
-          const l = live(machine, facts);
+          const l = live(machine, facts, config);
           const past = replyRecorder();
           for (const step of path.steps) await replay(machine, facts, l, step.event as AnyEvent, past.ref);
           expect(serialize(l.actor.getSnapshot() as never)).toBe(serialize(path.state as never));
           const waiter = replyRecorder();
-          l.actor.send({ type: probe, replyTo: waiter.ref } as never);
+          l.actor.send((probe === 'evicting STOP' ? { type: 'STOP', evicting: true, replyTo: waiter.ref } : { type: probe, replyTo: waiter.ref }) as never);
           await settle(l, waiter.replies);
           await vi.advanceTimersByTimeAsync(0);
           expect(waiter.replies).toHaveLength(1);
-          const kinds = probe === 'STOP' ? ['PROCESS.STOPPED'] : ['PROCESS.READY', 'PROCESS.FAILED'];
+          const kinds = probe === 'ENSURE_READY' ? ['PROCESS.READY', 'PROCESS.FAILED'] : ['PROCESS.STOPPED'];
           expect(kinds).toContain(waiter.replies[0]?.type);
           expect(l.failures).toEqual([]);
           l.actor.stop();

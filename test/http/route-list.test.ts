@@ -32,6 +32,7 @@ describe('the registered routes', () => {
       'GET /unload',
       'POST /api/models/unload',
       'POST /api/models/unload/*',
+      'POST /api/models/sleep/*',
       'GET /api/events',
       'POST /api/inflight/*',
       'GET /api/machines/process',

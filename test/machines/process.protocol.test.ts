@@ -7,7 +7,8 @@
 import { afterEach, beforeEach, vi } from 'vitest';
 import { processMachine } from '../../machines/process.machine.ts';
 import { sleepyProcessMachine } from '../../docs/examples/sleep-mode.ts';
-import { processConformance } from '../helpers/process-conformance.ts';
+import { sleepModeProcessMachine } from '../../machines/process.sleep.ts';
+import { conformanceConfig, processConformance } from '../helpers/process-conformance.ts';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -18,3 +19,11 @@ afterEach(() => {
 
 processConformance('plain machine', processMachine, 8);
 processConformance('with the tutorial\'s sleep mode (docs/examples/sleep-mode.ts)', sleepyProcessMachine, 10);
+
+// swapstate's own sleep mode (vLLM, llmsnap's keys), with a model that enables it, and with
+// one that does not (then it must behave as the plain machine).
+const sleepCall = (endpoint: string) => ({ endpoint, method: 'POST', body: '', timeoutMs: 10_000 });
+processConformance('with sleep mode (machines/process.sleep.ts), enabled', sleepModeProcessMachine, 10, {
+  ...conformanceConfig,
+  sleepMode: { sleep: [sleepCall('/sleep?level=1')], wake: [sleepCall('/wake_up')] },
+});

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { processMachine } from '../../machines/process.machine.ts';
+import { sleepModeProcessMachine } from '../../machines/process.sleep.ts';
 import { sleepyProcessMachine } from '../../docs/examples/sleep-mode.ts';
 import { mountRoutes } from '../../src/http/route-list.ts';
 import { uiRoutes } from '../../src/http/ui-routes.ts';
@@ -47,11 +48,11 @@ function runningStatesOf(rt: SchedulerRuntime, model: string): string[] {
 }
 
 describe('the process logic is chosen once, by startScheduler', () => {
-  it('by default the plain machine: spawned for every model, drawn by /api/machines/process', async () => {
+  it('by default the machine with sleep mode: spawned for every model, drawn by /api/machines/process', async () => {
     runtime = startScheduler({ input });
-    expect(runningStatesOf(runtime, 'a')).toEqual(['starting', 'ready', 'stopping']);
-    expect(runtime.processChart()).toEqual(machineChart(processMachine));
-    expect(await servedChart(runtime)).toEqual(JSON.parse(JSON.stringify(machineChart(processMachine))));
+    expect(runningStatesOf(runtime, 'a')).toEqual(['starting', 'ready', 'stopping', 'sleeping', 'waking']);
+    expect(runtime.processChart()).toEqual(machineChart(sleepModeProcessMachine));
+    expect(await servedChart(runtime)).toEqual(JSON.parse(JSON.stringify(machineChart(sleepModeProcessMachine))));
     expect(runtime.state().processes.map((p) => [p.model, p.state])).toEqual([['a', 'stopped'], ['b', 'stopped']]);
   });
 

@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processMachine } from '../../machines/process.machine.ts';
+import { sleepModeProcessMachine } from '../../machines/process.sleep.ts';
 import { resolveUiDir, uiFilePath } from '../../src/http/ui-routes.ts';
 import { machineChart } from '../../src/observability/statechart.ts';
 import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
@@ -114,9 +114,9 @@ describe('/ui', () => {
     expect(res.headers.get('allow')).toBe('GET, HEAD');
   });
 
-  it('GET /api/machines/process is the process machine definition', async () => {
+  it('GET /api/machines/process is the definition of the process machine the runtime runs (with sleep mode)', async () => {
     const res = await get('/api/machines/process');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual(JSON.parse(JSON.stringify(machineChart(processMachine))));
+    expect(await res.json()).toEqual(JSON.parse(JSON.stringify(machineChart(sleepModeProcessMachine))));
   });
 });
