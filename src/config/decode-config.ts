@@ -43,6 +43,8 @@ export interface ConfigDraft {
   includeAliasesInList: boolean;
   globalTTL: number;
   unloadTimeout: number;
+  sleepRequestTimeout: number;
+  wakeRequestTimeout: number;
   apiKeys: string[];
   models: ModelDraft[];
   legacyGroups: GroupDraft[];
@@ -83,6 +85,9 @@ export const DEFAULT_MAX_BUFFERED_REQUEST_BYTES = 256 * 1024 * 1024;
 /** swapstate: how long a start may run with nobody waiting for it before it is aborted. */
 export const DEFAULT_ABANDONED_LOAD_GRACE_MS = 2_000;
 export const DEFAULT_UNLOAD_TIMEOUT = 10;
+/** llmsnap: seconds per sleep or wake call of an endpoint without its own `timeout`. */
+export const DEFAULT_SLEEP_REQUEST_TIMEOUT = 10;
+export const DEFAULT_WAKE_REQUEST_TIMEOUT = 10;
 
 export function decodeConfig(ctx: DecodeContext): ConfigDraft {
   const root = Field.root(ctx).keys(TOP_LEVEL_KEYS, TOP_LEVEL_UNSUPPORTED);
@@ -122,6 +127,8 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
     includeAliasesInList: get('includeAliasesInList').bool(false),
     globalTTL: get('globalTTL').int(0),
     unloadTimeout: get('unloadTimeout').int(DEFAULT_UNLOAD_TIMEOUT),
+    sleepRequestTimeout: get('sleepRequestTimeout').int(DEFAULT_SLEEP_REQUEST_TIMEOUT),
+    wakeRequestTimeout: get('wakeRequestTimeout').int(DEFAULT_WAKE_REQUEST_TIMEOUT),
     apiKeys: get('apiKeys').stringList(),
     models: get('models')
       .entries()

@@ -103,6 +103,16 @@ export class Field {
     return new Field(this.ctx, [...this.path, key], map.get(key), map);
   }
 
+  /**
+   * The entry `key` of the mapping this field is an entry of: a model key's neighbour, for a
+   * rule that needs two keys of one model (sleepEndpoints needs wakeEndpoints).
+   */
+  sibling(key: string): Field {
+    const parent = this.parent;
+    if (!(parent instanceof Map)) throw new Error(`${this.name} is not an entry of a mapping`);
+    return new Field(this.ctx, [...this.path.slice(0, -1), key], parent.get(key), parent);
+  }
+
   has(key: string): boolean {
     return this.mapping().has(key);
   }

@@ -71,6 +71,8 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
     startPort: draft.startPort,
     globalTTL: globals.globalTTL,
     unloadTimeout: globals.unloadTimeout,
+    sleepRequestTimeout: globals.sleepRequestTimeout,
+    wakeRequestTimeout: globals.wakeRequestTimeout,
     includeAliasesInList: draft.includeAliasesInList,
     sendLoadingState,
     apiKeys,

@@ -16,6 +16,10 @@ export interface ModelGlobals {
   globalTTL: number;
   unloadTimeout: number;
   sendLoadingState: boolean;
+  /** Seconds per sleep call of an endpoint without its own `timeout`. */
+  sleepRequestTimeout: number;
+  /** Seconds per wake call of an endpoint without its own `timeout`. */
+  wakeRequestTimeout: number;
 }
 
 /** What a key's rules know besides its own value. */

@@ -5,7 +5,8 @@
  * are all read from MODEL_FIELDS, so a new model key is one entry here (and a test).
  *
  * The table's order is the order keys are decoded and checked in, so it keeps llama-swap's
- * order of rules: ttl, unloadTimeout, capabilities. The rules that need every model (aliases)
+ * order of rules: ttl, unloadTimeout, capabilities (then swapstate's and llmsnap's own: the
+ * proxy URL, sleep mode). The rules that need every model (aliases)
  * are in validate-models.ts.
  */
 import type { Field } from './field.ts';
@@ -13,6 +14,7 @@ import { checkSeconds } from './limits.ts';
 import { decodeCapabilities, resolveCapabilities } from './model-capabilities.ts';
 import { decodeFields, modelField, type Drafts, type ModelFieldContext, type Values } from './model-field.ts';
 import { decodeFilters } from './model-filters.ts';
+import { decodeSleepEndpoints, resolveSleepEndpoints, resolveSleepMode } from './model-sleep.ts';
 
 /** llama-swap's default admission limit per model, and its floor for ComfyUI (reference 3.9). */
 const DEFAULT_CONCURRENCY_LIMIT = 10;
@@ -54,6 +56,20 @@ export const MODEL_FIELDS = {
   }),
   filters: modelField({ decode: decodeFilters, leftoverMacros: { stripParams: 'named' } }),
   capabilities: modelField({ decode: decodeCapabilities, resolve: resolveCapabilities, leftoverMacros: 'block' }),
+  /** llmsnap's keys (model-sleep.ts): `enable` puts the model to sleep on a swap instead of stopping it. */
+  sleepMode: modelField({ decode: (f) => f.string('disable'), resolve: resolveSleepMode }),
+  /** The calls that put it to sleep, in order; timeouts effective (else sleepRequestTimeout). */
+  sleepEndpoints: modelField({
+    decode: decodeSleepEndpoints,
+    resolve: resolveSleepEndpoints('sleepEndpoints'),
+    leftoverMacros: { endpoint: 'named', body: 'named' },
+  }),
+  /** The calls that wake it, in order; timeouts effective (else wakeRequestTimeout). */
+  wakeEndpoints: modelField({
+    decode: decodeSleepEndpoints,
+    resolve: resolveSleepEndpoints('wakeEndpoints'),
+    leftoverMacros: { endpoint: 'named', body: 'named' },
+  }),
 };
 
 /** llama-swap model keys swapstate does not implement yet: accepted with a warning. */

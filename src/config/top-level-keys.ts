@@ -32,6 +32,8 @@ export const TOP_LEVEL_KEYS: readonly string[] = [
   'includeAliasesInList',
   'globalTTL',
   'unloadTimeout',
+  'sleepRequestTimeout',
+  'wakeRequestTimeout',
   'apiKeys',
   'models',
   'hooks',

@@ -10,6 +10,7 @@ export { ConfigError } from './config-error.ts';
 export type { ModelCapabilities } from './model-capabilities.ts';
 export type { ModelConfig };
 export type { ModelFilters } from './model-filters.ts';
+export type { SleepEndpoint, SleepEndpointMethod, SleepMode } from './model-sleep.ts';
 
 /** One `groups.<name>` entry (legacy top-level or `routing.router.settings.groups`). */
 export interface GroupConfig {
@@ -35,6 +36,13 @@ export interface Config {
   globalTTL: number;
   /** Global stop grace in seconds for unloads and TTL (default 10). */
   unloadTimeout: number;
+  /**
+   * llmsnap's key: seconds each sleep call (sleepEndpoints) may take when it has no `timeout`
+   * of its own (default 10, at least 1). Already applied to every model's SleepEndpoint.timeout.
+   */
+  sleepRequestTimeout: number;
+  /** llmsnap's key: the same for each wake call (wakeEndpoints; default 10, at least 1). */
+  wakeRequestTimeout: number;
   includeAliasesInList: boolean;
   sendLoadingState: boolean;
   apiKeys: string[];

@@ -22,6 +22,8 @@ export interface Globals {
   inspect: InspectMode;
   globalTTL: number;
   unloadTimeout: number;
+  sleepRequestTimeout: number;
+  wakeRequestTimeout: number;
   logToStdout: LogToStdout;
 }
 
@@ -33,6 +35,12 @@ export function validateGlobals(draft: ConfigDraft): Globals {
   checkSeconds(draft.globalTTL, 'globalTTL', where('globalTTL'));
   if (draft.unloadTimeout < 0) throw new ConfigError('unloadTimeout must be >= 0', where('unloadTimeout'));
   checkSeconds(draft.unloadTimeout, 'unloadTimeout', where('unloadTimeout'));
+  // llmsnap's keys (its schema: minimum 1). Unlike unloadTimeout, 0 does not mean "the
+  // default": a call with no time at all could never succeed, so 0 is an error, as is a negative.
+  for (const key of ['sleepRequestTimeout', 'wakeRequestTimeout'] as const) {
+    if (draft[key] < 1) throw new ConfigError(`${key} must be >= 1 (seconds), got ${draft[key]}`, where(key));
+    checkSeconds(draft[key], key, where(key));
+  }
   // Our own keys: a zero or negative interval would spin, a zero body limit would refuse all.
   if (draft.healthCheckInterval <= 0) {
     throw new ConfigError('healthCheckInterval must be a positive integer (milliseconds)', where('healthCheckInterval'));
@@ -70,6 +78,8 @@ export function validateGlobals(draft: ConfigDraft): Globals {
     inspect,
     globalTTL: draft.globalTTL,
     unloadTimeout: draft.unloadTimeout === 0 ? DEFAULT_UNLOAD_TIMEOUT : draft.unloadTimeout,
+    sleepRequestTimeout: draft.sleepRequestTimeout,
+    wakeRequestTimeout: draft.wakeRequestTimeout,
     logToStdout,
   };
 }

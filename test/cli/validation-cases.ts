@@ -151,6 +151,25 @@ export const VALIDATION_CASES: ValidationCase[] = [
     message: 'model m: capabilities.context: must be >= 0',
     line: 5,
   },
+  // llmsnap's sleep mode (issue 13): its keys' errors exit 1 at their line like llama-swap's
+  {
+    name: 'sleepEndpoints without wakeEndpoints',
+    yaml: 'models:\n  m:\n    proxy: http://h:1\n    sleepMode: enable\n    sleepEndpoints:\n      - endpoint: /sleep?level=1\n',
+    message: 'model m: wakeEndpoints is required with sleepEndpoints',
+    line: 5,
+  },
+  {
+    name: 'sleep endpoint with a bad method',
+    yaml: `models:\n  m:\n    proxy: http://h:1\n    sleepMode: enable\n    sleepEndpoints:\n      - {endpoint: /sleep, method: DELETE}\n    wakeEndpoints:\n      - endpoint: /wake_up\n`,
+    message: 'model m: sleepEndpoints[0]: invalid method "DELETE" (must be GET, POST, PUT or PATCH)',
+    line: 6,
+  },
+  {
+    name: 'wake endpoint with a negative timeout',
+    yaml: `models:\n  m:\n    proxy: http://h:1\n    sleepMode: enable\n    sleepEndpoints:\n      - endpoint: /sleep\n    wakeEndpoints:\n      - endpoint: /wake_up\n        timeout: -1\n`,
+    message: 'model m: wakeEndpoints[0]: invalid timeout value -1 (seconds, >= 0; 0 means the global one)',
+    line: 9,
+  },
   {
     name: 'setParamsByID key naming another model',
     yaml: 'models:\n  a:\n    proxy: http://h:1\n    filters:\n      setParamsByID:\n        b: {x: 1}\n  b: {proxy: "http://h:2"}\n',

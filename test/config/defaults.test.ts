@@ -13,6 +13,8 @@ describe('defaults (reference 2.2, 2.12)', () => {
       startPort: 5800,
       globalTTL: 0,
       unloadTimeout: 10,
+      sleepRequestTimeout: 10,
+      wakeRequestTimeout: 10,
       includeAliasesInList: false,
       sendLoadingState: false,
       apiKeys: [],
@@ -58,6 +60,9 @@ describe('defaults (reference 2.2, 2.12)', () => {
       sendLoadingState: false,
       filters: { stripParams: [], setParams: {}, setParamsByID: {} },
       capabilities: null,
+      sleepMode: 'disable',
+      sleepEndpoints: [],
+      wakeEndpoints: [],
     });
   });
 

@@ -94,7 +94,7 @@ describe('a new model key', () => {
     const ctx = parseYamlTree(text, 'config.yaml');
     return { field: Field.root(ctx).get('models').get('m'), warnings: ctx.warnings };
   };
-  const globals = { globalTTL: 0, unloadTimeout: 10, sendLoadingState: false };
+  const globals = { globalTTL: 0, unloadTimeout: 10, sendLoadingState: false, sleepRequestTimeout: 10, wakeRequestTimeout: 10 };
 
   it('is decoded, known to the unknown-key check and resolved by its rule', () => {
     const { field, warnings } = modelAt(oneModel('sleepAfter: 30', 'sleepAftr: 1'));

@@ -23,6 +23,9 @@ function model(filters: Partial<ModelFilters> = {}, useModelName = ''): ModelCon
     sendLoadingState: false,
     filters: { stripParams: [], setParams: {}, setParamsByID: {}, ...filters },
     capabilities: null,
+    sleepMode: 'disable',
+    sleepEndpoints: [],
+    wakeEndpoints: [],
   };
 }
 
