@@ -18,8 +18,31 @@
 //   "ignoreSigterm": true  log SIGTERM and ignore it (like --ignore-sigterm)
 //   "slowStop": true       on SIGTERM stop listening, but exit (0) only once the key is
 //                          switched off (a slow graceful stop: saving state, draining)
+//   "sleepFail": true      POST /sleep answers 500 and the model stays awake (like --sleep-fail)
+//   "wakeFail": true       POST /wake_up answers 500 and the model stays asleep (like --wake-fail)
+//   "sleepHang": true      POST /sleep is accepted and never answered (like --sleep-hang)
+//   "wakeHang": true       POST /wake_up is accepted and never answered (like --wake-hang)
 // Write FILE atomically (write a temporary file, then rename it): a malformed read keeps the
 // value read before.
+//
+// vLLM's sleep mode (issue 13; `vllm serve --enable-sleep-mode` with VLLM_SERVER_DEV_MODE=1):
+//   POST /sleep?level=N    N 1 (default) or 2; asleep after --sleep-delay MS (default 50), then
+//                          200 with an empty body, as vLLM answers once the weights are off the GPU.
+//                          Level 1 keeps the weights (in CPU RAM): POST /wake_up alone brings them
+//                          back. Level 2 discards them: after /wake_up the server is awake but its
+//                          weights are missing until POST /collective_rpc {"method":"reload_weights"}.
+//   POST /wake_up          awake after --wake-delay MS (default 100), then 200 (also when awake).
+//   GET /is_sleeping       {"is_sleeping": true|false}
+//   POST /collective_rpc   a JSON body {"method": ...}; reload_weights reloads missing weights; 200.
+//   POST /reset_prefix_cache  200.
+// While asleep the server stays up: /health and /v1/models answer 200, as vLLM's do, but
+// inference (chat, completions, embeddings) answers 503 "model is sleeping", as vLLM's protected
+// endpoints do; awake with its weights missing, inference answers 500 (vLLM fails the request
+// inside the engine). Each of these calls prints one line to stdout besides the request line,
+// `<id> sleep level=1`, `<id> wake_up`, `<id> collective_rpc reload_weights`,
+// `<id> reset_prefix_cache`, so a test can read from the model's log that a call was made.
+// Faults: --sleep-fail / --wake-fail answer 500 (the state unchanged), --sleep-hang /
+// --wake-hang never answer; also switchable at run time in the faults file (above).
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -27,8 +50,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 /** @typedef {Record<string, unknown>} Obj */
 
-const FLAGS = new Set(['ignore-sigterm', 'fork-child']);
-const VALUED = new Set(['port', 'host', 'id', 'load-delay', 'crash-after', 'pid-file', 'stream-chunks', 'chunk-delay', 'faults']);
+const FLAGS = new Set(['ignore-sigterm', 'fork-child', 'sleep-fail', 'wake-fail', 'sleep-hang', 'wake-hang']);
+const VALUED = new Set([
+  'port',
+  'host',
+  'id',
+  'load-delay',
+  'crash-after',
+  'pid-file',
+  'stream-chunks',
+  'chunk-delay',
+  'faults',
+  'sleep-delay',
+  'wake-delay',
+]);
 
 /** @param {string} msg @returns {never} */
 function die(msg) {
@@ -75,6 +110,9 @@ const crashAfter = num('crash-after', undefined);
 // for tests).
 const streamChunks = num('stream-chunks', undefined);
 const chunkDelay = num('chunk-delay', 10) ?? 10;
+// vLLM's sleep mode: a wake is a small fraction of a cold load (weights copied back from RAM).
+const sleepDelay = num('sleep-delay', 50) ?? 50;
+const wakeDelay = num('wake-delay', 100) ?? 100;
 
 // A closed stdout pipe (the reader went away) must not crash the server.
 process.stdout.on('error', () => {});
@@ -259,9 +297,89 @@ function infer(res, path, body) {
 
 const INFERENCE = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
 
+// Sleep mode (see the header): the level slept at, 0 awake; whether level 2 left the weights out.
+let sleepLevel = 0;
+let weightsMissing = false;
+/** A fault of the sleep API, from its flag or the faults file. @param {string} name @param {string} key */
+const sleepFault = (name, key) => opts.has(name) || faults[key] === true;
+
+/**
+ * The sleep API's POST routes; false when `path` is not one of them.
+ * @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {string} path @param {URLSearchParams} query
+ */
+function sleepApi(req, res, path, query) {
+  if (path === '/sleep') {
+    const level = query.get('level') ?? '1';
+    log(`${id} sleep level=${level}`);
+    if (level !== '1' && level !== '2') {
+      sendError(res, 400, `invalid sleep level ${JSON.stringify(level)} (1 or 2)`, 'invalid_request_error');
+    } else if (sleepFault('sleep-hang', 'sleepHang')) {
+      log(`${id} sleep hanging (fault injected)`);
+    } else if (sleepFault('sleep-fail', 'sleepFail')) {
+      log(`${id} sleep failed (fault injected)`);
+      sendError(res, 500, 'sleep failed (fault injected)', 'internal_server_error');
+    } else {
+      // A caller that gives up does not stop the sleep (nor does it a wake, below).
+      setTimeout(() => {
+        sleepLevel = Number(level);
+        if (sleepLevel === 2) weightsMissing = true;
+        if (!res.destroyed) res.writeHead(200).end();
+      }, sleepDelay);
+    }
+    return true;
+  }
+  if (path === '/wake_up') {
+    log(`${id} wake_up`);
+    if (sleepFault('wake-hang', 'wakeHang')) {
+      log(`${id} wake_up hanging (fault injected)`);
+    } else if (sleepFault('wake-fail', 'wakeFail')) {
+      log(`${id} wake_up failed (fault injected)`);
+      sendError(res, 500, 'wake_up failed (fault injected)', 'internal_server_error');
+    } else {
+      setTimeout(
+        () => {
+          sleepLevel = 0;
+          if (!res.destroyed) res.writeHead(200).end();
+        },
+        sleepLevel === 0 ? 0 : wakeDelay,
+      );
+    }
+    return true;
+  }
+  if (path === '/reset_prefix_cache') {
+    log(`${id} reset_prefix_cache`);
+    res.writeHead(200).end();
+    return true;
+  }
+  if (path === '/collective_rpc') {
+    /** @type {Buffer[]} */
+    const parts = [];
+    req.on('data', (c) => parts.push(c));
+    req.on('end', () => {
+      /** @type {unknown} */
+      let body;
+      try {
+        body = JSON.parse(Buffer.concat(parts).toString('utf8'));
+      } catch {
+        body = null;
+      }
+      const method = body && typeof body === 'object' && 'method' in body ? /** @type {Obj} */ (body).method : undefined;
+      log(`${id} collective_rpc ${typeof method === 'string' ? method : '(no method)'}`);
+      if (typeof method !== 'string') {
+        return sendError(res, 400, 'collective_rpc needs a JSON body {"method": ...}', 'invalid_request_error');
+      }
+      if (method === 'reload_weights') weightsMissing = false;
+      sendJson(res, 200, { results: [null] });
+    });
+    return true;
+  }
+  return false;
+}
+
 const server = http.createServer((req, res) => {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
   log(`${id} ${method} ${path}`);
   const f = readFaults();
   if (f.hang === true) return log(`${id} hanging (fault injected)`); // accepted, never answered
@@ -275,12 +393,19 @@ const server = http.createServer((req, res) => {
   if (method === 'GET' && path === '/v1/models') {
     return sendJson(res, 200, { object: 'list', data: [{ id, object: 'model', created: now(), owned_by: 'demo' }] });
   }
+  if (method === 'GET' && path === '/is_sleeping') return sendJson(res, 200, { is_sleeping: sleepLevel > 0 });
+  if (method === 'POST' && sleepApi(req, res, path, query)) return;
   if (method !== 'POST' || !INFERENCE.has(path)) return sendError(res, 404, `no route for ${method} ${path}`, 'not_found_error');
   /** @type {Buffer[]} */
   const parts = [];
   req.on('data', (c) => parts.push(c));
   req.on('end', () => {
     if (loading()) return sendError(res, 503, 'Loading model', 'unavailable_error');
+    if (sleepLevel > 0) return sendError(res, 503, `model is sleeping (level ${sleepLevel}): POST /wake_up first`, 'unavailable_error');
+    if (weightsMissing) {
+      const message = 'model weights are not loaded: after a level 2 sleep, POST /collective_rpc reload_weights';
+      return sendError(res, 500, message, 'internal_server_error');
+    }
     /** @type {unknown} */
     let parsed;
     try {

@@ -5,7 +5,7 @@
  * 8080, then the README's requests: list the models, chat with chat-small (and its alias),
  * stream from chat-large (a swap), embed beside it, /running, /logs, then Ctrl-C / SIGTERM.
  *
- * The demo config hands out the fixed ports 5800-5802, which another run (or anything else
+ * The demo config hands out the fixed ports 5800-5803, which another run (or anything else
  * on a busy machine) may hold: the test runs the demo config as written but for its
  * `startPort`, which it points at a block of free ports, so it never has to skip itself.
  */
@@ -39,8 +39,8 @@ describe('quickstart with config/config.example.yaml', () => {
   it('list, chat, swap, embed, logs, SIGTERM', async ({ expect }) => {
     const example = readFileSync('config/config.example.yaml', 'utf8');
     expect(example).toMatch(/^startPort: 5800$/m);
-    const startPort = await freePortBlock(3);
-    const demoPorts = [startPort, startPort + 1, startPort + 2];
+    const startPort = await freePortBlock(4);
+    const demoPorts = [startPort, startPort + 1, startPort + 2, startPort + 3];
     const config = writeConfig(tempDir(), 'config.yaml', example.replace(/^startPort: 5800$/m, `startPort: ${startPort}`));
 
     const port = await freePort();
@@ -51,7 +51,7 @@ describe('quickstart with config/config.example.yaml', () => {
     await waitHealthy(run, url);
 
     // 1. The models (sorted by id, as llama-swap lists them).
-    expect(await modelIds(url)).toEqual(['chat-large', 'chat-small', 'embed']);
+    expect(await modelIds(url)).toEqual(['chat-large', 'chat-small', 'chat-vllm', 'embed']);
 
     // 2. A chat completion loads chat-small; its alias reaches the same server.
     const small = await chat(url, 'chat-small', 'hello');

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -254,5 +254,104 @@ describe('demo upstream', () => {
 
     process.kill(-up.pid, 'SIGKILL'); // the group still exists: the child is in it
     await waitFor(() => !isAlive(childPid), 'grandchild to die');
+  });
+});
+
+describe('demo upstream: vLLM sleep mode', () => {
+  const chat = (up: Upstream) => post(`${up.url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] });
+  const isSleeping = async (up: Upstream): Promise<boolean> => (await json(fetch(`${up.url}/is_sleeping`))).is_sleeping;
+
+  it('level 1: /sleep answers 200 once asleep; asleep, inference is 503 and health 200; /wake_up brings it back', async () => {
+    const up = await start(['--id', 'v', '--sleep-delay', '150', '--wake-delay', '200']);
+    expect(await isSleeping(up)).toBe(false);
+    const t0 = Date.now();
+    const slept = await fetch(`${up.url}/sleep?level=1`, { method: 'POST' });
+    expect(slept.status).toBe(200);
+    expect(await slept.text()).toBe('');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(await isSleeping(up)).toBe(true);
+
+    const refused = await chat(up);
+    expect(refused.status).toBe(503);
+    expect((await json(refused)).error.message).toMatch(/sleeping/);
+    expect((await fetch(`${up.url}/health`)).status).toBe(200); // the server is up
+    expect((await fetch(`${up.url}/v1/models`)).status).toBe(200);
+
+    const t1 = Date.now();
+    expect((await fetch(`${up.url}/wake_up`, { method: 'POST' })).status).toBe(200);
+    expect(Date.now() - t1).toBeGreaterThanOrEqual(190);
+    expect(await isSleeping(up)).toBe(false);
+    expect((await chat(up)).status).toBe(200);
+    expect(up.stdout()).toContain('v sleep level=1\n');
+    expect(up.stdout()).toContain('v wake_up\n');
+  });
+
+  it('/sleep without a level is level 1; a level other than 1 or 2 is 400', async () => {
+    const up = await start(['--sleep-delay', '0', '--wake-delay', '0']);
+    expect((await fetch(`${up.url}/sleep`, { method: 'POST' })).status).toBe(200);
+    expect(up.stdout()).toContain('demo sleep level=1\n');
+    expect((await fetch(`${up.url}/wake_up`, { method: 'POST' })).status).toBe(200);
+    expect((await fetch(`${up.url}/sleep?level=3`, { method: 'POST' })).status).toBe(400);
+    expect(await isSleeping(up)).toBe(false);
+  });
+
+  it('level 2: /wake_up alone leaves the weights missing (500) until collective_rpc reload_weights', async () => {
+    const up = await start(['--sleep-delay', '0', '--wake-delay', '0']);
+    expect((await fetch(`${up.url}/sleep?level=2`, { method: 'POST' })).status).toBe(200);
+    expect((await fetch(`${up.url}/wake_up`, { method: 'POST' })).status).toBe(200);
+    expect(await isSleeping(up)).toBe(false);
+    const broken = await chat(up);
+    expect(broken.status).toBe(500);
+    expect((await json(broken)).error.message).toMatch(/weights are not loaded/);
+
+    expect((await post(`${up.url}/collective_rpc`, { method: 'reload_weights' })).status).toBe(200);
+    expect((await fetch(`${up.url}/reset_prefix_cache`, { method: 'POST' })).status).toBe(200);
+    expect((await chat(up)).status).toBe(200);
+    expect(up.stdout()).toMatch(/demo sleep level=2\n[\s\S]*demo wake_up\n[\s\S]*demo collective_rpc reload_weights\n[\s\S]*demo reset_prefix_cache\n/);
+    expect((await post(`${up.url}/collective_rpc`, 'not json')).status).toBe(400);
+  });
+
+  it('--sleep-fail and --wake-fail answer 500 and leave the state as it was', async () => {
+    const failsToSleep = await start(['--sleep-fail', '--sleep-delay', '0']);
+    expect((await fetch(`${failsToSleep.url}/sleep?level=1`, { method: 'POST' })).status).toBe(500);
+    expect(await isSleeping(failsToSleep)).toBe(false);
+    expect((await chat(failsToSleep)).status).toBe(200);
+    expect(failsToSleep.stdout()).toContain('demo sleep level=1\n');
+
+    const failsToWake = await start(['--wake-fail', '--sleep-delay', '0']);
+    expect((await fetch(`${failsToWake.url}/sleep`, { method: 'POST' })).status).toBe(200);
+    expect((await fetch(`${failsToWake.url}/wake_up`, { method: 'POST' })).status).toBe(500);
+    expect(await isSleeping(failsToWake)).toBe(true);
+    expect(failsToWake.stdout()).toContain('demo wake_up\n');
+  });
+
+  it('--sleep-hang and --wake-hang never answer (the call is still logged)', async () => {
+    const up = await start(['--sleep-hang']);
+    await expect(fetch(`${up.url}/sleep`, { method: 'POST', signal: AbortSignal.timeout(400) })).rejects.toThrow();
+    expect(up.stdout()).toContain('demo sleep level=1\n');
+    expect(await isSleeping(up)).toBe(false);
+
+    const waking = await start(['--wake-hang', '--sleep-delay', '0']);
+    expect((await fetch(`${waking.url}/sleep`, { method: 'POST' })).status).toBe(200);
+    await expect(fetch(`${waking.url}/wake_up`, { method: 'POST', signal: AbortSignal.timeout(400) })).rejects.toThrow();
+    expect(waking.stdout()).toContain('demo wake_up\n');
+    expect(await isSleeping(waking)).toBe(true);
+  });
+
+  it('the faults file switches the sleep faults at run time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'upstream-test-'));
+    tempDirs.push(dir);
+    const file = join(dir, 'faults.json');
+    const up = await start(['--faults', file, '--sleep-delay', '0', '--wake-delay', '0']);
+    writeFileSync(file, JSON.stringify({ sleepFail: true }));
+    expect((await fetch(`${up.url}/sleep`, { method: 'POST' })).status).toBe(500);
+    writeFileSync(file, JSON.stringify({ wakeFail: true }));
+    expect((await fetch(`${up.url}/sleep`, { method: 'POST' })).status).toBe(200);
+    expect((await fetch(`${up.url}/wake_up`, { method: 'POST' })).status).toBe(500);
+    writeFileSync(file, JSON.stringify({ wakeHang: true }));
+    await expect(fetch(`${up.url}/wake_up`, { method: 'POST', signal: AbortSignal.timeout(300) })).rejects.toThrow();
+    rmSync(file); // the fault is gone
+    expect((await fetch(`${up.url}/wake_up`, { method: 'POST' })).status).toBe(200);
+    expect(await isSleeping(up)).toBe(false);
   });
 });

@@ -30,6 +30,14 @@ export interface Faults {
   healthFlap?: boolean;
   ignoreSigterm?: boolean;
   slowStop?: boolean;
+  /** Sleep mode (issue 13): POST /sleep answers 500. */
+  sleepFail?: boolean;
+  /** POST /wake_up answers 500. */
+  wakeFail?: boolean;
+  /** POST /sleep is never answered. */
+  sleepHang?: boolean;
+  /** POST /wake_up is never answered. */
+  wakeHang?: boolean;
 }
 
 /** A stranger listening on a model's port (see {@link Lab.squat}). */
