@@ -6,8 +6,9 @@
  * where it is adapted to the machines' inputs.
  */
 import type { ProcessConfig } from '../../machines/process.machine.ts';
+import type { SleepCall } from '../../machines/process.protocol.ts';
 import type { SchedulerInput, SchedulerModel } from '../../machines/scheduler.machine.ts';
-import type { Config } from '../config/types.ts';
+import type { Config, SleepEndpoint } from '../config/types.ts';
 
 /**
  * The process machine's view of one model.
@@ -28,7 +29,13 @@ export function processConfigFor(cfg: Config, id: string): ProcessConfig {
     healthCheckIntervalMs: cfg.healthCheckInterval,
     ttlMs: model.ttl * 1000,
     unloadGraceMs: model.unloadTimeout * 1000,
+    sleepMode: model.sleepMode === 'enable' ? { sleep: model.sleepEndpoints.map(sleepCall), wake: model.wakeEndpoints.map(sleepCall) } : undefined,
   };
+}
+
+/** A configured sleep or wake endpoint as the machine's call (timeout in ms). */
+function sleepCall(e: SleepEndpoint): SleepCall {
+  return { endpoint: e.endpoint, method: e.method, body: e.body, timeoutMs: e.timeout * 1000 };
 }
 
 /**

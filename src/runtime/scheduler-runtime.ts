@@ -27,6 +27,7 @@ import { ProcessChanges, type ProcessSnapshot } from './process-changes.ts';
 import { installExitReaper, processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
 import { describeProcess, type ProcessView } from './process-view.ts';
 import { sleepCallsActor } from './sleep-calls.ts';
+import { sleepOnDemand, type SleepOutcome } from './sleep-on-demand.ts';
 import { StateView, type StateSnapshot } from './state-view.ts';
 import { Tickets, type Ticket } from './tickets.ts';
 import { Upstreams, type Upstream } from './upstreams.ts';
@@ -93,12 +94,6 @@ export interface SchedulerRuntime {
   /** The process machine's definition, as the UI draws it (`GET /api/machines/process`). */
   processChart(): ChartMachine;
 }
-
-/** What {@link SchedulerRuntime.sleep} came to. */
-export type SleepOutcome =
-  | { done: true; state: string }
-  | { done: false; why: 'unknown' | 'not-enabled' }
-  | { done: false; why: 'not-idle'; state: string };
 
 const silent: SchedulerLog = { info: () => {}, warn: () => {} };
 
@@ -198,28 +193,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       return snapshot ? describeProcess(snapshot) : null;
     },
     serving: (model) => processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false,
-    sleep: (model) => {
-      const actor = processChanges.actor(model);
-      const snapshot = processChanges.snapshot(model);
-      if (!actor || !snapshot) return Promise.resolve({ done: false, why: 'unknown' });
-      if (snapshot.context.cfg.sleepMode === undefined) return Promise.resolve({ done: false, why: 'not-enabled' });
-      const now = describeProcess(snapshot);
-      if (now.state === 'sleeping' && !now.loaded) return Promise.resolve({ done: true, state: 'sleeping' });
-      if (!snapshot.can({ type: 'SLEEP' })) {
-        return Promise.resolve({ done: false, why: 'not-idle', state: now.state === 'ready' ? 'busy' : now.state });
-      }
-      return new Promise((resolve) => {
-        // Settled: asleep, or anything past the sleep (stopped after a failed one, woken again).
-        const off = processChanges.subscribe((m, s) => {
-          if (m !== model) return;
-          const v = describeProcess(s);
-          if ((v.state === 'sleeping' && v.loaded) || v.state === 'stopping') return;
-          off();
-          resolve({ done: true, state: v.state });
-        });
-        actor.send({ type: 'SLEEP' });
-      });
-    },
+    sleep: (model) => sleepOnDemand(processChanges, model, root.getSnapshot().context.fifo.inFlight[model] ?? 0),
     shutdown: async (graceMs) => {
       const status = root.getSnapshot().status;
       // A stopped (or failed) tree has stopped its children already, and their cleanup

@@ -47,6 +47,36 @@ describe('processConfigFor / schedulerInputFor / resolveModel', () => {
     expect(processConfigFor(cfg, 'b')).toMatchObject({ cmdStop: undefined, checkEndpoint: 'none', ttlMs: 0, unloadGraceMs: 10_000 });
   });
 
+  it('carries sleep mode into the ProcessConfig only when enabled, timeouts in ms', () => {
+    const sleepy = load(`sleepRequestTimeout: 7
+models:
+  v:
+    cmd: server --port \${PORT}
+    sleepMode: enable
+    sleepEndpoints:
+      - endpoint: /sleep?level=1
+    wakeEndpoints:
+      - endpoint: /wake_up
+        timeout: 30
+      - endpoint: /collective_rpc
+        method: post
+        body: '{"method": "reload_weights", "model": "\${MODEL_ID}"}'
+  off:
+    cmd: server --port \${PORT}
+    sleepMode: disable
+    sleepEndpoints: [{ endpoint: /sleep }]
+    wakeEndpoints: [{ endpoint: /wake_up }]
+`);
+    expect(processConfigFor(sleepy, 'v').sleepMode).toEqual({
+      sleep: [{ endpoint: '/sleep?level=1', method: 'POST', body: '', timeoutMs: 7_000 }],
+      wake: [
+        { endpoint: '/wake_up', method: 'POST', body: '', timeoutMs: 30_000 },
+        { endpoint: '/collective_rpc', method: 'POST', body: '{"method": "reload_weights", "model": "v"}', timeoutMs: 10_000 },
+      ],
+    });
+    expect(processConfigFor(sleepy, 'off').sleepMode).toBeUndefined();
+  });
+
   it('throws for an unknown model id', () => {
     expect(() => processConfigFor(cfg, 'alpha')).toThrow('no model config for "alpha"');
   });
