@@ -7,8 +7,11 @@ import type { Swapper } from './effects.ts';
 import { classify, type ActiveSwap, type FifoState } from './fifo.ts';
 
 export type WaitReason =
-  /** A swap for its model is running: it gets the model when the swap is done. */
-  | { kind: 'loading'; model: string; swapId: string }
+  /**
+   * A swap for its model is running: it gets the model when the swap is done. `waking`: the
+   * model is being woken from sleep (sleep mode), not started.
+   */
+  | { kind: 'loading'; model: string; swapId: string; waking?: true }
   /** Queued: it would collide with a running swap (or unload). */
   | { kind: 'collides'; swapId: string; target: string | null; evicting: string[] }
   /** Queued: its swap would evict a model that is still serving requests. */
@@ -34,8 +37,11 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** Every waiting request: swap waiters first (in swap order), then the queue in order. */
-export function explainWaits(s: FifoState, swapper: Swapper): WaitingRequest[] {
+/**
+ * Every waiting request: swap waiters first (in swap order), then the queue in order.
+ * `waking`: the models that are asleep or waking (sleep mode), whose swap wakes them.
+ */
+export function explainWaits(s: FifoState, swapper: Swapper, waking: ReadonlySet<string> = new Set()): WaitingRequest[] {
   const out: WaitingRequest[] = [];
   for (const sw of s.active) {
     if (sw.target === null) continue;
@@ -44,8 +50,8 @@ export function explainWaits(s: FifoState, swapper: Swapper): WaitingRequest[] {
         reqId: w.reqId,
         model: w.model,
         position: null,
-        reason: { kind: 'loading', model: sw.target, swapId: sw.swapId },
-        text: `model ${sw.target} is loading${sw.evict.length > 0 ? ` (evicting ${sw.evict.join(', ')})` : ''}`,
+        reason: { kind: 'loading', model: sw.target, swapId: sw.swapId, ...(waking.has(sw.target) ? { waking: true as const } : {}) },
+        text: `model ${sw.target} is ${waking.has(sw.target) ? 'waking' : 'loading'}${sw.evict.length > 0 ? ` (evicting ${sw.evict.join(', ')})` : ''}`,
       });
     }
   }

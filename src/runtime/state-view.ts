@@ -40,6 +40,8 @@ export interface ProcessState {
   ttlDeadline: string | null;
   /** Dot path of the active leaf state (`running.ready.busy`); parallel leaves comma-separated. */
   value: string;
+  /** The model sleeps instead of stopping when evicted (`sleepMode: enable`). */
+  sleepMode: boolean;
 }
 
 export interface SwapState {
@@ -129,6 +131,7 @@ export class StateView {
           inFlight,
           ttlDeadline: idle && cfg.ttlMs > 0 && since ? iso(since.valueAt + cfg.ttlMs) : null,
           value: stateValuePath((snap?.value as StateValue | undefined) ?? 'stopped'),
+          sleepMode: cfg.sleepMode !== undefined,
         };
       });
     const live = new Set(fifo.active.map((sw) => sw.swapId));
@@ -151,7 +154,7 @@ export class StateView {
       at: iso(this.now()),
       processes,
       swaps,
-      waiting: explainWaits(fifo, groupSwapper(ctx.groups)),
+      waiting: explainWaits(fifo, groupSwapper(ctx.groups), new Set(processes.filter((p) => p.state === 'waking' || p.state === 'sleeping').map((p) => p.model))),
       admission,
     };
   }

@@ -84,7 +84,12 @@ function modelRow(id) {
   const unload = el('button', null, 'Unload');
   unload.dataset.testid = `unload-${id}`;
   unload.onclick = () => fetch(`/api/models/unload/${encodeURIComponent(id)}`, { method: 'POST' }).catch(() => {});
-  actions.append(load, unload);
+  // Sleep mode (shown for sleep-enabled models only): frees the GPU, keeps the process.
+  const sleep = el('button', null, 'Sleep');
+  sleep.dataset.testid = `sleep-${id}`;
+  sleep.hidden = true;
+  sleep.onclick = () => fetch(`/api/models/sleep/${encodeURIComponent(id)}`, { method: 'POST' }).catch(() => {});
+  actions.append(load, sleep, unload);
   tr.append(name, state, details, actions);
   $('model-rows').append(tr);
   return tr;
@@ -127,7 +132,11 @@ function renderModels() {
       }
       if (p.lastError) details.append(el('div', 'error', p.lastError));
     }
-    tr.querySelector(`[data-testid="load-${CSS.escape(id)}"]`).disabled = state !== 'stopped' && state !== 'unknown';
+    // A sleeping model is loaded by waking it: any request does that, as it starts a stopped one.
+    tr.querySelector(`[data-testid="load-${CSS.escape(id)}"]`).disabled = state !== 'stopped' && state !== 'unknown' && state !== 'sleeping';
+    const sleep = tr.querySelector(`[data-testid="sleep-${CSS.escape(id)}"]`);
+    sleep.hidden = !p?.sleepMode;
+    sleep.disabled = state !== 'ready';
     tr.querySelector(`[data-testid="unload-${CSS.escape(id)}"]`).disabled = state === 'stopped' || state === 'shutdown';
   }
   logs.setModels(ids);

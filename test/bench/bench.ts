@@ -16,6 +16,9 @@
  * 3. swap latency: cold requests alternating between two models of a swap group whose
  *    servers are healthy 300 ms after they listen, minus the spawn-to-healthy time of the same
  *    upstream spawned here (health polled every 5 ms);
+ *    and with sleep mode: the same swaps between two sleep-enabled models (cold load 1500 ms,
+ *    wake 100 ms, the example config's ratio) by waking, against the same models swapped by
+ *    cold starts (sleep mode off);
  * 4. scheduler scale: 2000 concurrent requests over the 4 models of one swap group;
  * 5. idle CPU over 5 s with a model loaded, RSS idle / after 32 connections / over 100k
  *    requests (10k with --quick);
@@ -84,6 +87,7 @@ const S = QUICK
       streams: 3,
       swaps: 6,
       swapsFastPoll: 4,
+      wakeSwaps: 4,
       longRequests: 10_000,
       longCheckpoints: 5,
       longBoundMs: 60_000,
@@ -101,6 +105,7 @@ const S = QUICK
       streams: 10,
       swaps: 20,
       swapsFastPoll: 10,
+      wakeSwaps: 8,
       longRequests: 100_000,
       longCheckpoints: 10,
       longBoundMs: 150_000,
@@ -634,6 +639,54 @@ async function phaseB(gen: LoadGen, n: number, healthCheckInterval: number | nul
 }
 
 // ---------------------------------------------------------------------------------------
+// Phase W: swap by wake (sleep mode) against swap by cold start, same demo upstream
+// ---------------------------------------------------------------------------------------
+
+const WAKE_LOAD_DELAY_MS = 1_500;
+const WAKE_DELAY_MS = 100;
+
+/** p50 of `n` alternating swaps between two models, each loaded once before. */
+async function swapLatencies(gen: LoadGen, n: number, sleepy: boolean, instance: string) {
+  const [pa, pb] = [await freePort(), await freePort()];
+  const extra = sleepy ? ['sleepMode: enable', 'sleepEndpoints: [{ endpoint: /sleep?level=1 }]', 'wakeEndpoints: [{ endpoint: /wake_up }]'] : [];
+  const args = `--load-delay ${WAKE_LOAD_DELAY_MS} --wake-delay ${WAKE_DELAY_MS}`;
+  const config = [
+    'healthCheckTimeout: 30',
+    'models:',
+    modelYaml('wa', pa, args, extra),
+    modelYaml('wb', pb, args, extra),
+    'groups:',
+    '  pair:',
+    '    swap: true',
+    '    members: [wa, wb]',
+    '',
+  ].join('\n');
+  const sw = await startSwapstate({ instance, dir, config, port: await freePort() });
+  const url = `${sw.url}/v1/chat/completions`;
+  try {
+    const statuses: Record<string, number> = {};
+    // Each model's first load is cold either way.
+    for (const m of ['wa', 'wb']) mergeStatuses(statuses, (await gen.seq(url, chatBody(m), 1)).statuses);
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await gen.seq(url, chatBody(i % 2 === 0 ? 'wa' : 'wb'), 1);
+      ms.push(r.latenciesUs[0]! / 1000);
+      mergeStatuses(statuses, r.statuses);
+    }
+    return { p50Ms: median(ms), ms, non200: non200(statuses) };
+  } finally {
+    await sw.stop();
+  }
+}
+
+async function phaseWake(gen: LoadGen, n: number) {
+  const wake = await swapLatencies(gen, n, true, 'W');
+  const cold = await swapLatencies(gen, n, false, 'Wc');
+  log(`swap by wake p50 ${wake.p50Ms.toFixed(1)} ms, by cold start p50 ${cold.p50Ms.toFixed(1)} ms`);
+  return { loadDelayMs: WAKE_LOAD_DELAY_MS, wakeDelayMs: WAKE_DELAY_MS, swaps: n, wake, cold };
+}
+
+// ---------------------------------------------------------------------------------------
 // Phase C: scheduler scale
 // ---------------------------------------------------------------------------------------
 
@@ -742,6 +795,7 @@ function targets(r: any): Target[] {
   const I = r.idle;
   const B = r.swap;
   const B5 = r.swapFastPoll;
+  const W = r.swapByWake;
   const C = r.scale;
   t.push({ id: '1a', what: `added latency p50, 1 conn (${L.n} req each)`, direct: `${f0(L.directP50Us)} µs`, proxied: `${f0(L.proxiedP50Us)} µs`, figure: `+${f0(L.addedP50Us)} µs`, target: '≤ 300 µs', pass: L.addedP50Us <= 300 && L.non200 === 0 });
   const F = r.floor;
@@ -757,6 +811,7 @@ function targets(r: any): Target[] {
   t.push({ id: '3a', what: `swap overhead p50 (${B.swaps} cold swaps, load-delay ${B.loadDelayMs} ms, healthCheckInterval ${B.healthCheckIntervalMs} ms)`, direct: `${f1(B.directSpawnToHealthyP50Ms)} ms spawn→healthy`, proxied: `${f1(B.coldP50Ms)} ms cold request`, figure: `${f1(B.overheadP50Ms)} ms`, target: '≤ 50 ms', pass: B.overheadP50Ms <= 50 && B.non200 === 0 });
   t.push({ id: '3b', what: 'swap overhead p90', direct: `${f1(B.directSpawnToHealthyP90Ms)} ms`, proxied: `${f1(B.coldP90Ms)} ms`, figure: `${f1(B.overheadP90Ms)} ms`, target: '(≤ 50 ms)', pass: null });
   t.push({ id: '3c', what: `swap overhead p50 / p90 with healthCheckInterval ${B5.healthCheckIntervalMs} ms (${B5.swaps} swaps)`, direct: `${f1(B5.directSpawnToHealthyP50Ms)} ms`, proxied: `${f1(B5.coldP50Ms)} ms`, figure: `${f1(B5.overheadP50Ms)} / ${f1(B5.overheadP90Ms)} ms`, target: '—', pass: null });
+  t.push({ id: '3d', what: `sleep mode: swap by wake vs by cold start, p50 (${W.swaps} swaps each; load ${W.loadDelayMs} ms, wake ${W.wakeDelayMs} ms)`, direct: `${f1(W.cold.p50Ms)} ms cold`, proxied: `${f1(W.wake.p50Ms)} ms wake`, figure: `${f1(W.wake.p50Ms / W.cold.p50Ms * 100)} % of cold`, target: 'wake < cold, all 200', pass: W.wake.p50Ms < W.cold.p50Ms && W.wake.non200 === 0 && W.cold.non200 === 0 });
   const statuses = Object.entries(C.statuses).map(([k, v]) => `${k}×${v}`).join(', ');
   t.push({ id: '4a', what: `${C.requests} concurrent over ${C.models} models of one swap group: answered`, direct: '—', proxied: statuses, figure: `${C.ok}/${C.requests} 200`, target: 'all 200', pass: C.ok === C.requests });
   t.push({ id: '4b', what: '… model starts', direct: '—', proxied: C.swapOrder.join(' → '), figure: `${C.starts}`, target: '≤ 8', pass: C.starts <= 8 });
@@ -818,6 +873,7 @@ async function main(): Promise<void> {
     await phaseA(gen, r);
     r.swap = await phaseB(gen, S.swaps, null, 'B');
     r.swapFastPoll = await phaseB(gen, S.swapsFastPoll, 5, 'B5');
+    r.swapByWake = await phaseWake(gen, S.wakeSwaps);
     r.scale = await phaseC(gen);
     const rows = targets(r);
     const missed = rows.filter((x) => x.pass === false).map((x) => x.id);

@@ -161,6 +161,24 @@ describe.concurrent('sleep mode with real processes', () => {
     expect(upstreamPid(lab.run, 'a')).toBe(pid);
   });
 
+  it('/api/state explains a wait on a wake: "model a is waking"', async ({ expect, task }) => {
+    const lab = await start(task.id, '--wake-delay 2000');
+    await aAsleep(expect, lab);
+    const woken = chat(lab.url, 'a');
+    type State = { waiting: Array<{ model: string; text: string; reason: { waking?: boolean } }>; processes: Array<{ model: string; state: string; sleepMode: boolean }> };
+    let seen: State | null = null;
+    await until(async () => {
+      const s = await getJson<State>(`${lab.url}/api/state`);
+      if (s.waiting.some((w) => w.model === 'a' && w.text.startsWith('model a is waking'))) seen = s;
+      return seen !== null;
+    }, 'a wait explained as a wake');
+    expect(seen!.waiting.find((w) => w.model === 'a')!.reason.waking).toBe(true);
+    expect(seen!.processes.map((p) => [p.model, p.sleepMode])).toEqual([['a', true], ['b', false]]);
+    const r = await woken;
+    expect(r.status, r.body).toBe(200);
+    expect(starts(lab.run, 'a')).toBe(1);
+  });
+
   it('TTL puts a sleep-enabled model to sleep instead of stopping it', async ({ expect, task }) => {
     const lab = await start(task.id, '', ['ttl: 1']);
     await served(expect, lab.url, 'a');

@@ -14,6 +14,14 @@ describe('explainWaits', () => {
     ]);
   });
 
+  it('a waiter of a swap that wakes its model (sleep mode): the model is waking', () => {
+    const h = new FifoHarness({ a: 'ready', b: 'stopped' }, { evict: { b: ['a'] } });
+    const r = h.request('b');
+    expect(explainWaits(h.s, stubSwapper({ b: ['a'] }), new Set(['b']))).toEqual([
+      { reqId: r, model: 'b', position: null, reason: { kind: 'loading', model: 'b', swapId: 'swap:b#1', waking: true }, text: 'model b is waking (evicting a)' },
+    ]);
+  });
+
   it('queued behind a busy model: would evict it, with its in-flight count; then, once it drains, loading', () => {
     const evict = { b: ['a'] };
     const h = new FifoHarness({ a: 'ready', b: 'stopped' }, { evict });
