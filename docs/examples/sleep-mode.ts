@@ -3,9 +3,9 @@
  * process states. The tutorial quotes this file, and test/docs/extending.test.ts runs it, so
  * what the tutorial says about it stays true.
  *
- * Not a swapstate feature (yet): nothing starts this machine, and its `sleep` and `wake` actors
- * are placeholders. Making it real means giving them `POST /sleep` and `POST /wake_up` and
- * handing the machine to `startScheduler({ processLogic })` (docs/extending.md, last step).
+ * The tutorial's version: nothing starts this machine, and its `sleep` and `wake` actors are
+ * placeholders. swapstate's real sleep mode is machines/process.sleep.ts (docs/extending.md,
+ * last step, says what it took).
  *
  * ```
  * running.ready.idle ──after sleepAfter──▶ running.sleeping

@@ -7,6 +7,7 @@
  * `listening ... pid N` line once per start) in swapstate's stdout, its pid in /proc, and
  * /running, /v1/models, /api/state.
  */
+import { dirname } from 'node:path';
 import { afterAll, afterEach, describe, it, type ExpectStatic } from 'vitest';
 import {
   chat,
@@ -38,6 +39,8 @@ const SLEEPY = ['sleepMode: enable', 'sleepEndpoints:', '  - endpoint: /sleep?le
 interface Lab {
   run: CliRun;
   url: string;
+  file: string;
+  yaml: string;
 }
 
 async function start(tag: string, aArgs = '', aExtra: string[] = []): Promise<Lab> {
@@ -52,7 +55,7 @@ async function start(tag: string, aArgs = '', aExtra: string[] = []): Promise<La
   const url = `http://127.0.0.1:${port}`;
   const run = spawnCli(['--config', file, '--listen', `127.0.0.1:${port}`], { tag });
   await waitHealthy(run, url);
-  return { run, url };
+  return { run, url, file, yaml };
 }
 
 type Running = { running: Array<{ model: string; state: string }> };
@@ -130,6 +133,17 @@ describe.concurrent('sleep mode with real processes', () => {
     expect(await lab.run.waitExit(20_000)).toEqual({ code: 0, signal: null });
     expect(isAlive(second)).toBe(false);
     expect(upstreamsOf(lab.run)).toEqual([]);
+  });
+
+  it('a reload that changes the sleeping model stops it for real', async ({ expect, task }) => {
+    const lab = await start(task.id);
+    const pid = await aAsleep(expect, lab);
+    writeConfig(dirname(lab.file), 'config.yaml', lab.yaml.replace('  a:\n', '  a:\n    name: A, changed\n'));
+    lab.run.child.kill('SIGHUP');
+    await until(() => lab.run.stdout().includes(`config reloaded from ${lab.file}`), 'the reload');
+    await until(() => !isAlive(pid), 'the sleeping a to be stopped by the reload');
+    await served(expect, lab.url, 'a');
+    expect(upstreamPid(lab.run, 'a')).not.toBe(pid);
   });
 
   it('a crash while sleeping is noticed; the next request starts the model cold', async ({ expect, task }) => {
