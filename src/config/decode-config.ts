@@ -7,6 +7,7 @@
 import { decodeAllowedHosts, decodeAllowedOrigins } from './browser-safety.ts';
 import { Field, type DecodeContext } from './field.ts';
 import { compileIgnorePath, DEFAULT_IGNORE_PATHS, runsInLinearTime } from './ignore-paths.ts';
+import { decodeMatrix, type MatrixDraft } from './matrix.ts';
 import { decodeModel, type ModelDraft } from './model-fields.ts';
 import { DEFAULT_START_PORT } from './ports.ts';
 import { TOP_LEVEL_KEYS, TOP_LEVEL_UNSUPPORTED } from './top-level-keys.ts';
@@ -48,10 +49,12 @@ export interface ConfigDraft {
   apiKeys: string[];
   models: ModelDraft[];
   legacyGroups: GroupDraft[];
-  legacyMatrix: boolean;
+  /** Top-level `matrix`; null when absent. */
+  legacyMatrix: MatrixDraft | null;
   routerUse: string;
   routerGroups: GroupDraft[];
-  routerMatrix: boolean;
+  /** `routing.router.settings.matrix`; null when absent. */
+  routerMatrix: MatrixDraft | null;
   schedulerUse: string;
   priority: Array<{ key: string; value: number; field: Field }>;
   preload: string[];
@@ -100,10 +103,6 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
   const scheduler = routing.get('scheduler').keys(['use', 'settings']);
   const fifo = scheduler.get('settings').keys(['fifo']).get('fifo').keys(['priority']);
   const routerUse = router.get('use').string();
-  if (routerSettings.get('matrix').isSet && routerUse !== 'matrix') {
-    const matrix = routerSettings.get('matrix');
-    ctx.warnings.push(`${matrix.where ?? ctx.sources.file}: "${matrix.name}" is not supported yet by swapstate; ignored`);
-  }
 
   const hooks = get('hooks').keys(['on_startup']).get('on_startup').keys(['preload']);
   const upstream = get('upstream').keys(['ignorePaths']);
@@ -134,10 +133,10 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
       .entries()
       .map(([id, field]) => decodeModel(id, field)),
     legacyGroups: decodeGroups(get('groups')),
-    legacyMatrix: get('matrix').isSet,
+    legacyMatrix: decodeMatrix(get('matrix')),
     routerUse,
     routerGroups: decodeGroups(routerSettings.get('groups')),
-    routerMatrix: routerSettings.get('matrix').isSet,
+    routerMatrix: decodeMatrix(routerSettings.get('matrix')),
     schedulerUse: scheduler.get('use').string(),
     priority: fifo
       .get('priority')

@@ -57,7 +57,7 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
   const sendLoadingState = draft.sendLoadingState;
   const { models, aliases } = validateModels(draft, { ...globals, sendLoadingState });
   const resolve = (name: string): string | null => (Object.hasOwn(models, name) ? name : (aliases.get(name) ?? null));
-  const groups = validateRouting(draft, new Set(Object.keys(models)));
+  const { router, groups, matrix } = validateRouting(draft, new Set(Object.keys(models)));
   const priority = validateScheduler(draft, resolve);
   const preload = resolvePreload(draft, resolve);
   const apiKeys = validateApiKeys(draft);
@@ -85,6 +85,8 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
     inspect: globals.inspect,
     models,
     groups,
+    router,
+    matrix,
     priority,
     preload,
     ignorePaths: draft.ignorePaths,

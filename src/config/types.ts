@@ -3,6 +3,7 @@
  * default applied, every macro expanded and every rule of reference/llama-swap.md section 2
  * checked. Times are kept in llama-swap's units (seconds) except where the name says ms.
  */
+import type { MatrixSet } from '../core/matrix-dsl.ts';
 import type { ModelConfig } from './model-fields.ts';
 
 // A model's types come from its field table (model-fields.ts); here for the other layers.
@@ -19,6 +20,16 @@ export interface GroupConfig {
   persistent: boolean;
   members: string[];
 }
+
+/** The matrix router's compiled block (`matrix` or `routing.router.settings.matrix`, reference 2.5). */
+export interface MatrixRouting {
+  /** Expanded combinations in evaluation order (the core's MatrixSet[]). */
+  sets: MatrixSet[];
+  /** Evict costs keyed by real model id (vars resolved); unlisted models cost 1. */
+  evictCosts: Record<string, number>;
+}
+
+export type { MatrixSet };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogToStdout = 'proxy' | 'upstream' | 'both' | 'none';
@@ -79,8 +90,15 @@ export interface Config {
   /** swapstate's own key: XState inspection, `off` (default), `log` or a `ws://` URL. */
   inspect: 'off' | 'log' | `ws://${string}` | `wss://${string}`;
   models: Record<string, ModelConfig>;
-  /** Configured groups, without the implicit `(default)` group. */
+  /**
+   * Configured groups, without the implicit `(default)` group. Under the matrix router they
+   * may be present (routing.router.settings.groups) but do not decide swaps.
+   */
   groups: Record<string, GroupConfig>;
+  /** The router in use: `routing.router.use`, or `matrix` when the legacy top-level `matrix` is set. */
+  router: 'group' | 'matrix';
+  /** The compiled matrix when `router` is 'matrix', else null. */
+  matrix: MatrixRouting | null;
   /** `routing.scheduler.settings.fifo.priority`, keyed by real model id. */
   priority: Record<string, number>;
   /** `hooks.on_startup.preload`, aliases resolved, unknown names dropped. */

@@ -2,22 +2,31 @@
  * The router half of `routing` (reference 2.3, 2.4): which groups are in force, from either
  * the legacy top-level `groups`/`matrix` or `routing.router`, never both.
  *
- * swapstate implements the group router only. A config that selects the matrix router fails
- * to load instead of silently falling back to groups: the eviction a user designed with a
- * matrix would differ from what they get.
+ * The matrix router is picked by `routing.router.use: matrix` or by the legacy top-level
+ * `matrix`; its block is then checked and compiled (matrix.ts). A `routing.router.settings.matrix`
+ * next to `use: group` (or no `use`) is not in use and is not checked.
+ * `routing.router.settings.groups` next to `use: matrix` is kept (and checked) but decides nothing.
  *
  * The implicit `(default)` group is NOT added here; the scheduler adds it
  * (src/core/group-swapper.ts `withDefaultGroup`), so the config shows what the user wrote.
  */
 import type { ConfigDraft, GroupDraft } from './decode-config.ts';
 import { ConfigError } from './config-error.ts';
-import type { GroupConfig } from './types.ts';
+import { compileMatrix, type MatrixDraft } from './matrix.ts';
+import type { GroupConfig, MatrixRouting } from './types.ts';
 
-export function validateRouting(draft: ConfigDraft, modelIds: ReadonlySet<string>): Record<string, GroupConfig> {
+export interface Routing {
+  router: 'group' | 'matrix';
+  groups: Record<string, GroupConfig>;
+  /** Compiled when `router` is 'matrix', else null. */
+  matrix: MatrixRouting | null;
+}
+
+export function validateRouting(draft: ConfigDraft, modelIds: ReadonlySet<string>): Routing {
   const routing = draft.root.get('routing');
   const router = routing.get('router');
-  const hasLegacy = draft.legacyMatrix || draft.legacyGroups.length > 0;
-  const hasRouter = draft.routerUse !== '' || draft.routerMatrix || draft.routerGroups.length > 0;
+  const hasLegacy = draft.legacyMatrix !== null || draft.legacyGroups.length > 0;
+  const hasRouter = draft.routerUse !== '' || draft.routerMatrix !== null || draft.routerGroups.length > 0;
   if (hasLegacy && hasRouter) {
     throw new ConfigError(
       "config uses both the legacy top-level 'matrix'/'groups' keys and the new 'routing.router' block; " +
@@ -27,11 +36,14 @@ export function validateRouting(draft: ConfigDraft, modelIds: ReadonlySet<string
   }
 
   let groups: GroupDraft[];
-  let matrix = draft.legacyMatrix;
+  let matrix: MatrixDraft | null = draft.legacyMatrix;
   if (hasLegacy) {
     groups = draft.legacyGroups;
+    if (matrix && groups.length > 0) {
+      throw new ConfigError("config cannot use both 'groups' and 'matrix'", draft.root.get('matrix').where);
+    }
   } else {
-    groups = [];
+    groups = draft.routerGroups;
     switch (draft.routerUse) {
       case 'matrix':
         if (!draft.routerMatrix) {
@@ -40,11 +52,10 @@ export function validateRouting(draft: ConfigDraft, modelIds: ReadonlySet<string
             router.get('use').where,
           );
         }
-        matrix = true;
+        matrix = draft.routerMatrix;
         break;
       case 'group':
       case '':
-        groups = draft.routerGroups;
         break;
       default:
         throw new ConfigError(
@@ -54,18 +65,14 @@ export function validateRouting(draft: ConfigDraft, modelIds: ReadonlySet<string
     }
   }
 
-  if (matrix && groups.length > 0) {
-    throw new ConfigError("config cannot use both 'groups' and 'matrix'", draft.root.get('matrix').where);
-  }
-  if (matrix) {
-    const where = draft.legacyMatrix ? draft.root.get('matrix').where : router.get('use').where;
-    throw new ConfigError('matrix routing is not supported yet', where);
-  }
-
   checkMembers(groups, modelIds);
-  return Object.fromEntries(
-    groups.map((g) => [g.name, { swap: g.swap, exclusive: g.exclusive, persistent: g.persistent, members: g.members }]),
-  );
+  return {
+    router: matrix ? 'matrix' : 'group',
+    groups: Object.fromEntries(
+      groups.map((g) => [g.name, { swap: g.swap, exclusive: g.exclusive, persistent: g.persistent, members: g.members }]),
+    ),
+    matrix: matrix ? compileMatrix(matrix, modelIds) : null,
+  };
 }
 
 /**

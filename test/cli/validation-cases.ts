@@ -217,7 +217,68 @@ export const VALIDATION_CASES: ValidationCase[] = [
     message: 'routing.router.use: unknown router "random" (valid: group, matrix)',
     line: 3,
   },
-  { name: 'matrix routing not supported', yaml: `${MODELS}matrix:\n  sets: {s: a}\n`, message: 'matrix routing is not supported yet', line: 5 },
+  {
+    name: 'routing.router.use: matrix without settings.matrix',
+    yaml: 'routing:\n  router:\n    use: matrix\n',
+    message: "routing.router.use is 'matrix' but routing.router.settings.matrix is not set",
+    line: 3,
+  },
+
+  // 2.5 matrix
+  { name: 'matrix without sets', yaml: `${MODELS}matrix:\n  vars: {x: a}\n`, message: 'matrix must define at least one set', line: 5 },
+  {
+    name: 'matrix var key with invalid characters',
+    yaml: `${MODELS}matrix:\n  vars:\n    a_b: a\n  sets: {s: a}\n`,
+    message: `var key "a_b" must contain only alphanumeric, '-' or '.' characters and be 1-32 characters long`,
+    line: 7,
+  },
+  {
+    name: 'matrix var naming an alias',
+    yaml: `${MODELS}matrix:\n  vars:\n    x: alpha\n  sets: {s: a}\n`,
+    message: 'var key "x" references unknown model "alpha"',
+    line: 7,
+  },
+  {
+    name: 'matrix evict_cost not positive',
+    yaml: `${MODELS}matrix:\n  evict_costs:\n    a: 0\n  sets: {s: a}\n`,
+    message: 'evict_cost for "a" must be a positive integer',
+    line: 7,
+  },
+  {
+    name: 'matrix evict_costs unknown key',
+    yaml: `${MODELS}matrix:\n  evict_costs:\n    zz: 2\n  sets: {s: a}\n`,
+    message: 'evict_costs: unknown var or model "zz"',
+    line: 7,
+  },
+  {
+    name: 'matrix set with a DSL error',
+    yaml: `${MODELS}routing:\n  router:\n    use: matrix\n    settings:\n      matrix:\n        sets:\n          ok: a\n          bad: "(a & b"\n`,
+    message: 'set "bad": parse: missing closing parenthesis',
+    line: 12,
+  },
+  {
+    name: 'matrix set with an unknown model',
+    yaml: `${MODELS}matrix:\n  sets:\n    s: "a & zz"\n`,
+    message: 'set "s": unknown var or model "zz"',
+    line: 7,
+  },
+  {
+    name: 'matrix circular set reference',
+    yaml: `${MODELS}matrix:\n  sets:\n    x: "+y"\n    y: "+x"\n`,
+    message: 'circular reference detected involving set "x"',
+    line: 7,
+  },
+  {
+    name: 'matrix over the combination cap',
+    yaml:
+      'models:\n' +
+      Array.from({ length: 40 }, (_, i) => `  m${i}: {proxy: "http://h:1"}\n`).join('') +
+      'matrix:\n  sets:\n    huge: "' +
+      Array.from({ length: 4 }, (_, f) => `(${Array.from({ length: 10 }, (_, i) => `m${f * 10 + i}`).join(' | ')})`).join(' & ') +
+      '"\n    one: m0\n',
+    message: 'matrix: the sets expand to 10001 combinations; swapstate supports at most 10000',
+    line: 43,
+  },
   {
     name: 'routing.scheduler.use unknown',
     yaml: 'routing:\n  scheduler:\n    use: lifo\n',

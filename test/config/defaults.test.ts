@@ -27,6 +27,8 @@ describe('defaults (reference 2.2, 2.12)', () => {
       inspect: 'off',
       models: {},
       groups: {},
+      router: 'group',
+      matrix: null,
       priority: {},
       preload: [],
       ignorePaths: ['.*\\.(js|json|css|png|gif|jpg|jpeg|ico|txt)$'],

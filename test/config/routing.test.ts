@@ -74,13 +74,6 @@ describe('groups (reference 2.3, 2.4)', () => {
     );
   });
 
-  it('refuses the matrix router (not supported yet), legacy or routing', () => {
-    expect(loadError('routing:\n  router:\n    use: matrix\n    settings:\n      matrix: {sets: {s: a}}\n').message).toBe(
-      'config.yaml:3: matrix routing is not supported yet',
-    );
-    expect(loadError(MODELS + 'matrix:\n  sets: {s: a}\n').message).toBe('config.yaml:5: matrix routing is not supported yet');
-  });
-
   it('rejects legacy groups together with legacy matrix', () => {
     expect(loadError(MODELS + 'groups:\n  g: {members: [a]}\nmatrix:\n  sets: {s: a}\n').message).toBe(
       "config.yaml:7: config cannot use both 'groups' and 'matrix'",

@@ -66,7 +66,6 @@ describe('unknown and unsupported keys', () => {
       unsupported(9, 'ui'),
       unsupported(13, 'models.m.timeouts'),
       unsupported(14, 'models.m.compat'),
-      unsupported(18, 'routing.router.settings.matrix'),
     ]);
   });
 
