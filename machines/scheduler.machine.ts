@@ -16,7 +16,10 @@
  * runtime provides (`startScheduler({ processLogic })`).
  */
 import { enqueueActions, fromCallback, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
-import type { Effect, SchedError } from '../src/core/effects.ts';
+import type { Effect, SchedError, Swapper } from '../src/core/effects.ts';
+import type { MatrixSet } from '../src/core/matrix-dsl.ts';
+import type { EvictCosts } from '../src/core/matrix-solver.ts';
+import { matrixSwapper } from '../src/core/matrix-swapper.ts';
 import {
   initialFifoState,
   onCancel,
@@ -44,15 +47,27 @@ export interface SchedulerInput {
   models: Record<string, SchedulerModel>;
   /** Configured groups, without the implicit `(default)` one. */
   groups?: Groups | undefined;
+  /**
+   * Matrix routing (`routing.router.use: matrix`, or the legacy top-level `matrix`): when set,
+   * the matrix solver decides what a swap evicts instead of the groups.
+   */
+  matrix?: MatrixRouting | null | undefined;
   /** Stop grace for models evicted by a swap (llama-swap: healthCheckTimeout). */
   evictGraceMs: number;
   /** How long a start may go on with nobody waiting before it is aborted (default 2000). */
   abandonedLoadGraceMs?: number | undefined;
 }
 
+/** The matrix router's settings: every combination of every set, and the evict costs. */
+export interface MatrixRouting {
+  sets: readonly MatrixSet[];
+  evictCosts: EvictCosts;
+}
+
 export interface SchedulerContext {
   fifo: FifoState;
   groups: Groups;
+  matrix: MatrixRouting | null;
   processes: Record<string, ProcessConfig>;
   evictGraceMs: number;
   abandonedLoadGraceMs: number;
@@ -449,12 +464,20 @@ function mirroredFifo(context: SchedulerContext, event: { type: string }): Sched
   });
 }
 
-/** One swapper per groups object (the groups never change within a tree; a reload builds a new one). */
-const swappers = new WeakMap<SchedulerContext['groups'], ReturnType<typeof groupSwapper>>();
+/**
+ * One swapper per routing object (it never changes within a tree; a reload builds a new one):
+ * the matrix solver when the config selects it, else the group swapper. The scheduler and the
+ * core use either without knowing which.
+ */
+const swappers = new WeakMap<object, Swapper>();
 
-function swapperOf(context: SchedulerContext) {
-  let swapper = swappers.get(context.groups);
-  if (!swapper) swappers.set(context.groups, (swapper = groupSwapper(context.groups)));
+export function swapperOf(context: Pick<SchedulerContext, 'groups' | 'matrix'>): Swapper {
+  const key: object = context.matrix ?? context.groups;
+  let swapper = swappers.get(key);
+  if (!swapper) {
+    swapper = context.matrix ? matrixSwapper(context.matrix.sets, context.matrix.evictCosts) : groupSwapper(context.groups);
+    swappers.set(key, swapper);
+  }
   return swapper;
 }
 
@@ -467,6 +490,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
       ),
     ),
     groups: withDefaultGroup(input.groups ?? {}, Object.keys(input.models)),
+    matrix: input.matrix ?? null,
     processes: Object.fromEntries(Object.entries(input.models).map(([id, m]) => [id, m.process])),
     evictGraceMs: input.evictGraceMs,
     abandonedLoadGraceMs: input.abandonedLoadGraceMs ?? 2_000,

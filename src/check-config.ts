@@ -103,13 +103,26 @@ export function describeConfig(config: Config, file: string, listen: ListenPlan)
 
   out.push('', `models (${ids.length}):`);
   if (ids.length === 0) out.push('  none: every request will be answered 404');
-  for (const id of ids) out.push(...modelLines(id, config.models[id]!, groupOf.get(id) ?? DEFAULT_GROUP, problems));
+  // Under the matrix router the groups decide nothing: each model shows the sets it is in.
+  const place = (id: string) =>
+    config.matrix
+      ? `matrix: ${[...new Set(config.matrix.sets.filter((s) => s.members.includes(id)).map((s) => s.name))].join(', ') || 'no set (runs alone)'}`
+      : (groupOf.get(id) ?? DEFAULT_GROUP);
+  for (const id of ids) out.push(...modelLines(id, config.models[id]!, place(id), problems));
 
-  const names = Object.keys(groups);
-  out.push('', `groups (${names.length}):`);
-  for (const name of names) {
-    const g = groups[name]!;
-    out.push(`  ${name}: swap ${g.swap}, exclusive ${g.exclusive}, persistent ${g.persistent}; members: ${g.members.join(', ') || 'none'}`);
+  if (config.matrix) {
+    const m = config.matrix;
+    out.push('', `matrix (${m.sets.length} combinations, in the solver's order):`);
+    for (const set of m.sets) out.push(`  ${set.name} (${set.dsl}): ${set.members.join(', ')}`);
+    const costs = Object.entries(m.evictCosts);
+    out.push(`  evict costs: ${costs.length === 0 ? 'all 1' : `${costs.map(([id, c]) => `${id} ${c}`).join(', ')}; others 1`}`);
+  } else {
+    const names = Object.keys(groups);
+    out.push('', `groups (${names.length}):`);
+    for (const name of names) {
+      const g = groups[name]!;
+      out.push(`  ${name}: swap ${g.swap}, exclusive ${g.exclusive}, persistent ${g.persistent}; members: ${g.members.join(', ') || 'none'}`);
+    }
   }
 
   out.push('', `warnings (${config.warnings.length}):`);

@@ -72,6 +72,8 @@ export function schedulerInputFor(cfg: Config): SchedulerInput {
   return {
     models,
     groups: cfg.groups,
+    // Set only under the matrix router: then the solver decides evictions, not the groups.
+    matrix: cfg.matrix,
     evictGraceMs: cfg.healthCheckTimeout * 1000,
     abandonedLoadGraceMs: cfg.abandonedLoadGraceMs,
   };

@@ -28,6 +28,12 @@ import { installExitReaper, processGroups as defaultGroups, type ProcessGroups }
 import { describeProcess, type ProcessView } from './process-view.ts';
 import { sleepCallsActor } from './sleep-calls.ts';
 import { sleepOnDemand, type SleepOutcome } from './sleep-on-demand.ts';
+import { explainMatrixDecision, solveMatrix, type MatrixDecision } from '../core/matrix-solver.ts';
+
+/** llama-swap's line for a matrix decision (reference 5.4), Go's slice formatting included. */
+export function matrixLogLine(d: MatrixDecision): string {
+  return `matrix: model=${d.target} set=${d.set ?? ''} dsl=${JSON.stringify(d.dsl ?? '')} evict=[${d.evict.join(' ')}] target=[${d.members.join(' ')}] cost=${d.cost}`;
+}
 import { StateView, type StateSnapshot } from './state-view.ts';
 import { Tickets, type Ticket } from './tickets.ts';
 import { Upstreams, type Upstream } from './upstreams.ts';
@@ -151,9 +157,13 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     actions: {
       ...tickets.actions,
       swapStarted: (_, p) => {
-        view?.swapStarted(p.swapId);
+        // Matrix routing: the solver's decision, logged once per swap as llama-swap does and
+        // shown by /api/state (it is pure: the same answer the scheduler acted on).
+        const decision = p.target !== null && opts.input.matrix ? solveMatrix(opts.input.matrix.sets, opts.input.matrix.evictCosts, p.running, p.target) : null;
+        view?.swapStarted(p.swapId, decision ? explainMatrixDecision(decision) : null);
         if (p.target === null) log.info(`unloading [${p.evict.join(', ')}]`);
         else log.info(`swap to ${p.target}: running [${p.running.join(', ')}], evicting [${p.evict.join(', ')}]`);
+        if (decision) log.info(matrixLogLine(decision));
       },
       childFailed: (_, p) => log.warn(`actor ${p.actorId} failed: ${p.error}`),
       swapAborted: (_, p) => log.info(`stopping the start of ${p.target}: ${p.reason}`),

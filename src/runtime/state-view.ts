@@ -7,9 +7,8 @@
  * processes through the runtime's process-change stream, which follows a respawned actor.
  */
 import type { StateValue } from 'xstate';
-import { groupSwapper } from '../core/group-swapper.ts';
 import { explainWaits, type WaitingRequest } from '../core/waiting-reasons.ts';
-import type { SchedulerContext } from '../../machines/scheduler.machine.ts';
+import { swapperOf, type SchedulerContext } from '../../machines/scheduler.machine.ts';
 import { stateValuePath } from '../observability/statechart.ts';
 import type { ProcessChanges, ProcessSnapshot } from './process-changes.ts';
 import { describeProcess } from './process-view.ts';
@@ -45,6 +44,8 @@ export interface ProcessState {
 }
 
 export interface SwapState {
+  /** Matrix routing: the set chosen and the cost (`set gv chosen: evicts q (cost 1)`). */
+  why?: string;
   swapId: string;
   target: string | null;
   evicting: string[];
@@ -73,6 +74,8 @@ interface Since {
 export class StateView {
   private readonly since = new Map<string, Since>();
   private readonly swapsSince = new Map<string, number>();
+  /** Why each swap evicts what it does, when the router says (matrix: the set chosen). */
+  private readonly swapsWhy = new Map<string, string>();
 
   constructor(
     private readonly scheduler: SchedulerSnapshotSource,
@@ -95,8 +98,9 @@ export class StateView {
   }
 
   /** Called by the runtime when a swap actor starts. */
-  swapStarted(swapId: string): void {
+  swapStarted(swapId: string, why: string | null = null): void {
     this.swapsSince.set(swapId, this.now());
+    if (why !== null) this.swapsWhy.set(swapId, why);
   }
 
   snapshot(): StateSnapshot {
@@ -136,6 +140,7 @@ export class StateView {
       });
     const live = new Set(fifo.active.map((sw) => sw.swapId));
     for (const id of this.swapsSince.keys()) if (!live.has(id)) this.swapsSince.delete(id);
+    for (const id of this.swapsWhy.keys()) if (!live.has(id)) this.swapsWhy.delete(id);
     const swaps = fifo.active.map((sw): SwapState => {
       const t = this.swapsSince.get(sw.swapId);
       return {
@@ -145,6 +150,7 @@ export class StateView {
         waiters: sw.waiters.length,
         since: t === undefined ? null : iso(t),
         cancelled: sw.cancelled,
+        ...(this.swapsWhy.has(sw.swapId) ? { why: this.swapsWhy.get(sw.swapId)! } : {}),
       };
     });
     const admission = Object.fromEntries(
@@ -154,7 +160,7 @@ export class StateView {
       at: iso(this.now()),
       processes,
       swaps,
-      waiting: explainWaits(fifo, groupSwapper(ctx.groups), new Set(processes.filter((p) => p.state === 'waking' || p.state === 'sleeping').map((p) => p.model))),
+      waiting: explainWaits(fifo, swapperOf(ctx), new Set(processes.filter((p) => p.state === 'waking' || p.state === 'sleeping').map((p) => p.model))),
       admission,
     };
   }

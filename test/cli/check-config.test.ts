@@ -28,6 +28,21 @@ async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
 }
 
 describe.concurrent('--check-config', () => {
+  it('a matrix config: each model shows its sets, then every combination in the solver order and the evict costs', async ({ expect, task }) => {
+    const file = writeConfig(
+      dir,
+      'matrix.yaml',
+      `models:\n${demoModel('g')}${demoModel('q')}${demoModel('v')}${demoModel('solo')}matrix:\n  evict_costs:\n    v: 5\n  sets:\n    gv: "g & v"\n    qv: "q & v"\n`,
+    );
+    const run = spawnCli(['--check-config', '--config', file], { tag: task.id });
+    expect(await run.waitExit(), run.stderr()).toEqual({ code: 0, signal: null });
+    const out = run.stdout();
+    expect(out).toContain('group:       matrix: gv, qv');
+    expect(out).toContain('group:       matrix: no set (runs alone)');
+    expect(out).toContain('matrix (2 combinations, in the solver\'s order):\n  gv (g & v): g, v\n  qv (q & v): q, v\n  evict costs: v 5; others 1');
+    expect(out).not.toContain('groups (');
+  });
+
   it('a valid config: prints each model, its command words, proxy and port, ttl, group; the groups; the warnings; exit 0', async ({
     expect,
     task,

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, initialTransition, transition, type Actor } from 'xstate';
 import { processMachine } from '../../machines/process.machine.ts';
+import { expandMatrixSets, matrixResolver } from '../../src/core/matrix-dsl.ts';
 import {
   IDLE_SETTLE_MS,
   schedulerMachine,
@@ -167,6 +168,30 @@ describe('scheduler machine with fake processes', () => {
     expect(ctx.fifo.active).toEqual([]);
     // Finished swaps are stopped, not left among the children.
     expect(Object.keys(t.actor.getSnapshot().children).sort()).toEqual(['process:a', 'process:b']);
+    expect(t.failures).toEqual([]);
+  });
+
+  it('matrix routing: the solver decides the evictions, not the groups (sets gv and qv; q evicts g only, v stays)', async () => {
+    const sets = expandMatrixSets(
+      [
+        { name: 'gv', dsl: 'g & v' },
+        { name: 'qv', dsl: 'q & v' },
+      ],
+      matrixResolver({}, ['g', 'q', 'v']),
+    );
+    const t = runScheduler(['g', 'q', 'v'], { matrix: { sets, evictCosts: {} } });
+    const [g, q, v] = [t.cluster.world('g'), t.cluster.world('q'), t.cluster.world('v')];
+    request(t.actor, 'r1', 'g');
+    await becomeReady(g);
+    request(t.actor, 'r2', 'v'); // g & v is a set: nothing to evict (the default group would have)
+    await becomeReady(v);
+    expect([g.count('TERM'), v.count('spawn')]).toEqual([0, 1]);
+    for (const [r, m] of [['r1', 'g'], ['r2', 'v']] as const) t.actor.send({ type: 'SERVE_DONE', reqId: r, model: m });
+    request(t.actor, 'r3', 'q'); // only qv holds q: g must stop, v may stay
+    expect([g.count('TERM'), v.count('TERM')]).toEqual([1, 0]);
+    g.exited(0);
+    await becomeReady(q);
+    expect(t.log).toEqual(['serve r1', 'serve r2', 'serve r3']);
     expect(t.failures).toEqual([]);
   });
 
