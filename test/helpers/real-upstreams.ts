@@ -11,17 +11,14 @@ import type { Groups } from '../../src/core/group-swapper.ts';
 
 export const UPSTREAM = fileURLToPath(new URL('../../src/demo/upstream.mjs', import.meta.url));
 
-/** A port nobody listens on right now (the kernel's pick, released at once). */
+/**
+ * A port nobody listens on right now, from this worker's slice (see freePortBlock). Not the
+ * kernel's pick (`listen(0)`): released at once, that port went to another worker's
+ * `listen(0)` while a swapstate CLI was still starting, which then found it taken, and the
+ * test talked to the other worker's server (a Node 24 CI run got "available models are m").
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  return freePortBlock(1);
 }
 
 function canListen(port: number): Promise<boolean> {
