@@ -14,6 +14,7 @@ import { createInspection } from './observability/inspect.ts';
 import { Logs } from './observability/logger.ts';
 import { GroupLedger } from './runtime/group-ledger.ts';
 import { processGroups } from './runtime/process-groups.ts';
+import { pipesDrained } from './runtime/os-process.ts';
 import { SHUTDOWN_BUDGET_MS, SwapstateServer } from './server.ts';
 
 /** Force exit if a graceful shutdown hangs past its budget (llama-swap: 35 s). */
@@ -138,11 +139,14 @@ async function main(): Promise<void> {
     stopping = true;
     logs.logger.info(`received ${signal}, shutting down`);
     setTimeout(() => process.exit(1), SHUTDOWN_BACKSTOP_MS).unref();
-    void server.shutdown().then(() => {
-      inspection.stop();
-      logs.logger.info('shutdown complete');
-      process.exit(0);
-    });
+    void server
+      .shutdown()
+      .then(() => pipesDrained())
+      .then(() => {
+        inspection.stop();
+        logs.logger.info('shutdown complete');
+        process.exit(0);
+      });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -265,12 +265,30 @@ function drainThenDestroy(pipes: Readable[], drainMs: number): void {
   }, drainMs);
   timer.unref();
   let remaining = open.length;
-  for (const p of open) {
-    p.once('close', () => {
-      remaining--;
-      if (remaining === 0) clearTimeout(timer);
-    });
-  }
+  const drained = new Promise<void>((resolve) => {
+    for (const p of open) {
+      p.once('close', () => {
+        remaining--;
+        if (remaining > 0) return;
+        clearTimeout(timer);
+        draining.delete(drained);
+        resolve();
+      });
+    }
+  });
+  draining.add(drained);
+}
+
+/** Pipes of stopped processes still delivering their last output (each bounded by its drain time). */
+const draining = new Set<Promise<void>>();
+
+/**
+ * Resolves once every stopped process's pipes have delivered their last output (or were cut
+ * after their drain time). Waited for before swapstate exits: a model's last lines ("shutting
+ * down on SIGTERM") are read after its exit, and an exit right after the stop lost them.
+ */
+export function pipesDrained(): Promise<void> {
+  return Promise.all([...draining]).then(() => undefined);
 }
 
 /** A line of swapstate's own in the model log, so users see why a model failed. */

@@ -20,6 +20,7 @@ import {
   upstreamPid,
   waitHealthy,
   writeConfig,
+  type CliRun,
 } from './cli-harness.ts';
 
 afterEach((ctx) => killRuns(ctx.task.id));
@@ -27,6 +28,14 @@ afterAll(() => {
   killRuns();
   removeTempDirs();
 });
+
+/**
+ * Waits for `text` on swapstate's stdout: the test reads that pipe on its own schedule, so a
+ * line written before an answer may be read after it.
+ */
+function printed(run: CliRun, text: string): Promise<void> {
+  return until(() => run.stdout().includes(text), `${JSON.stringify(text)} on swapstate's stdout`);
+}
 
 async function start(tag: string, routing: string) {
   const startPort = await freePortPair();
@@ -77,7 +86,7 @@ describe.concurrent('matrix routing with real processes', () => {
       expect((await runningIds(url)).sort()).toEqual(['qwen', 'voice']);
       expect(isAlive(gemma)).toBe(false);
       expect(upstreamPid(run, 'voice')).toBe(voice);
-      expect(run.stdout()).toContain('matrix: model=qwen set=qv dsl="q & v" evict=[gemma] target=[qwen voice] cost=1');
+      await printed(run, 'matrix: model=qwen set=qv dsl="q & v" evict=[gemma] target=[qwen voice] cost=1');
     });
   }
 
@@ -87,6 +96,6 @@ describe.concurrent('matrix routing with real processes', () => {
     await served(expect, url, 'voice');
     await served(expect, url, 'solo');
     expect(await runningIds(url)).toEqual(['solo']);
-    expect(run.stdout()).toContain('matrix: model=solo set= dsl="" evict=[gemma voice]');
+    await printed(run, 'matrix: model=solo set= dsl="" evict=[gemma voice]');
   });
 });

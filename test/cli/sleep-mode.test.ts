@@ -34,6 +34,14 @@ afterAll(() => {
   removeTempDirs();
 });
 
+/**
+ * Waits for `text` on swapstate's stdout: the test reads that pipe on its own schedule, so a
+ * line written before an answer may be read after it.
+ */
+function printed(run: CliRun, text: string): Promise<void> {
+  return until(() => run.stdout().includes(text), `${JSON.stringify(text)} on swapstate's stdout`);
+}
+
 const SLEEPY = ['sleepMode: enable', 'sleepEndpoints:', '  - endpoint: /sleep?level=1', 'wakeEndpoints:', '  - endpoint: /wake_up'];
 
 interface Lab {
@@ -76,7 +84,7 @@ async function aAsleep(expect: ExpectStatic, lab: Lab): Promise<number> {
   const pid = upstreamPid(lab.run, 'a')!;
   expect(pid).toBeGreaterThan(0);
   await served(expect, lab.url, 'b');
-  expect(lab.run.stdout()).toContain('a sleep level=1');
+  await printed(lab.run, 'a sleep level=1');
   expect(await runningStates(lab.url)).toEqual({ a: 'sleeping', b: 'ready' });
   return pid;
 }
@@ -91,7 +99,7 @@ describe.concurrent('sleep mode with real processes', () => {
     expect(models.data.map((m) => [m.id, m.status.value])).toEqual([['a', 'sleeping'], ['b', 'loaded']]);
 
     await served(expect, lab.url, 'a');
-    expect(lab.run.stdout()).toContain('a wake_up');
+    await printed(lab.run, 'a wake_up');
     expect(upstreamPid(lab.run, 'a')).toBe(pid);
     expect(starts(lab.run, 'a')).toBe(1);
     // b was stopped for real: it has no sleep mode.
@@ -105,7 +113,7 @@ describe.concurrent('sleep mode with real processes', () => {
     const pid = upstreamPid(lab.run, 'a')!;
     await served(expect, lab.url, 'b');
     await until(() => !isAlive(pid), 'a to be stopped after its sleep failed');
-    expect(lab.run.stdout()).toContain('a: sleep failed, stopping it instead: POST /sleep?level=1 answered 500');
+    await printed(lab.run, 'a: sleep failed, stopping it instead: POST /sleep?level=1 answered 500');
     expect(await runningStates(lab.url)).toEqual({ b: 'ready' });
   });
 
@@ -113,12 +121,12 @@ describe.concurrent('sleep mode with real processes', () => {
     const lab = await start(task.id, '--wake-fail');
     const pid = await aAsleep(expect, lab);
     await served(expect, lab.url, 'a');
-    expect(lab.run.stdout()).toContain('a: wake failed, restarting it: POST /wake_up answered 500');
+    await printed(lab.run, 'a: wake failed, restarting it: POST /wake_up answered 500');
     const again = upstreamPid(lab.run, 'a');
     expect(again).not.toBeNull();
     expect(again).not.toBe(pid);
     expect(isAlive(pid)).toBe(false);
-    expect(starts(lab.run, 'a')).toBe(2);
+    await until(() => starts(lab.run, 'a') === 2, 'the second start of a on stdout');
   });
 
   it('an unload stops a sleeping model for real, and so does SIGTERM: no process is left', async ({ expect, task }) => {
@@ -153,7 +161,7 @@ describe.concurrent('sleep mode with real processes', () => {
     await until(async () => !('a' in (await runningStates(lab.url))), 'a to leave /running after its crash');
     await served(expect, lab.url, 'a');
     expect(upstreamPid(lab.run, 'a')).not.toBe(pid);
-    expect(starts(lab.run, 'a')).toBe(2);
+    await until(() => starts(lab.run, 'a') === 2, 'the second start of a on stdout');
   });
 
   it('POST /api/models/sleep/<model> sleeps an idle model on demand; a model without sleep mode gets a 400', async ({ expect, task }) => {
@@ -198,7 +206,7 @@ describe.concurrent('sleep mode with real processes', () => {
     await served(expect, lab.url, 'a');
     const pid = upstreamPid(lab.run, 'a')!;
     await until(async () => (await runningStates(lab.url))['a'] === 'sleeping' && lab.run.stdout().includes('a sleep level=1'), 'a to fall asleep after its TTL', 15_000);
-    expect(lab.run.stdout()).toContain('a Sleeping model, TTL of 1s reached');
+    await printed(lab.run, 'a Sleeping model, TTL of 1s reached');
     expect(isAlive(pid)).toBe(true);
   });
 });

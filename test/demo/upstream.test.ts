@@ -39,6 +39,14 @@ async function waitFor(cond: () => boolean | Promise<boolean>, what: string, tim
   }
 }
 
+/**
+ * Waits for `line` in the upstream's stdout: the pipe is read on its own schedule, so a line
+ * printed while answering a request may arrive after the answer (a loaded run saw it late).
+ */
+function logged(up: { stdout(): string }, line: string): Promise<void> {
+  return waitFor(() => up.stdout().includes(line), `${JSON.stringify(line)} on the upstream's stdout`);
+}
+
 /** Alive means signal-able and not a zombie (orphans may linger as zombies until init reaps them). */
 function isAlive(pid: number): boolean {
   try {
@@ -147,7 +155,7 @@ describe('demo upstream', () => {
     expect(emb.data[0].embedding).toHaveLength(8);
     const again = await json(post(`${up.url}/v1/embeddings`, { input: 'a' }));
     expect(again.data[0].embedding).toEqual(emb.data[0].embedding); // deterministic
-    expect(up.stdout()).toContain('tiny POST /v1/embeddings');
+    await logged(up, 'tiny POST /v1/embeddings');
   });
 
   it('streams N separate chunks then [DONE]', async () => {
@@ -245,7 +253,7 @@ describe('demo upstream', () => {
     const pidFile = join(dir, 'child.pid');
     const up = await start(['--fork-child', '--pid-file', pidFile]);
     const childPid = Number(readFileSync(pidFile, 'utf8').trim());
-    expect(up.stdout()).toContain(`child pid ${childPid}`);
+    await logged(up, `child pid ${childPid}`);
     expect(isAlive(childPid)).toBe(true);
 
     process.kill(up.pid, 'SIGTERM'); // the parent only
@@ -282,14 +290,14 @@ describe('demo upstream: vLLM sleep mode', () => {
     expect(Date.now() - t1).toBeGreaterThanOrEqual(190);
     expect(await isSleeping(up)).toBe(false);
     expect((await chat(up)).status).toBe(200);
-    expect(up.stdout()).toContain('v sleep level=1\n');
-    expect(up.stdout()).toContain('v wake_up\n');
+    await logged(up, 'v sleep level=1\n');
+    await logged(up, 'v wake_up\n');
   });
 
   it('/sleep without a level is level 1; a level other than 1 or 2 is 400', async () => {
     const up = await start(['--sleep-delay', '0', '--wake-delay', '0']);
     expect((await fetch(`${up.url}/sleep`, { method: 'POST' })).status).toBe(200);
-    expect(up.stdout()).toContain('demo sleep level=1\n');
+    await logged(up, 'demo sleep level=1\n');
     expect((await fetch(`${up.url}/wake_up`, { method: 'POST' })).status).toBe(200);
     expect((await fetch(`${up.url}/sleep?level=3`, { method: 'POST' })).status).toBe(400);
     expect(await isSleeping(up)).toBe(false);
@@ -307,6 +315,7 @@ describe('demo upstream: vLLM sleep mode', () => {
     expect((await post(`${up.url}/collective_rpc`, { method: 'reload_weights' })).status).toBe(200);
     expect((await fetch(`${up.url}/reset_prefix_cache`, { method: 'POST' })).status).toBe(200);
     expect((await chat(up)).status).toBe(200);
+    await logged(up, 'demo reset_prefix_cache\n');
     expect(up.stdout()).toMatch(/demo sleep level=2\n[\s\S]*demo wake_up\n[\s\S]*demo collective_rpc reload_weights\n[\s\S]*demo reset_prefix_cache\n/);
     expect((await post(`${up.url}/collective_rpc`, 'not json')).status).toBe(400);
   });
@@ -316,25 +325,25 @@ describe('demo upstream: vLLM sleep mode', () => {
     expect((await fetch(`${failsToSleep.url}/sleep?level=1`, { method: 'POST' })).status).toBe(500);
     expect(await isSleeping(failsToSleep)).toBe(false);
     expect((await chat(failsToSleep)).status).toBe(200);
-    expect(failsToSleep.stdout()).toContain('demo sleep level=1\n');
+    await logged(failsToSleep, 'demo sleep level=1\n');
 
     const failsToWake = await start(['--wake-fail', '--sleep-delay', '0']);
     expect((await fetch(`${failsToWake.url}/sleep`, { method: 'POST' })).status).toBe(200);
     expect((await fetch(`${failsToWake.url}/wake_up`, { method: 'POST' })).status).toBe(500);
     expect(await isSleeping(failsToWake)).toBe(true);
-    expect(failsToWake.stdout()).toContain('demo wake_up\n');
+    await logged(failsToWake, 'demo wake_up\n');
   });
 
   it('--sleep-hang and --wake-hang never answer (the call is still logged)', async () => {
     const up = await start(['--sleep-hang']);
     await expect(fetch(`${up.url}/sleep`, { method: 'POST', signal: AbortSignal.timeout(400) })).rejects.toThrow();
-    expect(up.stdout()).toContain('demo sleep level=1\n');
+    await logged(up, 'demo sleep level=1\n');
     expect(await isSleeping(up)).toBe(false);
 
     const waking = await start(['--wake-hang', '--sleep-delay', '0']);
     expect((await fetch(`${waking.url}/sleep`, { method: 'POST' })).status).toBe(200);
     await expect(fetch(`${waking.url}/wake_up`, { method: 'POST', signal: AbortSignal.timeout(400) })).rejects.toThrow();
-    expect(waking.stdout()).toContain('demo wake_up\n');
+    await logged(waking, 'demo wake_up\n');
     expect(await isSleeping(waking)).toBe(true);
   });
 
