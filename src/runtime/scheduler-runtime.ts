@@ -31,7 +31,7 @@ import { sleepOnDemand, type SleepOutcome } from './sleep-on-demand.ts';
 import { explainMatrixDecision, solveMatrix, type MatrixDecision } from '../core/matrix-solver.ts';
 
 /** llama-swap's line for a matrix decision (reference 5.4), Go's slice formatting included. */
-export function matrixLogLine(d: MatrixDecision): string {
+function matrixLogLine(d: MatrixDecision): string {
   return `matrix: model=${d.target} set=${d.set ?? ''} dsl=${JSON.stringify(d.dsl ?? '')} evict=[${d.evict.join(' ')}] target=[${d.members.join(' ')}] cost=${d.cost}`;
 }
 import { StateView, type StateSnapshot } from './state-view.ts';

@@ -21,8 +21,8 @@ const SLEEP = { type: 'SLEEP' } as const;
 /** How long a model with nothing in flight may take to turn idle for its process. */
 const SETTLE_WAIT_MS = 10 * IDLE_SETTLE_MS;
 
-/** The next snapshot of `model` that `done` accepts, or the current one after `ms`. */
-function nextSnapshot(changes: ProcessChanges, model: string, done: (s: ProcessSnapshot) => boolean, ms: number): Promise<ProcessSnapshot | undefined> {
+/** The next snapshot of `model` that `done` accepts, or (given `ms`) the current one after `ms`. */
+function nextSnapshot(changes: ProcessChanges, model: string, done: (s: ProcessSnapshot) => boolean, ms?: number): Promise<ProcessSnapshot | undefined> {
   return new Promise((resolve) => {
     const finish = (s: ProcessSnapshot | undefined) => {
       clearTimeout(timer);
@@ -32,7 +32,7 @@ function nextSnapshot(changes: ProcessChanges, model: string, done: (s: ProcessS
     const off = changes.subscribe((m, s) => {
       if (m === model && done(s)) finish(s);
     });
-    const timer = setTimeout(() => finish(changes.snapshot(model)), ms);
+    const timer = ms === undefined ? undefined : setTimeout(() => finish(changes.snapshot(model)), ms);
   });
 }
 
@@ -55,17 +55,11 @@ export async function sleepOnDemand(changes: ProcessChanges, model: string, inFl
     return { done: false, why: 'not-idle', state: state === 'ready' ? 'busy' : state };
   }
   // Settled: asleep, or anything past the sleep (stopped after a failed one, woken again).
-  const settled = nextSnapshot(
-    changes,
-    model,
-    (s) => {
-      const v = describeProcess(s);
-      return !((v.state === 'sleeping' && v.loaded) || v.state === 'stopping');
-    },
-    // The sleep calls are bounded by their own timeouts; this only keeps a caller from
-    // waiting on a model that never settles.
-    24 * 60 * 60 * 1000,
-  );
+  // No timer of its own: the sleep calls are bounded by their timeouts, a stop by its grace.
+  const settled = nextSnapshot(changes, model, (s) => {
+    const v = describeProcess(s);
+    return !((v.state === 'sleeping' && v.loaded) || v.state === 'stopping');
+  });
   actor.send(SLEEP);
   const last = await settled;
   return { done: true, state: last ? describeProcess(last).state : 'stopped' };

@@ -14,7 +14,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePortBlock, until } from '../helpers/real-upstreams.ts';
+import { freePort, freePortBlock, until } from '../helpers/real-upstreams.ts';
 
 export { freePort, isAlive, until } from '../helpers/real-upstreams.ts';
 
@@ -275,4 +275,22 @@ export async function modelIds(url: string): Promise<string[]> {
 
 export async function runningIds(url: string): Promise<string[]> {
   return (await getJson<{ running: Array<{ model: string }> }>(`${url}/running`)).running.map((m) => m.model);
+}
+
+/** A swapstate CLI run with `yaml` as its config (logs on stdout as the yaml says), listening and healthy. */
+export async function startCli(tag: string, yaml: string): Promise<{ run: CliRun; url: string; file: string }> {
+  const file = writeConfig(tempDir(), 'config.yaml', yaml);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const run = spawnCli(['--config', file, '--listen', `127.0.0.1:${port}`], { tag });
+  await waitHealthy(run, url);
+  return { run, url, file };
+}
+
+/**
+ * Waits for `text` on swapstate's stdout: the test reads that pipe on its own schedule, so a
+ * line written before an answer may be read after it.
+ */
+export function printed(run: CliRun, text: string): Promise<void> {
+  return until(() => run.stdout().includes(text), `${JSON.stringify(text)} on swapstate's stdout`);
 }

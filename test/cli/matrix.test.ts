@@ -7,20 +7,16 @@ import { afterAll, afterEach, describe, it, type ExpectStatic } from 'vitest';
 import {
   chat,
   demoModel,
-  freePort,
   freePortPair,
   getJson,
   isAlive,
   killRuns,
+  printed,
   removeTempDirs,
   runningIds,
-  spawnCli,
-  tempDir,
+  startCli,
   until,
   upstreamPid,
-  waitHealthy,
-  writeConfig,
-  type CliRun,
 } from './cli-harness.ts';
 
 afterEach((ctx) => killRuns(ctx.task.id));
@@ -29,13 +25,6 @@ afterAll(() => {
   removeTempDirs();
 });
 
-/**
- * Waits for `text` on swapstate's stdout: the test reads that pipe on its own schedule, so a
- * line written before an answer may be read after it.
- */
-function printed(run: CliRun, text: string): Promise<void> {
-  return until(() => run.stdout().includes(text), `${JSON.stringify(text)} on swapstate's stdout`);
-}
 
 async function start(tag: string, routing: string) {
   const startPort = await freePortPair();
@@ -46,12 +35,7 @@ async function start(tag: string, routing: string) {
     demoModel('voice') +
     demoModel('solo') +
     routing;
-  const file = writeConfig(tempDir(), 'config.yaml', yaml);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const run = spawnCli(['--config', file, '--listen', `127.0.0.1:${port}`], { tag });
-  await waitHealthy(run, url);
-  return { run, url };
+  return startCli(tag, yaml);
 }
 
 async function served(expect: ExpectStatic, url: string, model: string): Promise<void> {

@@ -11,21 +11,19 @@ import { dirname } from 'node:path';
 import { afterAll, afterEach, describe, it, type ExpectStatic } from 'vitest';
 import {
   chat,
+  type CliRun,
   demoModel,
-  freePort,
   freePortPair,
   getJson,
   isAlive,
   killRuns,
+  printed,
   removeTempDirs,
-  spawnCli,
-  tempDir,
+  startCli,
   until,
   upstreamPid,
   upstreamsOf,
-  waitHealthy,
   writeConfig,
-  type CliRun,
 } from './cli-harness.ts';
 
 afterEach((ctx) => killRuns(ctx.task.id));
@@ -34,13 +32,6 @@ afterAll(() => {
   removeTempDirs();
 });
 
-/**
- * Waits for `text` on swapstate's stdout: the test reads that pipe on its own schedule, so a
- * line written before an answer may be read after it.
- */
-function printed(run: CliRun, text: string): Promise<void> {
-  return until(() => run.stdout().includes(text), `${JSON.stringify(text)} on swapstate's stdout`);
-}
 
 const SLEEPY = ['sleepMode: enable', 'sleepEndpoints:', '  - endpoint: /sleep?level=1', 'wakeEndpoints:', '  - endpoint: /wake_up'];
 
@@ -58,12 +49,7 @@ async function start(tag: string, aArgs = '', aExtra: string[] = []): Promise<La
     demoModel('a', { args: aArgs, extra: [...SLEEPY, ...aExtra] }) +
     demoModel('b') +
     'groups:\n  pair:\n    swap: true\n    members: [a, b]\n';
-  const file = writeConfig(tempDir(), 'config.yaml', yaml);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const run = spawnCli(['--config', file, '--listen', `127.0.0.1:${port}`], { tag });
-  await waitHealthy(run, url);
-  return { run, url, file, yaml };
+  return { ...(await startCli(tag, yaml)), yaml };
 }
 
 type Running = { running: Array<{ model: string; state: string }> };
