@@ -122,12 +122,14 @@ async function readEvents(res: Response): Promise<{ data: string; at: number }[]
 
 describe('demo upstream', () => {
   it('answers 503 while loading, then 200 after the load delay', async () => {
-    const up = await start(['--load-delay', '400']);
+    // 3 s, not 400 ms: on a loaded machine (a fresh-clone run beside another suite) more
+    // than 400 ms passed between the listening line and the first probe.
+    const up = await start(['--load-delay', '3000']);
     const first = await fetch(`${up.url}/health`);
     expect(first.status).toBe(503);
     expect(await json(first)).toEqual({ status: 'loading' });
     expect((await post(`${up.url}/v1/chat/completions`, { messages: [] })).status).toBe(503);
-    await waitFor(async () => (await fetch(`${up.url}/health`)).status === 200, 'health 200');
+    await waitFor(async () => (await fetch(`${up.url}/health`)).status === 200, 'health 200', 15_000);
     expect(await json(fetch(`${up.url}/health`))).toEqual({ status: 'ok' });
   });
 
