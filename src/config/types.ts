@@ -5,6 +5,7 @@
  */
 import type { MatrixSet } from '../core/matrix-dsl.ts';
 import type { ModelConfig } from './model-fields.ts';
+import type { ModelFilters } from './model-filters.ts';
 
 // A model's types come from its field table (model-fields.ts); here for the other layers.
 export { ConfigError } from './config-error.ts';
@@ -30,6 +31,54 @@ export interface MatrixRouting {
 }
 
 export type { MatrixSet };
+
+/** Seconds (0 = disabled) a peer's transport may take per phase (reference 2.6). */
+export interface PeerTimeouts {
+  connect: number;
+  keepalive: number;
+  responseHeader: number;
+  tlsHandshake: number;
+  expectContinue: number;
+  idleConn: number;
+}
+
+/** One `peers.<id>` entry (reference 2.6, 5.5): another server whose models are forwarded to. */
+export interface PeerConfig {
+  id: string;
+  /** Base URL; the request path is appended to its path. */
+  proxy: string;
+  /** '' none; else sent as `Authorization: Bearer` and `x-api-key` on forwarded requests. */
+  apiKey: string;
+  /** Model ids on the peer, de-duplicated, in config order. */
+  models: string[];
+  /** JSON body filters (stripParams, setParams; setParamsByID unused for peers). */
+  filters: ModelFilters;
+  timeouts: PeerTimeouts;
+}
+
+/** One `profiles.<name>` entry (reference 2.7, 3.12). */
+export interface ProfileConfig {
+  name: string;
+  description: string;
+  /** Pin name (virtual or real id) -> target; '' disables that id while the profile is active. */
+  pins: Record<string, string>;
+}
+
+export type SelectorStrategy = 'warm' | 'pin' | 'spillover';
+
+/** One `selectors.<id>` entry (reference 2.8, 5.6): a virtual model that picks a target. */
+export interface SelectorConfig {
+  id: string;
+  strategy: SelectorStrategy;
+  /** Model ids, aliases or peer models (FQN or bare), as written. */
+  targets: string[];
+  /** `settings.spillover` (default 1; spillover only). */
+  spillover: number;
+  name: string;
+  description: string;
+  unlisted: boolean;
+  metadata: Record<string, unknown>;
+}
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogToStdout = 'proxy' | 'upstream' | 'both' | 'none';
@@ -99,6 +148,12 @@ export interface Config {
   router: 'group' | 'matrix';
   /** The compiled matrix when `router` is 'matrix', else null. */
   matrix: MatrixRouting | null;
+  /** `peers.<id>` (reference 2.6); empty when none. */
+  peers: Record<string, PeerConfig>;
+  /** `profiles.<name>` (reference 2.7); empty when none. None is active at startup or after a reload. */
+  profiles: Record<string, ProfileConfig>;
+  /** `selectors.<id>` (reference 2.8); empty when none. */
+  selectors: Record<string, SelectorConfig>;
   /** `routing.scheduler.settings.fifo.priority`, keyed by real model id. */
   priority: Record<string, number>;
   /** `hooks.on_startup.preload`, aliases resolved, unknown names dropped. */
