@@ -83,15 +83,17 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-export const USAGE = `usage: swapstate --config <file> [--listen host:port] [--watch-config]
+export const USAGE = `usage: swapstate --config <file> [--config-dir <dir>] [--listen host:port] [--watch-config]
                  [--tls-cert-file <file> --tls-key-file <file>] [--version]
-       swapstate --check-config --config <file>
+       swapstate --check-config --config <file> [--config-dir <dir>]
 
   --config <file>        llama-swap config.yaml
+  --config-dir <dir>     also every *.yml / *.yaml directly in <dir>, merged in name order after
+                         --config (either flag alone will do)
   --check-config         validate the config and print what would run (models, commands,
                          ports, groups, warnings); exit 0 if valid, 1 if not. Starts nothing
   --listen host:port     address to serve on (default 127.0.0.1:8080, 127.0.0.1:8443 with TLS)
-  --watch-config         reload the config when the file changes (also on SIGHUP)
+  --watch-config         reload the config when a config file changes (also on SIGHUP)
   --tls-cert-file, --tls-key-file   serve HTTPS (both required)
   --inspect off|log|ws://host:port   XState inspection of the actor tree (default: config key inspect, else off)
   --version              print the version and exit

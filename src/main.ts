@@ -3,9 +3,10 @@
  * The `swapstate` command: load the config, serve, and handle signals like llama-swap
  * (reference 1.3): SIGHUP reloads; SIGINT / SIGTERM drain and stop every model, exit 0.
  */
-import { readFileSync, watchFile } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { loadConfigFile } from './config/load.ts';
+import { describeSources, loadConfigSources, type ConfigSources } from './config/load-sources.ts';
+import { watchConfigSources } from './config/watch-sources.ts';
 import { parseInspectMode } from './config/inspect-mode.ts';
 import type { Config } from './config/types.ts';
 import { describeConfig } from './check-config.ts';
@@ -56,16 +57,19 @@ async function main(): Promise<void> {
     process.stdout.write(`version: ${v} (unknown), built at unknown\n`);
     return;
   }
-  if (args.configDir !== null) fail('-config-dir is not supported yet');
-  if (args.config === null) fail('at least one of -config or -config-dir must be provided');
+  if (args.config === null && args.configDir === null) fail('at least one of -config or -config-dir must be provided');
   if ((args.tlsCertFile === null) !== (args.tlsKeyFile === null)) {
     fail('both -tls-cert-file and -tls-key-file must be provided for TLS');
   }
   const tls = args.tlsCertFile && args.tlsKeyFile ? { cert: args.tlsCertFile, key: args.tlsKeyFile } : undefined;
 
+  const sources: ConfigSources = { config: args.config, configDir: args.configDir };
   let config: Config;
+  let from: string;
   try {
-    config = loadConfigFile(args.config);
+    const loaded = loadConfigSources(sources);
+    config = loaded.config;
+    from = describeSources(sources, loaded.files);
   } catch (err) {
     fail(`failed to load config: ${(err as Error).message}`);
   }
@@ -77,14 +81,14 @@ async function main(): Promise<void> {
   }
   if (args.checkConfig) {
     // Like `nginx -t`: report and exit before anything is reaped, listened on or started.
-    const report = describeConfig(config, args.config, { ...listen, tls: tls !== undefined });
+    const report = describeConfig(config, from, { ...listen, tls: tls !== undefined });
     process.stdout.write(report.text);
     if (report.problems.length > 0) {
-      for (const p of report.problems) process.stderr.write(`swapstate: ${args.config}: ${p}\n`);
-      process.stderr.write(`swapstate: ${args.config}: config check failed\n`);
+      for (const p of report.problems) process.stderr.write(`swapstate: ${from}: ${p}\n`);
+      process.stderr.write(`swapstate: ${from}: config check failed\n`);
       process.exitCode = 1;
     } else {
-      process.stdout.write(`swapstate: ${args.config}: config is valid\n`);
+      process.stdout.write(`swapstate: ${from}: config is valid\n`);
     }
     return;
   }
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
-  const server = new SwapstateServer(config, logs, args.config, v, inspection.inspect);
+  const server = new SwapstateServer(config, logs, sources, v, inspection.inspect);
   try {
     const addr = await server.listen({ ...listen, tls });
     logs.logger.info(`swapstate ${v} listening on ${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
@@ -125,13 +129,7 @@ async function main(): Promise<void> {
   }
 
   process.on('SIGHUP', () => void server.reload());
-  if (args.watchConfig) {
-    const path = args.config;
-    // Polling like llama-swap's watcher (2 s): works on every filesystem, bind mounts included.
-    watchFile(path, { interval: 2_000 }, (cur, prev) => {
-      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) void server.reload();
-    });
-  }
+  if (args.watchConfig) watchConfigSources(sources, () => void server.reload());
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -10,7 +10,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { loadConfigFile } from './config/load.ts';
+import { describeSources, loadConfigSources, type ConfigSources } from './config/load-sources.ts';
 import type { Config } from './config/types.ts';
 import { BodyBudget } from './http/body-budget.ts';
 import { createRequestListener, serveRequests } from './http/front.ts';
@@ -39,6 +39,8 @@ export class SwapstateServer {
   private readonly proxy = createUpstreamProxy();
   private server: http.Server | null = null;
   private reloading = false;
+  /** What a reload re-reads; null: reload does nothing. */
+  private readonly sources: ConfigSources | null;
   private closing: Promise<void> | null = null;
   private readonly loop = new LoopMonitor().start();
   /** In-flight requests outlive a reload: one tracker for the server's whole life. */
@@ -53,11 +55,13 @@ export class SwapstateServer {
   constructor(
     config: Config,
     private readonly logs: Logs,
-    private readonly configPath: string | null = null,
+    /** What a reload re-reads: a `-config` path, or `-config` and `-config-dir`; null: no reload. */
+    configSources: ConfigSources | string | null = null,
     private readonly version = '0.0.0',
     /** XState inspection for every actor tree this server builds (see observability/inspect.ts). */
     private readonly inspect?: Observer<InspectionEvent>,
   ) {
+    this.sources = typeof configSources === 'string' ? { config: configSources, configDir: null } : configSources;
     this.current = this.buildState(config);
   }
 
@@ -154,16 +158,20 @@ export class SwapstateServer {
   }
 
   /**
-   * Re-reads the config file. A trigger while a reload runs is dropped, as in llama-swap.
+   * Re-reads the config sources (`-config-dir` is listed again, so added files count). A
+   * trigger while a reload runs is dropped, as in llama-swap.
    * Returns whether the new config is now serving.
    */
   async reload(): Promise<boolean> {
-    if (!this.configPath || this.reloading || this.closing) return false;
+    if (!this.sources || this.reloading || this.closing) return false;
     this.reloading = true;
     try {
       let config: Config;
+      let from: string;
       try {
-        config = loadConfigFile(this.configPath);
+        const loaded = loadConfigSources(this.sources);
+        config = loaded.config;
+        from = describeSources(this.sources, loaded.files);
       } catch (err) {
         this.logs.logger.warn(`failed to reload config: ${(err as Error).message}`);
         return false;
@@ -171,7 +179,7 @@ export class SwapstateServer {
       const old = this.current;
       this.logs.apply(config);
       this.current = this.buildState(config);
-      this.logs.logger.info(`config reloaded from ${this.configPath}`);
+      this.logs.logger.info(`config reloaded from ${from}`);
       for (const listener of this.stateListeners) {
         try {
           listener(this.current);

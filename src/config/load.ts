@@ -25,7 +25,7 @@ import { validateModels } from './validate-models.ts';
 import { validateRouting } from './validate-routing.ts';
 import { resolvePreload, validateScheduler } from './validate-scheduler.ts';
 import { checkTopLevelTypos } from './top-level-keys.ts';
-import { parseYamlTree } from './yaml-tree.ts';
+import { parseYamlTree, type ParsedTree } from './yaml-tree.ts';
 
 export { resolveModel } from './resolve-model.ts';
 export { ConfigError } from './config-error.ts';
@@ -48,7 +48,16 @@ export function loadConfigFile(path: string): Config {
  */
 export function loadConfigText(text: string, file = '<config>', env: NodeJS.ProcessEnv = process.env): Config {
   checkConfigSize(text, file);
-  const { root, sources, warnings } = parseYamlTree(substituteEnv(text, env, file), file);
+  return loadConfigTree(parseYamlTree(substituteEnv(text, env, file), file), [file]);
+}
+
+/**
+ * Steps 2-6 on a parsed tree: one file's, or several files' merged (load-sources.ts).
+ * `files` orders the warnings (by file, then line).
+ *
+ * @throws ConfigError
+ */
+export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: readonly string[]): Config {
   checkTopLevelTypos(root, sources);
   expandMacros(root, sources);
   const draft = decodeConfig({ root, sources, warnings });
@@ -94,15 +103,18 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
     preload,
     ignorePaths: draft.ignorePaths,
     aliases: Object.fromEntries(aliases),
-    warnings: inLineOrder(warnings, file),
+    warnings: inLineOrder(warnings, files),
   };
 }
 
-/** Warnings are collected section by section; a reader wants them in file order. */
-function inLineOrder(warnings: readonly string[], file: string): string[] {
-  const lineOf = (warning: string): number => {
-    const line = warning.startsWith(`${file}:`) ? Number.parseInt(warning.slice(file.length + 1), 10) : Number.NaN;
-    return Number.isNaN(line) ? 0 : line;
+/** Warnings are collected section by section; a reader wants them in file order (files in load order). */
+function inLineOrder(warnings: readonly string[], files: readonly string[]): string[] {
+  const positionOf = (warning: string): [number, number] => {
+    const index = files.findIndex((file) => warning.startsWith(`${file}:`));
+    if (index < 0) return [0, 0];
+    const line = Number.parseInt(warning.slice(files[index]!.length + 1), 10);
+    return [index, Number.isNaN(line) ? 0 : line];
   };
-  return [...warnings].sort((a, b) => lineOf(a) - lineOf(b));
+  const keyed = warnings.map((warning) => ({ warning, at: positionOf(warning) }));
+  return keyed.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1]).map(({ warning }) => warning);
 }

@@ -37,6 +37,11 @@ export interface Origin {
   line: number;
   /** Source text of a non-string plain scalar (`1.10`, `0x10`), so a string field keeps it as written. */
   source?: string;
+  /**
+   * The file the entry came from, when it is not the map's own `file`: a tree merged from
+   * several files (`-config-dir`, merge-sources.ts) keeps each entry's file and line.
+   */
+  file?: string;
 }
 
 /** Source positions of the entries of every container in one tree. */
@@ -74,19 +79,19 @@ export class SourceMap {
    */
   where(root: RawMap, path: readonly PathSegment[]): string | undefined {
     let node: RawValue | undefined = root;
-    let line: number | undefined;
+    let origin: Origin | undefined;
     for (const segment of path) {
       if (node instanceof Map && typeof segment === 'string' && node.has(segment)) {
-        line = this.get(node, segment)?.line ?? line;
+        origin = this.get(node, segment) ?? origin;
         node = node.get(segment);
       } else if (Array.isArray(node) && typeof segment === 'number' && segment < node.length) {
-        line = this.get(node, segment)?.line ?? line;
+        origin = this.get(node, segment) ?? origin;
         node = node[segment];
       } else {
         break;
       }
     }
-    return line === undefined ? undefined : `${this.file}:${line}`;
+    return origin === undefined ? undefined : `${origin.file ?? this.file}:${origin.line}`;
   }
 
   whereLine(line: number): string {

@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.ts';
+import { loadConfigSources } from '../../src/config/load-sources.ts';
 
 const DIR = fileURLToPath(new URL('../../config/examples/', import.meta.url));
 const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
@@ -25,5 +26,16 @@ describe('config/examples/', () => {
       expect(cfg.router).toBe('matrix');
       expect(cfg.matrix?.sets.length).toBeGreaterThan(0);
     }
+  });
+
+  it('config-dir/: config.yaml plus conf.d/ loads without errors or warnings, every file contributing', () => {
+    const { config, files } = loadConfigSources({ config: `${DIR}config-dir/config.yaml`, configDir: `${DIR}config-dir/conf.d` });
+    expect(files.map((f) => f.slice(DIR.length))).toEqual(['config-dir/config.yaml', 'config-dir/conf.d/10-chat.yaml', 'config-dir/conf.d/20-embed.yaml']);
+    expect(config.warnings).toEqual([]);
+    expect(Object.keys(config.models)).toEqual(['chat-small', 'chat-large', 'embed']);
+    expect(config.models.embed?.cmd).toBe('node src/demo/upstream.mjs --port 5802 --id embed --load-delay 200');
+    expect(Object.keys(config.groups)).toEqual(['chat', 'embeddings']);
+    expect(config.preload).toEqual(['embed']);
+    expect(config.aliases).toEqual({ 'gpt-4o': 'chat-large' });
   });
 });
