@@ -24,6 +24,7 @@ import { validateApiKeys, validateGlobals } from './validate-globals.ts';
 import { validateModels } from './validate-models.ts';
 import { validateRouting } from './validate-routing.ts';
 import { resolvePreload, validateScheduler } from './validate-scheduler.ts';
+import { decodeSelectors, validateSelectors } from './selectors.ts';
 import { checkTopLevelTypos } from './top-level-keys.ts';
 import { parseYamlTree, type ParsedTree } from './yaml-tree.ts';
 
@@ -70,8 +71,10 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
   const priority = validateScheduler(draft, resolve);
   const preload = resolvePreload(draft, resolve);
   const apiKeys = validateApiKeys(draft);
+  // Decoded now, so its warnings are in the list below; checked last, as llama-swap does.
+  const selectorDrafts = decodeSelectors(draft.root.get('selectors'));
 
-  return {
+  const cfg: Config = {
     healthCheckTimeout: globals.healthCheckTimeout,
     healthCheckInterval: globals.healthCheckInterval,
     logLevel: draft.logLevel,
@@ -105,6 +108,8 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
     aliases: Object.fromEntries(aliases),
     warnings: inLineOrder(warnings, files),
   };
+  cfg.selectors = validateSelectors(selectorDrafts, cfg);
+  return cfg;
 }
 
 /** Warnings are collected section by section; a reader wants them in file order (files in load order). */

@@ -169,6 +169,9 @@ export const httpErrors = {
    */
   shuttingDown: (cause?: string) => new HttpError(503, cause ? `swapstate scheduler failed: ${cause}` : 'swapstate is shutting down'),
 
+  /** 503: a spillover selector's targets are all stopping (reference 5.6). */
+  noSpilloverTargets: (selector: string) => new HttpError(503, `selector ${JSON.stringify(selector)} has no available spillover targets`),
+
   /** 503 (swapstate only): crash-loop protection; the client is told when a retry can work. */
   backingOff: (model: string, lastError: string, retryAfterMs: number) =>
     new HttpError(

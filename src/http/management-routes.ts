@@ -43,7 +43,7 @@ export function managementRoutes(deps: AppDeps): RouteList {
     res.json(
       listModels(config, (id) => {
         const p = runtime.process(id);
-        return { loaded: p?.loaded ?? false, sleeping: p?.state === 'sleeping', backoff: p?.backoff ?? null };
+        return { loaded: p?.loaded ?? false, sleeping: p?.state === 'sleeping', backoff: p?.backoff ?? null, state: p?.state };
       }),
     );
   };

@@ -100,3 +100,24 @@ function rewriteMultipartModel(body: Buffer, contentType: string, newModel: stri
   pieces.push(body.subarray(at));
   return Buffer.concat(pieces);
 }
+
+/**
+ * `query` (with its `?`, or '') with the value of every `model` parameter replaced by
+ * `newModel`; unchanged when it has none. Other parameters keep their bytes and order (Go
+ * re-encodes the whole query; upstreams read it alike).
+ */
+export function rewriteQueryModel(query: string, newModel: string): string {
+  if (query.length <= 1) return query;
+  const encoded = `model=${encodeURIComponent(newModel)}`;
+  let found = false;
+  const pairs = query
+    .slice(1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (decodeFormComponent(eq < 0 ? pair : pair.slice(0, eq)) !== 'model') return pair;
+      found = true;
+      return encoded;
+    });
+  return found ? `?${pairs.join('&')}` : query;
+}

@@ -1,7 +1,7 @@
 /**
  * The model-dispatched routes (reference 3.2-3.4): read the body within the size bound, find
- * the model (JSON field, multipart field or query), resolve aliases, apply the model's
- * filters, then serve through the scheduler.
+ * the model (JSON field, multipart field or query), apply a selector (selector-step.ts),
+ * resolve aliases, apply the model's filters, then serve through the scheduler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveModel } from '../config/load.ts';
@@ -16,6 +16,7 @@ import { suggestModels } from './model-suggestions.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { RouteList } from './route-list.ts';
 import { MODEL_ROUTES, type ModelRoute } from './route-table.ts';
+import { applySelector } from './selector-step.ts';
 import { serveThroughScheduler } from './serve-model.ts';
 
 /**
@@ -39,10 +40,15 @@ export function modelRoutes(deps: AppDeps): RouteList {
 function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const state = deps.current();
-    const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
+    let body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (body === null) return;
-    const { model: requested, reason } = await extractModel(req, body);
-    if (!requested) return sendError(req, res, httpErrors.modelNotIdentified(reason));
+    const { model: named, reason } = await extractModel(req, body);
+    if (!named) return sendError(req, res, httpErrors.modelNotIdentified(reason));
+    let requested = named;
+    let query = parseRequestTarget(req.url ?? '')?.query ?? '';
+    const selected = applySelector(state, req, res, requested, body, query, (line) => deps.logs.logger.debug(line));
+    if (selected.kind === 'refused') return sendError(req, res, selected.error);
+    if (selected.kind === 'chosen') ({ model: requested, body, query } = selected);
     const real = resolveModel(state.config, requested);
     const cfg = real === null ? undefined : state.config.models[real];
     if (real === null || !cfg) return sendError(req, res, httpErrors.noRouter(requested, suggestModels(state.config, requested)));
@@ -64,9 +70,10 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     await serveThroughScheduler(req, res, deps, state, {
       model: real,
       body: forwardBody,
-      forwardPath: (route.forwardAs ?? route.path) + (parseRequestTarget(req.url ?? '')?.query ?? ''),
+      forwardPath: (route.forwardAs ?? route.path) + query,
       // The router matched the path exactly: it is the route's.
       trackAs: route.path,
+      metadata: selected.kind === 'chosen' ? { selector: selected.selector } : undefined,
     });
   };
 }

@@ -3,6 +3,7 @@
  * are loaded. Records are sorted by id; every record carries `status.value`.
  */
 import type { Config, ModelCapabilities, ModelConfig } from '../config/types.ts';
+import { selectorRecords } from './selector-listing.ts';
 
 export interface ModelRecord {
   id: string;
@@ -49,6 +50,8 @@ export interface ModelStatus {
   /** In sleep mode's `sleeping` state (llmsnap shows it as such). */
   sleeping?: boolean;
   backoff: { error: string; retryAfterMs: number } | null;
+  /** The process state (`ready`, `starting`, ...), for selectors' status (selector-listing.ts). */
+  state?: string | undefined;
 }
 
 function statusOf(s: ModelStatus): ModelRecord['status'] {
@@ -96,6 +99,7 @@ export function listModels(cfg: Config, statusFor: (id: string) => ModelStatus, 
       }
     }
   }
+  data.push(...selectorRecords(cfg, (id) => statusFor(id).state, created));
   data.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { object: 'list', data };
 }

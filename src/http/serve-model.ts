@@ -27,6 +27,8 @@ export interface ServeOptions {
    * `/upstream/...` request that is no model route, per 3.8).
    */
   trackAs: string | null;
+  /** The in-flight entry's `metadata` (reference 7.2; e.g. `selector`). */
+  metadata?: Record<string, string> | undefined;
 }
 
 export async function serveThroughScheduler(
@@ -56,6 +58,7 @@ export async function serveThroughScheduler(
         path: opts.trackAs,
         reqId: ticket.reqId,
         remoteIp: clientAddress(req, state.config),
+        metadata: opts.metadata,
       });
     }
     const grant = await ticket.grant;

@@ -119,7 +119,7 @@ export class InflightTracker {
   begin(
     req: IncomingMessage,
     res: ServerResponse,
-    opts: { model: string; path: string; reqId: string; remoteIp: string },
+    opts: { model: string; path: string; reqId: string; remoteIp: string; metadata?: Record<string, string> | undefined },
   ): InflightHandle {
     const id = String(++this.seq);
     const t: Tracked = {
@@ -134,7 +134,7 @@ export class InflightTracker {
         resp_headers: {},
         resp_bytes: 0,
         elapsed_ms: 0,
-        metadata: {},
+        metadata: { ...opts.metadata },
         req_id: opts.reqId,
         phase: 'waiting',
       },

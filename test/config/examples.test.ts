@@ -13,11 +13,16 @@ const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
 
 describe('config/examples/', () => {
   it('holds the matrix examples', () => {
-    expect(files).toEqual(expect.arrayContaining(['matrix.yaml', 'matrix-routing.yaml']));
+    expect(files).toEqual(expect.arrayContaining(['matrix.yaml', 'matrix-routing.yaml', 'selectors.yaml']));
   });
 
   it.each(files)('%s loads without errors or warnings', (file) => {
     expect(loadConfigFile(DIR + file).warnings).toEqual([]);
+  });
+
+  it('selectors.yaml has a selector of each strategy', () => {
+    const cfg = loadConfigFile(DIR + 'selectors.yaml');
+    expect(Object.values(cfg.selectors).map((s) => s.strategy).sort()).toEqual(['pin', 'spillover', 'warm']);
   });
 
   it('the two matrix spellings select the matrix router', () => {

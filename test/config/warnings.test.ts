@@ -58,7 +58,6 @@ describe('unknown and unsupported keys', () => {
     expect(cfg.warnings).toEqual([
       unsupported(1, 'peers'),
       unsupported(3, 'profiles'),
-      unsupported(4, 'selectors'),
       unsupported(5, 'performance'),
       unsupported(6, 'store'),
       unsupported(7, 'captureBuffer'),

@@ -159,6 +159,7 @@ describe('every catalogue entry', () => {
     tooManyRequests: [],
     unspecific: ['x'],
     shuttingDown: [],
+    noSpilloverTargets: ['s'],
     backingOff: ['m', 'x', 1000],
     upstreamUnreachable: ['m', 'x'],
     ignoredPathNotLoaded: ['m'],

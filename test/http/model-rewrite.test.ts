@@ -4,7 +4,7 @@
  */
 import busboy from 'busboy';
 import { describe, expect, it } from 'vitest';
-import { rewriteModel } from '../../src/http/model-rewrite.ts';
+import { rewriteModel, rewriteQueryModel } from '../../src/http/model-rewrite.ts';
 import { AUDIO, multipart } from './multipart-body.ts';
 
 /** What busboy (a third-party parser) reads from a multipart body. */
@@ -110,5 +110,19 @@ describe('rewriteModel', () => {
   it('other content types: unchanged', () => {
     const b = Buffer.from('model=x');
     expect(rewriteModel(b, 'text/plain', 'm')).toBe(b);
+  });
+});
+
+describe('rewriteQueryModel (selectors: a GET names its model in the query)', () => {
+  it.each([
+    ['', ''],
+    ['?', '?'],
+    ['?x=1', '?x=1'],
+    ['?model=sel', '?model=target%2Fb%20c'],
+    ['?a=1&model=sel&b=%20', '?a=1&model=target%2Fb%20c&b=%20'],
+    ['?model=sel&model=again', '?model=target%2Fb%20c&model=target%2Fb%20c'],
+    ['?mo%64el=sel&stream=true', '?model=target%2Fb%20c&stream=true'],
+  ])('%s -> %s', (query, want) => {
+    expect(rewriteQueryModel(query, 'target/b c')).toBe(want);
   });
 });
