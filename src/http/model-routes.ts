@@ -1,10 +1,11 @@
 /**
  * The model-dispatched routes (reference 3.2-3.4): read the body within the size bound, find
- * the model (JSON field, multipart field or query), resolve aliases, apply the model's
- * filters, then serve through the scheduler.
+ * the model (JSON field, multipart field or query), resolve it (a local model or alias, else
+ * a peer model), apply the model's filters, then serve through the scheduler, or forward to
+ * the peer (serve-peer.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { resolveModel } from '../config/load.ts';
+import { resolveTarget } from '../config/resolve-model.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
@@ -17,6 +18,7 @@ import { parseRequestTarget } from './request-target.ts';
 import { RouteList } from './route-list.ts';
 import { MODEL_ROUTES, type ModelRoute } from './route-table.ts';
 import { serveThroughScheduler } from './serve-model.ts';
+import { peerRequest, serveThroughPeer } from './serve-peer.ts';
 
 /**
  * Every model route (route-table.ts). They are served by the front router on Node's plain
@@ -43,7 +45,26 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     if (body === null) return;
     const { model: requested, reason } = await extractModel(req, body);
     if (!requested) return sendError(req, res, httpErrors.modelNotIdentified(reason));
-    const real = resolveModel(state.config, requested);
+    const target = resolveTarget(state.config, requested);
+    const query = parseRequestTarget(req.url ?? '')?.query ?? '';
+    const forwardAs = route.forwardAs ?? route.path;
+    if (target?.kind === 'peer') {
+      const peer = state.config.peers[target.peer]!;
+      let forward;
+      try {
+        forward = peerRequest(req, body, query, { requested, model: target.model }, peer.filters);
+      } catch (err) {
+        return sendError(req, res, httpErrors.unspecific((err as Error).message));
+      }
+      return serveThroughPeer(req, res, deps, state, {
+        target,
+        requested,
+        body: forward.body,
+        forwardPath: forwardAs + forward.query,
+        trackAs: route.path,
+      });
+    }
+    const real = target?.model ?? null;
     const cfg = real === null ? undefined : state.config.models[real];
     if (real === null || !cfg) return sendError(req, res, httpErrors.noRouter(requested, suggestModels(state.config, requested)));
 
@@ -64,7 +85,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     await serveThroughScheduler(req, res, deps, state, {
       model: real,
       body: forwardBody,
-      forwardPath: (route.forwardAs ?? route.path) + (parseRequestTarget(req.url ?? '')?.query ?? ''),
+      forwardPath: forwardAs + query,
       // The router matched the path exactly: it is the route's.
       trackAs: route.path,
     });
