@@ -106,8 +106,10 @@ ${demoModel('local')}peers:
     expect(await runningIds(a.url)).toEqual(['local']);
 
     // A slow stream from b/b1 (B swaps back): A's /api/state shows it as forwarded meanwhile.
+    // A's filter caps max_tokens at 3, so the stream is 3 chunks: slow ones (the first comes
+    // at once, the end after 10 s), to be in flight for every look below.
     const ac = new AbortController();
-    const stream = await post(a.url, ask('b/b1', { stream: true, chunks: 400, chunk_delay_ms: 50 }), {}, ac.signal);
+    const stream = await post(a.url, ask('b/b1', { stream: true, chunk_delay_ms: 5_000 }), {}, ac.signal);
     expect(stream.status).toBe(200);
     const reader = stream.body!.getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/^data: /);
