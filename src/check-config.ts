@@ -9,7 +9,8 @@
  */
 import { parseCommand } from './runtime/command-line.ts';
 import { DEFAULT_GROUP, withDefaultGroup } from './core/group-swapper.ts';
-import type { Config, ModelConfig } from './config/types.ts';
+import { DEFAULT_PEER_TIMEOUTS } from './config/peers.ts';
+import type { Config, ModelConfig, PeerConfig, PeerTimeouts } from './config/types.ts';
 import { isSecretHeader, REDACTED } from './observability/redact.ts';
 
 export interface ConfigReport {
@@ -80,10 +81,30 @@ function modelLines(id: string, m: ModelConfig, group: string, problems: string[
   return lines;
 }
 
+/** The lines of a peer: where it is, its models by FQN, whose key goes, filters, timeouts off the defaults. */
+function peerLines(id: string, p: PeerConfig): string[] {
+  const lines = [`  ${id}`];
+  const field = (name: string, value: string) => lines.push(`    ${`${name}:`.padEnd(13)}${value}`);
+  const port = proxyPort(p.proxy);
+  field('proxy', port === null ? p.proxy : `${p.proxy} (port ${port})`);
+  field('models', p.models.map((m) => `${id}/${m}`).join(', '));
+  field('apiKey', p.apiKey === '' ? "none (the client's Authorization is forwarded)" : 'set (not shown; sent as Bearer and x-api-key)');
+  const { stripParams, setParams, setParamsByID } = p.filters;
+  const filters = [
+    ...(stripParams.length > 0 ? [`strip ${stripParams.join(', ')}`] : []),
+    ...(Object.keys(setParams).length > 0 ? [`set ${Object.keys(setParams).sort().join(', ')}`] : []),
+    ...(Object.keys(setParamsByID).length > 0 ? [`set by id ${Object.keys(setParamsByID).sort().join(', ')}`] : []),
+  ];
+  if (filters.length > 0) field('filters', filters.join('; '));
+  const keys = Object.keys(DEFAULT_PEER_TIMEOUTS) as Array<keyof PeerTimeouts>;
+  field('timeouts', keys.map((k) => `${k} ${p.timeouts[k] === 0 ? 'off' : `${p.timeouts[k]}s`}`).join(', '));
+  return lines;
+}
+
 /**
  * The report of what `config` (loaded from `file`) would run: every model (aliases, the exact
- * command words, proxy and port, health check, ttl, group), the groups, and the loader's
- * warnings. Secret-looking env values are hidden; nothing is started or probed.
+ * command words, proxy and port, health check, ttl, group), the groups, the peers (proxy,
+ * models by FQN, key, filters, timeouts), and the loader's warnings. Secret-looking env values are hidden; nothing is started or probed.
  */
 export function describeConfig(config: Config, file: string, listen: ListenPlan): ConfigReport {
   const problems: string[] = [];
@@ -123,6 +144,12 @@ export function describeConfig(config: Config, file: string, listen: ListenPlan)
       const g = groups[name]!;
       out.push(`  ${name}: swap ${g.swap}, exclusive ${g.exclusive}, persistent ${g.persistent}; members: ${g.members.join(', ') || 'none'}`);
     }
+  }
+
+  const peerIds = Object.keys(config.peers);
+  if (peerIds.length > 0) {
+    out.push('', `peers (${peerIds.length}; requests for their models are forwarded, nothing starts here):`);
+    for (const id of peerIds) out.push(...peerLines(id, config.peers[id]!));
   }
 
   out.push('', `warnings (${config.warnings.length}):`);

@@ -16,6 +16,7 @@ import { BodyBudget } from './http/body-budget.ts';
 import { createRequestListener, serveRequests } from './http/front.ts';
 import type { AppDeps, ServerState } from './http/deps.ts';
 import { OpenStreams } from './http/open-streams.ts';
+import { PeerForwards } from './http/peer-forwards.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
 import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
@@ -46,6 +47,8 @@ export class SwapstateServer {
   /** In-flight requests outlive a reload: one tracker for the server's whole life. */
   private readonly inflight = new InflightTracker();
   private readonly streams = new OpenStreams();
+  /** Requests forwarded to peers, across reloads (a reload does not cut a forward short). */
+  private readonly peers = new PeerForwards();
   /** Request bodies held in memory, across reloads: a new config's limit applies at once. */
   readonly bodies = new BodyBudget(() => this.current.config.maxBufferedRequestBytes);
   private readonly stateListeners = new Set<(state: ServerState) => void>();
@@ -113,6 +116,7 @@ export class SwapstateServer {
       listenHost: opts.host,
       liveness: () => this.liveness(),
       inflight: this.inflight,
+      peers: this.peers,
       streams: this.streams,
       bodies: this.bodies,
       watchState: (listener) => {
@@ -212,6 +216,9 @@ export class SwapstateServer {
     const deadline = Date.now() + budgetMs;
     const server = this.server;
     this.streams.endAll();
+    // Peer forwards in flight may finish within the drain below (new ones are refused);
+    // whatever still runs when it ends is cut (reference 5.5).
+    this.peers.beginClosing();
     if (server) {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -222,11 +229,14 @@ export class SwapstateServer {
       await Promise.race([drained, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())).unref())]);
       clearInterval(sweep);
     }
+    const cut = this.peers.abortAll();
+    if (cut > 0) this.logs.logger.warn(`shutdown: ${cut} peer request(s) still in flight after the drain; cancelled`);
     // The current tree, and any a reload replaced that is still stopping its models (with the
     // reload's 30 s grace): everything is stopped within what is left of the budget.
     const left = Math.max(1, deadline - Date.now());
     await Promise.all([this.current, ...this.retiring].map((state) => state.runtime.shutdown(left)));
     this.proxy.close();
+    this.peers.close();
     this.loop.stop();
     server?.closeAllConnections();
   }

@@ -1,14 +1,15 @@
 /**
- * Typed decoding of the top level (reference 2.2, 2.3, 2.4, 2.9): every value read with its
+ * Typed decoding of the top level (reference 2.2, 2.3, 2.4, 2.6, 2.9): every value read with its
  * type checked and its default applied. Cross-field rules run afterwards, in llama-swap's
  * order, in validate-*.ts; only what llama-swap checks while decoding (ignorePaths regular
- * expressions) fails here.
+ * expressions, a peer's required keys) fails here.
  */
 import { decodeAllowedHosts, decodeAllowedOrigins } from './browser-safety.ts';
 import { Field, type DecodeContext } from './field.ts';
 import { compileIgnorePath, DEFAULT_IGNORE_PATHS, runsInLinearTime } from './ignore-paths.ts';
 import { decodeMatrix, type MatrixDraft } from './matrix.ts';
 import { decodeModel, type ModelDraft } from './model-fields.ts';
+import { decodePeers, type PeerDraft } from './peers.ts';
 import { DEFAULT_START_PORT } from './ports.ts';
 import { TOP_LEVEL_KEYS, TOP_LEVEL_UNSUPPORTED } from './top-level-keys.ts';
 import { decodeTrustProxy, type TrustProxy } from './trust-proxy.ts';
@@ -59,6 +60,8 @@ export interface ConfigDraft {
   priority: Array<{ key: string; value: number; field: Field }>;
   preload: string[];
   ignorePaths: string[];
+  /** `peers`, in file order (reference 2.6). */
+  peers: PeerDraft[];
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -144,6 +147,7 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
       .map(([key, field]) => ({ key, value: field.int(0), field })),
     preload: hooks.get('preload').stringList(),
     ignorePaths: decodeIgnorePaths(upstream.get('ignorePaths')),
+    peers: decodePeers(get('peers')),
   };
 }
 

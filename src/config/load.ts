@@ -10,7 +10,7 @@
  *    one fails here (top-level-keys.ts: `model:` for `models:` would load zero models);
  * 3-4. macro expansion and `${PORT}` allocation on the untyped tree (expand-macros.ts);
  * 5. typed decode with defaults; unknown keys become warnings (decode-config.ts; a model's keys: model-fields.ts);
- * 6. validation and normalization in llama-swap's order (validate-*.ts).
+ * 6. validation and normalization in llama-swap's order (validate-*.ts; the peer namespace, peers.ts, last).
  *
  * Every failure is a `ConfigError` whose `where` is `file:line` whenever the offending key
  * can be located.
@@ -19,6 +19,7 @@ import { checkConfigSize, readConfigText } from './config-text.ts';
 import { decodeConfig } from './decode-config.ts';
 import { substituteEnv } from './env-substitute.ts';
 import { expandMacros } from './expand-macros.ts';
+import { validatePeers } from './peers.ts';
 import type { Config } from './types.ts';
 import { validateApiKeys, validateGlobals } from './validate-globals.ts';
 import { validateModels } from './validate-models.ts';
@@ -73,6 +74,11 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
   const apiKeys = validateApiKeys(draft);
   // Decoded now, so its warnings are in the list below; checked last, as llama-swap does.
   const selectorDrafts = decodeSelectors(draft.root.get('selectors'));
+  // llama-swap validates the peer namespace last, once every local name is known.
+  const peers = validatePeers(draft.peers, {
+    models: draft.models.map((m) => ({ id: m.id, aliases: m.aliases, where: m.field.where, aliasesWhere: m.field.get('aliases').where })),
+    aliases,
+  });
 
   const cfg: Config = {
     healthCheckTimeout: globals.healthCheckTimeout,
@@ -99,7 +105,7 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
     groups,
     router,
     matrix,
-    peers: {},
+    peers,
     profiles: {},
     selectors: {},
     priority,

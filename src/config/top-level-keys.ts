@@ -41,12 +41,10 @@ export const TOP_LEVEL_KEYS: readonly string[] = [
   'routing',
   'groups',
   'matrix',
-  'selectors',
 ];
 
 /** llama-swap keys swapstate does not implement yet: accepted with a warning. */
 export const TOP_LEVEL_UNSUPPORTED: readonly string[] = [
-  'peers',
   'profiles',
   'performance',
   'store',

@@ -51,7 +51,11 @@ export interface PeerConfig {
   apiKey: string;
   /** Model ids on the peer, de-duplicated, in config order. */
   models: string[];
-  /** JSON body filters (stripParams, setParams; setParamsByID unused for peers). */
+  /**
+   * JSON body filters: stripParams, setParams, and setParamsByID keyed by the name the client
+   * asked for (the FQN or the bare id), as llama-swap's shared filter code applies them. Its
+   * keys make no aliases here: a peer's names are its FQNs and bare ids.
+   */
   filters: ModelFilters;
   timeouts: PeerTimeouts;
 }

@@ -43,6 +43,10 @@
 // `<id> reset_prefix_cache`, so a test can read from the model's log that a call was made.
 // Faults: --sleep-fail / --wake-fail answer 500 (the state unchanged), --sleep-hang /
 // --wake-hang never answer; also switchable at run time in the faults file (above).
+//
+// Echo: an inference request whose JSON body has `"echo": true` is answered as usual (not
+// streamed), plus `echo: {method, url, headers, body}`: what this server received (the raw
+// body as text), so a test can see what a proxy in front (swapstate, a peer chain) forwarded.
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -254,8 +258,12 @@ function stream(res, body, text, makeChunk) {
   tick();
 }
 
-/** @param {http.ServerResponse} res @param {string} path @param {Obj} body */
-function infer(res, path, body) {
+/**
+ * @param {http.ServerResponse} res @param {string} path @param {Obj} body
+ * @param {Obj | null} echo what was received, for an `"echo": true` request (see the header)
+ */
+function infer(res, path, body, echo = null) {
+  const extra = echo ? { echo } : {};
   if (readFaults().hang === true) return log(`${id} hanging (fault injected)`);
   const created = now();
   const rid = `${id}-${Date.now().toString(36)}`;
@@ -267,12 +275,13 @@ function infer(res, path, body) {
       data: inputs.map((s, index) => ({ object: 'embedding', index, embedding: embed(s) })),
       model: id,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
+      ...extra,
     });
   }
   const chat = path === '/v1/chat/completions';
   const prompt = chat ? chatPrompt(body) : { last: textOf(body.prompt), all: textOf(body.prompt) };
   const text = `Hello from ${id}. You said: ${prompt.last}`;
-  if (body.stream === true) {
+  if (body.stream === true && !echo) {
     return stream(res, body, text, (piece, last) => {
       const finish_reason = last ? 'stop' : null;
       const choice = chat
@@ -292,6 +301,7 @@ function infer(res, path, body) {
     model: id,
     choices: [choice],
     usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+    ...extra,
   });
 }
 
@@ -417,10 +427,11 @@ const server = http.createServer((req, res) => {
       return sendError(res, 400, 'request body must be a JSON object', 'invalid_request_error');
     }
     const body = /** @type {Obj} */ (parsed);
+    const echo = body.echo === true ? { method, url: req.url ?? '', headers: req.headers, body: Buffer.concat(parts).toString('utf8') } : null;
     const delay = typeof body.delay_ms === 'number' ? body.delay_ms : 0;
     // "Slow upstream": hold the response, but give up quietly if the client leaves first.
-    if (delay <= 0) return infer(res, path, body);
-    const t = setTimeout(() => infer(res, path, body), delay);
+    if (delay <= 0) return infer(res, path, body, echo);
+    const t = setTimeout(() => infer(res, path, body, echo), delay);
     res.on('close', () => clearTimeout(t));
   });
 });

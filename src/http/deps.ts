@@ -9,6 +9,7 @@ import type { Logs } from '../observability/logger.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
 import type { BodyBudget } from './body-budget.ts';
 import type { OpenStreams } from './open-streams.ts';
+import type { PeerForwards } from './peer-forwards.ts';
 import type { UpstreamProxy } from './proxy.ts';
 
 export interface ServerState {
@@ -31,6 +32,8 @@ export interface AppDeps {
   streams: OpenStreams;
   /** Model-dispatched requests in flight (reference 7.2); one per server, across reloads. */
   inflight: InflightTracker;
+  /** Requests forwarded to peers: their connection pools and those in flight; one per server, across reloads. */
+  peers: PeerForwards;
   /**
    * Calls `listener` with each state a reload swaps in (after `current()` returns it), so
    * watchers of the actor tree (`/api/events`) can move to the new one. Returns the unsubscribe.

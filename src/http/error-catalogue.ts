@@ -188,6 +188,20 @@ export const httpErrors = {
    */
   upstreamUnreachable: (model: string, detail: string) => new HttpError(502, `bad gateway: upstream ${model} unreachable: ${detail}`),
 
+  /**
+   * 502: a peer could not be reached, or failed before answering (llama-swap's text; the
+   * detail is the transport's: `connect ECONNREFUSED 10.0.0.2:8080`, a timeout). llama-swap
+   * adds a hint about macOS's Local Network permission when the error says "no route to host".
+   */
+  peerProxyError: (detail: string) =>
+    new HttpError(
+      502,
+      `peer proxy error: ${detail}` +
+        (process.platform === 'darwin' && detail.includes('no route to host')
+          ? ' (hint: on macOS, check System Settings > Privacy & Security > Local Network permissions)'
+          : ''),
+    ),
+
   /** 409 (swapstate only): `/upstream` must not start a model for a path it is told to ignore. */
   ignoredPathNotLoaded: (model: string) => new HttpError(409, `model ${model} is not loaded; path matches upstream.ignorePaths`),
 

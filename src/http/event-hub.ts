@@ -1,6 +1,6 @@
 /**
  * The sources of `/api/events`, fanned out to its clients: the proxy and upstream logs, the
- * in-flight tracker, and the current actor tree (model states for `modelStatus`, the
+ * in-flight tracker, the peer forwards, and the current actor tree (model states for `modelStatus`, the
  * scheduler for our `state` messages).
  *
  * The hub subscribes to its sources only while at least one client is connected, so an idle
@@ -12,7 +12,7 @@
 import { Coalescer } from '../observability/coalescer.ts';
 import type { UpstreamPart } from '../observability/ring-log.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
-import type { StateSnapshot } from '../runtime/state-view.ts';
+import { apiState, type ApiState } from './api-state.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { displayState, modelStatus, type DisplayState } from './model-status.ts';
 import { sseFrame, type SseClient } from './sse-client.ts';
@@ -21,7 +21,7 @@ import { sseFrame, type SseClient } from './sse-client.ts';
 export const STATE_INTERVAL_MS = 100;
 
 /** A snapshot's identity for "has anything changed": all of it but the time it was taken. */
-function stateKey(snap: StateSnapshot): string {
+function stateKey(snap: ApiState): string {
   const { at: _at, ...rest } = snap;
   return JSON.stringify(rest);
 }
@@ -63,7 +63,7 @@ export class EventHub {
     // No activity store, hence no sessions to offer.
     client.send('uiConfig', JSON.stringify({ activity: { session_id: [] } }));
     client.send('inflight', JSON.stringify({ operation: 'snapshot', requests: inflight.snapshot() }));
-    const snap = runtime.state();
+    const snap = apiState(this.deps);
     client.send('state', JSON.stringify(snap));
     client.lastState = stateKey(snap);
     this.clients.add(client);
@@ -87,6 +87,8 @@ export class EventHub {
         this.broadcast('logData', JSON.stringify({ source: 'upstream', data: chunk.toString('utf8'), model })),
       ),
       inflight.subscribe((event) => this.broadcast('inflight', JSON.stringify(event))),
+      // A forward to a peer begins or ends: the snapshot's `forwarded` changed.
+      this.deps.peers.subscribe(() => this.stateUpdates.poke()),
       this.deps.watchState((state) => this.reloaded(state)),
     ];
     this.watchRuntime(this.deps.current().runtime);
@@ -138,7 +140,7 @@ export class EventHub {
   /** Sends the scheduler snapshot to each client whose last one differs. */
   private flushState(): void {
     if (this.clients.size === 0) return;
-    const snap = this.deps.current().runtime.state();
+    const snap = apiState(this.deps);
     const key = stateKey(snap);
     let data: string | null = null;
     for (const client of this.clients) {

@@ -7,6 +7,9 @@
  * existing array.
  */
 import type { ModelConfig } from '../config/types.ts';
+
+/** What the filters read of a model, or of a peer (whose `useModelName` is the peer's own id for the model). */
+export type FilterSource = Pick<ModelConfig, 'useModelName' | 'filters'>;
 import { rewriteModel } from './model-rewrite.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -21,7 +24,7 @@ type Container = JsonObject | Json[];
  * object) — then the caller forwards the original bytes untouched. A body whose only change
  * is the model name is spliced rather than re-serialised, so its other bytes stay exact.
  */
-export function applyFilters(body: Buffer, model: ModelConfig, requestedId: string): Buffer | null {
+export function applyFilters(body: Buffer, model: FilterSource, requestedId: string): Buffer | null {
   const { stripParams, setParams } = model.filters;
   const byId = Object.hasOwn(model.filters.setParamsByID, requestedId)
     ? model.filters.setParamsByID[requestedId]

@@ -4,6 +4,7 @@
  */
 import type { Request, Response } from 'express';
 import { resolveModel } from '../config/load.ts';
+import { apiState } from './api-state.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
@@ -67,7 +68,7 @@ export function managementRoutes(deps: AppDeps): RouteList {
   });
 
   r.get('/api/state', (_req, res) => {
-    res.json(deps.current().runtime.state());
+    res.json(apiState(deps));
   });
 
   r.get('/unload', async (_req, res) => {

@@ -18,14 +18,38 @@ import { CRLF, mediaType, parseHeaderParams, splitMultipart } from './multipart.
  * - application/x-www-form-urlencoded: every `model` pair is replaced (appended if absent).
  * - anything else, or a body that cannot be parsed: returned unchanged.
  *
+ * `addWhenAbsent: false` leaves a form body without a `model` field as it is (its model came
+ * from the query string, which the caller rewrites instead).
+ *
  * The caller must update Content-Length.
  */
-export function rewriteModel(body: Buffer, contentType: string, newModel: string): Buffer {
+export function rewriteModel(body: Buffer, contentType: string, newModel: string, opts: { addWhenAbsent?: boolean } = {}): Buffer {
+  const add = opts.addWhenAbsent ?? true;
   const ct = contentType.toLowerCase();
   if (ct.includes('application/json')) return rewriteJsonModel(body, newModel);
-  if (ct.includes('multipart/form-data')) return rewriteMultipartModel(body, contentType, newModel);
-  if (mediaType(ct) === 'application/x-www-form-urlencoded') return rewriteUrlencodedModel(body, newModel);
+  if (ct.includes('multipart/form-data')) return rewriteMultipartModel(body, contentType, newModel, add);
+  if (mediaType(ct) === 'application/x-www-form-urlencoded') return rewriteUrlencodedModel(body, newModel, add);
   return body;
+}
+
+/**
+ * A query string (with its `?`, or '') with every `model` parameter's value replaced by
+ * `newModel`; the other parameters stay exactly as written. No `model` parameter: unchanged.
+ *
+ * @example rewriteQueryModel('?model=b%2Fm&x=1', 'm') // '?model=m&x=1'
+ */
+export function rewriteQueryModel(query: string, newModel: string): string {
+  if (query.length <= 1) return query;
+  const encoded = `model=${encodeURIComponent(newModel)}`;
+  const pairs = query.slice(1).split('&');
+  let found = false;
+  const out = pairs.map((pair) => {
+    const eq = pair.indexOf('=');
+    if (decodeFormComponent(eq < 0 ? pair : pair.slice(0, eq)) !== 'model') return pair;
+    found = true;
+    return encoded;
+  });
+  return found ? `?${out.join('&')}` : query;
 }
 
 const MODEL_KEY: ReadonlySet<string> = new Set(['model']);
@@ -48,9 +72,9 @@ function rewriteJsonModel(body: Buffer, newModel: string): Buffer {
   return Buffer.concat(pieces);
 }
 
-function rewriteUrlencodedModel(body: Buffer, newModel: string): Buffer {
+function rewriteUrlencodedModel(body: Buffer, newModel: string, add: boolean): Buffer {
   const text = body.toString('utf8');
-  const encoded = `model=${new URLSearchParams({ model: newModel }).toString().slice('model='.length)}`;
+  const encoded = `model=${encodeURIComponent(newModel)}`;
   let found = false;
   const pairs = text === '' ? [] : text.split('&');
   const out = pairs.map((pair) => {
@@ -60,6 +84,7 @@ function rewriteUrlencodedModel(body: Buffer, newModel: string): Buffer {
     found = true;
     return encoded;
   });
+  if (!found && !add) return body;
   if (!found) out.push(encoded);
   return Buffer.from(out.join('&'), 'utf8');
 }
@@ -72,7 +97,7 @@ function decodeFormComponent(s: string): string {
   }
 }
 
-function rewriteMultipartModel(body: Buffer, contentType: string, newModel: string): Buffer {
+function rewriteMultipartModel(body: Buffer, contentType: string, newModel: string, add: boolean): Buffer {
   const boundary = parseHeaderParams(contentType).params.get('boundary');
   if (!boundary) return body;
   const split = splitMultipart(body, boundary);
@@ -87,6 +112,7 @@ function rewriteMultipartModel(body: Buffer, contentType: string, newModel: stri
     at = part.contentEnd;
     replaced = true;
   }
+  if (!replaced && !add) return body;
   if (!replaced) {
     // The model came from the query: add the field, right before the close delimiter.
     pieces.push(
@@ -99,25 +125,4 @@ function rewriteMultipartModel(body: Buffer, contentType: string, newModel: stri
   }
   pieces.push(body.subarray(at));
   return Buffer.concat(pieces);
-}
-
-/**
- * `query` (with its `?`, or '') with the value of every `model` parameter replaced by
- * `newModel`; unchanged when it has none. Other parameters keep their bytes and order (Go
- * re-encodes the whole query; upstreams read it alike).
- */
-export function rewriteQueryModel(query: string, newModel: string): string {
-  if (query.length <= 1) return query;
-  const encoded = `model=${encodeURIComponent(newModel)}`;
-  let found = false;
-  const pairs = query
-    .slice(1)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      if (decodeFormComponent(eq < 0 ? pair : pair.slice(0, eq)) !== 'model') return pair;
-      found = true;
-      return encoded;
-    });
-  return found ? `?${pairs.join('&')}` : query;
 }

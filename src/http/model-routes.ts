@@ -1,10 +1,11 @@
 /**
  * The model-dispatched routes (reference 3.2-3.4): read the body within the size bound, find
  * the model (JSON field, multipart field or query), apply a selector (selector-step.ts),
- * resolve aliases, apply the model's filters, then serve through the scheduler.
+ * resolve it (a local model or alias, else a peer model), apply the model's filters, then
+ * serve through the scheduler, or forward to the peer (serve-peer.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { resolveModel } from '../config/load.ts';
+import { resolveTarget } from '../config/resolve-model.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
@@ -18,6 +19,7 @@ import { RouteList } from './route-list.ts';
 import { MODEL_ROUTES, type ModelRoute } from './route-table.ts';
 import { applySelector } from './selector-step.ts';
 import { serveThroughScheduler } from './serve-model.ts';
+import { peerRequest, serveThroughPeer } from './serve-peer.ts';
 
 /**
  * Every model route (route-table.ts). They are served by the front router on Node's plain
@@ -49,7 +51,25 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     const selected = applySelector(state, req, res, requested, body, query, (line) => deps.logs.logger.debug(line));
     if (selected.kind === 'refused') return sendError(req, res, selected.error);
     if (selected.kind === 'chosen') ({ model: requested, body, query } = selected);
-    const real = resolveModel(state.config, requested);
+    const target = resolveTarget(state.config, requested);
+    const forwardAs = route.forwardAs ?? route.path;
+    if (target?.kind === 'peer') {
+      const peer = state.config.peers[target.peer]!;
+      let forward;
+      try {
+        forward = peerRequest(req, body, query, { requested, model: target.model }, peer.filters);
+      } catch (err) {
+        return sendError(req, res, httpErrors.unspecific((err as Error).message));
+      }
+      return serveThroughPeer(req, res, deps, state, {
+        target,
+        requested,
+        body: forward.body,
+        forwardPath: forwardAs + forward.query,
+        trackAs: route.path,
+      });
+    }
+    const real = target?.model ?? null;
     const cfg = real === null ? undefined : state.config.models[real];
     if (real === null || !cfg) return sendError(req, res, httpErrors.noRouter(requested, suggestModels(state.config, requested)));
 
@@ -70,7 +90,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     await serveThroughScheduler(req, res, deps, state, {
       model: real,
       body: forwardBody,
-      forwardPath: (route.forwardAs ?? route.path) + query,
+      forwardPath: forwardAs + query,
       // The router matched the path exactly: it is the route's.
       trackAs: route.path,
       metadata: selected.kind === 'chosen' ? { selector: selected.selector } : undefined,

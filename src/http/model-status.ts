@@ -1,7 +1,8 @@
 /**
  * The `modelStatus` payload of `/api/events` (reference 3.11): every local model, unlisted
- * ones included (flagged), sorted by id, in llama-swap's four display states. We have no
- * peers, so `peerID` is always empty.
+ * ones included (flagged), sorted by id, in llama-swap's four display states, then every
+ * peer model by FQN with its `peerID` (empty for local models). A peer model has no state
+ * here: it shows as `stopped`, as it is in `/v1/models` (`unloaded`).
  */
 import type { Config } from '../config/types.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
@@ -31,6 +32,16 @@ export function displayState(state: string | undefined, loaded: boolean): Displa
 }
 
 export function modelStatus(config: Config, runtime: SchedulerRuntime): ModelStatusRecord[] {
+  const peers = Object.entries(config.peers).flatMap(([peerID, peer]) =>
+    peer.models.map(
+      (model): ModelStatusRecord => ({ id: `${peerID}/${model}`, name: '', description: '', state: 'stopped', unlisted: false, peerID }),
+    ),
+  );
+  peers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [...localStatus(config, runtime), ...peers];
+}
+
+function localStatus(config: Config, runtime: SchedulerRuntime): ModelStatusRecord[] {
   return Object.keys(config.models)
     .sort()
     .map((id) => {

@@ -1,6 +1,6 @@
 /**
- * Which models an unknown-model answer offers: the listed model ids and their aliases, the
- * closest to the requested name first (so `lama-3` offers `llama-3` before `qwen`).
+ * Which models an unknown-model answer offers: the listed model ids and their aliases, and
+ * the peer models' FQNs, the closest to the requested name first (so `lama-3` offers `llama-3` before `qwen`).
  *
  * Unlisted models (and their aliases) are left out: `unlisted` hides a model from
  * `/v1/models`, and an error message must not be a way around that.
@@ -25,6 +25,8 @@ function namesOf(config: Config): string[] {
         ...Object.entries(config.aliases)
           .filter(([, id]) => listed(id))
           .map(([alias]) => alias),
+        // Peer models by FQN, as /v1/models lists them.
+        ...Object.entries(config.peers).flatMap(([id, peer]) => peer.models.map((m) => `${id}/${m}`)),
       ]),
     ];
     offeredNames.set(config, names);

@@ -1,6 +1,7 @@
 /**
  * The `/v1/models` body (reference 3.7), as a pure function of the config and which models
- * are loaded. Records are sorted by id; every record carries `status.value`.
+ * are loaded. Records are sorted by id; every record carries `status.value`. Peer models are
+ * listed by FQN (`<peer>/<model>`), always `unloaded`: this server loads nothing for them.
  */
 import type { Config, ModelCapabilities, ModelConfig } from '../config/types.ts';
 import { selectorRecords } from './selector-listing.ts';
@@ -97,6 +98,20 @@ export function listModels(cfg: Config, statusFor: (id: string) => ModelStatus, 
       for (const alias of m.aliases.map((a) => a.trim()).filter(Boolean)) {
         data.push(baseRecord(alias, m, status, created, { type: 'alias', modelID: id }));
       }
+    }
+  }
+  // Peer models: one record per FQN, never loaded here (reference 3.7).
+  for (const [peerID, peer] of Object.entries(cfg.peers)) {
+    for (const model of peer.models) {
+      data.push({
+        id: `${peerID}/${model}`,
+        object: 'model',
+        created,
+        owned_by: 'swapstate',
+        name: `${peerID}: ${model}`,
+        meta: { llamaswap: { type: 'peer', peerID } },
+        status: { value: 'unloaded' },
+      });
     }
   }
   data.push(...selectorRecords(cfg, (id) => statusFor(id).state, created));

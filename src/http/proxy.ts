@@ -22,6 +22,19 @@ export interface ProxyTarget {
    */
   body: Buffer;
   agent: http.Agent;
+  /**
+   * How the upstream is addressed. `model` (default): a local model's server, as Go's
+   * NewSingleHostReverseProxy does it: the client's `Host` kept, `X-Forwarded-*` added.
+   * `peer`: another server (reference 3.15), as llama-swap's Rewrite-style peer proxy does
+   * it: `Host` is the peer's, and no `X-Forwarded-*` goes out (the client's own are dropped).
+   */
+  style?: 'model' | 'peer';
+  /**
+   * Called with the upstream request right before its body is sent: the last header edits
+   * (a peer's API key) and timers on its phases (a peer's timeouts). Destroying the request
+   * with an error fails the exchange like a transport error.
+   */
+  prepare?: (out: http.ClientRequest) => void;
 }
 
 export type ProxyOutcome = { ok: true } | { ok: false; error: Error; responded: boolean };
@@ -85,7 +98,11 @@ interface UpstreamSource {
  * socket for good: it is destroyed instead, which fails the exchange through the proxy's
  * error callback.
  */
-function upstreamSource(req: http.IncomingMessage, body: Buffer): UpstreamSource {
+/** The client's forwarding headers, which a peer request does not carry (Go's Rewrite drops them). */
+const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'];
+
+function upstreamSource(req: http.IncomingMessage, target: ProxyTarget): UpstreamSource {
+  const { body } = target;
   let request: http.ClientRequest | null = null;
   const readable = {
     pipe<T extends NodeJS.WritableStream>(dest: T): T {
@@ -97,6 +114,9 @@ function upstreamSource(req: http.IncomingMessage, body: Buffer): UpstreamSource
         const framed = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
         if (body.length > 0 || framed) out.setHeader('content-length', String(body.length));
         out.removeHeader('transfer-encoding');
+        if (target.style === 'peer') for (const name of X_FORWARDED) out.removeHeader(name);
+        target.prepare?.(out);
+        if (out.destroyed) return dest;
         dest.end(body);
       } catch (err) {
         out.destroy(err as Error);
@@ -169,7 +189,8 @@ export function createUpstreamProxy() {
    */
   function forward(req: http.IncomingMessage, res: http.ServerResponse, target: ProxyTarget): Promise<ProxyOutcome> {
     return new Promise((resolve) => {
-      const source = upstreamSource(req, target.body);
+      const source = upstreamSource(req, target);
+      const peer = target.style === 'peer';
       let settled = false;
       const settle = (o: ProxyOutcome) => {
         if (settled) return;
@@ -195,6 +216,8 @@ export function createUpstreamProxy() {
             // The base path is joined above; http-proxy-3 would parse it again per request.
             prependPath: base.prefix === null,
             agent: target.agent,
+            xfwd: !peer,
+            changeOrigin: peer,
             // Forward the path exactly as given. Without this, http-proxy-3 re-parses it as a
             // WHATWG URL: `%2e%2e` segments are resolved and a `\` starts an authority, so
             // `/\host/x` reached the model as `/x` (the host always stays the model's).

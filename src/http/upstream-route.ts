@@ -1,14 +1,15 @@
 /**
  * `/upstream/<model>/<path>` (reference 3.8): a raw pass-through to a model's own server
  * (llama-server's web UI, `/slots`, ...), through the scheduler like any request, without
- * filters or `useModelName`. The model is the longest path prefix naming a model or alias.
+ * filters or `useModelName`. The model is the longest path prefix naming a model, an alias or
+ * a peer model; a peer model's request is forwarded to the peer as `<its proxy path>/<path>`.
  *
  * The path is taken escaped from the request target (never Express's decoded params, which
  * answer an undecodable `%ff` with a 400 quoting it): `%2F` belongs to a model name, never
  * splits it, and the rest is forwarded exactly as the client wrote it.
  */
-import { resolveModel } from '../config/load.ts';
 import { compileIgnorePath } from '../config/ignore-paths.ts';
+import { resolveTarget, type ModelTarget } from '../config/resolve-model.ts';
 import type { Config } from '../config/types.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
@@ -17,20 +18,24 @@ import { sendError } from './error-response.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { suggestModels } from './model-suggestions.ts';
 import { findModelRoute } from './route-table.ts';
+import { extractModel } from './model-extract.ts';
 import { serveThroughScheduler } from './serve-model.ts';
+import { peerRequest, serveThroughPeer } from './serve-peer.ts';
 import { goRedirect } from './redirect.ts';
 import { RouteList, under } from './route-list.ts';
 
 /**
- * The longest a model id or alias can be when spelled escaped in a path (every UTF-8 byte as
- * `%XX`), per config: no longer prefix of a path can name a model, so none is tried.
+ * The longest a model id, alias or peer model name (FQN or bare) can be when spelled escaped
+ * in a path (every UTF-8 byte as `%XX`), per config: no longer prefix of a path can name a
+ * model, so none is tried.
  */
 const longestNames = new WeakMap<Config, number>();
 function longestEscapedName(cfg: Config): number {
   let longest = longestNames.get(cfg);
   if (longest === undefined) {
     longest = 0;
-    for (const name of [...Object.keys(cfg.models), ...Object.keys(cfg.aliases)]) {
+    const peerNames = Object.entries(cfg.peers).flatMap(([id, p]) => p.models.map((m) => `${id}/${m}`));
+    for (const name of [...Object.keys(cfg.models), ...Object.keys(cfg.aliases), ...peerNames]) {
       longest = Math.max(longest, 3 * Buffer.byteLength(name));
     }
     longestNames.set(cfg, longest);
@@ -41,14 +46,18 @@ function longestEscapedName(cfg: Config): number {
 const UPSTREAM_PREFIX = '/upstream/';
 
 /**
- * Splits `/upstream/<model...>/<rest>` by the longest prefix that resolves to a model.
+ * Splits `/upstream/<model...>/<rest>` by the longest prefix that resolves to a local model,
+ * an alias or a peer model (reference 3.8); `name` is that prefix decoded.
  *
  * The candidates are the prefixes ending at a `/` or at the end of the path, longest first,
  * but only those no longer than the longest model name could be spelled: the work is bounded
  * by the config, not by the path. (Trying every prefix of a path of 7900 segments, each
  * joined and decoded anew, cost 1.8 s of blocking CPU per request.)
  */
-export function splitUpstreamPath(cfg: Config, rawPath: string): { model: string; prefix: string; rest: string | null } | null {
+export function splitUpstreamPath(
+  cfg: Config,
+  rawPath: string,
+): { target: ModelTarget; name: string; prefix: string; rest: string | null } | null {
   const start = rawPath.startsWith(UPSTREAM_PREFIX) ? UPSTREAM_PREFIX.length : 0;
   const reach = start + longestEscapedName(cfg);
   const ends: number[] = [];
@@ -61,8 +70,8 @@ export function splitUpstreamPath(cfg: Config, rawPath: string): { model: string
     const prefix = rawPath.slice(start, end);
     const decoded = decodePathComponent(prefix);
     if (decoded === null) continue;
-    const model = resolveModel(cfg, decoded);
-    if (model !== null) return { model, prefix, rest: end === rawPath.length ? null : rawPath.slice(end) };
+    const target = resolveTarget(cfg, decoded);
+    if (target !== null) return { target, name: decoded, prefix, rest: end === rawPath.length ? null : rawPath.slice(end) };
   }
   return null;
 }
@@ -106,20 +115,41 @@ export function upstreamRoutes(deps: AppDeps): RouteList {
       return goRedirect(req, res, status, `/upstream/${hit.prefix}/${target.query}`);
     }
     const rest = hit.rest;
+    // In-flight tracking only for what would be a model route on its own (reference 3.8),
+    // shown by the path the model sees, as llama-swap does.
+    const trackAs = (req.method === 'GET' || req.method === 'POST') && findModelRoute(req.method, rest) ? rest : null;
+    const model = hit.target;
+    if (model.kind === 'peer') {
+      // Peers are not subject to ignorePaths: nothing starts on this server.
+      const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
+      if (body === null) return;
+      // No filters here; a model the request itself names as asked for goes as the peer's id,
+      // as llama-swap's peer router rewrites it.
+      const named = (await extractModel(req, body)).model;
+      const forward =
+        named === hit.name
+          ? peerRequest(req, body, target.query, { requested: hit.name, model: model.model }, null)
+          : { body, query: target.query };
+      return serveThroughPeer(req, res, deps, state, {
+        target: model,
+        requested: hit.name,
+        body: forward.body,
+        forwardPath: rest + forward.query,
+        trackAs,
+      });
+    }
     // The patterns only matter while the model is not served (a request would start it):
     // they are not run otherwise. Asked by tag, so a new serving state needs no change here.
-    if (!state.runtime.serving(hit.model) && ignorePathsOf(state.config).some((re) => re.test(rest))) {
-      return sendError(req, res, httpErrors.ignoredPathNotLoaded(hit.model));
+    if (!state.runtime.serving(model.model) && ignorePathsOf(state.config).some((re) => re.test(rest))) {
+      return sendError(req, res, httpErrors.ignoredPathNotLoaded(model.model));
     }
     const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (body === null) return;
     await serveThroughScheduler(req, res, deps, state, {
-      model: hit.model,
+      model: model.model,
       body,
       forwardPath: hit.rest + target.query,
-      // In-flight tracking only for what would be a model route on its own (reference 3.8),
-      // shown by the path the model sees, as llama-swap does.
-      trackAs: (req.method === 'GET' || req.method === 'POST') && findModelRoute(req.method, rest) ? rest : null,
+      trackAs,
     });
   });
 }

@@ -115,11 +115,15 @@ export class InflightTracker {
   /** Samples response bytes and headers while someone listens and something is in flight. */
   private sampler: NodeJS.Timeout | null = null;
 
-  /** Starts tracking `req` (answered through `res`) for `model`, under ticket `reqId`. */
+  /**
+   * Starts tracking `req` (answered through `res`) for `model`, under ticket `reqId`; in
+   * `phase` `waiting` (the default) until the scheduler grants it, or `serving` at once (a
+   * request forwarded to a peer waits for no grant).
+   */
   begin(
     req: IncomingMessage,
     res: ServerResponse,
-    opts: { model: string; path: string; reqId: string; remoteIp: string; metadata?: Record<string, string> | undefined },
+    opts: { model: string; path: string; reqId: string; remoteIp: string; metadata?: Record<string, string> | undefined; phase?: InflightRequest['phase'] },
   ): InflightHandle {
     const id = String(++this.seq);
     const t: Tracked = {
@@ -136,7 +140,7 @@ export class InflightTracker {
         elapsed_ms: 0,
         metadata: { ...opts.metadata },
         req_id: opts.reqId,
-        phase: 'waiting',
+        phase: opts.phase ?? 'waiting',
       },
       started: Date.now(),
       startedMono: performance.now(),

@@ -61,6 +61,9 @@ function modelIds() {
   return [...ids].sort();
 }
 
+/** A peer's model (forwarded to another server): no process, no chart, no buttons here. */
+const isPeer = (id) => Boolean(store.models.get(id)?.peerID);
+
 /** The row of a model, created once so that buttons under the pointer are never replaced. */
 function modelRow(id) {
   let tr = document.querySelector(`tr[data-model="${CSS.escape(id)}"]`);
@@ -101,10 +104,16 @@ function renderModels() {
   for (const id of ids) {
     const m = store.models.get(id) ?? {};
     const p = processOf(id);
-    const state = m.state ?? p?.state ?? 'unknown';
+    const peer = isPeer(id);
+    const state = peer ? 'peer' : (m.state ?? p?.state ?? 'unknown');
     const tr = modelRow(id);
     tr.className = `state-${state}`;
-    const desc = [m.name && m.name !== id ? m.name : '', m.description ?? '', m.aliases?.length ? `aliases: ${m.aliases.join(', ')}` : '']
+    const desc = [
+      m.name && m.name !== id ? m.name : '',
+      m.description ?? '',
+      m.aliases?.length ? `aliases: ${m.aliases.join(', ')}` : '',
+      peer ? `forwarded to peer ${m.peerID}` : '',
+    ]
       .filter(Boolean)
       .join(' · ');
     tr.querySelector('.desc').textContent = desc;
@@ -138,8 +147,9 @@ function renderModels() {
     sleep.hidden = !p?.sleepMode;
     sleep.disabled = state !== 'ready';
     tr.querySelector(`[data-testid="unload-${CSS.escape(id)}"]`).disabled = state === 'stopped' || state === 'shutdown';
+    for (const button of tr.querySelectorAll('.actions button')) if (peer) button.hidden = true;
   }
-  logs.setModels(ids);
+  logs.setModels(ids.filter((id) => !isPeer(id)));
   playground.setModels(ids.filter((id) => !store.models.get(id)?.unlisted));
 }
 
@@ -148,7 +158,7 @@ function renderModels() {
 function renderCharts() {
   if (!store.machine) return;
   const box = $('charts');
-  const ids = modelIds();
+  const ids = modelIds().filter((id) => !isPeer(id));
   for (const card of [...box.children]) if (!ids.includes(card.dataset.model)) card.remove();
   for (const id of ids) {
     let card = box.querySelector(`.chart[data-model="${CSS.escape(id)}"]`);
@@ -247,7 +257,9 @@ const handlers = {
   },
   /** Polling mode: /v1/models records give names; states come from /api/state. */
   listing(records) {
-    store.models = new Map(records.map((r) => [r.id, { id: r.id, name: r.name, description: r.description }]));
+    store.models = new Map(
+      records.map((r) => [r.id, { id: r.id, name: r.name, description: r.description, peerID: r.meta?.llamaswap?.peerID ?? '' }]),
+    );
   },
   state(snapshot) {
     store.snapshot = snapshot;

@@ -108,6 +108,48 @@ groups:
     }
   });
 
+  it('a config with peers: each peer with its proxy and port, models by full name, key (not shown), filters and timeouts', async ({ expect, task }) => {
+    const file = writeConfig(
+      dir,
+      'peers.yaml',
+      `models:\n${demoModel('local')}peers:
+  box-b:
+    proxy: http://10.0.0.2:8080
+    apiKey: very-secret
+    models: [qwen, org/llama]
+    filters:
+      stripParams: "temperature"
+      setParams: {max_tokens: 3}
+    timeouts: {responseHeader: 0, connect: 5}
+  open:
+    proxy: https://api.example.com/v1api
+    models: [m]
+`,
+    );
+    const run = spawnCli(['--check-config', '--config', file], { tag: task.id });
+    expect(await run.waitExit(), run.stderr()).toEqual({ code: 0, signal: null });
+    const out = run.stdout();
+    expect(out).toContain(
+      [
+        'peers (2; requests for their models are forwarded, nothing starts here):',
+        '  box-b',
+        '    proxy:       http://10.0.0.2:8080 (port 8080)',
+        '    models:      box-b/qwen, box-b/org/llama',
+        '    apiKey:      set (not shown; sent as Bearer and x-api-key)',
+        '    filters:     strip temperature; set max_tokens',
+        '    timeouts:    connect 5s, keepalive 30s, responseHeader off, tlsHandshake 10s, expectContinue 1s, idleConn 90s',
+        '  open',
+        '    proxy:       https://api.example.com/v1api (port 443)',
+        '    models:      open/m',
+        "    apiKey:      none (the client's Authorization is forwarded)",
+        '    timeouts:    connect 30s, keepalive 30s, responseHeader 60s, tlsHandshake 10s, expectContinue 1s, idleConn 90s',
+        '',
+        'warnings (0):',
+      ].join('\n'),
+    );
+    expect(out).not.toContain('very-secret');
+  });
+
   it('-check-config (one dash, like every flag) with a top-level typo: exit 1, the error at its file:line, nothing printed to stdout', async ({
     expect,
     task,

@@ -12,8 +12,8 @@ const DIR = fileURLToPath(new URL('../../config/examples/', import.meta.url));
 const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
 
 describe('config/examples/', () => {
-  it('holds the matrix examples', () => {
-    expect(files).toEqual(expect.arrayContaining(['matrix.yaml', 'matrix-routing.yaml', 'selectors.yaml']));
+  it('holds the matrix, selectors and peers examples', () => {
+    expect(files).toEqual(expect.arrayContaining(['matrix.yaml', 'matrix-routing.yaml', 'selectors.yaml', 'peers.yaml']));
   });
 
   it.each(files)('%s loads without errors or warnings', (file) => {
@@ -23,6 +23,14 @@ describe('config/examples/', () => {
   it('selectors.yaml has a selector of each strategy', () => {
     const cfg = loadConfigFile(DIR + 'selectors.yaml');
     expect(Object.values(cfg.selectors).map((s) => s.strategy).sort()).toEqual(['pin', 'spillover', 'warm']);
+  });
+
+  it('peers.yaml forwards box-b and a hosted API by full name, with their keys, filters and timeouts', () => {
+    const cfg = loadConfigFile(`${DIR}peers.yaml`);
+    expect(Object.keys(cfg.models)).toEqual(['local-chat']);
+    expect(cfg.peers['box-b']).toMatchObject({ proxy: 'http://127.0.0.1:8081', apiKey: '', models: ['chat-small', 'chat-large', 'embed'] });
+    expect(cfg.peers['box-b']!.timeouts.responseHeader).toBe(300);
+    expect(cfg.peers['openrouter']!.filters.setParams).toEqual({ provider: { data_collection: 'deny' } });
   });
 
   it('the two matrix spellings select the matrix router', () => {

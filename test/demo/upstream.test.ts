@@ -160,6 +160,18 @@ describe('demo upstream', () => {
     await logged(up, 'tiny POST /v1/embeddings');
   });
 
+  it('"echo": true adds what it received (method, url, headers, raw body) to the answer, even when a stream was asked for', async () => {
+    const up = await start(['--id', 'e']);
+    const raw = '{"model":"e", "echo":true, "stream":true, "messages":[{"role":"user","content":"ping"}]}';
+    const res = await fetch(`${up.url}/v1/chat/completions?x=1`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k' }, body: raw });
+    const body = await json(res);
+    expect(body.object).toBe('chat.completion');
+    expect(body.choices[0].message.content).toBe('Hello from e. You said: ping');
+    expect(body.echo).toMatchObject({ method: 'POST', url: '/v1/chat/completions?x=1', body: raw, headers: { 'x-api-key': 'k' } });
+    const plain = await json(post(`${up.url}/v1/chat/completions`, { messages: [] }));
+    expect(plain.echo).toBeUndefined();
+  });
+
   it('streams N separate chunks then [DONE]', async () => {
     const up = await start(['--stream-chunks', '4', '--chunk-delay', '250']);
     const res = await post(`${up.url}/v1/chat/completions`, { stream: true, messages: [{ role: 'user', content: 'x' }] });

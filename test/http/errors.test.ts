@@ -36,6 +36,7 @@ const {
   unhealthy,
   unspecific,
   upstreamUnreachable,
+  peerProxyError,
 } = httpErrors;
 
 const servers: http.Server[] = [];
@@ -86,6 +87,7 @@ describe('catalogue', () => {
     ],
     [shuttingDown(), 503, 'swapstate is shutting down'],
     [upstreamUnreachable('m', 'connect ECONNREFUSED'), 502, 'bad gateway: upstream m unreachable: connect ECONNREFUSED'],
+    [peerProxyError('connect ECONNREFUSED 127.0.0.1:9'), 502, 'peer proxy error: connect ECONNREFUSED 127.0.0.1:9'],
     [invalidLogger(), 400, "invalid logger. Use 'proxy', 'upstream' or a model's ID"],
     [ignoredPathNotLoaded('x'), 409, 'model x is not loaded; path matches upstream.ignorePaths'],
     [sleepNotEnabled('x'), 400, 'model x does not have sleep mode enabled (sleepMode: enable)'],
@@ -162,6 +164,7 @@ describe('every catalogue entry', () => {
     noSpilloverTargets: ['s'],
     backingOff: ['m', 'x', 1000],
     upstreamUnreachable: ['m', 'x'],
+    peerProxyError: ['x'],
     ignoredPathNotLoaded: ['m'],
     sleepNotEnabled: ['m'],
     sleepNotIdle: ['m', 'busy'],
