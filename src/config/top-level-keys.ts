@@ -41,6 +41,8 @@ export const TOP_LEVEL_KEYS: readonly string[] = [
   'routing',
   'groups',
   'matrix',
+  'peers',
+  'selectors',
 ];
 
 /** llama-swap keys swapstate does not implement yet: accepted with a warning. */

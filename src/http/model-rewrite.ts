@@ -74,7 +74,7 @@ function rewriteJsonModel(body: Buffer, newModel: string): Buffer {
 
 function rewriteUrlencodedModel(body: Buffer, newModel: string, add: boolean): Buffer {
   const text = body.toString('utf8');
-  const encoded = `model=${encodeURIComponent(newModel)}`;
+  const encoded = `model=${new URLSearchParams({ model: newModel }).toString().slice('model='.length)}`;
   let found = false;
   const pairs = text === '' ? [] : text.split('&');
   const out = pairs.map((pair) => {
