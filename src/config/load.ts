@@ -19,6 +19,7 @@ import { checkConfigSize, readConfigText } from './config-text.ts';
 import { decodeConfig } from './decode-config.ts';
 import { substituteEnv } from './env-substitute.ts';
 import { expandMacros } from './expand-macros.ts';
+import { decodeProfiles, validateProfiles } from './profiles.ts';
 import type { Config } from './types.ts';
 import { validateApiKeys, validateGlobals } from './validate-globals.ts';
 import { validateModels } from './validate-models.ts';
@@ -52,6 +53,9 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
   checkTopLevelTypos(root, sources);
   expandMacros(root, sources);
   const draft = decodeConfig({ root, sources, warnings });
+  // Decoded with the rest (llama-swap's unmarshal rejects the legacy list syntax first),
+  // validated once peers and selectors are known (below).
+  const profileDrafts = decodeProfiles(draft.root.get('profiles'));
 
   const globals = validateGlobals(draft);
   const sendLoadingState = draft.sendLoadingState;
@@ -62,7 +66,7 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
   const preload = resolvePreload(draft, resolve);
   const apiKeys = validateApiKeys(draft);
 
-  return {
+  const config: Config = {
     healthCheckTimeout: globals.healthCheckTimeout,
     healthCheckInterval: globals.healthCheckInterval,
     logLevel: draft.logLevel,
@@ -96,6 +100,12 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
     aliases: Object.fromEntries(aliases),
     warnings: inLineOrder(warnings, file),
   };
+
+  // The named namespaces refer to each other, so they are checked once all are decoded, in
+  // llama-swap's order: the peer namespace, then selectors, then profiles (whose targets may
+  // be peer models or selectors).
+  config.profiles = validateProfiles(profileDrafts, config);
+  return config;
 }
 
 /** Warnings are collected section by section; a reader wants them in file order. */

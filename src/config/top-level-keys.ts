@@ -41,12 +41,12 @@ export const TOP_LEVEL_KEYS: readonly string[] = [
   'routing',
   'groups',
   'matrix',
+  'profiles',
 ];
 
 /** llama-swap keys swapstate does not implement yet: accepted with a warning. */
 export const TOP_LEVEL_UNSUPPORTED: readonly string[] = [
   'peers',
-  'profiles',
   'selectors',
   'performance',
   'store',

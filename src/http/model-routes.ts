@@ -1,7 +1,7 @@
 /**
  * The model-dispatched routes (reference 3.2-3.4): read the body within the size bound, find
- * the model (JSON field, multipart field or query), resolve aliases, apply the model's
- * filters, then serve through the scheduler.
+ * the model (JSON field, multipart field or query), apply the active profile's pins, resolve
+ * aliases, apply the model's filters, then serve through the scheduler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveModel } from '../config/load.ts';
@@ -13,6 +13,7 @@ import { applyFilters } from './filters.ts';
 import { extractModel } from './model-extract.ts';
 import { rewriteModel } from './model-rewrite.ts';
 import { suggestModels } from './model-suggestions.ts';
+import { applyProfile } from './profile-step.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { RouteList } from './route-list.ts';
 import { MODEL_ROUTES, type ModelRoute } from './route-table.ts';
@@ -39,10 +40,19 @@ export function modelRoutes(deps: AppDeps): RouteList {
 function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const state = deps.current();
-    const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
-    if (body === null) return;
-    const { model: requested, reason } = await extractModel(req, body);
-    if (!requested) return sendError(req, res, httpErrors.modelNotIdentified(reason));
+    const read = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
+    if (read === null) return;
+    const { model: named, reason } = await extractModel(req, read);
+    if (!named) return sendError(req, res, httpErrors.modelNotIdentified(reason));
+    // Request-time steps in llama-swap's order (reference 3.4), each on what the last left:
+    // the profile's pins first, then (selectors,) aliases.
+    const pinned = applyProfile(state.profile.snapshot(), req, {
+      model: named,
+      body: read,
+      query: parseRequestTarget(req.url ?? '')?.query ?? '',
+    });
+    if (!pinned.ok) return sendError(req, res, pinned.error);
+    const { model: requested, body, query } = pinned.request;
     const real = resolveModel(state.config, requested);
     const cfg = real === null ? undefined : state.config.models[real];
     if (real === null || !cfg) return sendError(req, res, httpErrors.noRouter(requested, suggestModels(state.config, requested)));
@@ -64,7 +74,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     await serveThroughScheduler(req, res, deps, state, {
       model: real,
       body: forwardBody,
-      forwardPath: (route.forwardAs ?? route.path) + (parseRequestTarget(req.url ?? '')?.query ?? ''),
+      forwardPath: (route.forwardAs ?? route.path) + query,
       // The router matched the path exactly: it is the route's.
       trackAs: route.path,
     });
