@@ -38,13 +38,14 @@ const PROFILES = `profiles:
       real: b
       a: ""
       org/public: real
+      public: real-thinking
 `;
 
 const CONFIG = `${sharedGroup(['a', 'b', 'real'])}
 models:
 ${echoModel('a')}
 ${echoModel('b')}
-${echoModel('real', 'aliases: [real-alias]')}
+${echoModel('real', 'aliases: [real-alias]\nfilters:\n  setParamsByID:\n    real-thinking:\n      thinking: true')}
 ${PROFILES}`;
 
 function putActive(url: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -91,12 +92,12 @@ describe('profiles on one server', () => {
     expect(JSON.parse(text)).toEqual({
       active: null,
       profiles: [
-        { id: 'coding', description: 'Coding profile', pins: { a: '', coder: 'b', fast: 'real-alias', 'org/public': 'real', real: 'b' } },
+        { id: 'coding', description: 'Coding profile', pins: { a: '', coder: 'b', fast: 'real-alias', 'org/public': 'real', public: 'real-thinking', real: 'b' } },
         { id: 'writing', description: '', pins: { coder: 'a' } },
       ],
     });
     // Pins in Go's map order (sorted keys).
-    expect(text).toContain('"pins":{"a":"","coder":"b","fast":"real-alias","org/public":"real","real":"b"}');
+    expect(text).toContain('"pins":{"a":"","coder":"b","fast":"real-alias","org/public":"real","public":"real-thinking","real":"b"}');
   });
 
   it('a pin name is no model until its profile is active; then it is served by the target, which the body names', async () => {
@@ -116,6 +117,13 @@ describe('profiles on one server', () => {
     const viaAlias = await echoOf(await chatTo(url, 'fast'));
     expect(viaAlias.id).toBe('real');
     expect(JSON.parse(viaAlias.body).model).toBe('real-alias');
+  });
+
+  it('filters see the target: a setParamsByID key as target gets its parameters (llama-swap JSONAndFilters)', async () => {
+    await activate(url, 'coding');
+    const echo = await echoOf(await chatTo(url, 'public'));
+    expect(echo.id).toBe('real');
+    expect(JSON.parse(echo.body)).toMatchObject({ model: 'real-thinking', thinking: true });
   });
 
   it('a pin with an empty target makes its id unavailable while the profile is active', async () => {
@@ -187,7 +195,7 @@ describe('profiles on one server', () => {
     await activate(url, 'coding');
     const data = await listed(url);
     // coder, fast and org/public are new; a (disabled) and real (a model) are not listed again.
-    expect(data.map((m) => m.id)).toEqual(['a', 'b', 'coder', 'fast', 'org/public', 'real']);
+    expect(data.map((m) => m.id)).toEqual(['a', 'b', 'coder', 'fast', 'org/public', 'public', 'real']);
     const coder = data.find((m) => m.id === 'coder')!;
     expect(coder).toEqual({
       id: 'coder',
