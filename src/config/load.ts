@@ -101,9 +101,10 @@ export function loadConfigText(text: string, file = '<config>', env: NodeJS.Proc
     warnings: inLineOrder(warnings, file),
   };
 
-  // The named namespaces refer to each other, so they are checked once all are decoded, in
-  // llama-swap's order: the peer namespace, then selectors, then profiles (whose targets may
-  // be peer models or selectors).
+  // The named namespaces refer to each other, so they are checked here, once all are decoded
+  // into `config`, in llama-swap's order: the peer namespace, then selectors, then profiles
+  // (whose targets may be peer models or selectors). Peer and selector checks go above this
+  // line; the peer namespace's rule against pin names reads them from `profileDrafts`.
   config.profiles = validateProfiles(profileDrafts, config);
   return config;
 }
