@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { describeSources, loadConfigSources, type ConfigSources } from './config/load-sources.ts';
 import type { Config } from './config/types.ts';
+import { ActiveProfile } from './http/active-profile.ts';
 import { BodyBudget } from './http/body-budget.ts';
 import { createRequestListener, serveRequests } from './http/front.ts';
 import type { AppDeps, ServerState } from './http/deps.ts';
@@ -86,7 +87,7 @@ export class SwapstateServer {
       log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
       ...(this.inspect ? { inspect: this.inspect } : {}),
     });
-    const state: ServerState = { config, runtime };
+    const state: ServerState = { config, runtime, profile: new ActiveProfile(config.profiles) };
     void this.preload(state);
     return state;
   }

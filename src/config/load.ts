@@ -19,7 +19,8 @@ import { checkConfigSize, readConfigText } from './config-text.ts';
 import { decodeConfig } from './decode-config.ts';
 import { substituteEnv } from './env-substitute.ts';
 import { expandMacros } from './expand-macros.ts';
-import { validatePeers } from './peers.ts';
+import { checkPeerNamespace, validatePeers } from './peers.ts';
+import { decodeProfiles, validateProfiles } from './profiles.ts';
 import type { Config } from './types.ts';
 import { validateApiKeys, validateGlobals } from './validate-globals.ts';
 import { validateModels } from './validate-models.ts';
@@ -63,6 +64,9 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
   checkTopLevelTypos(root, sources);
   expandMacros(root, sources);
   const draft = decodeConfig({ root, sources, warnings });
+  // Decoded with the rest (llama-swap's unmarshal rejects the legacy list syntax first),
+  // validated once peers and selectors are known (below).
+  const profileDrafts = decodeProfiles(draft.root.get('profiles'));
 
   const globals = validateGlobals(draft);
   const sendLoadingState = draft.sendLoadingState;
@@ -80,7 +84,7 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
     aliases,
   });
 
-  const cfg: Config = {
+  const config: Config = {
     healthCheckTimeout: globals.healthCheckTimeout,
     healthCheckInterval: globals.healthCheckInterval,
     logLevel: draft.logLevel,
@@ -114,8 +118,17 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
     aliases: Object.fromEntries(aliases),
     warnings: inLineOrder(warnings, files),
   };
-  cfg.selectors = validateSelectors(selectorDrafts, cfg);
-  return cfg;
+  // The named namespaces refer to each other, so they are checked here, once all are decoded,
+  // in llama-swap's order: the peer namespace (above, against local names; selector ids in
+  // validateSelectors; pin names here), then selectors, then profiles (whose targets may be
+  // peer models or selectors).
+  config.selectors = validateSelectors(selectorDrafts, config);
+  checkPeerNamespace(
+    peers,
+    profileDrafts.flatMap((p) => p.pins.map((pin) => ({ name: pin.name, label: `profile ${p.name} pin ${JSON.stringify(pin.name)}`, where: pin.field.where }))),
+  );
+  config.profiles = validateProfiles(profileDrafts, config);
+  return config;
 }
 
 /** Warnings are collected section by section; a reader wants them in file order (files in load order). */

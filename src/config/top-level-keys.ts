@@ -43,11 +43,11 @@ export const TOP_LEVEL_KEYS: readonly string[] = [
   'matrix',
   'peers',
   'selectors',
+  'profiles',
 ];
 
 /** llama-swap keys swapstate does not implement yet: accepted with a warning. */
 export const TOP_LEVEL_UNSUPPORTED: readonly string[] = [
-  'profiles',
   'performance',
   'store',
   'captureBuffer',

@@ -3,6 +3,8 @@
 // A tiny OpenAI-compatible server standing in for llama.cpp's llama-server.
 // Used by the test suite (spawned as a real child process) and by the demo config,
 // so it uses only node built-ins and starts in a few milliseconds.
+// Inference answers carry `x-request-model`: the `model` of the request body as received
+// (URI-encoded).
 //
 // Fault injection (the reliability tests, test/fault-matrix): `--faults FILE`. While FILE
 // exists it holds a JSON object, read at start, every 25 ms, and on every request, health
@@ -427,6 +429,10 @@ const server = http.createServer((req, res) => {
       return sendError(res, 400, 'request body must be a JSON object', 'invalid_request_error');
     }
     const body = /** @type {Obj} */ (parsed);
+    // The model the request named, as it arrived here: tests read what swapstate forwarded
+    // (a profile pin or useModelName rewrites it) without the answer's own `model` changing.
+    // URI-encoded: a header value must not hold control characters (setHeader would throw).
+    res.setHeader('x-request-model', encodeURIComponent(typeof body.model === 'string' ? body.model : JSON.stringify(body.model ?? null)));
     const echo = body.echo === true ? { method, url: req.url ?? '', headers: req.headers, body: Buffer.concat(parts).toString('utf8') } : null;
     const delay = typeof body.delay_ms === 'number' ? body.delay_ms : 0;
     // "Slow upstream": hold the response, but give up quietly if the client leaves first.

@@ -16,6 +16,7 @@ import { eventsRoutes } from './events-routes.ts';
 import { inflightRoutes } from './inflight-routes.ts';
 import { logsRoutes } from './logs-routes.ts';
 import { managementRoutes } from './management-routes.ts';
+import { profileRoutes } from './profile-routes.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { mountRoutes, RouteList, type Route } from './route-list.ts';
 import { uiRoutes } from './ui-routes.ts';
@@ -48,6 +49,7 @@ export function appRoutes(deps: AppDeps): Route[] {
   const lists = [
     publicRoutes(deps),
     managementRoutes(deps),
+    profileRoutes(deps),
     eventsRoutes(deps),
     inflightRoutes(deps),
     uiRoutes(deps),

@@ -7,6 +7,7 @@ import type { Config } from '../config/types.ts';
 import type { InflightTracker } from '../observability/inflight.ts';
 import type { Logs } from '../observability/logger.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
+import type { ActiveProfile } from './active-profile.ts';
 import type { BodyBudget } from './body-budget.ts';
 import type { OpenStreams } from './open-streams.ts';
 import type { PeerForwards } from './peer-forwards.ts';
@@ -15,6 +16,8 @@ import type { UpstreamProxy } from './proxy.ts';
 export interface ServerState {
   config: Config;
   runtime: SchedulerRuntime;
+  /** The active profile (none when the state is built: at startup and after every reload). */
+  profile: ActiveProfile;
 }
 
 export interface AppDeps {

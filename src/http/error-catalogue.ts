@@ -13,6 +13,7 @@
 import type { SchedError } from '../core/effects.ts';
 import {
   availableText,
+  disabledByProfileText,
   noModelReasonText,
   quoteClientText,
   waitedText,
@@ -97,6 +98,13 @@ export const httpErrors = {
       404,
       `model not found: ${requested === null || requested === '' ? 'the path names no model' : quoteClientText(requested)}; ${availableText(available)}`,
     ),
+
+  /**
+   * 404 on `/upstream/<pin>/...`: the active profile disables the pin (its target is empty).
+   * llama-swap's text, then which pin and profile: `model not found: "coder" is disabled
+   * while profile "fast" is active`.
+   */
+  upstreamModelDisabled: (pin: string, profile: string) => new HttpError(404, `model not found: ${disabledByProfileText(pin, profile)}`),
 
   // -- Who may ask (reference 3.13; browser-guard.ts) --------------------------------------
 
@@ -218,6 +226,18 @@ export const httpErrors = {
 
   /** 409 on `/api/models/sleep/<model>`: only a ready model with nothing in flight can be put to sleep. */
   sleepNotIdle: (model: string, state: string) => new HttpError(409, `model ${model} is ${state}: only a ready model with no request in flight can be put to sleep`),
+
+  /** 400 on `PUT /api/profiles/active`: the body is not a JSON object (llama-swap's text). */
+  invalidProfileRequest: () => new HttpError(400, 'invalid profile request'),
+
+  /** 400 on `PUT /api/profiles/active`: the body has no `name` (llama-swap's text). */
+  profileNameRequired: () => new HttpError(400, 'profile name is required'),
+
+  /** 400 on `PUT /api/profiles/active`: `name` is neither a string nor null (llama-swap's text). */
+  profileNameNotString: () => new HttpError(400, 'profile name must be a string or null'),
+
+  /** 404 on `PUT /api/profiles/active`: no profile has that name (llama-swap's `profile %q not found`). */
+  profileNotFound: (name: string) => new HttpError(404, `profile ${quoteClientText(name)} not found`),
 
   /** 404 on `/api/inflight/<id>/cancel` (llama-swap's text). */
   inflightNotFound: () => new HttpError(404, 'inflight request not found'),

@@ -69,7 +69,9 @@ export type NoModelReason =
   /** An urlencoded body that is JSON: what `curl -d '{...}'` sends. */
   | { kind: 'json-sent-as-form' }
   /** Another (or no) Content-Type: the body is not read; `contentType` null when missing. */
-  | { kind: 'body-not-read'; contentType: string | null; emptyBody: boolean };
+  | { kind: 'body-not-read'; contentType: string | null; emptyBody: boolean }
+  /** The model is a pin with an empty target in the active profile (profile-step.ts). */
+  | { kind: 'disabled-by-profile'; model: string; profile: string };
 
 const SEND_JSON = 'send the header "Content-Type: application/json"';
 
@@ -117,7 +119,14 @@ export function noModelReasonText(reason: NoModelReason): string {
         ? 'the request has no body and no ?model=: send a JSON object with a "model" field and the header "Content-Type: application/json"'
         : `the body is not read as JSON because ${because}: ${SEND_JSON}`;
     }
+    case 'disabled-by-profile':
+      return disabledByProfileText(reason.model, reason.profile);
   }
+}
+
+/** `"coder" is disabled while profile "fast" is active`: a pin with an empty target. */
+export function disabledByProfileText(model: string, profile: string): string {
+  return `${quoteClientText(model)} is disabled while profile ${JSON.stringify(profile)} is active`;
 }
 
 /**

@@ -42,6 +42,9 @@ export class EventHub {
   private sources: Array<() => void> = [];
   private runtimeSubs: Array<() => void> = [];
   private runtime: SchedulerRuntime | null = null;
+  private profileSub: (() => void) | null = null;
+  /** The active profile clients were last told of. */
+  private activeProfile: string | null = null;
   /** Each model's last display state, to send `modelStatus` on state changes only. */
   private readonly modelStates = new Map<string, DisplayState>();
   // Never fired synchronously: pokes come from inside actor observers, and the snapshot is
@@ -54,14 +57,15 @@ export class EventHub {
   add(client: SseClient): void {
     if (this.clients.size === 0) this.attach();
     const { logs, inflight } = this.deps;
-    const { config, runtime } = this.deps.current();
-    // llama-swap's order: proxy log, upstream log, modelStatus, uiConfig, (profileChanged:
-    // swapstate has no profiles, so none), inflight snapshot. Then ours: state.
+    const { config, runtime, profile } = this.deps.current();
+    // llama-swap's order: proxy log, upstream log, modelStatus, uiConfig, profileChanged,
+    // inflight snapshot. Then ours: state.
     client.send('logData', JSON.stringify({ source: 'proxy', data: logs.proxy.history() }));
     client.send('logData', JSON.stringify(upstreamHistory(logs.hub.upstreamParts())));
     client.send('modelStatus', JSON.stringify(modelStatus(config, runtime)));
     // No activity store, hence no sessions to offer.
     client.send('uiConfig', JSON.stringify({ activity: { session_id: [] } }));
+    client.send('profileChanged', JSON.stringify({ active: profile.name }));
     client.send('inflight', JSON.stringify({ operation: 'snapshot', requests: inflight.snapshot() }));
     const snap = apiState(this.deps);
     client.send('state', JSON.stringify(snap));
@@ -92,18 +96,28 @@ export class EventHub {
       this.deps.watchState((state) => this.reloaded(state)),
     ];
     this.watchRuntime(this.deps.current().runtime);
+    this.watchProfile(this.deps.current());
   }
 
   private detach(): void {
     for (const off of this.sources.splice(0)) off();
     this.unwatchRuntime();
+    this.profileSub?.();
+    this.profileSub = null;
     this.stateUpdates.cancel();
   }
 
-  /** A reload swapped in a new actor tree: follow it, and tell every client. */
+  /**
+   * A reload swapped in a new actor tree: follow it, and tell every client. The new state has
+   * no active profile: clients told of one hear that it is gone (llama-swap ends the stream
+   * instead, and the reconnecting UI reads it from the initial burst).
+   */
   private reloaded(state: ServerState): void {
     this.unwatchRuntime();
     this.watchRuntime(state.runtime);
+    const told = this.activeProfile;
+    this.watchProfile(state);
+    if (told !== this.activeProfile) this.broadcast('profileChanged', JSON.stringify({ active: this.activeProfile }));
     this.broadcast('modelStatus', JSON.stringify(modelStatus(state.config, state.runtime)));
     for (const client of this.clients) client.lastState = null;
     this.stateUpdates.poke();
@@ -119,6 +133,17 @@ export class EventHub {
     }
     const processes = runtime.processChanges.subscribe((model) => this.processChanged(runtime, model));
     this.runtimeSubs = [() => scheduler.unsubscribe(), processes];
+  }
+
+  /** Follows `state`'s active profile: `profileChanged` on every switch, then `modelStatus` (as llama-swap). */
+  private watchProfile(state: ServerState): void {
+    this.profileSub?.();
+    this.activeProfile = state.profile.name;
+    this.profileSub = state.profile.subscribe((name) => {
+      this.activeProfile = name;
+      this.broadcast('profileChanged', JSON.stringify({ active: name }));
+      this.broadcast('modelStatus', JSON.stringify(modelStatus(state.config, state.runtime)));
+    });
   }
 
   private unwatchRuntime(): void {

@@ -38,14 +38,19 @@ export function managementRoutes(deps: AppDeps): RouteList {
   const r = new RouteList();
 
   const models = (req: Request, res: Response) => {
-    const { config, runtime } = deps.current();
+    const { config, runtime, profile } = deps.current();
     const origin = req.headers.origin;
     if (origin) res.setHeader('Access-Control-Allow-Origin', origin);
     res.json(
-      listModels(config, (id) => {
-        const p = runtime.process(id);
-        return { loaded: p?.loaded ?? false, sleeping: p?.state === 'sleeping', backoff: p?.backoff ?? null, state: p?.state };
-      }),
+      listModels(
+        config,
+        (id) => {
+          const p = runtime.process(id);
+          return { loaded: p?.loaded ?? false, sleeping: p?.state === 'sleeping', backoff: p?.backoff ?? null, state: p?.state };
+        },
+        Date.now(),
+        profile.snapshot(),
+      ),
     );
   };
   r.get('/v1/models', models);

@@ -1,8 +1,9 @@
 /**
  * The model-dispatched routes (reference 3.2-3.4): read the body within the size bound, find
- * the model (JSON field, multipart field or query), apply a selector (selector-step.ts),
- * resolve it (a local model or alias, else a peer model), apply the model's filters, then
- * serve through the scheduler, or forward to the peer (serve-peer.ts).
+ * the model (JSON field, multipart field or query), apply the active profile's pins
+ * (profile-step.ts), then a selector (selector-step.ts), resolve it (a local model or alias,
+ * else a peer model), apply the model's filters, then serve through the scheduler, or forward
+ * to the peer (serve-peer.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveTarget } from '../config/resolve-model.ts';
@@ -14,6 +15,7 @@ import { applyFilters } from './filters.ts';
 import { extractModel } from './model-extract.ts';
 import { rewriteModel } from './model-rewrite.ts';
 import { suggestModels } from './model-suggestions.ts';
+import { applyProfile } from './profile-step.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { RouteList } from './route-list.ts';
 import { MODEL_ROUTES, type ModelRoute } from './route-table.ts';
@@ -42,12 +44,19 @@ export function modelRoutes(deps: AppDeps): RouteList {
 function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const state = deps.current();
-    let body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
-    if (body === null) return;
-    const { model: named, reason } = await extractModel(req, body);
+    const read = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
+    if (read === null) return;
+    const { model: named, reason } = await extractModel(req, read);
     if (!named) return sendError(req, res, httpErrors.modelNotIdentified(reason));
-    let requested = named;
-    let query = parseRequestTarget(req.url ?? '')?.query ?? '';
+    // Request-time steps in llama-swap's order (reference 3.4), each on what the last left:
+    // the profile's pins first, then a selector, then aliases, local models and peers.
+    const pinned = applyProfile(state.profile.snapshot(), req, {
+      model: named,
+      body: read,
+      query: parseRequestTarget(req.url ?? '')?.query ?? '',
+    });
+    if (!pinned.ok) return sendError(req, res, pinned.error);
+    let { model: requested, body, query } = pinned.request;
     const selected = applySelector(state, req, res, requested, body, query, (line) => deps.logs.logger.debug(line));
     if (selected.kind === 'refused') return sendError(req, res, selected.error);
     if (selected.kind === 'chosen') ({ model: requested, body, query } = selected);

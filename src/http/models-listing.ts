@@ -3,8 +3,10 @@
  * are loaded. Records are sorted by id; every record carries `status.value`. Peer models are
  * listed by FQN (`<peer>/<model>`), always `unloaded`: this server loads nothing for them.
  */
+import { resolveTarget } from '../config/resolve-model.ts';
 import type { Config, ModelCapabilities, ModelConfig } from '../config/types.ts';
 import { selectorRecords } from './selector-listing.ts';
+import type { ProfileSnapshot } from './active-profile.ts';
 
 export interface ModelRecord {
   id: string;
@@ -86,7 +88,23 @@ function aliasesOf(cfg: Config, id: string): string[] {
     .sort();
 }
 
-export function listModels(cfg: Config, statusFor: (id: string) => ModelStatus, now = Date.now()): { object: 'list'; data: ModelRecord[] } {
+/**
+ * The active profile's pins that name something new (reference 3.7): a non-empty target, and
+ * an id that is no model, alias, peer model or selector already (those keep their own record).
+ */
+function profileRecords(cfg: Config, profile: ProfileSnapshot | null, created: number): ModelRecord[] {
+  if (profile === null) return [];
+  return Object.entries(profile.pins)
+    .filter(([pin, target]) => target !== '' && resolveTarget(cfg, pin) === null && !Object.hasOwn(cfg.selectors, pin))
+    .map(([pin]) => ({ id: pin, object: 'model', created, owned_by: 'swapstate', status: { value: 'unloaded' }, meta: { llamaswap: { type: 'profile' } } }));
+}
+
+export function listModels(
+  cfg: Config,
+  statusFor: (id: string) => ModelStatus,
+  now = Date.now(),
+  profile: ProfileSnapshot | null = null,
+): { object: 'list'; data: ModelRecord[] } {
   const created = Math.floor(now / 1000);
   const data: ModelRecord[] = [];
   for (const [id, m] of Object.entries(cfg.models)) {
@@ -115,6 +133,7 @@ export function listModels(cfg: Config, statusFor: (id: string) => ModelStatus, 
     }
   }
   data.push(...selectorRecords(cfg, (id) => statusFor(id).state, created));
+  data.push(...profileRecords(cfg, profile, created));
   data.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { object: 'list', data };
 }

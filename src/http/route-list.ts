@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response, Router } from 'express';
 
 /** The method a route answers; null: every method. */
-export type RouteMethod = 'GET' | 'POST' | null;
+export type RouteMethod = 'GET' | 'POST' | 'PUT' | null;
 
 export type RouteHandler = (req: Request, res: Response, next: NextFunction) => unknown;
 
@@ -49,6 +49,10 @@ export class RouteList {
     return this.add('POST', path, handler);
   }
 
+  put(path: RoutePath, handler: RouteHandler): this {
+    return this.add('PUT', path, handler);
+  }
+
   all(path: RoutePath, handler: RouteHandler): this {
     return this.add(null, path, handler);
   }
@@ -61,7 +65,7 @@ export class RouteList {
 }
 
 /** Registers `routes` on `router` in order, each guarded one behind `guard`. */
-export function mountRoutes(router: Pick<Router, 'get' | 'post' | 'all'>, routes: readonly Route[], guard: RouteGuard): void {
+export function mountRoutes(router: Pick<Router, 'get' | 'post' | 'put' | 'all'>, routes: readonly Route[], guard: RouteGuard): void {
   for (const route of routes) {
     // A prefix is matched by a RegExp, so Express never decodes the rest of the path: the
     // handlers read the raw target themselves (Express would answer an undecodable `%ff`
@@ -71,6 +75,7 @@ export function mountRoutes(router: Pick<Router, 'get' | 'post' | 'all'>, routes
     // Express answers HEAD with a GET route, as Go's mux does.
     if (route.method === 'GET') router.get(path, ...handlers);
     else if (route.method === 'POST') router.post(path, ...handlers);
+    else if (route.method === 'PUT') router.put(path, ...handlers);
     else router.all(path, ...handlers);
   }
 }

@@ -15,6 +15,7 @@ import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
+import { pinUpstreamPath } from './profile-step.ts';
 import { decodePathComponent, parseRequestTarget } from './request-target.ts';
 import { suggestModels } from './model-suggestions.ts';
 import { findModelRoute } from './route-table.ts';
@@ -105,9 +106,14 @@ export function upstreamRoutes(deps: AppDeps): RouteList {
     const target = parseRequestTarget(req.originalUrl);
     if (!target?.path.startsWith('/upstream/')) return next();
     const state = deps.current();
-    const hit = splitUpstreamPath(state.config, target.path);
+    // The active profile's pins apply first (reference 3.8): the longest pin prefix of the
+    // path is replaced by its target, as llama-swap rewrites the path.
+    const pin = pinUpstreamPath(state.profile.snapshot(), target.path);
+    if (pin.kind === 'disabled') return sendError(req, res, httpErrors.upstreamModelDisabled(pin.pin, pin.profile));
+    const path = pin.kind === 'pinned' ? pin.path : target.path;
+    const hit = splitUpstreamPath(state.config, path);
     if (!hit) {
-      const named = upstreamModelGuess(target.path);
+      const named = upstreamModelGuess(path);
       return sendError(req, res, httpErrors.modelNotFound(named, suggestModels(state.config, named)));
     }
     if (hit.rest === null) {

@@ -279,6 +279,34 @@ const handlers = {
   logData(msg) {
     logs.event(msg);
   },
+  profileChanged(msg) {
+    showProfile(msg.active);
+  },
+};
+
+// ---- profiles -----------------------------------------------------------------------
+
+/** The header's profile picker: hidden without profiles; its value follows `profileChanged`. */
+const profilePicker = $('profile');
+function showProfile(active) {
+  profilePicker.value = active ?? '';
+}
+fetch('/api/profiles')
+  .then((r) => r.json())
+  .then(({ active, profiles }) => {
+    if (!profiles?.length) return;
+    profilePicker.replaceChildren(el('option', null, 'no profile'), ...profiles.map((p) => el('option', null, p.id)));
+    profilePicker.firstChild.value = '';
+    for (const [i, p] of profiles.entries()) profilePicker.children[i + 1].title = p.description;
+    profilePicker.hidden = false;
+    showProfile(active);
+  })
+  .catch(() => {})
+  // Marks the answer as read (tests wait for it to tell "no profiles" from "not yet").
+  .finally(() => (profilePicker.dataset.loaded = 'true'));
+profilePicker.onchange = () => {
+  const name = profilePicker.value || null;
+  fetch('/api/profiles/active', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) }).catch(() => {});
 };
 
 connect(handlers, (mode) => {

@@ -12,8 +12,8 @@ const DIR = fileURLToPath(new URL('../../config/examples/', import.meta.url));
 const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
 
 describe('config/examples/', () => {
-  it('holds the matrix, selectors and peers examples', () => {
-    expect(files).toEqual(expect.arrayContaining(['matrix.yaml', 'matrix-routing.yaml', 'selectors.yaml', 'peers.yaml']));
+  it('holds the matrix, selectors, peers and profiles examples', () => {
+    expect(files).toEqual(expect.arrayContaining(['matrix.yaml', 'matrix-routing.yaml', 'selectors.yaml', 'peers.yaml', 'profiles.yaml']));
   });
 
   it.each(files)('%s loads without errors or warnings', (file) => {
@@ -31,6 +31,13 @@ describe('config/examples/', () => {
     expect(cfg.peers['box-b']).toMatchObject({ proxy: 'http://127.0.0.1:8081', apiKey: '', models: ['chat-small', 'chat-large', 'embed'] });
     expect(cfg.peers['box-b']!.timeouts.responseHeader).toBe(300);
     expect(cfg.peers['openrouter']!.filters.setParams).toEqual({ provider: { data_collection: 'deny' } });
+  });
+
+  it('profiles.yaml: two profiles pinning virtual and real ids, one disabling an id', () => {
+    const cfg = loadConfigFile(`${DIR}profiles.yaml`);
+    expect(Object.keys(cfg.profiles)).toEqual(['fast', 'quality']);
+    expect(cfg.profiles.fast?.pins).toEqual({ assistant: 'small', coder: 'chat-small', 'chat-large': 'chat-small' });
+    expect(cfg.profiles.quality?.pins['chat-small']).toBe('');
   });
 
   it('the two matrix spellings select the matrix router', () => {

@@ -51,7 +51,7 @@ describe('top-level keys one edit from a known key fail the load', () => {
     ['globalTTl', 'globalTTL'],
     ['apiKey', 'apiKeys'],
     ['macro', 'macros'],
-    ['profile', 'profiles'], // llama-swap keys swapstate lacks count as known
+    ['profile', 'profiles'],
   ])('"%s" -> did you mean "%s"?', (typo, meant) => {
     const err = loadError(`logLevel: info\n${typo}: {}\n`);
     expect(err.message).toBe(`config.yaml:2: unknown key "${typo}" (did you mean "${meant}"?)`);

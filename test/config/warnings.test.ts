@@ -56,7 +56,6 @@ describe('unknown and unsupported keys', () => {
     `);
     const unsupported = (line: number, path: string): string => `config.yaml:${line}: "${path}" is not supported yet by swapstate; ignored`;
     expect(cfg.warnings).toEqual([
-      unsupported(3, 'profiles'),
       unsupported(5, 'performance'),
       unsupported(6, 'store'),
       unsupported(7, 'captureBuffer'),

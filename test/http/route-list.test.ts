@@ -33,6 +33,8 @@ describe('the registered routes', () => {
       'POST /api/models/unload',
       'POST /api/models/unload/*',
       'POST /api/models/sleep/*',
+      'GET /api/profiles',
+      'PUT /api/profiles/active',
       'GET /api/events',
       'POST /api/inflight/*',
       'GET /api/machines/process',

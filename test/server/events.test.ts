@@ -46,8 +46,8 @@ describe('GET /api/events', () => {
     expect(res.headers.get('x-accel-buffering')).toBe('no');
 
     await events.waitFor('the state message', (f) => f.type === 'state');
-    const burst = events.frames.slice(0, 6);
-    expect(burst.map((f) => f.type)).toEqual(['logData', 'logData', 'modelStatus', 'uiConfig', 'inflight', 'state']);
+    const burst = events.frames.slice(0, 7);
+    expect(burst.map((f) => f.type)).toEqual(['logData', 'logData', 'modelStatus', 'uiConfig', 'profileChanged', 'inflight', 'state']);
     expect(events.malformed).toEqual([]);
     // The exact bytes: `event:message`, then `data:` and an envelope whose data is a string.
     expect(burst[0]!.raw.startsWith('event:message\ndata:{"type":"logData","data":"{\\"source\\":\\"proxy\\",\\"data\\":')).toBe(true);
@@ -60,8 +60,9 @@ describe('GET /api/events', () => {
       { id: 'b', name: '', description: '', state: 'stopped', unlisted: true, peerID: '' },
     ]);
     expect(burst[3]!.data).toEqual({ activity: { session_id: [] } });
-    expect(burst[4]!.data).toEqual({ operation: 'snapshot', requests: [] });
-    expect(burst[5]!.data).toMatchObject({
+    expect(burst[4]!.data).toEqual({ active: null });
+    expect(burst[5]!.data).toEqual({ operation: 'snapshot', requests: [] });
+    expect(burst[6]!.data).toMatchObject({
       processes: [
         { model: 'a', state: 'stopped', inFlight: 0 },
         { model: 'b', state: 'stopped', inFlight: 0 },
