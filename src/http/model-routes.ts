@@ -41,7 +41,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     const state = deps.current();
     const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (body === null) return;
-    const { model: requested, reason } = await extractModel(req, body);
+    const { model: requested, reason, stream } = await extractModel(req, body);
     if (!requested) return sendError(req, res, httpErrors.modelNotIdentified(reason));
     const real = resolveModel(state.config, requested);
     const cfg = real === null ? undefined : state.config.models[real];
@@ -67,6 +67,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
       forwardPath: (route.forwardAs ?? route.path) + (parseRequestTarget(req.url ?? '')?.query ?? ''),
       // The router matched the path exactly: it is the route's.
       trackAs: route.path,
+      stream,
     });
   };
 }

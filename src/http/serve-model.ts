@@ -14,6 +14,7 @@ import type { SchedError } from '../core/effects.ts';
 import { fromSchedError, httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import type { HttpError } from './http-error.ts';
+import { serveWithLoadingStream, wantsLoadingStream } from './loading-serve.ts';
 
 export interface ServeOptions {
   /** The real model id (aliases resolved). */
@@ -27,6 +28,8 @@ export interface ServeOptions {
    * `/upstream/...` request that is no model route, per 3.8).
    */
   trackAs: string | null;
+  /** The client asked for a streamed answer (drives `sendLoadingState`, loading-serve.ts). */
+  stream?: boolean;
 }
 
 export async function serveThroughScheduler(
@@ -58,6 +61,9 @@ export async function serveThroughScheduler(
         remoteIp: clientAddress(req, state.config),
       });
     }
+    // sendLoadingState: a streamed chat request to a model that is not ready gets loading
+    // frames at once, then the answer, in one 200 response (loading-serve.ts).
+    if (wantsLoadingStream(state, opts)) return await serveWithLoadingStream(req, res, deps, state, opts, { ticket, refusal, tracked });
     const grant = await ticket.grant;
     if (!grant.ok) {
       if (!res.destroyed) sendError(req, res, refusal(grant.error));

@@ -120,6 +120,8 @@ export function upstreamRoutes(deps: AppDeps): RouteList {
       // In-flight tracking only for what would be a model route on its own (reference 3.8),
       // shown by the path the model sees, as llama-swap does.
       trackAs: (req.method === 'GET' || req.method === 'POST') && findModelRoute(req.method, rest) ? rest : null,
+      // llama-swap reads an /upstream request's stream flag from its query only (reference 3.3).
+      stream: new URLSearchParams(target.query.replace(/^\?/, '')).get('stream') === 'true',
     });
   });
 }

@@ -161,6 +161,7 @@ describe('every catalogue entry', () => {
     shuttingDown: [],
     backingOff: ['m', 'x', 1000],
     upstreamUnreachable: ['m', 'x'],
+    upstreamStatusInStream: ['m', 404, 'no route'],
     ignoredPathNotLoaded: ['m'],
     sleepNotEnabled: ['m'],
     sleepNotIdle: ['m', 'busy'],
