@@ -209,6 +209,13 @@ export const httpErrors = {
           ? ' (hint: on macOS, check System Settings > Privacy & Security > Local Network permissions)'
           : ''),
     ),
+  /**
+   * (swapstate only) The upstream's non-2xx answer after a loading stream had sent its 200,
+   * when the body is no JSON to pass on as it is (loading-serve.ts): the upstream's status
+   * picks the envelope's type and code (a non-error status counts as 502).
+   */
+  upstreamStatusInStream: (model: string, status: number, detail: string) =>
+    new HttpError(status >= 400 && status <= 599 ? status : 502, `upstream ${model} answered ${status}${detail === '' ? '' : `: ${detail}`}`),
 
   /** 409 (swapstate only): `/upstream` must not start a model for a path it is told to ignore. */
   ignoredPathNotLoaded: (model: string) => new HttpError(409, `model ${model} is not loaded; path matches upstream.ignorePaths`),

@@ -12,7 +12,7 @@ import type { HttpError } from './http-error.ts';
  * JSON.stringify with Go's encoding/json escaping of `<`, `>`, `&`, U+2028 and U+2029, so the
  * envelope's bytes match llama-swap's for messages that quote HTML or commands.
  */
-function goJson(value: unknown): string {
+export function goJson(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

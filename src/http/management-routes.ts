@@ -72,6 +72,12 @@ export function managementRoutes(deps: AppDeps): RouteList {
     res.json({ running });
   });
 
+  // llama-swap's build info (reference 3.6). swapstate is not stamped at build time: commit
+  // and date are 'unknown', as `--version` prints them.
+  r.get('/api/version', (_req, res) => {
+    res.json({ version: deps.version, commit: 'unknown', build_date: 'unknown' });
+  });
+
   r.get('/api/state', (_req, res) => {
     res.json(apiState(deps));
   });

@@ -46,7 +46,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     const state = deps.current();
     const read = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (read === null) return;
-    const { model: named, reason } = await extractModel(req, read);
+    const { model: named, reason, stream } = await extractModel(req, read);
     if (!named) return sendError(req, res, httpErrors.modelNotIdentified(reason));
     // Request-time steps in llama-swap's order (reference 3.4), each on what the last left:
     // the profile's pins first, then a selector, then aliases, local models and peers.
@@ -103,6 +103,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
       // The router matched the path exactly: it is the route's.
       trackAs: route.path,
       metadata: selected.kind === 'chosen' ? { selector: selected.selector } : undefined,
+      stream,
     });
   };
 }

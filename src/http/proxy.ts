@@ -66,7 +66,7 @@ interface OutgoingHeaders {
  * `proxyRes.headers`: deleting from those turned them into slow dictionary-mode objects that
  * http-proxy-3 and Node then copied and walked (a few µs per request, twice).
  */
-function stripHopByHop(out: OutgoingHeaders, connection: number | string | string[] | undefined, keepAlive: boolean): void {
+export function stripHopByHop(out: OutgoingHeaders, connection: number | string | string[] | undefined, keepAlive: boolean): void {
   const te = out.getHeader('te');
   for (const name of HOP_BY_HOP) out.removeHeader(name);
   if (connection !== undefined) {
@@ -127,7 +127,7 @@ function upstreamSource(req: http.IncomingMessage, target: ProxyTarget): Upstrea
   return { readable: readable as unknown as Readable, request: () => request };
 }
 
-interface ParsedBase {
+export interface ParsedBase {
   url: URL;
   /**
    * The base URL's path to put before each forwarded path ('' for `/`), or null when the base
@@ -143,7 +143,7 @@ interface ParsedBase {
  */
 const parsedBases = new Map<string, ParsedBase>();
 
-function parsedBase(base: string): ParsedBase {
+export function parsedBase(base: string): ParsedBase {
   let parsed = parsedBases.get(base);
   if (!parsed) {
     if (parsedBases.size >= 1024) parsedBases.clear();

@@ -14,6 +14,7 @@ import type { SchedError } from '../core/effects.ts';
 import { fromSchedError, httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import type { HttpError } from './http-error.ts';
+import { serveWithLoadingStream, wantsLoadingStream } from './loading-serve.ts';
 
 export interface ServeOptions {
   /** The real model id (aliases resolved). */
@@ -29,6 +30,8 @@ export interface ServeOptions {
   trackAs: string | null;
   /** The in-flight entry's `metadata` (reference 7.2; e.g. `selector`). */
   metadata?: Record<string, string> | undefined;
+  /** The client asked for a streamed answer (drives `sendLoadingState`, loading-serve.ts). */
+  stream?: boolean;
 }
 
 export async function serveThroughScheduler(
@@ -61,6 +64,9 @@ export async function serveThroughScheduler(
         metadata: opts.metadata,
       });
     }
+    // sendLoadingState: a streamed chat request to a model that is not ready gets loading
+    // frames at once, then the answer, in one 200 response (loading-serve.ts).
+    if (wantsLoadingStream(state, opts)) return await serveWithLoadingStream(req, res, deps, state, opts, { ticket, refusal, tracked });
     const grant = await ticket.grant;
     if (!grant.ok) {
       if (!res.destroyed) sendError(req, res, refusal(grant.error));

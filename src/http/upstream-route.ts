@@ -156,6 +156,8 @@ export function upstreamRoutes(deps: AppDeps): RouteList {
       body,
       forwardPath: hit.rest + target.query,
       trackAs,
+      // llama-swap reads an /upstream request's stream flag from its query only (reference 3.3).
+      stream: new URLSearchParams(target.query.replace(/^\?/, '')).get('stream') === 'true',
     });
   });
 }

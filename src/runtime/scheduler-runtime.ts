@@ -34,6 +34,7 @@ import { explainMatrixDecision, solveMatrix, type MatrixDecision } from '../core
 function matrixLogLine(d: MatrixDecision): string {
   return `matrix: model=${d.target} set=${d.set ?? ''} dsl=${JSON.stringify(d.dsl ?? '')} evict=[${d.evict.join(' ')}] target=[${d.members.join(' ')}] cost=${d.cost}`;
 }
+import type { WaitingRequest } from '../core/waiting-reasons.ts';
 import { StateView, type StateSnapshot } from './state-view.ts';
 import { Tickets, type Ticket } from './tickets.ts';
 import { Upstreams, type Upstream } from './upstreams.ts';
@@ -97,6 +98,8 @@ export interface SchedulerRuntime {
   sleep(model: string): Promise<SleepOutcome>;
   /** Everything at once, with why each request waits (`GET /api/state`). */
   state(): StateSnapshot;
+  /** Why the request `reqId` (its ticket's) waits now, or null when it does not wait. */
+  waitReason(reqId: string): WaitingRequest | null;
   /** The process machine's definition, as the UI draws it (`GET /api/machines/process`). */
   processChart(): ChartMachine;
 }
@@ -214,6 +217,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       upstreams.destroyAll();
     },
     state: () => stateView.snapshot(),
+    waitReason: (reqId) => stateView.waitOf(reqId),
     // Computed once: the machine does not change while this tree runs.
     processChart: () => (chart ??= machineChart(processLogic as ProcessMachine)),
   };

@@ -103,6 +103,22 @@ export class StateView {
     if (why !== null) this.swapsWhy.set(swapId, why);
   }
 
+  /**
+   * Why one request waits now, or null when it does not (granted, refused, gone): what the
+   * loading stream types as its status. Only the waits, not the whole snapshot: it is asked
+   * on every tick of every loading stream.
+   */
+  waitOf(reqId: string): WaitingRequest | null {
+    const ctx = this.scheduler.getSnapshot().context;
+    const waking = new Set<string>();
+    for (const model of Object.keys(ctx.processes)) {
+      const snap = this.processes.snapshot(model);
+      const state = snap ? describeProcess(snap).state : 'stopped';
+      if (state === 'waking' || state === 'sleeping') waking.add(model);
+    }
+    return explainWaits(ctx.fifo, swapperOf(ctx), waking).find((w) => w.reqId === reqId) ?? null;
+  }
+
   snapshot(): StateSnapshot {
     const ctx = this.scheduler.getSnapshot().context;
     const fifo = ctx.fifo;

@@ -166,6 +166,7 @@ describe('every catalogue entry', () => {
     backingOff: ['m', 'x', 1000],
     upstreamUnreachable: ['m', 'x'],
     peerProxyError: ['x'],
+    upstreamStatusInStream: ['m', 404, 'no route'],
     ignoredPathNotLoaded: ['m'],
     sleepNotEnabled: ['m'],
     sleepNotIdle: ['m', 'busy'],

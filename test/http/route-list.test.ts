@@ -28,6 +28,7 @@ describe('the registered routes', () => {
       'GET /v1/models',
       'GET /models',
       'GET /running',
+      'GET /api/version',
       'GET /api/state',
       'GET /unload',
       'POST /api/models/unload',
