@@ -80,7 +80,10 @@ export class StateView {
   constructor(
     private readonly scheduler: SchedulerSnapshotSource,
     private readonly processes: ProcessChanges,
-    private readonly now: () => number = Date.now,
+    // Wall time read off the monotonic clock: `/api/events` spaces its `state` messages by
+    // performance.now (coalescer.ts), so their `at` stamps keep that spacing even while the
+    // wall clock is stepped or slewed (a loaded test run saw two stamps 92 ms apart).
+    private readonly now: () => number = () => performance.timeOrigin + performance.now(),
   ) {
     for (const model of processes.models()) this.record(model, processes.snapshot(model)!);
     processes.subscribe((model, snap) => this.record(model, snap));

@@ -72,6 +72,15 @@ peers:
   down:
     proxy: http://127.0.0.1:${closedPort}
     models: [gone]
+selectors:
+  far-first:
+    strategy: pin
+    targets: [e/m2, local]
+profiles:
+  remote:
+    pins:
+      coder: e/org/model
+      helper: far-first
 `);
 });
 
@@ -81,6 +90,26 @@ afterAll(async () => {
 });
 
 const state = async (): Promise<ApiState> => (await (await fetch(`${srv.url}/api/state`)).json()) as ApiState;
+
+describe('profile pins and selectors in front of peers (reference 3.4: pin, then selector, then peer)', () => {
+  it('a pin to a peer model, and a pin to a selector whose target is a peer model, reach the peer as its own id', async () => {
+    const setProfile = (name: string | null) =>
+      fetch(`${srv.url}/api/profiles/active`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+    expect((await postJson(`${srv.url}/v1/chat/completions`, chat('coder'))).status).toBe(404);
+    expect((await setProfile('remote')).status).toBe(200);
+    try {
+      const pinned = await echoOf(await postJson(`${srv.url}/v1/chat/completions`, chat('coder')));
+      expect(pinned.url).toBe('/base/v1/chat/completions');
+      expect(JSON.parse(pinned.body).model).toBe('org/model');
+      const selected = await echoOf(await postJson(`${srv.url}/v1/chat/completions`, chat('helper')));
+      expect(JSON.parse(selected.body).model).toBe('m2');
+      // The selector alone, without the profile, picks the same peer model.
+      expect(JSON.parse((await echoOf(await postJson(`${srv.url}/v1/chat/completions`, chat('far-first')))).body).model).toBe('m2');
+    } finally {
+      await setProfile(null);
+    }
+  });
+});
 
 describe('forwarding a model route to a peer', () => {
   it('appends the request path and query to the proxy URL path, and sends the FQN as the peer id, every other byte kept', async () => {
