@@ -105,6 +105,8 @@ describe('profile pins and selectors in front of peers (reference 3.4: pin, then
       expect(JSON.parse(selected.body).model).toBe('m2');
       // The selector alone, without the profile, picks the same peer model.
       expect(JSON.parse((await echoOf(await postJson(`${srv.url}/v1/chat/completions`, chat('far-first')))).body).model).toBe('m2');
+      // On /upstream the pin replaces its prefix of the path, and the peer model's path goes to the peer.
+      expect((await echoOf(await fetch(`${srv.url}/upstream/coder/props?x=1`))).url).toBe('/base/props?x=1');
     } finally {
       await setProfile(null);
     }
