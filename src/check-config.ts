@@ -51,7 +51,7 @@ function envEntry(entry: string): string {
 }
 
 /** The model's lines; a cmd that cannot be split adds to `problems`. */
-function modelLines(id: string, m: ModelConfig, group: string, problems: string[]): string[] {
+function modelLines(id: string, m: ModelConfig, place: { label: 'group' | 'sets'; value: string }, problems: string[]): string[] {
   const lines = [`  ${id}${m.unlisted ? ' (unlisted)' : ''}`];
   const field = (name: string, value: string) => lines.push(`    ${`${name}:`.padEnd(13)}${value}`);
   if (m.aliases.length > 0) field('aliases', m.aliases.join(', '));
@@ -77,7 +77,7 @@ function modelLines(id: string, m: ModelConfig, group: string, problems: string[
   field('proxy', port === null ? m.proxy : `${m.proxy} (port ${port})`);
   field('health', m.checkEndpoint === 'none' ? 'none (ready once started)' : `GET ${m.checkEndpoint}`);
   field('ttl', m.ttl > 0 ? `${m.ttl}s (unloaded after ${m.ttl} s without requests)` : 'none (stays loaded until swapped out or unloaded)');
-  field('group', group);
+  field(place.label, place.value);
   return lines;
 }
 
@@ -125,10 +125,13 @@ export function describeConfig(config: Config, file: string, listen: ListenPlan)
   out.push('', `models (${ids.length}):`);
   if (ids.length === 0) out.push('  none: every request will be answered 404');
   // Under the matrix router the groups decide nothing: each model shows the sets it is in.
-  const place = (id: string) =>
+  const place = (id: string): { label: 'group' | 'sets'; value: string } =>
     config.matrix
-      ? `matrix: ${[...new Set(config.matrix.sets.filter((s) => s.members.includes(id)).map((s) => s.name))].join(', ') || 'no set (runs alone)'}`
-      : (groupOf.get(id) ?? DEFAULT_GROUP);
+      ? {
+          label: 'sets',
+          value: `${[...new Set(config.matrix.sets.filter((s) => s.members.includes(id)).map((s) => s.name))].join(', ') || 'none (runs alone)'}`,
+        }
+      : { label: 'group', value: groupOf.get(id) ?? DEFAULT_GROUP };
   for (const id of ids) out.push(...modelLines(id, config.models[id]!, place(id), problems));
 
   if (config.matrix) {

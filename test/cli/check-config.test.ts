@@ -37,8 +37,9 @@ describe.concurrent('--check-config', () => {
     const run = spawnCli(['--check-config', '--config', file], { tag: task.id });
     expect(await run.waitExit(), run.stderr()).toEqual({ code: 0, signal: null });
     const out = run.stdout();
-    expect(out).toContain('group:       matrix: gv, qv');
-    expect(out).toContain('group:       matrix: no set (runs alone)');
+    expect(out).toContain('sets:        gv, qv');
+    expect(out).toContain('sets:        none (runs alone)');
+    expect(out).not.toContain('group:       ');
     expect(out).toContain('matrix (2 combinations, in the solver\'s order):\n  gv (g & v): g, v\n  qv (q & v): q, v\n  evict costs: v 5; others 1');
     expect(out).not.toContain('groups (');
   });
