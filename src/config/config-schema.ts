@@ -63,7 +63,8 @@ export function configSchema(): JsonSchema {
     title: 'swapstate config.yaml',
     description:
       "swapstate's configuration: llama-swap's config.yaml keys plus swapstate's own. Unknown keys are ignored with a warning, so they are not errors here.",
-    type: 'object',
+    // An empty file (or a bare `~`) loads, with no models.
+    type: ['object', 'null'],
     properties: topLevelProperties(),
   };
 }

@@ -201,6 +201,8 @@ describe('the schema accepts configs that load', () => {
     ['numbers and booleans as text', model('    name: 1.10\n    description: true\n    aliases: [1, 2]\n')],
     ['a log level in capitals, or unknown (a warning)', 'logLevel: VERBOSE\nlogTimeFormat: nonsense\nmodels: {}\n'],
     ['healthCheckTimeout below 15 (raised to 15)', 'healthCheckTimeout: 5\n'],
+    ['an empty file', '# nothing yet\n'],
+    ['an empty models block', 'models:\n'],
     ['trustProxy as hops', 'trustProxy: 2\n'],
     ['trustProxy as a comma list', "trustProxy: 'loopback, 10.0.0.0/8'\n"],
     ['trustProxy as a list', 'trustProxy: [loopback]\n'],
