@@ -7,15 +7,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { CONFIG_SCHEMA_FILE, configSchema, configSchemaText, modelSchema } from '../../src/config/config-schema.ts';
 import { Field } from '../../src/config/field.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { modelField } from '../../src/config/model-field.ts';
 import { MODEL_FIELDS, MODEL_UNSUPPORTED_KEYS } from '../../src/config/model-fields.ts';
 import type { JsonSchema } from '../../src/config/schema-shapes.ts';
-import { DECODED_TOP_LEVEL_KEYS } from '../../src/config/top-level-keys.ts';
+import { DECODED_TOP_LEVEL_KEYS, TOP_LEVEL_KEYS } from '../../src/config/top-level-keys.ts';
 import { load, loadError, yaml } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -243,5 +244,39 @@ describe('the schema flags configs the loader rejects for a value type', () => {
   ])('%s', (_name, text, message) => {
     expect(loadError(text).message).toMatch(message);
     expect(schemaErrors(text)).not.toEqual([]);
+  });
+});
+
+describe('no false errors: any config that loads passes the schema (property)', () => {
+  // Values of every type and the edge of every bound, for keys of every kind; `${v}` is a macro.
+  const VALUES: unknown[] = [
+    ...[0, -1, 1, -2, 15, 2147483, 2147484, 1.5, 65535],
+    ...[true, false, null],
+    ...['', 'abc', 'enable', 'disable', 'none', '/health', 'INFO', 'proxy', 'fifo', 'group', 'warm', 'text', 'log', 'http://127.0.0.1:9', '${v}', '${env.E}'],
+    ...[[], ['a'], [1], [null], ['text', 'image'], [{ endpoint: '/s' }], {}, { a: 1 }, { in: ['text'] }, { connect: 1 }],
+  ];
+  const value = fc.constantFrom(...VALUES);
+  const keysOf = (keys: readonly string[]) => fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 3 });
+  const modelKeys = [...Object.keys(MODEL_FIELDS), ...MODEL_UNSUPPORTED_KEYS].filter((k) => k !== 'cmd');
+  const topKeys = TOP_LEVEL_KEYS.filter((k) => k !== 'models');
+
+  it('random model and top-level values', () => {
+    let loaded = 0;
+    fc.assert(
+      fc.property(keysOf(modelKeys), keysOf(topKeys), (model, top) => {
+        const config = { macros: { v: 5 }, ...top, models: { m: { cmd: 'node x.js --port ${PORT}', ...model } } };
+        const text = stringify(config);
+        try {
+          load(text, { E: '7' });
+        } catch {
+          return; // rejected: the schema may flag it or not
+        }
+        loaded++;
+        expect(schemaErrors(text), text).toEqual([]);
+      }),
+      { numRuns: 1000, seed: 15 },
+    );
+    // The property says something only if many of the configs load.
+    expect(loaded).toBeGreaterThan(100);
   });
 });
