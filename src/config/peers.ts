@@ -17,7 +17,7 @@ import { ConfigError } from './config-error.ts';
 import type { Field } from './field.ts';
 import { checkSeconds, MAX_TIMER_SECONDS } from './limits.ts';
 import { decodeFilters, filtersSchema } from './model-filters.ts';
-import { block, integer, mapOf, text, textList } from './schema-shapes.ts';
+import { block, integer, mapOf, text, textList, type JsonSchema } from './schema-shapes.ts';
 import type { PeerConfig, PeerTimeouts } from './types.ts';
 
 /** llama-swap's peer transport defaults (seconds; 0 = no limit): Go's http.DefaultTransport, with a 60 s response-header limit. */
@@ -42,6 +42,16 @@ const TIMEOUT_TEXT: Readonly<Record<keyof PeerTimeouts, string>> = {
   idleConn: 'Seconds an idle connection is kept',
 };
 
+/**
+ * A `timeouts` block (a peer's; llama-swap's per-model `timeouts` has the same keys) in
+ * config-schema.json, with llama-swap's peer defaults.
+ */
+export function timeoutsSchema(description: string): JsonSchema {
+  const limit = (key: keyof PeerTimeouts): JsonSchema =>
+    integer(`${TIMEOUT_TEXT[key]}; 0 disables the limit.`, { minimum: 0, maximum: MAX_TIMER_SECONDS, default: DEFAULT_PEER_TIMEOUTS[key] });
+  return block(description, Object.fromEntries(TIMEOUT_KEYS.map((key) => [key, limit(key)])));
+}
+
 /** `peers` in config-schema.json. */
 export const PEERS_SCHEMA = mapOf(
   'Other servers (swapstate, llama-swap or any OpenAI-compatible API) whose models are forwarded to by name: `<peer>/<model>`.',
@@ -50,15 +60,7 @@ export const PEERS_SCHEMA = mapOf(
     apiKey: text('Sent as `Authorization: Bearer` and `x-api-key`; empty: none.', { default: '' }),
     models: textList('Model ids the peer serves. Required, not empty.'),
     filters: filtersSchema('How request bodies to this peer are rewritten (JSON bodies only).'),
-    timeouts: block(
-      'Connection timeouts to this peer, in seconds.',
-      Object.fromEntries(
-        TIMEOUT_KEYS.map((key) => [
-          key,
-          integer(`${TIMEOUT_TEXT[key]}; 0 disables the limit.`, { minimum: 0, maximum: MAX_TIMER_SECONDS, default: DEFAULT_PEER_TIMEOUTS[key] }),
-        ]),
-      ),
-    ),
+    timeouts: timeoutsSchema('Connection timeouts to this peer, in seconds.'),
   }),
 );
 
