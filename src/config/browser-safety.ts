@@ -7,6 +7,19 @@
  */
 import { isIPv6 } from 'node:net';
 import type { Field } from './field.ts';
+import { textList } from './schema-shapes.ts';
+
+/** `allowedHosts` in config-schema.json. */
+export const ALLOWED_HOSTS_SCHEMA = textList(
+  "swapstate: Host names accepted beyond the listen address's own, without port: `*` any, `.example.com` every subdomain, `[::1]`.",
+  { default: [] },
+);
+
+/** `allowedOrigins` in config-schema.json. */
+export const ALLOWED_ORIGINS_SCHEMA = textList(
+  'swapstate: origins (`https://chat.example.com`, or `*`) whose cross-site browser requests are allowed.',
+  { default: [] },
+);
 
 /**
  * Host names without port, lowercased: `*` (any host), `.example.com` (every subdomain of

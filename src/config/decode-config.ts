@@ -64,8 +64,8 @@ export interface ConfigDraft {
   peers: PeerDraft[];
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-const LOG_TIME_FORMATS = [
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+export const LOG_TIME_FORMATS: readonly string[] = [
   'ansic',
   'unixdate',
   'rubydate',

@@ -3,6 +3,7 @@
  */
 import type { RawMap, RawValue } from './yaml-tree.ts';
 import { ConfigError } from './config-error.ts';
+import { mapOf, type JsonSchema } from './schema-shapes.ts';
 
 export type MacroValue = string | number | boolean;
 
@@ -20,6 +21,15 @@ const MACRO_NAME = /^[a-zA-Z0-9_-]+$/;
 
 /** Provided by swapstate itself: `${PID}` at stop time, `${PORT}` and `${MODEL_ID}` at load. */
 const RESERVED = new Set(['PID', 'PORT', 'MODEL_ID']);
+
+/** A `macros:` block (global or a model's) in config-schema.json: names and values as readMacros accepts them. */
+export function macrosSchema(scope: string): JsonSchema {
+  return mapOf(
+    `\${name} substitutions ${scope}: a value exactly \${name} takes the macro's type; a macro may use earlier ones.`,
+    { type: ['string', 'number', 'boolean'] },
+    { pattern: MACRO_NAME.source, maxLength: 63, not: { enum: [...RESERVED] } },
+  );
+}
 
 /**
  * Reads a `macros:` block in declaration order, validating each entry with llama-swap's

@@ -10,6 +10,7 @@
 import { ConfigError } from './config-error.ts';
 import type { Field } from './field.ts';
 import type { MatrixRouting } from './types.ts';
+import { block, integer, mapOf, text } from './schema-shapes.ts';
 import { expandMatrixSets, matrixResolver, MatrixDslError, parseMatrixDsl, type MatrixExpr, type MatrixResolver } from '../core/matrix-dsl.ts';
 import { resolveEvictCosts } from '../core/matrix-solver.ts';
 
@@ -43,6 +44,19 @@ export const MAX_MATRIX_COMBINATIONS = 10_000;
 const MAX_EXPANDED_TO_COUNT = 10 * MAX_MATRIX_COMBINATIONS;
 
 const VAR_KEY = /^[a-zA-Z0-9.-]{1,32}$/;
+
+/**
+ * The block in config-schema.json. The rules on var names and costs are checked only when the
+ * matrix router is in use (a config may carry an unused block), so the schema leaves them out.
+ */
+export const MATRIX_SCHEMA = block(
+  'Matrix router: the combinations of models that may run together; a swap stops the cheapest set of running models.',
+  {
+    vars: mapOf('Short names for models (1-32 letters, digits, "-" or "."), used in sets and evict_costs.', text('A model id.')),
+    evict_costs: mapOf('Cost of stopping a running model (a var or model id); a positive integer, default 1.', integer('Cost.')),
+    sets: mapOf('Named sets, each a DSL expression: `&` together, `|` either, parentheses, `+set` to reuse one. Order breaks ties.', text('An expression.')),
+  },
+);
 
 /** null when the block is absent (or YAML null). */
 export function decodeMatrix(field: Field): MatrixDraft | null {

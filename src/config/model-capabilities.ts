@@ -5,6 +5,7 @@
 import { ConfigError } from './config-error.ts';
 import type { Field } from './field.ts';
 import type { ModelFieldContext } from './model-field.ts';
+import { block, boolean, integer, listOf, oneOf } from './schema-shapes.ts';
 
 const MODALITIES = ['text', 'audio', 'image'] as const;
 type Modality = (typeof MODALITIES)[number];
@@ -20,6 +21,18 @@ export interface ModelCapabilities {
 
 /** The block as written: modalities not checked yet. */
 type CapabilitiesDraft = Omit<ModelCapabilities, 'in' | 'out'> & { in: string[]; out: string[] };
+
+/** `capabilities` in config-schema.json. */
+export const CAPABILITIES_SCHEMA = block(
+  'What /v1/models says the model can do. A block of only defaults counts as not configured.',
+  {
+    in: listOf('Input modalities the model understands.', oneOf('A modality.', MODALITIES)),
+    out: listOf('Output modalities the model produces.', oneOf('A modality.', MODALITIES)),
+    tools: boolean('Whether the model supports function calling.', { default: false }),
+    reranker: boolean('Whether the model serves /v1/rerank.', { default: false }),
+    context: integer('Longest context in tokens (0: not said).', { minimum: 0, default: 0 }),
+  },
+);
 
 export function decodeCapabilities(field: Field): CapabilitiesDraft {
   field.keys(['in', 'out', 'tools', 'reranker', 'context']);

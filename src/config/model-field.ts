@@ -5,11 +5,15 @@
  * the decoded types, the known keys, the decoder and the messages are all read from it by
  * the runners below, so a new key is one new entry.
  *
+ * The same entry also says how the key appears in the JSON Schema of config.yaml (`schema`),
+ * so the schema cannot fall behind the table.
+ *
  * The runners go key by key in table order, which is therefore also the order errors are
  * found in: type errors while decoding, then the `resolve` rules, then (after the rules that
  * need every model, in validate-models.ts) the `check` rules.
  */
 import type { Field } from './field.ts';
+import type { JsonSchema } from './schema-shapes.ts';
 
 /** The global keys a model's effective values fall back to. */
 export interface ModelGlobals {
@@ -58,6 +62,12 @@ export interface ModelField<Draft, Value> {
   check?(value: Value, at: ModelFieldContext): void;
   /** How a leftover macro in the key is worded (LeftoverStyle); by default, by its path. */
   leftoverMacros?: LeftoverMacros;
+  /**
+   * The key in config-schema.json (config-schema.ts): its shape, as loose as `decode`, and the
+   * text an editor shows on hover. Optional in the type so a table can be built up in steps,
+   * but the generator refuses a table with an entry lacking one (and its test fails).
+   */
+  schema?: JsonSchema;
 }
 
 /**

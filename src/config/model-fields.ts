@@ -2,7 +2,8 @@
  * The keys of a `models.<id>` entry (reference 2.12): the one list of them. The decoded types
  * (ModelDraft, ModelConfig), the keys the decoder knows (and suggests for a misspelt one), the
  * decoder itself, the per-key rules and their messages, and the wording of a leftover macro
- * are all read from MODEL_FIELDS, so a new model key is one entry here (and a test).
+ * are all read from MODEL_FIELDS, and so is the key's part of config-schema.json (`schema`), so
+ * a new model key is one entry here (and a test).
  *
  * The table's order is the order keys are decoded and checked in, so it keeps llama-swap's
  * order of rules: ttl, unloadTimeout, capabilities (then swapstate's and llmsnap's own: the
@@ -10,11 +11,12 @@
  * are in validate-models.ts.
  */
 import type { Field } from './field.ts';
-import { checkSeconds } from './limits.ts';
-import { decodeCapabilities, resolveCapabilities } from './model-capabilities.ts';
+import { checkSeconds, MAX_TIMER_SECONDS } from './limits.ts';
+import { CAPABILITIES_SCHEMA, decodeCapabilities, resolveCapabilities } from './model-capabilities.ts';
 import { decodeFields, modelField, type Drafts, type ModelFieldContext, type Values } from './model-field.ts';
-import { decodeFilters } from './model-filters.ts';
-import { decodeSleepEndpoints, resolveSleepEndpoints, resolveSleepMode } from './model-sleep.ts';
+import { decodeFilters, filtersSchema } from './model-filters.ts';
+import { decodeSleepEndpoints, resolveSleepEndpoints, resolveSleepMode, SLEEP_MODE_SCHEMA, sleepEndpointsSchema } from './model-sleep.ts';
+import { anyMapping, boolean, integer, text, textList } from './schema-shapes.ts';
 
 /** llama-swap's default admission limit per model, and its floor for ComfyUI (reference 3.9). */
 const DEFAULT_CONCURRENCY_LIMIT = 10;
@@ -23,52 +25,118 @@ const COMFYUI_MIN_CONCURRENCY = 50;
 
 export const MODEL_FIELDS = {
   /** Comment lines dropped, macros and `${PORT}` expanded; split into words at spawn. */
-  cmd: modelField({ decode: (f) => f.string(), leftoverMacros: 'named' }),
+  cmd: modelField({
+    decode: (f) => f.string(),
+    leftoverMacros: 'named',
+    schema: text('Command that starts the model server: POSIX-shell words, run without a shell; lines starting with # are dropped. Macros and ${PORT} expand.'),
+  }),
   /** '' when unset; `${PID}` is left for stop time. */
-  cmdStop: modelField({ decode: (f) => f.string(), leftoverMacros: 'named' }),
+  cmdStop: modelField({
+    decode: (f) => f.string(),
+    leftoverMacros: 'named',
+    schema: text('Command that stops the model gracefully (${PID} is its pid); empty: SIGTERM, then SIGKILL after unloadTimeout.', { default: '' }),
+  }),
   /** Upstream base URL (default `http://localhost:${PORT}`, set during macro expansion). */
-  proxy: modelField({ decode: (f) => f.string(), check: checkProxy, leftoverMacros: 'named' }),
+  proxy: modelField({
+    decode: (f) => f.string(),
+    check: checkProxy,
+    leftoverMacros: 'named',
+    schema: text('Base URL requests are forwarded to: an absolute http(s) URL. Set it when cmd does not use ${PORT}.', {
+      default: 'http://localhost:${PORT}',
+    }),
+  }),
   /**
    * Path probed until HTTP 200, or `none`. Trimmed, so `none` with stray spaces still disables
    * health checking, as in llama-swap.
    */
-  checkEndpoint: modelField({ decode: (f) => f.string('/health').trim(), leftoverMacros: 'named' }),
+  checkEndpoint: modelField({
+    decode: (f) => f.string('/health').trim(),
+    leftoverMacros: 'named',
+    schema: text('Path probed until it answers 200 before the model takes requests; `none` skips health checking.', { default: '/health' }),
+  }),
   /** Effective idle seconds before unload (`ttl`, -1 meaning `globalTTL`); 0 never. */
-  ttl: modelField({ decode: (f) => f.int(-1), resolve: resolveTtl }),
+  ttl: modelField({
+    decode: (f) => f.int(-1),
+    resolve: resolveTtl,
+    schema: integer('Seconds idle before the model is unloaded; 0 never, -1 the global globalTTL.', {
+      minimum: -1,
+      maximum: MAX_TIMER_SECONDS,
+      default: -1,
+    }),
+  }),
   /** Effective stop grace in seconds for unloads and TTL (0 meaning the global one). */
-  unloadTimeout: modelField({ decode: (f) => f.int(0), resolve: resolveUnloadTimeout }),
+  unloadTimeout: modelField({
+    decode: (f) => f.int(0),
+    resolve: resolveUnloadTimeout,
+    schema: integer('Seconds between SIGTERM (or cmdStop) and SIGKILL when unloading this model; 0: the global unloadTimeout.', {
+      minimum: 0,
+      maximum: MAX_TIMER_SECONDS,
+      default: 0,
+    }),
+  }),
   /** As written; validate-models.ts adds the setParamsByID keys that become aliases. */
-  aliases: modelField({ decode: (f) => f.stringList() }),
+  aliases: modelField({ decode: (f) => f.stringList(), schema: textList('Other names requests may use for this model; unique over the config.') }),
   /** `NAME=value` entries appended to swapstate's environment. */
-  env: modelField({ decode: (f) => f.stringList() }),
+  env: modelField({ decode: (f) => f.stringList(), schema: textList('`NAME=value` entries added to the environment of cmd.') }),
   /** Rewrites the request's `model` field sent upstream; '' none. */
-  useModelName: modelField({ decode: (f) => f.string() }),
-  unlisted: modelField({ decode: (f) => f.bool(false) }),
-  name: modelField({ decode: (f) => f.string().trim(), leftoverMacros: 'named' }),
-  description: modelField({ decode: (f) => f.string().trim(), leftoverMacros: 'named' }),
-  metadata: modelField({ decode: (f) => f.plainObject(), leftoverMacros: 'block' }),
+  useModelName: modelField({
+    decode: (f) => f.string(),
+    schema: text('Model name sent upstream in place of the requested one; empty: unchanged.', { default: '' }),
+  }),
+  unlisted: modelField({ decode: (f) => f.bool(false), schema: boolean('Hide the model from /v1/models; it still serves requests.', { default: false }) }),
+  name: modelField({
+    decode: (f) => f.string().trim(),
+    leftoverMacros: 'named',
+    schema: text('Display name in /v1/models.', { default: '' }),
+  }),
+  description: modelField({
+    decode: (f) => f.string().trim(),
+    leftoverMacros: 'named',
+    schema: text('Description in /v1/models.', { default: '' }),
+  }),
+  metadata: modelField({
+    decode: (f) => f.plainObject(),
+    leftoverMacros: 'block',
+    schema: anyMapping('Any data, passed through in /v1/models.'),
+  }),
   /** Effective admission limit (0 or less in the file means 10). */
-  concurrencyLimit: modelField({ decode: (f) => f.int(0), resolve: resolveConcurrencyLimit }),
+  concurrencyLimit: modelField({
+    decode: (f) => f.int(0),
+    resolve: resolveConcurrencyLimit,
+    schema: integer('Requests in flight at once; more get 429. 0 or less: 10.', { default: 0 }),
+  }),
   /** Effective `sendLoadingState` (per model, else global). */
   sendLoadingState: modelField({
     decode: (f) => (f.isSet ? f.bool(false) : undefined),
     resolve: (own, { globals }) => own ?? globals.sendLoadingState,
+    schema: boolean('Stream loading progress to a streamed chat request while the model starts; absent: the global sendLoadingState.'),
   }),
-  filters: modelField({ decode: decodeFilters, leftoverMacros: { stripParams: 'named' } }),
-  capabilities: modelField({ decode: decodeCapabilities, resolve: resolveCapabilities, leftoverMacros: 'block' }),
+  filters: modelField({
+    decode: decodeFilters,
+    leftoverMacros: { stripParams: 'named' },
+    schema: filtersSchema('How request bodies are rewritten before they go upstream (JSON bodies only).'),
+  }),
+  capabilities: modelField({
+    decode: decodeCapabilities,
+    resolve: resolveCapabilities,
+    leftoverMacros: 'block',
+    schema: CAPABILITIES_SCHEMA,
+  }),
   /** llmsnap's keys (model-sleep.ts): `enable` puts the model to sleep on a swap instead of stopping it. */
-  sleepMode: modelField({ decode: (f) => f.string('disable'), resolve: resolveSleepMode }),
+  sleepMode: modelField({ decode: (f) => f.string('disable'), resolve: resolveSleepMode, schema: SLEEP_MODE_SCHEMA }),
   /** The calls that put it to sleep, in order; timeouts effective (else sleepRequestTimeout). */
   sleepEndpoints: modelField({
     decode: decodeSleepEndpoints,
     resolve: resolveSleepEndpoints('sleepEndpoints'),
     leftoverMacros: { endpoint: 'named', body: 'named' },
+    schema: sleepEndpointsSchema('sleepEndpoints'),
   }),
   /** The calls that wake it, in order; timeouts effective (else wakeRequestTimeout). */
   wakeEndpoints: modelField({
     decode: decodeSleepEndpoints,
     resolve: resolveSleepEndpoints('wakeEndpoints'),
     leftoverMacros: { endpoint: 'named', body: 'named' },
+    schema: sleepEndpointsSchema('wakeEndpoints'),
   }),
 };
 

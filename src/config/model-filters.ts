@@ -3,6 +3,7 @@
  * upstream. The body parameter `model` is never touched by a filter: routing depends on it.
  */
 import type { Field } from './field.ts';
+import { anyMapping, block, mapOf, text, type JsonSchema } from './schema-shapes.ts';
 
 /** `filters` of a model; applied to JSON bodies only. */
 export interface ModelFilters {
@@ -16,6 +17,20 @@ export interface ModelFilters {
 
 /** The body parameter filters may never touch. */
 const PROTECTED_PARAM = 'model';
+
+/** `filters` in config-schema.json (a model's, or a peer's: both are read by decodeFilters). */
+export function filtersSchema(description: string): JsonSchema {
+  const stripParams = 'Comma-separated body parameters removed from requests (never `model`).';
+  return block(description, {
+    stripParams: text(stripParams, { default: '' }),
+    strip_params: text(`Legacy spelling of stripParams, read only when stripParams is empty. ${stripParams}`),
+    setParams: anyMapping('Body parameters set or overridden in requests (`model` excepted); any JSON values.'),
+    setParamsByID: mapOf(
+      'Requested model id (or alias) -> parameters set after setParams. Keys other than the model id become aliases.',
+      anyMapping('Parameters for requests naming this id.'),
+    ),
+  });
+}
 
 export function decodeFilters(field: Field): ModelFilters {
   field.keys(['stripParams', 'strip_params', 'setParams', 'setParamsByID']);

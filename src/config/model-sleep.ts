@@ -18,8 +18,9 @@
  * model string (expand-macros.ts); a leftover one is named `found in M.sleepEndpoints.endpoint`.
  */
 import type { Field } from './field.ts';
-import { checkSeconds } from './limits.ts';
+import { checkSeconds, MAX_TIMER_SECONDS } from './limits.ts';
 import type { ModelFieldContext } from './model-field.ts';
+import { block, integer, listOf, oneOf, text, type JsonSchema } from './schema-shapes.ts';
 
 export type SleepMode = 'enable' | 'disable';
 
@@ -57,6 +58,31 @@ const SLEEP_MODES: readonly SleepMode[] = ['enable', 'disable'];
 type ListKey = 'sleepEndpoints' | 'wakeEndpoints';
 const GLOBAL_TIMEOUT = { sleepEndpoints: 'sleepRequestTimeout', wakeEndpoints: 'wakeRequestTimeout' } as const;
 const OTHER_LIST = { sleepEndpoints: 'wakeEndpoints', wakeEndpoints: 'sleepEndpoints' } as const;
+
+/** `sleepMode` in config-schema.json. */
+export const SLEEP_MODE_SCHEMA = oneOf(
+  'llmsnap: `enable` puts the model to sleep on a swap instead of stopping it (needs sleepEndpoints and wakeEndpoints).',
+  SLEEP_MODES,
+  { default: 'disable' },
+);
+
+/** `sleepEndpoints` or `wakeEndpoints` in config-schema.json. */
+export function sleepEndpointsSchema(key: ListKey): JsonSchema {
+  const what = key === 'sleepEndpoints' ? 'put the model to sleep' : 'wake the model';
+  return listOf(
+    `llmsnap: the HTTP calls that ${what}, in order, against its proxy URL (required with ${OTHER_LIST[key]}).`,
+    block('One call.', {
+      endpoint: text('Path (and query) on the proxy URL, starting with "/": `/sleep?level=1`. Required.'),
+      method: oneOf('HTTP method (any case).', SLEEP_ENDPOINT_METHODS, { anyCase: true, default: 'POST' }),
+      body: text('Request body, sent as JSON; macros expand in it.', { default: '' }),
+      timeout: integer(`Seconds this call may take; 0 or absent: the global ${GLOBAL_TIMEOUT[key]}.`, {
+        minimum: 0,
+        maximum: MAX_TIMER_SECONDS,
+        default: 0,
+      }),
+    }),
+  );
+}
 
 /** `sleepEndpoints` or `wakeEndpoints` as written; unknown keys in an entry warn. */
 export function decodeSleepEndpoints(field: Field): SleepEndpointDraft[] {

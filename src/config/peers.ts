@@ -15,8 +15,9 @@
  */
 import { ConfigError } from './config-error.ts';
 import type { Field } from './field.ts';
-import { checkSeconds } from './limits.ts';
-import { decodeFilters } from './model-filters.ts';
+import { checkSeconds, MAX_TIMER_SECONDS } from './limits.ts';
+import { decodeFilters, filtersSchema } from './model-filters.ts';
+import { block, integer, mapOf, text, textList, type JsonSchema } from './schema-shapes.ts';
 import type { PeerConfig, PeerTimeouts } from './types.ts';
 
 /** llama-swap's peer transport defaults (seconds; 0 = no limit): Go's http.DefaultTransport, with a 60 s response-header limit. */
@@ -31,6 +32,37 @@ export const DEFAULT_PEER_TIMEOUTS: Readonly<PeerTimeouts> = {
 
 const PEER_KEYS = ['proxy', 'apiKey', 'models', 'filters', 'timeouts'];
 const TIMEOUT_KEYS = Object.keys(DEFAULT_PEER_TIMEOUTS) as Array<keyof PeerTimeouts>;
+
+const TIMEOUT_TEXT: Readonly<Record<keyof PeerTimeouts, string>> = {
+  connect: 'Seconds to open the TCP connection',
+  keepalive: 'TCP keep-alive period in seconds',
+  responseHeader: 'Seconds to wait for the response headers',
+  tlsHandshake: 'Seconds for the TLS handshake',
+  expectContinue: 'Seconds to wait for 100 Continue',
+  idleConn: 'Seconds an idle connection is kept',
+};
+
+/**
+ * A `timeouts` block (a peer's; llama-swap's per-model `timeouts` has the same keys) in
+ * config-schema.json, with llama-swap's peer defaults.
+ */
+export function timeoutsSchema(description: string): JsonSchema {
+  const limit = (key: keyof PeerTimeouts): JsonSchema =>
+    integer(`${TIMEOUT_TEXT[key]}; 0 disables the limit.`, { minimum: 0, maximum: MAX_TIMER_SECONDS, default: DEFAULT_PEER_TIMEOUTS[key] });
+  return block(description, Object.fromEntries(TIMEOUT_KEYS.map((key) => [key, limit(key)])));
+}
+
+/** `peers` in config-schema.json. */
+export const PEERS_SCHEMA = mapOf(
+  'Other servers (swapstate, llama-swap or any OpenAI-compatible API) whose models are forwarded to by name: `<peer>/<model>`.',
+  block('A peer.', {
+    proxy: text('Base URL of the peer: an absolute http(s) URL. Required.'),
+    apiKey: text('Sent as `Authorization: Bearer` and `x-api-key`; empty: none.', { default: '' }),
+    models: textList('Model ids the peer serves. Required, not empty.'),
+    filters: filtersSchema('How request bodies to this peer are rewritten (JSON bodies only).'),
+    timeouts: timeoutsSchema('Connection timeouts to this peer, in seconds.'),
+  }),
+);
 
 /** A decoded peer with the field it came from (for the namespace errors' `file:line`). */
 export interface PeerDraft {

@@ -10,6 +10,7 @@
  */
 import type { Field } from './field.ts';
 import { resolveTarget } from './resolve-model.ts';
+import { block, mapOf, text } from './schema-shapes.ts';
 import type { Config, ProfileConfig } from './types.ts';
 
 export interface ProfileDraft {
@@ -19,6 +20,18 @@ export interface ProfileDraft {
   /** Pins in file order, each with its field (for `file:line`). */
   pins: Array<{ name: string; target: string; field: Field }>;
 }
+
+/** `profiles` in config-schema.json. */
+export const PROFILES_SCHEMA = mapOf(
+  'Named sets of pins; one may be active at a time (PUT /api/profiles/active).',
+  block('A profile.', {
+    description: text('What the profile is for.', { default: '' }),
+    pins: mapOf(
+      'Requested model id -> the model (or peer model, or selector) that serves it while the profile is active; "" or null makes the id unavailable. At least one.',
+      text('Target model id.'),
+    ),
+  }),
+);
 
 const LEGACY_SYNTAX = 'profile must be a mapping with description and pins; the legacy list syntax is no longer supported';
 

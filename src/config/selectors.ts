@@ -10,11 +10,28 @@ import { ConfigError } from './config-error.ts';
 import type { Field } from './field.ts';
 import { resolvePeerModel, resolveTarget } from './resolve-model.ts';
 import type { Config, SelectorConfig, SelectorStrategy } from './types.ts';
+import { anyMapping, block, boolean, integer, mapOf, oneOf, text, textList } from './schema-shapes.ts';
 
 /** llama-swap's implicit group of the models no configured group lists. */
 const DEFAULT_GROUP = '(default)';
 
 const STRATEGIES: readonly SelectorStrategy[] = ['warm', 'pin', 'spillover'];
+
+/** `selectors` in config-schema.json. */
+export const SELECTORS_SCHEMA = mapOf(
+  'Virtual model ids that pick one of their targets per request.',
+  block('A selector.', {
+    strategy: oneOf('warm: a loaded target first; pin: the first target; spillover: the next target when one is busy. Required.', STRATEGIES),
+    targets: textList('Models (local, alias or peer) the selector picks from, in order. At least one.'),
+    settings: block('Strategy settings.', {
+      spillover: integer('spillover: requests in flight on a target before the next one takes over (>= 1).', { default: 1 }),
+    }),
+    name: text('Display name in /v1/models.', { default: '' }),
+    description: text('Description in /v1/models.', { default: '' }),
+    unlisted: boolean('Hide the selector from /v1/models.', { default: false }),
+    metadata: anyMapping('Any data, passed through in /v1/models.'),
+  }),
+);
 
 /** One selector as written, with its fields for `file:line`. */
 export interface SelectorDraft {

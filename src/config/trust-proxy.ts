@@ -14,9 +14,18 @@
  */
 import proxyAddr from 'proxy-addr';
 import { describeValue, type Field } from './field.ts';
+import type { JsonSchema } from './schema-shapes.ts';
 
 /** The decoded setting: a boolean, a hop count, or addresses (a string is split at commas). */
 export type TrustProxy = boolean | number | string[];
+
+/** `trustProxy` in config-schema.json. */
+export const TRUST_PROXY_SCHEMA: JsonSchema = {
+  description:
+    "swapstate: Express's `trust proxy`: true (every hop), a number of hops, or addresses, CIDR ranges and loopback/linklocal/uniquelocal (a list or one comma-separated string) whose X-Forwarded-For gives the client address.",
+  default: false,
+  anyOf: [{ type: ['boolean', 'string', 'null'] }, { type: 'integer', minimum: 0 }, { type: 'array', items: { type: ['string', 'number', 'boolean', 'null'] } }],
+};
 
 /**
  * @example decodeTrustProxy(field of 'trustProxy: "loopback, 10.0.0.0/8"') // ['loopback', '10.0.0.0/8']
