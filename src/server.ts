@@ -19,6 +19,7 @@ import type { AppDeps, ServerState } from './http/deps.ts';
 import { OpenStreams } from './http/open-streams.ts';
 import { PeerForwards } from './http/peer-forwards.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
+import { agentPoolOptions } from './http/transport-timeouts.ts';
 import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
 import { LoopMonitor } from './observability/loop-monitor.ts';
@@ -86,6 +87,11 @@ export class SwapstateServer {
       logs: this.logs.hub,
       log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
       ...(this.inspect ? { inspect: this.inspect } : {}),
+      // Each model's agent pools as its `timeouts` say (keepalive, idleConn).
+      agentOptions: (model) => {
+        const t = config.models[model]?.timeouts;
+        return t ? agentPoolOptions(t) : {};
+      },
     });
     const state: ServerState = { config, runtime, profile: new ActiveProfile(config.profiles) };
     void this.preload(state);

@@ -15,10 +15,11 @@ import { decodeCapabilities, resolveCapabilities } from './model-capabilities.ts
 import { decodeFields, modelField, type Drafts, type ModelFieldContext, type Values } from './model-field.ts';
 import { decodeFilters } from './model-filters.ts';
 import { decodeSleepEndpoints, resolveSleepEndpoints, resolveSleepMode } from './model-sleep.ts';
+import { decodeTimeouts, DEFAULT_MODEL_TIMEOUTS } from './timeouts.ts';
 
 /** llama-swap's default admission limit per model, and its floor for ComfyUI (reference 3.9). */
 const DEFAULT_CONCURRENCY_LIMIT = 10;
-const COMFYUI_MODEL_ID = 'comfyui_auto';
+export const COMFYUI_MODEL_ID = 'comfyui_auto';
 const COMFYUI_MIN_CONCURRENCY = 50;
 
 export const MODEL_FIELDS = {
@@ -54,6 +55,13 @@ export const MODEL_FIELDS = {
     decode: (f) => (f.isSet ? f.bool(false) : undefined),
     resolve: (own, { globals }) => own ?? globals.sendLoadingState,
   }),
+  /** Upstream transport limits in seconds, 0 = none (timeouts.ts; defaults Go's DefaultTransport). */
+  timeouts: modelField({ decode: (f) => decodeTimeouts(f, DEFAULT_MODEL_TIMEOUTS) }),
+  /**
+   * `ignoreWebsockets`: websocket upgrades never start, queue for or keep alive the model
+   * (reference 4.10). Forced on for `comfyui_auto` (reference 3.9).
+   */
+  compat: modelField({ decode: decodeCompat, resolve: resolveCompat }),
   filters: modelField({ decode: decodeFilters, leftoverMacros: { stripParams: 'named' } }),
   capabilities: modelField({ decode: decodeCapabilities, resolve: resolveCapabilities, leftoverMacros: 'block' }),
   /** llmsnap's keys (model-sleep.ts): `enable` puts the model to sleep on a swap instead of stopping it. */
@@ -73,7 +81,7 @@ export const MODEL_FIELDS = {
 };
 
 /** llama-swap model keys swapstate does not implement yet: accepted with a warning. */
-export const MODEL_UNSUPPORTED_KEYS: readonly string[] = ['timeouts', 'compat'];
+export const MODEL_UNSUPPORTED_KEYS: readonly string[] = [];
 
 /** A decoded model before the global defaults and the rules that need the whole config. */
 export interface ModelDraft extends Drafts<typeof MODEL_FIELDS> {
@@ -103,6 +111,16 @@ function resolveUnloadTimeout(seconds: number, { id, field, globals }: ModelFiel
   if (seconds < 0) field.fail(`model ${id}: invalid unloadTimeout value ${seconds}`);
   checkSeconds(seconds, `model ${id}: unloadTimeout`, field.where);
   return seconds === 0 ? globals.unloadTimeout : seconds;
+}
+
+/** `compat` as written (absent: every option off). */
+function decodeCompat(field: Field): { ignoreWebsockets: boolean } {
+  field.keys(['ignoreWebsockets']);
+  return { ignoreWebsockets: field.get('ignoreWebsockets').bool(false) };
+}
+
+function resolveCompat(compat: { ignoreWebsockets: boolean }, { id }: ModelFieldContext): { ignoreWebsockets: boolean } {
+  return id === COMFYUI_MODEL_ID ? { ...compat, ignoreWebsockets: true } : compat;
 }
 
 function resolveConcurrencyLimit(limit: number, { id }: ModelFieldContext): number {

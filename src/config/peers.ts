@@ -15,22 +15,13 @@
  */
 import { ConfigError } from './config-error.ts';
 import type { Field } from './field.ts';
-import { checkSeconds } from './limits.ts';
 import { decodeFilters } from './model-filters.ts';
-import type { PeerConfig, PeerTimeouts } from './types.ts';
+import { decodeTimeouts, DEFAULT_PEER_TIMEOUTS } from './timeouts.ts';
+import type { PeerConfig } from './types.ts';
 
-/** llama-swap's peer transport defaults (seconds; 0 = no limit): Go's http.DefaultTransport, with a 60 s response-header limit. */
-export const DEFAULT_PEER_TIMEOUTS: Readonly<PeerTimeouts> = {
-  connect: 30,
-  keepalive: 30,
-  responseHeader: 60,
-  tlsHandshake: 10,
-  expectContinue: 1,
-  idleConn: 90,
-};
+export { DEFAULT_PEER_TIMEOUTS } from './timeouts.ts';
 
 const PEER_KEYS = ['proxy', 'apiKey', 'models', 'filters', 'timeouts'];
-const TIMEOUT_KEYS = Object.keys(DEFAULT_PEER_TIMEOUTS) as Array<keyof PeerTimeouts>;
 
 /** A decoded peer with the field it came from (for the namespace errors' `file:line`). */
 export interface PeerDraft {
@@ -66,7 +57,7 @@ function decodePeer(id: string, field: Field): PeerConfig {
   // Duplicates are ignored, as llama-swap does: the first mention keeps its place.
   const models = [...new Set(modelsField.stringList())];
   if (models.length === 0) (modelsField.isSet ? modelsField : field).fail(`${prefix}: peer models can not be empty`);
-  return { id, proxy, apiKey, models, filters: decodeFilters(field.get('filters')), timeouts: decodeTimeouts(prefix, field.get('timeouts')) };
+  return { id, proxy, apiKey, models, filters: decodeFilters(field.get('filters')), timeouts: decodeTimeouts(field.get('timeouts'), DEFAULT_PEER_TIMEOUTS, `${prefix}.timeouts`) };
 }
 
 /**
@@ -84,21 +75,6 @@ function invalidPeerProxy(proxy: string): string | null {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the scheme must be http or https';
   if (url.hostname === '') return 'no host';
   return null;
-}
-
-function decodeTimeouts(prefix: string, field: Field): PeerTimeouts {
-  field.keys(TIMEOUT_KEYS);
-  const out = { ...DEFAULT_PEER_TIMEOUTS };
-  for (const key of TIMEOUT_KEYS) {
-    const value = field.get(key);
-    const seconds = value.int(DEFAULT_PEER_TIMEOUTS[key]);
-    // Go turns a negative duration into "no limit" for some phases and an instant failure
-    // for others; neither is what anyone writing one meant.
-    if (seconds < 0) value.fail(`${prefix}.timeouts.${key} must be >= 0 (seconds; 0 disables it)`);
-    checkSeconds(seconds, `${prefix}.timeouts.${key}`, value.where);
-    out[key] = seconds;
-  }
-  return out;
 }
 
 /**

@@ -33,7 +33,8 @@ export interface MatrixRouting {
 export type { MatrixSet };
 
 /** Seconds (0 = disabled) a peer's transport may take per phase (reference 2.6). */
-export interface PeerTimeouts {
+/** A transport's phase limits in seconds, 0 = none (config/timeouts.ts): a model's or a peer's. */
+export interface UpstreamTimeouts {
   connect: number;
   keepalive: number;
   responseHeader: number;
@@ -41,6 +42,8 @@ export interface PeerTimeouts {
   expectContinue: number;
   idleConn: number;
 }
+
+export type PeerTimeouts = UpstreamTimeouts;
 
 /** One `peers.<id>` entry (reference 2.6, 5.5): another server whose models are forwarded to. */
 export interface PeerConfig {

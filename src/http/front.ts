@@ -29,6 +29,7 @@ import { goRedirect } from './redirect.ts';
 import { routeGuard } from './route-guard.ts';
 import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
 import { mountRoutes } from './route-list.ts';
+import { upgradeListener } from './upgrade.ts';
 
 type Next = (err?: unknown) => void;
 
@@ -93,10 +94,12 @@ export function createRequestListener(deps: AppDeps): (req: IncomingMessage, res
 /**
  * Serves `listener` on `server`: ordinary requests, and those that wait for `100 Continue`
  * (Node emits those separately, and would otherwise answer 100 for us at once, before any
- * check; see expect-continue.ts).
+ * check; see expect-continue.ts), and upgrade requests (upgrade.ts).
  */
 export function serveRequests(server: Pick<Server, 'on'>, listener: (req: IncomingMessage, res: ServerResponse) => void): void {
   server.on('request', listener);
+  // Upgrades (websockets) go through the same listener, answered on their socket (upgrade.ts).
+  server.on('upgrade', upgradeListener(listener));
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     expectContinue(req, res);
     listener(req, res);
