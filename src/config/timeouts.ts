@@ -6,7 +6,16 @@
  */
 import type { Field } from './field.ts';
 import { checkSeconds } from './limits.ts';
-import type { UpstreamTimeouts } from './types.ts';
+
+/** A transport's phase limits in seconds, 0 = none (config/timeouts.ts): a model's or a peer's. */
+export interface UpstreamTimeouts {
+  connect: number;
+  keepalive: number;
+  responseHeader: number;
+  tlsHandshake: number;
+  expectContinue: number;
+  idleConn: number;
+}
 
 /** llama-swap's model transport defaults (seconds; 0 = no limit): Go's http.DefaultTransport. */
 export const DEFAULT_MODEL_TIMEOUTS: Readonly<UpstreamTimeouts> = {
