@@ -45,11 +45,17 @@ export function pendingUpgrade(req: IncomingMessage): PendingUpgrade | null {
 /**
  * The server's `upgrade` listener: runs `listener` on the request with a response written
  * on the socket. A socket error never reaches the process (Node removes its own handler
- * from an upgraded socket): it just ends the exchange.
+ * from an upgraded socket): it just ends the exchange. `open`, when given, holds the sockets
+ * until they close: the server's own connection tracking no longer covers them, and its
+ * `close()` would wait for them (server.ts cuts them at shutdown).
  */
-export function upgradeListener(listener: (req: IncomingMessage, res: ServerResponse) => void) {
+export function upgradeListener(listener: (req: IncomingMessage, res: ServerResponse) => void, open?: Set<Duplex>) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
+    if (open) {
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+    }
     if (isWebsocketUpgrade(req.headers)) pending.set(req, { socket, head });
     // The request's body, if any, is not read by Node for an upgrade: there is none for a
     // websocket (a GET), and the request stream has ended already.

@@ -6,8 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
-import { until } from '../helpers/real-upstreams.ts';
+import { freePortBlock, until } from '../helpers/real-upstreams.ts';
 
 let srv: RunningServer | null = null;
 afterEach(async () => {
@@ -86,6 +87,18 @@ describe('websockets on /upstream/<model>/...', () => {
     await until(() => inFlight(srv!, 'm') === 0, 'the slot to be given back');
   });
 
+  it('shutdown does not wait for an open websocket: it is cut', async () => {
+    srv = await startServer(`models:\n${demoModel('m')}`);
+    const s = srv;
+    const ws = await connected(wsUrl(s, '/upstream/m/ws'));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    const started = performance.now();
+    srv = null;
+    await s.stop(); // a 5 s budget
+    await closed;
+    expect(performance.now() - started).toBeLessThan(4000);
+  });
+
   it('a swap waits for an open websocket', async () => {
     srv = await startServer(`models:\n${demoModel('a')}${demoModel('b')}`);
     const s = srv;
@@ -132,6 +145,44 @@ describe('websockets on /upstream/<model>/...', () => {
     expect(JSON.parse(r.body).error.message).toMatch(/^model not found/);
     // The server is still serving.
     expect((await fetch(`${srv.url}/health`)).status).toBe(200);
+  });
+});
+
+describe('websocket failures', () => {
+  it('a client that drops its socket while the model loads costs nothing: slot freed, server up', async () => {
+    srv = await startServer(`models:\n${demoModel('m', '', '--load-delay 300')}`);
+    const s = srv;
+    const port = Number(new URL(s.url).port);
+    const sock = connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    sock.write('GET /upstream/m/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    await until(() => s.server.state().runtime.process('m')?.state === 'starting', 'm to start');
+    sock.resetAndDestroy();
+    await until(() => inFlight(s, 'm') === 0 && s.server.state().runtime.actor.getSnapshot().context.fifo.queue.length === 0, 'the ticket to end');
+    expect((await fetch(`${s.url}/health`)).status).toBe(200);
+    // And the model still serves websockets.
+    const ws = await connected(wsUrl(s, '/upstream/m/ws'));
+    expect(await roundTrip(ws, 'after')).toBe('m: after');
+    await closeWs(ws);
+  });
+
+  it('an upstream that cannot be reached: 502 in the envelope, on the socket', async () => {
+    const dead = await freePortBlock(1);
+    srv = await startServer(`models:\n${demoModel('m', `proxy: http://127.0.0.1:${dead}\ncheckEndpoint: none`)}`);
+    const r = await refused(wsUrl(srv, '/upstream/m/ws'));
+    expect(r.status).toBe(502);
+    expect(JSON.parse(r.body).error.message).toMatch(/^bad gateway: upstream m unreachable: .*ECONNREFUSED/);
+    await until(() => inFlight(srv!, 'm') === 0, 'the slot to be given back');
+  });
+
+  it("an upstream path that is no websocket: the upstream's answer is relayed", async () => {
+    srv = await startServer(`models:\n${demoModel('m')}`);
+    const r = await refused(wsUrl(srv, '/upstream/m/nows'));
+    expect(r.status).toBe(404);
+    expect(r.body).toBe('no socket');
+    await until(() => inFlight(srv!, 'm') === 0, 'the slot to be given back');
   });
 });
 
