@@ -251,7 +251,7 @@ export function createUpstreamProxy() {
     req: http.IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    target: Omit<ProxyTarget, 'body' | 'style'>,
+    target: Omit<ProxyTarget, 'body'>,
     onError: (err: Error, responded: boolean) => void,
   ): Promise<ProxyOutcome> {
     return new Promise((resolve) => {
@@ -281,7 +281,14 @@ export function createUpstreamProxy() {
           req,
           socket,
           head,
-          { target: base.url, prependPath: base.prefix === null, agent: target.agent, xfwd: true, toProxy: true },
+          {
+            target: base.url,
+            prependPath: base.prefix === null,
+            agent: target.agent,
+            xfwd: target.style !== 'peer',
+            changeOrigin: target.style === 'peer',
+            toProxy: true,
+          },
           (err: Error) => fail(err),
         );
       } catch (err) {

@@ -24,6 +24,7 @@ import { sendError } from './error-response.ts';
 import { applyFilters } from './filters.ts';
 import { rewriteModel, rewriteQueryModel } from './model-rewrite.ts';
 import { armTimeouts } from './transport-timeouts.ts';
+import { pendingUpgrade } from './upgrade.ts';
 
 export type PeerTarget = Extract<ModelTarget, { kind: 'peer' }>;
 
@@ -106,6 +107,22 @@ export async function serveThroughPeer(
           phase: 'serving',
         });
   try {
+    const upgrade = pendingUpgrade(req);
+    if (upgrade) {
+      // A websocket to a peer model: proxied as one, for as long as the socket is open.
+      await deps.proxy.ws(
+        req,
+        upgrade.socket,
+        upgrade.head,
+        { base: peer.proxy, path: opts.forwardPath, agent: deps.peers.agentFor(peer), style: 'peer', prepare: (out) => preparePeerRequest(out, peer) },
+        (err, responded) => {
+          forward.failed();
+          logger.warn(`peer ${target.peer}: websocket proxy error: ${errorText(err)}`);
+          if (!responded && !res.headersSent && !res.destroyed) sendError(req, res, httpErrors.peerProxyError(errorText(err)));
+        },
+      );
+      return;
+    }
     const outcome = await deps.proxy.forward(req, res, {
       base: peer.proxy,
       path: opts.forwardPath,

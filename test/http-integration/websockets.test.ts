@@ -148,6 +148,23 @@ describe('websockets on /upstream/<model>/...', () => {
   });
 });
 
+describe('websockets to a peer model', () => {
+  let peer: RunningServer | null = null;
+  afterEach(async () => {
+    await peer?.stop();
+    peer = null;
+  });
+
+  it('are proxied to the peer as websockets (here a swapstate whose /upstream starts its model)', async () => {
+    peer = await startServer(`models:\n${demoModel('m')}`);
+    srv = await startServer(`peers:\n  b:\n    proxy: ${peer.url}\n    models: [m]\nmodels: {}\n`);
+    const ws = await connected(wsUrl(srv, '/upstream/b/m/upstream/m/ws'));
+    expect(await roundTrip(ws, 'via peer')).toBe('m: via peer');
+    expect(peer.server.state().runtime.serving('m')).toBe(true);
+    await closeWs(ws);
+  });
+});
+
 describe('websocket failures', () => {
   it('a client that drops its socket while the model loads costs nothing: slot freed, server up', async () => {
     srv = await startServer(`models:\n${demoModel('m', '', '--load-delay 300')}`);
