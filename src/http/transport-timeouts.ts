@@ -18,8 +18,18 @@ import type { UpstreamTimeouts } from '../config/types.ts';
  */
 export function armTimeouts(out: ClientRequest, t: UpstreamTimeouts, host: string): void {
   const timers = new Set<NodeJS.Timeout>();
+  let clearing = false;
   const after = (seconds: number, message: string): NodeJS.Timeout | null => {
     if (seconds <= 0) return null;
+    // Listeners only for the phases that have a limit: a model's request with the defaults
+    // (no response-header limit) over a pooled connection arms nothing but one 'socket' check.
+    if (!clearing) {
+      clearing = true;
+      out.once('close', () => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+      });
+    }
     const timer = setTimeout(() => {
       timers.delete(timer);
       out.destroy(new Error(message));
@@ -32,26 +42,26 @@ export function armTimeouts(out: ClientRequest, t: UpstreamTimeouts, host: strin
     clearTimeout(timer);
     timers.delete(timer);
   };
-  out.once('socket', (socket: Socket) => {
-    if (!socket.connecting) return; // a pooled connection
-    const connect = after(t.connect, `dial tcp ${host}: i/o timeout (timeouts.connect is ${t.connect}s)`);
-    socket.once('connect', () => {
-      clear(connect);
-      if (!(socket instanceof TLSSocket)) return;
-      const handshake = after(t.tlsHandshake, `net/http: TLS handshake timeout (timeouts.tlsHandshake is ${t.tlsHandshake}s)`);
-      socket.once('secureConnect', () => clear(handshake));
+  if (t.connect > 0 || t.tlsHandshake > 0) {
+    out.once('socket', (socket: Socket) => {
+      if (!socket.connecting) return; // a pooled connection
+      const connect = after(t.connect, `dial tcp ${host}: i/o timeout (timeouts.connect is ${t.connect}s)`);
+      socket.once('connect', () => {
+        clear(connect);
+        if (!(socket instanceof TLSSocket)) return;
+        const handshake = after(t.tlsHandshake, `net/http: TLS handshake timeout (timeouts.tlsHandshake is ${t.tlsHandshake}s)`);
+        socket.once('secureConnect', () => clear(handshake));
+      });
     });
-  });
-  let headers: NodeJS.Timeout | null = null;
-  out.once('finish', () => {
-    headers = after(t.responseHeader, `net/http: timeout awaiting response headers (timeouts.responseHeader is ${t.responseHeader}s)`);
-  });
-  out.once('response', () => clear(headers));
-  out.once('upgrade', () => clear(headers));
-  out.once('close', () => {
-    for (const timer of timers) clearTimeout(timer);
-    timers.clear();
-  });
+  }
+  if (t.responseHeader > 0) {
+    let headers: NodeJS.Timeout | null = null;
+    out.once('finish', () => {
+      headers = after(t.responseHeader, `net/http: timeout awaiting response headers (timeouts.responseHeader is ${t.responseHeader}s)`);
+    });
+    out.once('response', () => clear(headers));
+    out.once('upgrade', () => clear(headers));
+  }
 }
 
 /**
