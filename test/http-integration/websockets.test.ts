@@ -137,6 +137,16 @@ describe('websockets on /upstream/<model>/...', () => {
     expect(srv.server.state().runtime.serving('m')).toBe(false);
   });
 
+  it('an upgrade to a route that does not proxy gets that route its answer, then the socket closes', async () => {
+    srv = await startServer(`models:\n${demoModel('m')}`);
+    const models = await refused(wsUrl(srv, '/v1/models'));
+    expect(models.status).toBe(200);
+    expect(JSON.parse(models.body).data.map((d: { id: string }) => d.id)).toEqual(['m']);
+    const none = await refused(wsUrl(srv, '/no/such/path'));
+    expect(none.status).toBe(404);
+    expect(none.body.trim()).toBe('404 page not found');
+  });
+
   it('an unknown model is answered 404 in the envelope, on the socket', async () => {
     srv = await startServer(`models:\n${demoModel('m')}`);
     const r = await refused(wsUrl(srv, '/upstream/nope/ws'));
