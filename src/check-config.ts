@@ -9,8 +9,8 @@
  */
 import { parseCommand } from './runtime/command-line.ts';
 import { DEFAULT_GROUP, withDefaultGroup } from './core/group-swapper.ts';
-import { DEFAULT_PEER_TIMEOUTS } from './config/peers.ts';
-import type { Config, ModelConfig, PeerConfig, PeerTimeouts } from './config/types.ts';
+import { DEFAULT_MODEL_TIMEOUTS, TIMEOUT_KEYS } from './config/timeouts.ts';
+import type { Config, ModelConfig, PeerConfig, UpstreamTimeouts } from './config/types.ts';
 import { isSecretHeader, REDACTED } from './observability/redact.ts';
 
 export interface ConfigReport {
@@ -78,10 +78,18 @@ function modelLines(id: string, m: ModelConfig, place: { label: 'group' | 'sets'
   field('health', m.checkEndpoint === 'none' ? 'none (ready once started)' : `GET ${m.checkEndpoint}`);
   field('ttl', m.ttl > 0 ? `${m.ttl}s (unloaded after ${m.ttl} s without requests)` : 'none (stays loaded until swapped out or unloaded)');
   field(place.label, place.value);
+  // Only when they differ from llama-swap's defaults, so a plain model's report stays short.
+  if (TIMEOUT_KEYS.some((k) => m.timeouts[k] !== DEFAULT_MODEL_TIMEOUTS[k])) field('timeouts', timeoutsText(m.timeouts));
+  if (m.compat.ignoreWebsockets) field('websockets', 'ignored (never start the model, take no slot)');
   return lines;
 }
 
 /** The lines of a peer: where it is, its models by FQN, whose key goes, filters, timeouts off the defaults. */
+/** `connect 30s, keepalive 30s, responseHeader off, ...` */
+function timeoutsText(t: UpstreamTimeouts): string {
+  return TIMEOUT_KEYS.map((k) => `${k} ${t[k] === 0 ? 'off' : `${t[k]}s`}`).join(', ');
+}
+
 function peerLines(id: string, p: PeerConfig): string[] {
   const lines = [`  ${id}`];
   const field = (name: string, value: string) => lines.push(`    ${`${name}:`.padEnd(13)}${value}`);
@@ -96,8 +104,7 @@ function peerLines(id: string, p: PeerConfig): string[] {
     ...(Object.keys(setParamsByID).length > 0 ? [`set by id ${Object.keys(setParamsByID).sort().join(', ')}`] : []),
   ];
   if (filters.length > 0) field('filters', filters.join('; '));
-  const keys = Object.keys(DEFAULT_PEER_TIMEOUTS) as Array<keyof PeerTimeouts>;
-  field('timeouts', keys.map((k) => `${k} ${p.timeouts[k] === 0 ? 'off' : `${p.timeouts[k]}s`}`).join(', '));
+  field('timeouts', timeoutsText(p.timeouts));
   return lines;
 }
 

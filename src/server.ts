@@ -10,6 +10,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { describeSources, loadConfigSources, type ConfigSources } from './config/load-sources.ts';
 import type { Config } from './config/types.ts';
 import { ActiveProfile } from './http/active-profile.ts';
@@ -19,6 +20,7 @@ import type { AppDeps, ServerState } from './http/deps.ts';
 import { OpenStreams } from './http/open-streams.ts';
 import { PeerForwards } from './http/peer-forwards.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
+import { agentPoolOptions } from './http/transport-timeouts.ts';
 import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
 import { LoopMonitor } from './observability/loop-monitor.ts';
@@ -48,6 +50,8 @@ export class SwapstateServer {
   /** In-flight requests outlive a reload: one tracker for the server's whole life. */
   private readonly inflight = new InflightTracker();
   private readonly streams = new OpenStreams();
+  /** Upgraded (websocket) connections, which the HTTP server no longer tracks (upgrade.ts). */
+  private readonly upgraded = new Set<Duplex>();
   /** Requests forwarded to peers, across reloads (a reload does not cut a forward short). */
   private readonly peers = new PeerForwards();
   /** Request bodies held in memory, across reloads: a new config's limit applies at once. */
@@ -86,6 +90,11 @@ export class SwapstateServer {
       logs: this.logs.hub,
       log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
       ...(this.inspect ? { inspect: this.inspect } : {}),
+      // Each model's agent pools as its `timeouts` say (keepalive, idleConn).
+      agentOptions: (model) => {
+        const t = config.models[model]?.timeouts;
+        return t ? agentPoolOptions(t) : {};
+      },
     });
     const state: ServerState = { config, runtime, profile: new ActiveProfile(config.profiles) };
     void this.preload(state);
@@ -128,7 +137,7 @@ export class SwapstateServer {
     };
     const listener = createRequestListener(deps);
     const server = opts.tls ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : http.createServer();
-    serveRequests(server, listener);
+    serveRequests(server, listener, this.upgraded);
     // A response may stream for as long as generation takes (llama-swap has no timeouts), but
     // receiving a request is bounded: a client that sends headers and never its body must
     // not hold a connection forever. Node's timeout covers only the request's reception.
@@ -217,6 +226,9 @@ export class SwapstateServer {
     const deadline = Date.now() + budgetMs;
     const server = this.server;
     this.streams.endAll();
+    // Go's Shutdown neither waits for nor closes hijacked (websocket) connections, and
+    // stopping the models ends them anyway; Node's close() would wait for them: cut them.
+    for (const socket of this.upgraded) socket.destroy();
     // Peer forwards in flight may finish within the drain below (new ones are refused);
     // whatever still runs when it ends is cut (reference 5.5).
     this.peers.beginClosing();

@@ -16,11 +16,12 @@ import { CAPABILITIES_SCHEMA, decodeCapabilities, resolveCapabilities } from './
 import { decodeFields, modelField, type Drafts, type ModelFieldContext, type Values } from './model-field.ts';
 import { decodeFilters, filtersSchema } from './model-filters.ts';
 import { decodeSleepEndpoints, resolveSleepEndpoints, resolveSleepMode, SLEEP_MODE_SCHEMA, sleepEndpointsSchema } from './model-sleep.ts';
-import { anyMapping, boolean, integer, text, textList } from './schema-shapes.ts';
+import { anyMapping, block, boolean, integer, text, textList } from './schema-shapes.ts';
+import { decodeTimeouts, DEFAULT_MODEL_TIMEOUTS, timeoutsSchema } from './timeouts.ts';
 
 /** llama-swap's default admission limit per model, and its floor for ComfyUI (reference 3.9). */
 const DEFAULT_CONCURRENCY_LIMIT = 10;
-const COMFYUI_MODEL_ID = 'comfyui_auto';
+export const COMFYUI_MODEL_ID = 'comfyui_auto';
 const COMFYUI_MIN_CONCURRENCY = 50;
 
 export const MODEL_FIELDS = {
@@ -122,6 +123,24 @@ export const MODEL_FIELDS = {
     leftoverMacros: 'block',
     schema: CAPABILITIES_SCHEMA,
   }),
+  /** Upstream transport limits in seconds, 0 = none (timeouts.ts; defaults Go's DefaultTransport). */
+  timeouts: modelField({
+    decode: (f) => decodeTimeouts(f, DEFAULT_MODEL_TIMEOUTS),
+    schema: timeoutsSchema('Transport limits to this model\'s server, in seconds.', DEFAULT_MODEL_TIMEOUTS),
+  }),
+  /**
+   * `ignoreWebsockets`: websocket upgrades never start, queue for or keep alive the model
+   * (reference 4.10). Forced on for `comfyui_auto` (reference 3.9).
+   */
+  compat: modelField({
+    decode: decodeCompat,
+    resolve: resolveCompat,
+    schema: block('Compatibility switches.', {
+      ignoreWebsockets: boolean('Websocket upgrades never start the model, queue or take a slot; while it is not ready they get 409. Forced on for comfyui_auto.', {
+        default: false,
+      }),
+    }),
+  }),
   /** llmsnap's keys (model-sleep.ts): `enable` puts the model to sleep on a swap instead of stopping it. */
   sleepMode: modelField({ decode: (f) => f.string('disable'), resolve: resolveSleepMode, schema: SLEEP_MODE_SCHEMA }),
   /** The calls that put it to sleep, in order; timeouts effective (else sleepRequestTimeout). */
@@ -141,7 +160,7 @@ export const MODEL_FIELDS = {
 };
 
 /** llama-swap model keys swapstate does not implement yet: accepted with a warning. */
-export const MODEL_UNSUPPORTED_KEYS: readonly string[] = ['timeouts', 'compat'];
+export const MODEL_UNSUPPORTED_KEYS: readonly string[] = [];
 
 /** A decoded model before the global defaults and the rules that need the whole config. */
 export interface ModelDraft extends Drafts<typeof MODEL_FIELDS> {
@@ -171,6 +190,16 @@ function resolveUnloadTimeout(seconds: number, { id, field, globals }: ModelFiel
   if (seconds < 0) field.fail(`model ${id}: invalid unloadTimeout value ${seconds}`);
   checkSeconds(seconds, `model ${id}: unloadTimeout`, field.where);
   return seconds === 0 ? globals.unloadTimeout : seconds;
+}
+
+/** `compat` as written (absent: every option off). */
+function decodeCompat(field: Field): { ignoreWebsockets: boolean } {
+  field.keys(['ignoreWebsockets']);
+  return { ignoreWebsockets: field.get('ignoreWebsockets').bool(false) };
+}
+
+function resolveCompat(compat: { ignoreWebsockets: boolean }, { id }: ModelFieldContext): { ignoreWebsockets: boolean } {
+  return id === COMFYUI_MODEL_ID ? { ...compat, ignoreWebsockets: true } : compat;
 }
 
 function resolveConcurrencyLimit(limit: number, { id }: ModelFieldContext): number {

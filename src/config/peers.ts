@@ -15,42 +15,14 @@
  */
 import { ConfigError } from './config-error.ts';
 import type { Field } from './field.ts';
-import { checkSeconds, MAX_TIMER_SECONDS } from './limits.ts';
 import { decodeFilters, filtersSchema } from './model-filters.ts';
-import { block, integer, mapOf, text, textList, type JsonSchema } from './schema-shapes.ts';
-import type { PeerConfig, PeerTimeouts } from './types.ts';
+import { block, mapOf, text, textList } from './schema-shapes.ts';
+import { decodeTimeouts, DEFAULT_PEER_TIMEOUTS, timeoutsSchema } from './timeouts.ts';
+import type { PeerConfig } from './types.ts';
 
-/** llama-swap's peer transport defaults (seconds; 0 = no limit): Go's http.DefaultTransport, with a 60 s response-header limit. */
-export const DEFAULT_PEER_TIMEOUTS: Readonly<PeerTimeouts> = {
-  connect: 30,
-  keepalive: 30,
-  responseHeader: 60,
-  tlsHandshake: 10,
-  expectContinue: 1,
-  idleConn: 90,
-};
+export { DEFAULT_PEER_TIMEOUTS } from './timeouts.ts';
 
 const PEER_KEYS = ['proxy', 'apiKey', 'models', 'filters', 'timeouts'];
-const TIMEOUT_KEYS = Object.keys(DEFAULT_PEER_TIMEOUTS) as Array<keyof PeerTimeouts>;
-
-const TIMEOUT_TEXT: Readonly<Record<keyof PeerTimeouts, string>> = {
-  connect: 'Seconds to open the TCP connection',
-  keepalive: 'TCP keep-alive period in seconds',
-  responseHeader: 'Seconds to wait for the response headers',
-  tlsHandshake: 'Seconds for the TLS handshake',
-  expectContinue: 'Seconds to wait for 100 Continue',
-  idleConn: 'Seconds an idle connection is kept',
-};
-
-/**
- * A `timeouts` block (a peer's; llama-swap's per-model `timeouts` has the same keys) in
- * config-schema.json, with llama-swap's peer defaults.
- */
-export function timeoutsSchema(description: string): JsonSchema {
-  const limit = (key: keyof PeerTimeouts): JsonSchema =>
-    integer(`${TIMEOUT_TEXT[key]}; 0 disables the limit.`, { minimum: 0, maximum: MAX_TIMER_SECONDS, default: DEFAULT_PEER_TIMEOUTS[key] });
-  return block(description, Object.fromEntries(TIMEOUT_KEYS.map((key) => [key, limit(key)])));
-}
 
 /** `peers` in config-schema.json. */
 export const PEERS_SCHEMA = mapOf(
@@ -60,7 +32,7 @@ export const PEERS_SCHEMA = mapOf(
     apiKey: text('Sent as `Authorization: Bearer` and `x-api-key`; empty: none.', { default: '' }),
     models: textList('Model ids the peer serves. Required, not empty.'),
     filters: filtersSchema('How request bodies to this peer are rewritten (JSON bodies only).'),
-    timeouts: timeoutsSchema('Connection timeouts to this peer, in seconds.'),
+    timeouts: timeoutsSchema('Connection timeouts to this peer, in seconds.', DEFAULT_PEER_TIMEOUTS),
   }),
 );
 
@@ -98,7 +70,7 @@ function decodePeer(id: string, field: Field): PeerConfig {
   // Duplicates are ignored, as llama-swap does: the first mention keeps its place.
   const models = [...new Set(modelsField.stringList())];
   if (models.length === 0) (modelsField.isSet ? modelsField : field).fail(`${prefix}: peer models can not be empty`);
-  return { id, proxy, apiKey, models, filters: decodeFilters(field.get('filters')), timeouts: decodeTimeouts(prefix, field.get('timeouts')) };
+  return { id, proxy, apiKey, models, filters: decodeFilters(field.get('filters')), timeouts: decodeTimeouts(field.get('timeouts'), DEFAULT_PEER_TIMEOUTS, `${prefix}.timeouts`) };
 }
 
 /**
@@ -116,21 +88,6 @@ function invalidPeerProxy(proxy: string): string | null {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the scheme must be http or https';
   if (url.hostname === '') return 'no host';
   return null;
-}
-
-function decodeTimeouts(prefix: string, field: Field): PeerTimeouts {
-  field.keys(TIMEOUT_KEYS);
-  const out = { ...DEFAULT_PEER_TIMEOUTS };
-  for (const key of TIMEOUT_KEYS) {
-    const value = field.get(key);
-    const seconds = value.int(DEFAULT_PEER_TIMEOUTS[key]);
-    // Go turns a negative duration into "no limit" for some phases and an instant failure
-    // for others; neither is what anyone writing one meant.
-    if (seconds < 0) value.fail(`${prefix}.timeouts.${key} must be >= 0 (seconds; 0 disables it)`);
-    checkSeconds(seconds, `${prefix}.timeouts.${key}`, value.where);
-    out[key] = seconds;
-  }
-  return out;
 }
 
 /**

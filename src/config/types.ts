@@ -3,6 +3,7 @@
  * default applied, every macro expanded and every rule of reference/llama-swap.md section 2
  * checked. Times are kept in llama-swap's units (seconds) except where the name says ms.
  */
+import type { UpstreamTimeouts } from './timeouts.ts';
 import type { MatrixSet } from '../core/matrix-dsl.ts';
 import type { ModelConfig } from './model-fields.ts';
 import type { ModelFilters } from './model-filters.ts';
@@ -33,14 +34,8 @@ export interface MatrixRouting {
 export type { MatrixSet };
 
 /** Seconds (0 = disabled) a peer's transport may take per phase (reference 2.6). */
-export interface PeerTimeouts {
-  connect: number;
-  keepalive: number;
-  responseHeader: number;
-  tlsHandshake: number;
-  expectContinue: number;
-  idleConn: number;
-}
+export type { UpstreamTimeouts };
+export type PeerTimeouts = UpstreamTimeouts;
 
 /** One `peers.<id>` entry (reference 2.6, 5.5): another server whose models are forwarded to. */
 export interface PeerConfig {

@@ -49,6 +49,10 @@
 // Echo: an inference request whose JSON body has `"echo": true` is answered as usual (not
 // streamed), plus `echo: {method, url, headers, body}`: what this server received (the raw
 // body as text), so a test can see what a proxy in front (swapstate, a peer chain) forwarded.
+//
+// Websocket echo: GET /ws (any path ending in /ws) with a websocket upgrade is accepted
+// (101), and each text message is answered `<id>: <message>` (a minimal RFC 6455 codec:
+// unfragmented frames; close answered with close). Other upgrades are answered 404.
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -442,6 +446,77 @@ const server = http.createServer((req, res) => {
   });
 });
 
+/** Open websocket connections, destroyed on shutdown (closeAllConnections skips them). */
+/** @type {Set<import('node:stream').Duplex>} */
+const websockets = new Set();
+
+/**
+ * One websocket frame from the server (never masked).
+ * @param {number} opcode
+ * @param {Buffer} payload
+ */
+function wsFrame(opcode, payload) {
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x80 | opcode, len]) : len < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
+  if (len >= 126) {
+    head[0] = 0x80 | opcode;
+    head[1] = len < 65536 ? 126 : 127;
+    if (len < 65536) head.writeUInt16BE(len, 2);
+    else head.writeBigUInt64BE(BigInt(len), 2);
+  }
+  return Buffer.concat([head, payload]);
+}
+
+server.on('upgrade', (req, socket, head) => {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  log(`${id} UPGRADE ${path}`);
+  socket.on('error', () => socket.destroy());
+  const key = req.headers['sec-websocket-key'];
+  if (!path.endsWith('/ws') || String(req.headers.upgrade).toLowerCase() !== 'websocket' || typeof key !== 'string') {
+    socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 9\r\nconnection: close\r\n\r\nno socket');
+    return;
+  }
+  const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+  websockets.add(socket);
+  socket.on('close', () => websockets.delete(socket));
+  let buf = head;
+  /** @param {Buffer} chunk */
+  const onData = (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length < 2) return;
+      const opcode = (buf[0] ?? 0) & 0x0f;
+      const masked = ((buf[1] ?? 0) & 0x80) !== 0;
+      let len = (buf[1] ?? 0) & 0x7f;
+      let at = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        at = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        at = 10;
+      }
+      const maskAt = at;
+      if (masked) at += 4;
+      if (buf.length < at + len) return;
+      const payload = Buffer.from(buf.subarray(at, at + len));
+      if (masked) for (let i = 0; i < len; i++) payload[i] = (payload[i] ?? 0) ^ (buf[maskAt + (i % 4)] ?? 0);
+      buf = buf.subarray(at + len);
+      if (opcode === 0x8) {
+        socket.end(wsFrame(0x8, payload.subarray(0, 2)));
+        return;
+      }
+      if (opcode === 0x9) socket.write(wsFrame(0xa, payload));
+      else if (opcode === 0x1) socket.write(wsFrame(0x1, Buffer.from(`${id}: ${payload.toString('utf8')}`)));
+    }
+  };
+  socket.on('data', onData);
+  if (head.length > 0) onData(Buffer.alloc(0));
+});
+
 server.on('error', (err) => {
   process.stderr.write(`${id} server error: ${err.message}\n`);
   process.exit(1);
@@ -459,6 +534,7 @@ function shutdown(signal) {
   log(`${id} shutting down on ${signal}`);
   server.close(() => process.exit(0));
   server.closeAllConnections(); // open streams must not delay the exit
+  for (const socket of websockets) socket.destroy();
   setTimeout(() => process.exit(0), 1000).unref(); // hard stop if anything still lingers
 }
 

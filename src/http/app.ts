@@ -3,7 +3,7 @@
  * routes, which `front.ts` serves before it.
  *
  * Order (after the front's checks): public routes -> management, events, UI, logs,
- * `/upstream` (each behind the route guard: browser checks, API-key auth) -> 405 / 404 like
+ * `/upstream`, `/comfyui` (each behind the route guard: browser checks, API-key auth) -> 405 / 404 like
  * Go's mux (plain text, not the envelope), read from every registered route, model routes
  * included -> errors.
  */
@@ -21,6 +21,7 @@ import { parseRequestTarget } from './request-target.ts';
 import { mountRoutes, RouteList, type Route } from './route-list.ts';
 import { uiRoutes } from './ui-routes.ts';
 import { upstreamRoutes } from './upstream-route.ts';
+import { comfyuiRoutes } from './comfyui-route.ts';
 import { goRedirect } from './redirect.ts';
 import { routeGuard } from './route-guard.ts';
 
@@ -55,6 +56,7 @@ export function appRoutes(deps: AppDeps): Route[] {
     uiRoutes(deps),
     logsRoutes(deps),
     upstreamRoutes(deps),
+    comfyuiRoutes(deps),
   ];
   return lists.flatMap((list) => list.routes);
 }

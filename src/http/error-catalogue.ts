@@ -220,6 +220,18 @@ export const httpErrors = {
   /** 409 (swapstate only): `/upstream` must not start a model for a path it is told to ignore. */
   ignoredPathNotLoaded: (model: string) => new HttpError(409, `model ${model} is not loaded; path matches upstream.ignorePaths`),
 
+  /**
+   * 409: a websocket upgrade to a model with `compat.ignoreWebsockets` (reference 4.10) never
+   * starts it (llama-swap's text).
+   */
+  ignoredWebsocketNotLoaded: (model: string) => new HttpError(409, `model ${model} is not loaded; ignored websocket requests cannot start it`),
+
+  /** 404 under `/comfyui/` without a local model `comfyui_auto` (reference 3.9, llama-swap's text). */
+  comfyuiNotFound: () => new HttpError(404, 'local model comfyui_auto not found'),
+
+  /** 409: only `/comfyui/` itself starts `comfyui_auto` (reference 3.9, llama-swap's text). */
+  comfyuiNotLoaded: () => new HttpError(409, 'model comfyui_auto is not loaded; only /comfyui/ can start it'),
+
   // -- Other routes -----------------------------------------------------------------------
 
   /** 503 on `/health`: the actor tree has stopped or the event loop stalls (`problem` says which). */

@@ -15,6 +15,7 @@
  * and response; everything else keeps Express's helpers.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { Router } from 'express';
 import { accessLog } from './access-log.ts';
 import { appRoutes, createApp } from './app.ts';
@@ -29,6 +30,7 @@ import { goRedirect } from './redirect.ts';
 import { routeGuard } from './route-guard.ts';
 import { cleanPath, hasValidEscapes, parseRequestTarget } from './request-target.ts';
 import { mountRoutes } from './route-list.ts';
+import { upgradeListener } from './upgrade.ts';
 
 type Next = (err?: unknown) => void;
 
@@ -93,10 +95,16 @@ export function createRequestListener(deps: AppDeps): (req: IncomingMessage, res
 /**
  * Serves `listener` on `server`: ordinary requests, and those that wait for `100 Continue`
  * (Node emits those separately, and would otherwise answer 100 for us at once, before any
- * check; see expect-continue.ts).
+ * check; see expect-continue.ts), and upgrade requests (upgrade.ts).
  */
-export function serveRequests(server: Pick<Server, 'on'>, listener: (req: IncomingMessage, res: ServerResponse) => void): void {
+export function serveRequests(
+  server: Pick<Server, 'on'>,
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  upgraded?: Set<Duplex>,
+): void {
   server.on('request', listener);
+  // Upgrades (websockets) go through the same listener, answered on their socket (upgrade.ts).
+  server.on('upgrade', upgradeListener(listener, upgraded));
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     expectContinue(req, res);
     listener(req, res);

@@ -7,6 +7,7 @@
  * tree is involved: this registry is plain data, one per server, surviving reloads (a
  * forward keeps running while a reload swaps the config it started with).
  */
+import { agentPoolOptions } from './transport-timeouts.ts';
 import http from 'node:http';
 import https from 'node:https';
 import type { PeerConfig } from '../config/types.ts';
@@ -83,15 +84,7 @@ export class PeerForwards {
     const key = `${peer.id}\0${url.protocol}//${url.host}\0${JSON.stringify(peer.timeouts)}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      const { keepalive, idleConn } = peer.timeouts;
-      const options: http.AgentOptions = {
-        keepAlive: true,
-        maxFreeSockets: MAX_IDLE_PER_PEER,
-        ...(keepalive > 0 ? { keepAliveMsecs: keepalive * 1000 } : {}),
-        // Node applies this to idle pooled sockets only (an active one just emits 'timeout'
-        // on its request, which nobody listens to): an idle connection is closed after it.
-        ...(idleConn > 0 ? { timeout: idleConn * 1000 } : {}),
-      };
+      const options: http.AgentOptions = { keepAlive: true, maxFreeSockets: MAX_IDLE_PER_PEER, ...agentPoolOptions(peer.timeouts) };
       agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
       this.agents.set(key, agent);
     }

@@ -7,7 +7,7 @@
  * not on Node >= 16: the GPU kept generating for nobody), which frees the model at once.
  */
 import http from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 
 export interface ProxyTarget {
@@ -181,6 +181,11 @@ export function createUpstreamProxy() {
   // Errors are handled per request by the callback; this keeps an emitter without
   // listeners from throwing.
   proxy.on('error', () => {});
+  // A websocket's upstream request, right before it is sent: its target's timers.
+  const wsPrepare = new WeakMap<http.IncomingMessage, (out: http.ClientRequest) => void>();
+  proxy.on('proxyReqWs', (proxyReq, req) => {
+    wsPrepare.get(req)?.(proxyReq);
+  });
 
   /**
    * Forwards `req` to the target and resolves once the exchange is over: the response has
@@ -232,7 +237,68 @@ export function createUpstreamProxy() {
     });
   }
 
-  return { forward, close: () => proxy.close() };
+  /**
+   * Proxies a websocket upgrade (http-proxy-3's `ws`) and resolves once the socket is closed:
+   * the client's or the upstream's side ended it, or the upstream failed (`responded` says
+   * whether the client already got an answer, the upstream's 101 or its plain response, in
+   * which case the socket is simply cut). An upstream that answers without upgrading has its
+   * response relayed and the socket closed, by http-proxy-3.
+   *
+   * `onError` runs at once when the upstream fails, before http-proxy-3 closes the socket:
+   * the one moment an error response can still be written on it.
+   */
+  function ws(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    target: Omit<ProxyTarget, 'body'>,
+    onError: (err: Error, responded: boolean) => void,
+  ): Promise<ProxyOutcome> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const written = () => (socket as Duplex & { bytesWritten?: number }).bytesWritten ?? 0;
+      const before = written();
+      const settle = (o: ProxyOutcome) => {
+        if (settled) return;
+        settled = true;
+        resolve(o);
+      };
+      const fail = (err: Error) => {
+        if (settled) return;
+        const responded = written() > before;
+        try {
+          onError(err, responded);
+        } finally {
+          settle({ ok: false, error: err, responded });
+        }
+      };
+      socket.once('close', () => settle({ ok: true }));
+      const base = parsedBase(target.base);
+      req.url = base.prefix === null ? target.path : base.prefix + target.path;
+      if (target.prepare) wsPrepare.set(req, target.prepare);
+      try {
+        proxy.ws(
+          req,
+          socket,
+          head,
+          {
+            target: base.url,
+            prependPath: base.prefix === null,
+            agent: target.agent,
+            xfwd: target.style !== 'peer',
+            changeOrigin: target.style === 'peer',
+            toProxy: true,
+          },
+          (err: Error) => fail(err),
+        );
+      } catch (err) {
+        fail(err as Error);
+        socket.destroy();
+      }
+    });
+  }
+
+  return { forward, ws, close: () => proxy.close() };
 }
 
 export type UpstreamProxy = ReturnType<typeof createUpstreamProxy>;

@@ -5,6 +5,15 @@
  * A client that disconnects while queued or while its model loads is cancelled (it leaves
  * the queue and frees its concurrency slot); one that disconnects mid-stream closes the
  * upstream request (http-proxy-3) and its SERVE_DONE lets queued swaps proceed.
+ *
+ * A websocket upgrade (upgrade.ts) is served the same way, its socket handed to the proxy
+ * after the grant, and holds its slot until the socket closes, as Go's ReverseProxy holds
+ * its handler (and so llama-swap its request) for the upgraded connection's whole life: a
+ * swap waits for it. With the model's `compat.ignoreWebsockets` (reference 4.10) it takes
+ * no ticket at all: no start, no queue, no slot, no activity, no in-flight entry.
+ *
+ * The model's `timeouts` (connect, responseHeader, ...) time the upstream request
+ * (transport-timeouts.ts); one that fires fails it like a transport error: 502.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InflightHandle } from '../observability/inflight.ts';
@@ -15,6 +24,12 @@ import { fromSchedError, httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import type { HttpError } from './http-error.ts';
 import { serveWithLoadingStream, wantsLoadingStream } from './loading-serve.ts';
+import { parsedBase, type ProxyOutcome } from './proxy.ts';
+import type { UpstreamTimeouts } from '../config/types.ts';
+import { armTimeouts } from './transport-timeouts.ts';
+import { pendingUpgrade, type PendingUpgrade } from './upgrade.ts';
+import type { Upstream } from '../runtime/upstreams.ts';
+import type { ClientRequest } from 'node:http';
 
 export interface ServeOptions {
   /** The real model id (aliases resolved). */
@@ -41,6 +56,14 @@ export async function serveThroughScheduler(
   state: ServerState,
   opts: ServeOptions,
 ): Promise<void> {
+  const upgrade = pendingUpgrade(req);
+  const timeouts = state.config.models[opts.model]?.timeouts;
+  if (upgrade && state.config.models[opts.model]?.compat.ignoreWebsockets) {
+    const upstream = state.runtime.servedAt(opts.model);
+    if (!upstream) return sendError(req, res, httpErrors.ignoredWebsocketNotLoaded(opts.model));
+    await proxyWebsocket(req, res, deps, opts, upgrade, upstream, timeouts);
+    return;
+  }
   const askedAt = performance.now();
   // A refusal says which model, and a failed start how long the client really waited (from
   // here: the body has been read, the scheduler is asked now).
@@ -66,7 +89,7 @@ export async function serveThroughScheduler(
     }
     // sendLoadingState: a streamed chat request to a model that is not ready gets loading
     // frames at once, then the answer, in one 200 response (loading-serve.ts).
-    if (wantsLoadingStream(state, opts)) return await serveWithLoadingStream(req, res, deps, state, opts, { ticket, refusal, tracked });
+    if (!upgrade && wantsLoadingStream(state, opts)) return await serveWithLoadingStream(req, res, deps, state, opts, { ticket, refusal, tracked });
     const grant = await ticket.grant;
     if (!grant.ok) {
       if (!res.destroyed) sendError(req, res, refusal(grant.error));
@@ -75,11 +98,16 @@ export async function serveThroughScheduler(
     if (res.destroyed) return; // left between the grant and now; done() below frees the slot
     tracked?.serving();
     // The grant says where: the server of the start it was granted on, and that start's agent.
+    if (upgrade) {
+      await proxyWebsocket(req, res, deps, opts, upgrade, grant.upstream, timeouts);
+      return;
+    }
     const outcome = await deps.proxy.forward(req, res, {
       base: grant.upstream.base,
       path: opts.forwardPath,
       body: opts.body,
       agent: grant.upstream.agent,
+      ...(timeouts ? { prepare: timed(timeouts, grant.upstream) } : {}),
     });
     if (!outcome.ok) {
       deps.logs.logger.warn(`${opts.model}: upstream error: ${outcome.error.message}`);
@@ -94,4 +122,36 @@ export async function serveThroughScheduler(
     ticket.done();
     tracked?.end();
   }
+}
+
+/** The model's phase timers for an upstream request to `upstream` (transport-timeouts.ts). */
+function timed(timeouts: UpstreamTimeouts, upstream: Upstream): (out: ClientRequest) => void {
+  return (out) => armTimeouts(out, timeouts, parsedBase(upstream.base).url.host);
+}
+
+/**
+ * Hands an upgrade's socket to the proxy and resolves once it is closed. An upstream that
+ * fails before answering gets the client a 502 on the socket; after its 101, the socket is
+ * simply cut.
+ */
+async function proxyWebsocket(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: AppDeps,
+  opts: ServeOptions,
+  upgrade: PendingUpgrade,
+  upstream: Upstream,
+  timeouts: UpstreamTimeouts | undefined,
+): Promise<ProxyOutcome> {
+  const outcome = await deps.proxy.ws(
+    req,
+    upgrade.socket,
+    upgrade.head,
+    { base: upstream.base, path: opts.forwardPath, agent: upstream.agent, ...(timeouts ? { prepare: timed(timeouts, upstream) } : {}) },
+    (err, responded) => {
+      deps.logs.logger.warn(`${opts.model}: websocket upstream error: ${err.message}`);
+      if (!responded && !res.headersSent && !res.destroyed) sendError(req, res, httpErrors.upstreamUnreachable(opts.model, err.message));
+    },
+  );
+  return outcome;
 }

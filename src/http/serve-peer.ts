@@ -15,16 +15,16 @@
  * A transport error is answered 502 `peer proxy error: <err>` and touches nothing else.
  */
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import type { ModelTarget } from '../config/resolve-model.ts';
-import type { PeerConfig, PeerTimeouts } from '../config/types.ts';
+import type { PeerConfig } from '../config/types.ts';
 import { clientAddress } from './client-address.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import { applyFilters } from './filters.ts';
 import { rewriteModel, rewriteQueryModel } from './model-rewrite.ts';
+import { armTimeouts } from './transport-timeouts.ts';
+import { pendingUpgrade } from './upgrade.ts';
 
 export type PeerTarget = Extract<ModelTarget, { kind: 'peer' }>;
 
@@ -107,6 +107,22 @@ export async function serveThroughPeer(
           phase: 'serving',
         });
   try {
+    const upgrade = pendingUpgrade(req);
+    if (upgrade) {
+      // A websocket to a peer model: proxied as one, for as long as the socket is open.
+      await deps.proxy.ws(
+        req,
+        upgrade.socket,
+        upgrade.head,
+        { base: peer.proxy, path: opts.forwardPath, agent: deps.peers.agentFor(peer), style: 'peer', prepare: (out) => preparePeerRequest(out, peer) },
+        (err, responded) => {
+          forward.failed();
+          logger.warn(`peer ${target.peer}: websocket proxy error: ${errorText(err)}`);
+          if (!responded && !res.headersSent && !res.destroyed) sendError(req, res, httpErrors.peerProxyError(errorText(err)));
+        },
+      );
+      return;
+    }
     const outcome = await deps.proxy.forward(req, res, {
       base: peer.proxy,
       path: opts.forwardPath,
@@ -140,51 +156,6 @@ function preparePeerRequest(out: ClientRequest, peer: PeerConfig): void {
     out.setHeader('x-api-key', peer.apiKey);
   }
   armTimeouts(out, peer.timeouts, new URL(peer.proxy).host);
-}
-
-/**
- * Fails the request (as a transport error) when a phase takes longer than its timeout, as
- * Go's transport does: connecting (`connect`), the TLS handshake (`tlsHandshake`), and,
- * once the request is sent, waiting for the response's headers (`responseHeader`). A pooled
- * connection skips the first two. 0 disables a phase's limit. `keepalive` and `idleConn` are
- * the pool's (peer-forwards.ts); `expectContinue` never applies: the body is sent whole at
- * once, without asking the peer for `100 Continue`.
- */
-export function armTimeouts(out: ClientRequest, t: PeerTimeouts, host: string): void {
-  const timers = new Set<NodeJS.Timeout>();
-  const after = (seconds: number, message: string): NodeJS.Timeout | null => {
-    if (seconds <= 0) return null;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      out.destroy(new Error(message));
-    }, seconds * 1000);
-    timers.add(timer);
-    return timer;
-  };
-  const clear = (timer: NodeJS.Timeout | null): void => {
-    if (timer === null) return;
-    clearTimeout(timer);
-    timers.delete(timer);
-  };
-  out.once('socket', (socket: Socket) => {
-    if (!socket.connecting) return; // a pooled connection
-    const connect = after(t.connect, `dial tcp ${host}: i/o timeout (timeouts.connect is ${t.connect}s)`);
-    socket.once('connect', () => {
-      clear(connect);
-      if (!(socket instanceof TLSSocket)) return;
-      const handshake = after(t.tlsHandshake, `net/http: TLS handshake timeout (timeouts.tlsHandshake is ${t.tlsHandshake}s)`);
-      socket.once('secureConnect', () => clear(handshake));
-    });
-  });
-  let headers: NodeJS.Timeout | null = null;
-  out.once('finish', () => {
-    headers = after(t.responseHeader, `net/http: timeout awaiting response headers (timeouts.responseHeader is ${t.responseHeader}s)`);
-  });
-  out.once('response', () => clear(headers));
-  out.once('close', () => {
-    for (const timer of timers) clearTimeout(timer);
-    timers.clear();
-  });
 }
 
 /**

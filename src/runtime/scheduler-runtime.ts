@@ -37,7 +37,7 @@ function matrixLogLine(d: MatrixDecision): string {
 import type { WaitingRequest } from '../core/waiting-reasons.ts';
 import { StateView, type StateSnapshot } from './state-view.ts';
 import { Tickets, type Ticket } from './tickets.ts';
-import { Upstreams, type Upstream } from './upstreams.ts';
+import { Upstreams, type AgentOptionsOf, type Upstream } from './upstreams.ts';
 
 /** Where the scheduler's own notes go (winston in the server; a test may collect them). */
 export interface SchedulerLog {
@@ -69,6 +69,8 @@ export interface SchedulerRuntimeOptions {
   log?: SchedulerLog;
   /** An XState inspector for the whole actor tree (devtools). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Pool settings of each model's agent (its `timeouts.keepalive` and `idleConn`); Node's defaults when omitted. */
+  agentOptions?: AgentOptionsOf;
 }
 
 export interface SchedulerRuntime {
@@ -89,6 +91,11 @@ export interface SchedulerRuntime {
   process(model: string): ProcessView | null;
   /** Whether requests to `model` are served right now, without a start (its `serving` tag). */
   serving(model: string): boolean;
+  /**
+   * Where `model` is served right now, asked without a ticket (an ignored websocket,
+   * reference 4.10: no queue, no slot, no activity), or null when it is not served.
+   */
+  servedAt(model: string): Upstream | null;
   /**
    * Puts `model` to sleep now (sleep mode, `POST /api/models/sleep/<model>`). Resolves with
    * the state it settled in: `sleeping`, or `stopped` when the sleep failed and it was stopped
@@ -116,7 +123,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
   let actor: Actor<typeof schedulerMachine> | null = null;
   let processes: ProcessChanges | null = null;
   let view: StateView | null = null;
-  const upstreams = new Upstreams();
+  const upstreams = new Upstreams(opts.agentOptions);
   // Asked at each grant: the process actor serving the model now, its config and start count.
   const upstreamOf = (model: string): Upstream | undefined => {
     const process = processes?.actor(model);
@@ -206,6 +213,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       return snapshot ? describeProcess(snapshot) : null;
     },
     serving: (model) => processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false,
+    servedAt: (model) => ((processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false) ? (upstreamOf(model) ?? null) : null),
     sleep: (model) => sleepOnDemand(processChanges, model, root.getSnapshot().context.fifo.inFlight[model] ?? 0),
     shutdown: async (graceMs) => {
       const status = root.getSnapshot().status;

@@ -28,8 +28,13 @@ interface Current {
   upstream: Upstream;
 }
 
+/** The pool settings of a model's agent beyond the defaults (its `timeouts`: keepalive, idleConn). */
+export type AgentOptionsOf = (model: string) => http.AgentOptions;
+
 export class Upstreams {
   private readonly current = new Map<string, Current>();
+
+  constructor(private readonly agentOptions: AgentOptionsOf = () => ({})) {}
 
   /**
    * The upstream of `model`'s server as started by `actor` in start `generation` at `base`:
@@ -40,7 +45,7 @@ export class Upstreams {
     const cur = this.current.get(model);
     if (cur && cur.actor === actor && cur.upstream.generation === generation) return cur.upstream;
     cur?.upstream.agent.destroy();
-    const upstream: Upstream = { base, generation, agent: new http.Agent({ keepAlive: true, maxSockets: 64 }) };
+    const upstream: Upstream = { base, generation, agent: new http.Agent({ ...this.agentOptions(model), keepAlive: true, maxSockets: 64 }) };
     this.current.set(model, { actor, upstream });
     return upstream;
   }

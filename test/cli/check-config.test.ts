@@ -109,6 +109,20 @@ groups:
     }
   });
 
+  it('a model with its own timeouts or ignored websockets shows them; a plain model does not', async ({ expect, task }) => {
+    const file = writeConfig(
+      dir,
+      'model-transport.yaml',
+      `models:\n${demoModel('plain')}${demoModel('tuned', { extra: ['timeouts: {responseHeader: 600, connect: 5}', 'compat: {ignoreWebsockets: true}'] })}`,
+    );
+    const run = spawnCli(['--check-config', '--config', file], { tag: task.id });
+    expect(await run.waitExit(), run.stderr()).toEqual({ code: 0, signal: null });
+    const out = run.stdout();
+    expect(out).toContain('    timeouts:    connect 5s, keepalive 30s, responseHeader 600s, tlsHandshake 10s, expectContinue 1s, idleConn 90s\n');
+    expect(out).toContain('    websockets:  ignored (never start the model, take no slot)\n');
+    expect(out.match(/timeouts:/g)).toHaveLength(1);
+  });
+
   it('a config with peers: each peer with its proxy and port, models by full name, key (not shown), filters and timeouts', async ({ expect, task }) => {
     const file = writeConfig(
       dir,

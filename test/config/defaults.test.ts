@@ -63,6 +63,8 @@ describe('defaults (reference 2.2, 2.12)', () => {
       metadata: {},
       concurrencyLimit: 10,
       sendLoadingState: false,
+      timeouts: { connect: 30, keepalive: 30, responseHeader: 0, tlsHandshake: 10, expectContinue: 1, idleConn: 90 },
+      compat: { ignoreWebsockets: false },
       filters: { stripParams: [], setParams: {}, setParamsByID: {} },
       capabilities: null,
       sleepMode: 'disable',

@@ -61,8 +61,6 @@ describe('unknown and unsupported keys', () => {
       unsupported(7, 'captureBuffer'),
       unsupported(8, 'metricsMaxInMemory'),
       unsupported(9, 'ui'),
-      unsupported(13, 'models.m.timeouts'),
-      unsupported(14, 'models.m.compat'),
     ]);
   });
 

@@ -21,6 +21,8 @@ function model(filters: Partial<ModelFilters> = {}, useModelName = ''): ModelCon
     metadata: {},
     concurrencyLimit: 10,
     sendLoadingState: false,
+    timeouts: { connect: 30, keepalive: 30, responseHeader: 0, tlsHandshake: 10, expectContinue: 1, idleConn: 90 },
+    compat: { ignoreWebsockets: false },
     filters: { stripParams: [], setParams: {}, setParamsByID: {}, ...filters },
     capabilities: null,
     sleepMode: 'disable',

@@ -45,6 +45,8 @@ describe('the registered routes', () => {
       'GET /logs/stream',
       'GET /logs/stream/*',
       'ANY /upstream/*',
+      'ANY /comfyui',
+      'ANY /comfyui/*',
     ]);
   });
 
