@@ -227,8 +227,11 @@ describe('os actor', () => {
     const leader = script(
       'term-leader',
       `const c = require("node:child_process").spawn(process.execPath, [${JSON.stringify(child)}], { stdio: "inherit" });
-       process.on("SIGTERM", () => console.log("leader got SIGTERM"));
-       c.on("exit", () => process.exit(0));`,
+       // Both get the signal at once: exit only once both the own SIGTERM and the child's exit
+       // have been seen, or a loaded machine may run the child's exit first and lose the line.
+       let termed = false, childGone = false;
+       process.on("SIGTERM", () => { console.log("leader got SIGTERM"); termed = true; if (childGone) process.exit(0); });
+       c.on("exit", () => { childGone = true; if (termed) process.exit(0); });`,
     );
     const os = startOs({ model: 'm', cmd: `${q(NODE)} ${q(leader)}`, env: {} });
     await os.spawned();
