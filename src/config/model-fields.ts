@@ -17,6 +17,7 @@ import { decodeFields, modelField, type Drafts, type ModelFieldContext, type Val
 import { decodeFilters, filtersSchema } from './model-filters.ts';
 import { decodeSleepEndpoints, resolveSleepEndpoints, resolveSleepMode, SLEEP_MODE_SCHEMA, sleepEndpointsSchema } from './model-sleep.ts';
 import { anyMapping, block, boolean, integer, text, textList } from './schema-shapes.ts';
+import { invalidProxyUrl } from './proxy-url.ts';
 import { decodeTimeouts, DEFAULT_MODEL_TIMEOUTS, timeoutsSchema } from './timeouts.ts';
 
 /** llama-swap's default admission limit per model, and its floor for ComfyUI (reference 3.9). */
@@ -207,23 +208,9 @@ function resolveConcurrencyLimit(limit: number, { id }: ModelFieldContext): numb
   return id === COMFYUI_MODEL_ID ? Math.max(effective, COMFYUI_MIN_CONCURRENCY) : effective;
 }
 
-/**
- * llama-swap accepts anything Go's lenient `url.Parse` takes and fails at the first request;
- * the proxy can only ever be an absolute http(s) URL, so we say so at load.
- */
+/** An absolute http(s) URL (proxy-url.ts says why llama-swap's leniency is not kept). */
 function checkProxy(proxy: string, { id, field }: ModelFieldContext): void {
-  const problem = invalidProxy(proxy);
+  const problem = invalidProxyUrl(proxy);
   if (problem) field.fail(`model ${id}: invalid proxy URL ${JSON.stringify(proxy)}: ${problem}`);
 }
 
-function invalidProxy(proxy: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(proxy);
-  } catch {
-    return 'not an absolute URL';
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the scheme must be http or https';
-  if (url.hostname === '') return 'no host';
-  return null;
-}

@@ -16,6 +16,7 @@
 import { ConfigError } from './config-error.ts';
 import type { Field } from './field.ts';
 import { decodeFilters, filtersSchema } from './model-filters.ts';
+import { invalidProxyUrl } from './proxy-url.ts';
 import { block, mapOf, text, textList } from './schema-shapes.ts';
 import { decodeTimeouts, DEFAULT_PEER_TIMEOUTS, timeoutsSchema } from './timeouts.ts';
 import type { PeerConfig } from './types.ts';
@@ -63,7 +64,7 @@ function decodePeer(id: string, field: Field): PeerConfig {
   const proxyField = field.get('proxy');
   const proxy = proxyField.string();
   if (proxy === '') (proxyField.isSet ? proxyField : field).fail(`${prefix}: proxy is required`);
-  const problem = invalidPeerProxy(proxy);
+  const problem = invalidProxyUrl(proxy);
   if (problem) proxyField.fail(`${prefix}: invalid peer proxy URL (${proxy}): ${problem}`);
   const apiKey = field.get('apiKey').string();
   const modelsField = field.get('models');
@@ -71,23 +72,6 @@ function decodePeer(id: string, field: Field): PeerConfig {
   const models = [...new Set(modelsField.stringList())];
   if (models.length === 0) (modelsField.isSet ? modelsField : field).fail(`${prefix}: peer models can not be empty`);
   return { id, proxy, apiKey, models, filters: decodeFilters(field.get('filters')), timeouts: decodeTimeouts(field.get('timeouts'), DEFAULT_PEER_TIMEOUTS, `${prefix}.timeouts`) };
-}
-
-/**
- * Why a proxy URL cannot be forwarded to, or null. llama-swap takes anything Go's lenient
- * `url.Parse` takes (`localhost:8080` parses, with `localhost` as its scheme) and fails at
- * the first request; a peer can only ever be an absolute http(s) URL, so that is said at load.
- */
-function invalidPeerProxy(proxy: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(proxy);
-  } catch {
-    return 'not an absolute URL';
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the scheme must be http or https';
-  if (url.hostname === '') return 'no host';
-  return null;
 }
 
 /**

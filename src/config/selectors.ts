@@ -34,16 +34,10 @@ export const SELECTORS_SCHEMA = mapOf(
 );
 
 /** One selector as written, with its fields for `file:line`. */
-export interface SelectorDraft {
-  id: string;
+export interface SelectorDraft extends Omit<SelectorConfig, 'strategy'> {
   field: Field;
+  /** As written; checked against the strategies by validateSelectors. */
   strategy: string;
-  targets: string[];
-  spillover: number;
-  name: string;
-  description: string;
-  unlisted: boolean;
-  metadata: Record<string, unknown>;
 }
 
 /** Reads `selectors` (types and defaults only; the rules are {@link validateSelectors}'). */

@@ -5,21 +5,11 @@
  */
 import { resolveTarget } from '../config/resolve-model.ts';
 import type { Config, ModelCapabilities, ModelConfig } from '../config/types.ts';
+import type { ModelRecord } from './model-record.ts';
 import { selectorRecords } from './selector-listing.ts';
 import type { ProfileSnapshot } from './active-profile.ts';
 
-export interface ModelRecord {
-  id: string;
-  object: 'model';
-  created: number;
-  owned_by: 'swapstate';
-  name?: string;
-  description?: string;
-  meta?: { llamaswap: Record<string, unknown> };
-  /** `failed` and `error` (llama.cpp router's spelling) while the model backs off after failed starts. */
-  status: { value: 'loaded' | 'unloaded' | 'sleeping'; failed?: true; error?: string; retry_after_s?: number };
-  [capability: string]: unknown;
-}
+export type { ModelRecord };
 
 /** Capability fields of a record; user metadata keys they replace are dropped. */
 function capabilityFields(caps: ModelCapabilities): Record<string, unknown> {

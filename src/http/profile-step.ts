@@ -11,7 +11,7 @@
 import type { ProfileSnapshot } from './active-profile.ts';
 import { httpErrors } from './error-catalogue.ts';
 import type { HttpError } from './http-error.ts';
-import { rewriteModel } from './model-rewrite.ts';
+import { rewriteModel, rewriteQueryModel } from './model-rewrite.ts';
 import { decodePathComponent } from './request-target.ts';
 
 /** A model request between pipeline steps: what it names and what will be forwarded. */
@@ -52,35 +52,6 @@ export function applyProfile(profile: ProfileSnapshot | null, req: RequestShape,
   // reader looks it finds the target.
   const body = method === 'GET' || method === 'HEAD' ? request.body : rewriteModel(request.body, contentType, target);
   return { ok: true, request: { model: target, body, query: rewriteQueryModel(request.query, target) } };
-}
-
-/**
- * `query` (with its `?`) with the value of every `model` parameter replaced by `model`;
- * every other byte as the client sent it. Without a `model` parameter: unchanged.
- */
-export function rewriteQueryModel(query: string, model: string): string {
-  if (query.length <= 1) return query;
-  const encoded = `model=${encodeURIComponent(model)}`;
-  let found = false;
-  const pairs = query
-    .slice(1)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      const key = eq < 0 ? pair : pair.slice(0, eq);
-      if (decodeFormKey(key) !== 'model') return pair;
-      found = true;
-      return encoded;
-    });
-  return found ? `?${pairs.join('&')}` : query;
-}
-
-function decodeFormKey(s: string): string {
-  try {
-    return decodeURIComponent(s.replace(/\+/g, ' '));
-  } catch {
-    return s;
-  }
 }
 
 const UPSTREAM_PREFIX = '/upstream/';

@@ -9,23 +9,11 @@
  */
 import { resolveModel } from '../config/resolve-model.ts';
 import type { Config } from '../config/types.ts';
-
-/** A listing record (models-listing.ts's ModelRecord, which imports this module). */
-// A type, not an interface: it must fit ModelRecord's index signature.
-export type SelectorRecord = {
-  id: string;
-  object: 'model';
-  created: number;
-  owned_by: 'swapstate';
-  name?: string;
-  description?: string;
-  meta: { llamaswap: Record<string, unknown> };
-  status: { value: 'loaded' | 'unloaded' };
-};
+import type { ModelRecord } from './model-record.ts';
 
 /** `stateOf(model)`: a local model's process state (`ready`, `starting`, ...), undefined when unknown. */
-export function selectorRecords(cfg: Config, stateOf: (model: string) => string | undefined, created: number): SelectorRecord[] {
-  const out: SelectorRecord[] = [];
+export function selectorRecords(cfg: Config, stateOf: (model: string) => string | undefined, created: number): ModelRecord[] {
+  const out: ModelRecord[] = [];
   for (const [id, s] of Object.entries(cfg.selectors)) {
     if (s.unlisted) continue;
     const considered = s.strategy === 'pin' ? s.targets.slice(0, 1) : s.targets;
@@ -36,7 +24,7 @@ export function selectorRecords(cfg: Config, stateOf: (model: string) => string 
     });
     // Internal keys win over same-named user keys.
     const internal = { type: 'selector', strategy: s.strategy, targets: s.targets, ...(s.strategy === 'spillover' ? { spillover: s.spillover } : {}) };
-    const rec: SelectorRecord = {
+    const rec: ModelRecord = {
       id,
       object: 'model',
       created,

@@ -9,7 +9,8 @@ import type { ProfileConfig } from '../../src/config/types.ts';
 import { ActiveProfile, type ProfileSnapshot } from '../../src/http/active-profile.ts';
 import { extractModel } from '../../src/http/model-extract.ts';
 import { parseProfileRequest } from '../../src/http/profile-routes.ts';
-import { applyProfile, pinUpstreamPath, rewriteQueryModel, type ModelRequest } from '../../src/http/profile-step.ts';
+import { rewriteQueryModel } from '../../src/http/model-rewrite.ts';
+import { applyProfile, pinUpstreamPath, type ModelRequest } from '../../src/http/profile-step.ts';
 import { multipart, AUDIO } from './multipart-body.ts';
 
 const profile = (name: string, pins: Record<string, string>): ProfileConfig => ({ name, description: '', pins });
