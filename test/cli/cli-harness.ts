@@ -209,9 +209,15 @@ export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** Two consecutive free ports `p, p+1` (for a `startPort` that hands out `${PORT}`s), in this worker's slice. */
+/**
+ * The first of STARTPORT_BLOCK consecutive free ports, for a config's `startPort`, in this
+ * worker's slice. Every model that takes a `${PORT}` uses the next one: a block smaller than
+ * the config's models let a CI run hand a model's port to another test's swapstate (the matrix
+ * test's four models once got a block of two), so startCli refuses configs that outgrow it.
+ */
+export const STARTPORT_BLOCK = 8;
 export async function freePortPair(): Promise<number> {
-  return freePortBlock(2);
+  return freePortBlock(STARTPORT_BLOCK);
 }
 
 /** A private temporary directory, removed by `removeTempDirs()`. */
@@ -279,6 +285,9 @@ export async function runningIds(url: string): Promise<string[]> {
 
 /** A swapstate CLI run with `yaml` as its config (logs on stdout as the yaml says), listening and healthy. */
 export async function startCli(tag: string, yaml: string): Promise<{ run: CliRun; url: string; file: string }> {
+  // One port per model whose cmd takes `${PORT}` (its proxy line names the same port).
+  const ports = yaml.split('\n').filter((l) => /^\s*cmd:.*\$\{PORT\}/.test(l)).length;
+  if (ports > STARTPORT_BLOCK) throw new Error(`a test config with ${ports} models on \${PORT} outgrows freePortPair's block of ${STARTPORT_BLOCK}`);
   const file = writeConfig(tempDir(), 'config.yaml', yaml);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
