@@ -3,9 +3,19 @@
  * alive. Every real process the suite starts carries SWAPSTATE_TEST_RUN in its environment
  * (see test/helpers/processes.ts), which lets us find leftovers without guessing by name.
  */
-import { leftoverProcesses, RUN_MARKER_ENV } from './leftovers.ts';
+import { leftoverProcesses, RUN_MARKER_ENV, staleRunProcesses } from './leftovers.ts';
 
 export default function setup(): () => void {
+  // What an earlier, killed run left behind would hold this run's ports and CPU.
+  const stale = staleRunProcesses();
+  for (const p of stale) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  if (stale.length > 0) console.warn(`killed ${stale.length} process(es) an earlier, killed test run left: ${stale.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
   const marker = `run-${process.pid}-${Date.now()}`;
   process.env[RUN_MARKER_ENV] = marker;
   return () => {

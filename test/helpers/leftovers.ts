@@ -28,3 +28,40 @@ export function leftoverProcesses(marker: string): Array<{ pid: number; cmd: str
   }
   return out;
 }
+
+/**
+ * Processes a killed test run left behind: their marker names a run (`run-<pid>-<ms>`) whose
+ * runner is gone. A SIGKILLed vitest cannot tear down, and its demo upstreams and swapstate
+ * CLIs, reparented to init, went on holding ports and CPU; one such set made a later CI run
+ * fail. A run whose runner is alive (another checkout's suite on this machine) is left alone.
+ */
+export function staleRunProcesses(): Array<{ pid: number; cmd: string }> {
+  const out: Array<{ pid: number; cmd: string }> = [];
+  const prefix = `${RUN_MARKER_ENV}=run-`;
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const entry = readFileSync(`/proc/${pid}/environ`, 'latin1')
+        .split('\0')
+        .find((e) => e.startsWith(prefix));
+      if (!entry) continue;
+      const runner = Number(entry.slice(prefix.length).split('-')[0]);
+      if (!Number.isInteger(runner) || runner <= 0 || alive(runner)) continue;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+      out.push({ pid, cmd });
+    } catch {
+      /* gone meanwhile, or not ours to read */
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
