@@ -9,16 +9,16 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Config } from '../config/types.ts';
-import type { LifecycleEvent, ModelLifecycle } from '../runtime/model-lifecycle.ts';
-import type { ProcessView } from '../runtime/process-view.ts';
+import type { LifecycleEvent, LifecycleEvents } from './lifecycle-events.ts';
 import { LATENCY_BUCKETS } from './request-metrics.ts';
 
 /** What the gauges read of the runtime serving now. */
 export interface LifecycleSource {
   config: Pick<Config, 'models'>;
   runtime: {
-    readonly lifecycle: ModelLifecycle;
-    process(model: string): Pick<ProcessView, 'backoff'> | null;
+    readonly lifecycle: LifecycleEvents;
+    /** The model's process now: its crash-loop backoff, when it is backing off. */
+    process(model: string): { backoff: { retryAfterMs: number } | null } | null;
     /** The scheduler's core state: admitted and granted requests per model. */
     readonly actor: { getSnapshot(): { context: { fifo: { reserved: Record<string, number>; inFlight: Record<string, number> } } } };
   };
@@ -31,7 +31,7 @@ export class LifecycleMetrics {
   private readonly starts: Counter<'model' | 'outcome'>;
   private readonly loadSeconds: Histogram<'model'>;
   private readonly stops: Counter<'model' | 'reason'>;
-  private readonly watched = new WeakSet<ModelLifecycle>();
+  private readonly watched = new WeakSet<LifecycleEvents>();
 
   constructor(registry: Registry, current: () => LifecycleSource | null) {
     const registers = [registry];
@@ -99,7 +99,7 @@ export class LifecycleMetrics {
   }
 
   /** Counts `lifecycle`'s events from now on (once per lifecycle, however often it is handed over). */
-  watch(lifecycle: ModelLifecycle): void {
+  watch(lifecycle: LifecycleEvents): void {
     if (this.watched.has(lifecycle)) return;
     this.watched.add(lifecycle);
     lifecycle.subscribe((e) => this.count(e));

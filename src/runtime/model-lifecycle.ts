@@ -16,20 +16,11 @@
  * exactly one stop. A wake from sleep (sleep mode) is no start, and a model put to sleep has
  * not stopped: its stop is counted when its process finally exits.
  */
+import type { LifecycleEvent, LifecycleEvents, LifecycleListener, StartOutcome, StopReason } from '../observability/lifecycle-events.ts';
 import type { ProcessSnapshot } from './process-changes.ts';
 import { describeProcess } from './process-view.ts';
 
-/** Why a loaded model stopped. */
-export type StopReason = 'swap' | 'unload' | 'ttl' | 'crash' | 'shutdown' | 'reload' | 'unknown';
-export type StartOutcome = 'ok' | 'failed' | 'aborted';
-
-export type LifecycleEvent =
-  | { type: 'start'; model: string }
-  /** A start settled; `seconds` from its launch. */
-  | { type: 'started'; model: string; outcome: StartOutcome; seconds: number }
-  | { type: 'stop'; model: string; reason: StopReason };
-
-export type LifecycleListener = (event: LifecycleEvent) => void;
+export type { LifecycleEvent, StartOutcome, StopReason } from '../observability/lifecycle-events.ts';
 
 interface Tracked {
   /** Context `starts` last seen: a higher one is a new start. */
@@ -46,7 +37,7 @@ interface Tracked {
 /** States whose OS process is gone (or never was). */
 const GONE = new Set(['stopped', 'backoff', 'shutdown']);
 
-export class ModelLifecycle {
+export class ModelLifecycle implements LifecycleEvents {
   private readonly models = new Map<string, Tracked>();
   private readonly listeners = new Set<LifecycleListener>();
   /** Set by a shutdown: every stop from now on has this reason. */
