@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chat, demoModel, startServer, type RunningServer } from '../helpers/server-harness.ts';
 import { parseExposition, sum, value } from '../helpers/prom-text.ts';
-import { until } from './helpers.ts';
+import { freeStartPort, until } from './helpers.ts';
 
 let srv: RunningServer | null = null;
 let dir = '';
@@ -142,5 +142,27 @@ ${demoModel('a')}${demoModel('b')}${demoModel('t', 'ttl: 1')}${demoModel('u')}${
     const text = await (await fetch(`${srv.url}/metrics`)).text();
     expect(text).not.toContain('llamaswap_');
     expect(text).toContain('# TYPE swapstate_model_starts_total counter');
+  });
+
+  it('a reload keeps every counter; the models it stops count as reload', async () => {
+    const path = join(dir, 'config.yaml');
+    const config = (ttl: number) => `startPort: ${port}\nmodels:\n${demoModel('a', `ttl: ${ttl}`)}`;
+    const port = await freeStartPort();
+    writeFileSync(path, config(0));
+    srv = await startServer(config(0), { configPath: path });
+    const ok = async () => {
+      const res = await chat(srv!.url, 'a');
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    };
+    await ok();
+    // The model's config changes: whatever a reload keeps, it cannot keep this model running.
+    writeFileSync(path, config(300));
+    expect(await srv.server.reload()).toBe(true);
+    await ok();
+    const m = parseExposition((await srv.server.metrics.exposition()).body);
+    expect(value(m, 'swapstate_model_stops_total', { model: 'a', reason: 'reload' })).toBe(1);
+    expect(value(m, 'swapstate_model_starts_total', { model: 'a', outcome: 'ok' })).toBe(2);
+    expect(value(m, 'swapstate_requests_total', { model: 'a', status: '200' })).toBe(2);
   });
 });
