@@ -24,6 +24,7 @@ import { agentPoolOptions } from './http/transport-timeouts.ts';
 import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
 import { LoopMonitor } from './observability/loop-monitor.ts';
+import { SwapstateMetrics } from './observability/metrics.ts';
 import { startScheduler } from './runtime/scheduler-runtime.ts';
 import { schedulerInputFor } from './runtime/scheduler-input.ts';
 
@@ -59,6 +60,11 @@ export class SwapstateServer {
   private readonly stateListeners = new Set<(state: ServerState) => void>();
   /** States a reload replaced that are still stopping their models (a shutdown cuts them short). */
   private readonly retiring = new Set<ServerState>();
+  /**
+   * `/metrics`: one registry for the server's whole life. It follows each state that serves
+   * (a state listener, like `/api/events`), and reads the current one at scrape time.
+   */
+  readonly metrics = new SwapstateMetrics(() => this.current);
 
   constructor(
     config: Config,
@@ -71,6 +77,8 @@ export class SwapstateServer {
   ) {
     this.sources = typeof configSources === 'string' ? { config: configSources, configDir: null } : configSources;
     this.current = this.buildState(config);
+    this.metrics.follow(this.current);
+    this.stateListeners.add((state) => this.metrics.follow(state));
   }
 
   get config(): Config {
@@ -126,6 +134,7 @@ export class SwapstateServer {
       listenHost: opts.host,
       liveness: () => this.liveness(),
       inflight: this.inflight,
+      metrics: this.metrics,
       peers: this.peers,
       streams: this.streams,
       bodies: this.bodies,
@@ -203,7 +212,7 @@ export class SwapstateServer {
       }
       this.retiring.add(old);
       try {
-        await old.runtime.shutdown(RELOAD_STOP_GRACE_MS);
+        await old.runtime.shutdown(RELOAD_STOP_GRACE_MS, 'reload');
       } finally {
         this.retiring.delete(old);
       }
@@ -251,6 +260,7 @@ export class SwapstateServer {
     this.proxy.close();
     this.peers.close();
     this.loop.stop();
+    this.metrics.close();
     server?.closeAllConnections();
   }
 }

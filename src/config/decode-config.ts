@@ -10,6 +10,7 @@ import { compileIgnorePath, DEFAULT_IGNORE_PATHS, runsInLinearTime } from './ign
 import { decodeMatrix, type MatrixDraft } from './matrix.ts';
 import { decodeModel, type ModelDraft } from './model-fields.ts';
 import { decodePeers, type PeerDraft } from './peers.ts';
+import { decodePerformance, type PerformanceConfig } from './performance.ts';
 import { DEFAULT_START_PORT } from './ports.ts';
 import { TOP_LEVEL_KEYS, TOP_LEVEL_UNSUPPORTED } from './top-level-keys.ts';
 import { decodeTrustProxy, type TrustProxy } from './trust-proxy.ts';
@@ -62,6 +63,7 @@ export interface ConfigDraft {
   ignorePaths: string[];
   /** `peers`, in file order (reference 2.6). */
   peers: PeerDraft[];
+  performance: PerformanceConfig;
 }
 
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -148,6 +150,7 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
     preload: hooks.get('preload').stringList(),
     ignorePaths: decodeIgnorePaths(upstream.get('ignorePaths')),
     peers: decodePeers(get('peers')),
+    performance: decodePerformance(get('performance')),
   };
 }
 

@@ -115,6 +115,7 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
     priority,
     preload,
     ignorePaths: draft.ignorePaths,
+    performance: draft.performance,
     aliases: Object.fromEntries(aliases),
     warnings: inLineOrder(warnings, files),
   };

@@ -44,11 +44,11 @@ export const TOP_LEVEL_KEYS: readonly string[] = [
   'peers',
   'selectors',
   'profiles',
+  'performance',
 ];
 
 /** llama-swap keys swapstate does not implement yet: accepted with a warning. */
 export const TOP_LEVEL_UNSUPPORTED: readonly string[] = [
-  'performance',
   'store',
   'captureBuffer',
   'metricsMaxInMemory',

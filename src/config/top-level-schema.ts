@@ -27,6 +27,7 @@ import { DEFAULT_IGNORE_PATHS } from './ignore-paths.ts';
 import { MAX_TIMER_MS, MAX_TIMER_SECONDS } from './limits.ts';
 import { MATRIX_SCHEMA } from './matrix.ts';
 import { PEERS_SCHEMA } from './peers.ts';
+import { PERFORMANCE_SCHEMA } from './performance.ts';
 import { DEFAULT_START_PORT } from './ports.ts';
 import { PROFILES_SCHEMA } from './profiles.ts';
 import { block, boolean, integer, mapOf, MACRO_TEXT, oneOf, text, textList, type JsonSchema } from './schema-shapes.ts';
@@ -133,4 +134,5 @@ export const TOP_LEVEL_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   peers: PEERS_SCHEMA,
   selectors: SELECTORS_SCHEMA,
   profiles: PROFILES_SCHEMA,
+  performance: PERFORMANCE_SCHEMA,
 };

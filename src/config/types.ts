@@ -7,6 +7,7 @@ import type { UpstreamTimeouts } from './timeouts.ts';
 import type { MatrixSet } from '../core/matrix-dsl.ts';
 import type { ModelConfig } from './model-fields.ts';
 import type { ModelFilters } from './model-filters.ts';
+import type { PerformanceConfig } from './performance.ts';
 
 // A model's types come from its field table (model-fields.ts); here for the other layers.
 export { ConfigError } from './config-error.ts';
@@ -159,6 +160,8 @@ export interface Config {
   preload: string[];
   /** `upstream.ignorePaths` regular expression sources. */
   ignorePaths: string[];
+  /** `performance` (reference 2.2): the system sampling behind `/metrics`. */
+  performance: PerformanceConfig;
   /** alias -> model id, including the automatic aliases of `setParamsByID`. */
   aliases: Record<string, string>;
   /** Things the loader accepted but wants the user to know (unknown keys, ...). */

@@ -16,6 +16,7 @@ import { eventsRoutes } from './events-routes.ts';
 import { inflightRoutes } from './inflight-routes.ts';
 import { logsRoutes } from './logs-routes.ts';
 import { managementRoutes } from './management-routes.ts';
+import { metricsRoutes } from './metrics-routes.ts';
 import { profileRoutes } from './profile-routes.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { mountRoutes, RouteList, type Route } from './route-list.ts';
@@ -50,6 +51,7 @@ export function appRoutes(deps: AppDeps): Route[] {
   const lists = [
     publicRoutes(deps),
     managementRoutes(deps),
+    metricsRoutes(deps),
     profileRoutes(deps),
     eventsRoutes(deps),
     inflightRoutes(deps),

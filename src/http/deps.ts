@@ -6,6 +6,7 @@
 import type { Config } from '../config/types.ts';
 import type { InflightTracker } from '../observability/inflight.ts';
 import type { Logs } from '../observability/logger.ts';
+import type { SwapstateMetrics } from '../observability/metrics.ts';
 import type { SchedulerRuntime } from '../runtime/scheduler-runtime.ts';
 import type { ActiveProfile } from './active-profile.ts';
 import type { BodyBudget } from './body-budget.ts';
@@ -35,6 +36,8 @@ export interface AppDeps {
   streams: OpenStreams;
   /** Model-dispatched requests in flight (reference 7.2); one per server, across reloads. */
   inflight: InflightTracker;
+  /** `/metrics`: lifecycle, request and system metrics; one per server, across reloads. */
+  metrics: SwapstateMetrics;
   /** Requests forwarded to peers: their connection pools and those in flight; one per server, across reloads. */
   peers: PeerForwards;
   /**

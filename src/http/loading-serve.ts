@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SchedError } from '../core/effects.ts';
 import type { InflightHandle } from '../observability/inflight.ts';
+import type { RequestObservation } from '../observability/request-metrics.ts';
 import type { WaitingRequest } from '../core/waiting-reasons.ts';
 import type { Ticket } from '../runtime/tickets.ts';
 import type { AppDeps, ServerState } from './deps.ts';
@@ -58,6 +59,8 @@ export interface LoadingServeContext {
   /** The error a scheduler refusal answers with (the same as without a loading stream). */
   refusal(e: SchedError): HttpError;
   tracked: InflightHandle | null;
+  /** Its `/metrics` observation: told when the request is granted. */
+  observed?: RequestObservation | undefined;
   /** Tests only: the stream's clock and random source. */
   clock?: LoadingClock;
   random?: () => number;
@@ -125,6 +128,7 @@ export async function serveWithLoadingStream(
     if (res.destroyed) return;
     if (!grant.ok) return endWithError(res, errorEnvelope(ctx.refusal(grant.error)));
     ctx.tracked?.serving();
+    ctx.observed?.granted();
     const outcome = await forwardInto(req, res, {
       base: grant.upstream.base,
       path: r.forwardPath,

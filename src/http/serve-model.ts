@@ -17,6 +17,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InflightHandle } from '../observability/inflight.ts';
+import { CLIENT_CLOSED } from '../observability/request-metrics.ts';
+import { responseBytes } from '../observability/response-bytes.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { clientAddress } from './client-address.ts';
 import type { SchedError } from '../core/effects.ts';
@@ -69,6 +71,9 @@ export async function serveThroughScheduler(
   // here: the body has been read, the scheduler is asked now).
   const refusal = (e: SchedError): HttpError => fromSchedError(e, { model: opts.model, waitedMs: performance.now() - askedAt });
   const ticket = state.runtime.request(opts.model);
+  // /metrics: counted when the handler ends, by status; its first body byte is the access log's counter's.
+  const observed = deps.metrics.beginRequest(opts.model, opts.trackAs ?? '/upstream', askedAt);
+  const bytes = responseBytes(res);
   const onClose = () => {
     if (!res.writableFinished) ticket.cancel();
   };
@@ -89,7 +94,7 @@ export async function serveThroughScheduler(
     }
     // sendLoadingState: a streamed chat request to a model that is not ready gets loading
     // frames at once, then the answer, in one 200 response (loading-serve.ts).
-    if (!upgrade && wantsLoadingStream(state, opts)) return await serveWithLoadingStream(req, res, deps, state, opts, { ticket, refusal, tracked });
+    if (!upgrade && wantsLoadingStream(state, opts)) return await serveWithLoadingStream(req, res, deps, state, opts, { ticket, refusal, tracked, observed });
     const grant = await ticket.grant;
     if (!grant.ok) {
       if (!res.destroyed) sendError(req, res, refusal(grant.error));
@@ -97,6 +102,7 @@ export async function serveThroughScheduler(
     }
     if (res.destroyed) return; // left between the grant and now; done() below frees the slot
     tracked?.serving();
+    observed.granted();
     // The grant says where: the server of the start it was granted on, and that start's agent.
     if (upgrade) {
       await proxyWebsocket(req, res, deps, opts, upgrade, grant.upstream, timeouts);
@@ -121,6 +127,7 @@ export async function serveThroughScheduler(
     res.off('close', onClose);
     ticket.done();
     tracked?.end();
+    observed.end(res.headersSent ? res.statusCode : CLIENT_CLOSED, bytes.firstByteAt);
   }
 }
 

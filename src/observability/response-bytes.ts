@@ -5,11 +5,14 @@
  * One counter per response, installed on first use: `write` and `end` get own-property
  * wrappers that add the chunk's length and call the original. That is the only per-chunk
  * work, an addition; reading `socket.bytesWritten` instead walks the socket's write queue.
+ * The counter also notes when the first body byte was written (time to first byte, /metrics).
  */
 import type { ServerResponse } from 'node:http';
 
 export interface ByteCounter {
   bytes: number;
+  /** performance.now() when the first body byte was written; 0 until then. */
+  firstByteAt: number;
 }
 
 const counters = new WeakMap<ServerResponse, ByteCounter>();
@@ -18,18 +21,20 @@ const counters = new WeakMap<ServerResponse, ByteCounter>();
 export function responseBytes(res: ServerResponse): ByteCounter {
   let counter = counters.get(res);
   if (counter) return counter;
-  const c: ByteCounter = { bytes: 0 };
+  const c: ByteCounter = { bytes: 0, firstByteAt: 0 };
   counter = c;
   counters.set(res, c);
   const write = res.write;
   const end = res.end;
   res.write = function (this: ServerResponse, chunk: unknown) {
     c.bytes += byteLength(chunk);
+    if (c.firstByteAt === 0 && c.bytes > 0) c.firstByteAt = performance.now();
     // eslint-disable-next-line prefer-rest-params
     return write.apply(this, arguments as unknown as Parameters<ServerResponse['write']>);
   } as ServerResponse['write'];
   res.end = function (this: ServerResponse, chunk?: unknown) {
     if (typeof chunk !== 'function') c.bytes += byteLength(chunk);
+    if (c.firstByteAt === 0 && c.bytes > 0) c.firstByteAt = performance.now();
     // eslint-disable-next-line prefer-rest-params
     return end.apply(this, arguments as unknown as Parameters<ServerResponse['end']>);
   } as ServerResponse['end'];

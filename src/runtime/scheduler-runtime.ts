@@ -25,6 +25,7 @@ import { createHealthCheckActor } from './health-check.ts';
 import { createOsProcessActor } from './os-process.ts';
 import { ProcessChanges, type ProcessSnapshot } from './process-changes.ts';
 import { installExitReaper, processGroups as defaultGroups, type ProcessGroups } from './process-groups.ts';
+import { ModelLifecycle } from './model-lifecycle.ts';
 import { describeProcess, type ProcessView } from './process-view.ts';
 import { sleepCallsActor } from './sleep-calls.ts';
 import { sleepOnDemand, type SleepOutcome } from './sleep-on-demand.ts';
@@ -79,14 +80,19 @@ export interface SchedulerRuntime {
   readonly logs: LogHub;
   /** Every change of every model's process actor, following respawned ones. */
   readonly processChanges: ProcessChanges;
+  /** Model starts (and how each ended) and stops (and why), for `/metrics`. */
+  readonly lifecycle: ModelLifecycle;
   /** Where grants send their requests; every agent is destroyed once the tree has ended. */
   readonly upstreams: Upstreams;
   /** Opens a ticket for one request to `model`. */
   request(model: string): Ticket;
   /** Stops `targets` (every running model when omitted); resolves once they are stopped. */
   unload(targets?: string[]): Promise<UnloadedParams>;
-  /** Fails every waiter, stops every model within `graceMs`, and ends the actor tree. */
-  shutdown(graceMs: number): Promise<void>;
+  /**
+   * Fails every waiter, stops every model within `graceMs`, and ends the actor tree. `why`
+   * is what the models' stops count as (`reload`: a reload replaced this tree).
+   */
+  shutdown(graceMs: number, why?: 'shutdown' | 'reload'): Promise<void>;
   /** A model's process as it is now (for listings), or null for an unknown model. */
   process(model: string): ProcessView | null;
   /** Whether requests to `model` are served right now, without a start (its `serving` tag). */
@@ -148,6 +154,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       },
     });
   let chart: ChartMachine | null = null;
+  const lifecycle = new ModelLifecycle();
 
   const machine = schedulerMachine.provide({
     actors: {
@@ -155,11 +162,16 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       process: (processLogic as ProcessMachine).provide({
         actors: { os: createOsProcessActor({ logs, groups }), health: createHealthCheckActor() },
         actions: {
-          ttlExpired: (_, p) => log.info(`${p.model} Unloading model, TTL of ${p.ttlMs / 1000}s reached`),
-          exitedUnexpectedly: (_, p) =>
+          ttlExpired: (_, p) => {
+            lifecycle.stopping(p.model, 'ttl');
+            log.info(`${p.model} Unloading model, TTL of ${p.ttlMs / 1000}s reached`);
+          },
+          exitedUnexpectedly: (_, p) => {
+            lifecycle.stopping(p.model, 'crash');
             log.warn(
               `${p.model}: upstream process exited unexpectedly (${exitDescription(p)})${p.stderrTail.length > 0 ? `: ${p.stderrTail.join(' | ')}` : ''}`,
-            ),
+            );
+          },
           startFailed: (_, p) => log.warn(`${p.model} failed to start: ${p.error}`),
         },
       }),
@@ -171,6 +183,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
         // shown by /api/state (it is pure: the same answer the scheduler acted on).
         const decision = p.target !== null && opts.input.matrix ? solveMatrix(opts.input.matrix.sets, opts.input.matrix.evictCosts, p.running, p.target) : null;
         view?.swapStarted(p.swapId, decision ? explainMatrixDecision(decision) : null);
+        for (const model of p.evict) lifecycle.stopping(model, p.target === null ? 'unload' : 'swap');
         if (p.target === null) log.info(`unloading [${p.evict.join(', ')}]`);
         else log.info(`swap to ${p.target}: running [${p.running.join(', ')}], evicting [${p.evict.join(', ')}]`);
         if (decision) log.info(matrixLogLine(decision));
@@ -199,12 +212,14 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
   // One watch over the process actors (started with the tree), shared by everyone who follows them.
   const processChanges = (processes = new ProcessChanges(root));
   const stateView = (view = new StateView(root, processChanges));
+  processChanges.subscribe((model, snap) => lifecycle.observe(model, snap));
 
   return {
     actor: root,
     tickets,
     logs,
     processChanges,
+    lifecycle,
     upstreams,
     request: (model) => tickets.open(model),
     unload: (targets) => tickets.unload(targets),
@@ -215,7 +230,8 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     serving: (model) => processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false,
     servedAt: (model) => ((processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false) ? (upstreamOf(model) ?? null) : null),
     sleep: (model) => sleepOnDemand(processChanges, model, root.getSnapshot().context.fifo.inFlight[model] ?? 0),
-    shutdown: async (graceMs) => {
+    shutdown: async (graceMs, why = 'shutdown') => {
+      lifecycle.shuttingDown(why);
       const status = root.getSnapshot().status;
       // A stopped (or failed) tree has stopped its children already, and their cleanup
       // SIGKILLed their process groups; there is nothing to wait for.

@@ -35,6 +35,7 @@ describe('defaults (reference 2.2, 2.12)', () => {
       priority: {},
       preload: [],
       ignorePaths: ['.*\\.(js|json|css|png|gif|jpg|jpeg|ico|txt)$'],
+      performance: { disabled: false, everyMs: 5000 },
       aliases: {},
       warnings: [],
     });

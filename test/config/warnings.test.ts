@@ -39,7 +39,6 @@ describe('unknown and unsupported keys', () => {
         p: {proxy: "http://x", models: [a]}
       profiles: {}
       selectors: {}
-      performance: {disabled: true}
       store: {path: /tmp/x.db}
       captureBuffer: 5
       metricsMaxInMemory: 10
@@ -56,11 +55,10 @@ describe('unknown and unsupported keys', () => {
     `);
     const unsupported = (line: number, path: string): string => `config.yaml:${line}: "${path}" is not supported yet by swapstate; ignored`;
     expect(cfg.warnings).toEqual([
-      unsupported(5, 'performance'),
-      unsupported(6, 'store'),
-      unsupported(7, 'captureBuffer'),
-      unsupported(8, 'metricsMaxInMemory'),
-      unsupported(9, 'ui'),
+      unsupported(5, 'store'),
+      unsupported(6, 'captureBuffer'),
+      unsupported(7, 'metricsMaxInMemory'),
+      unsupported(8, 'ui'),
     ]);
   });
 

@@ -34,6 +34,7 @@ describe('the registered routes', () => {
       'POST /api/models/unload',
       'POST /api/models/unload/*',
       'POST /api/models/sleep/*',
+      'GET /metrics',
       'GET /api/profiles',
       'PUT /api/profiles/active',
       'GET /api/events',
