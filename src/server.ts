@@ -21,6 +21,7 @@ import { OpenStreams } from './http/open-streams.ts';
 import { PeerForwards } from './http/peer-forwards.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
 import { agentPoolOptions } from './http/transport-timeouts.ts';
+import { ActivityLog } from './observability/activity-log.ts';
 import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
 import { LoopMonitor } from './observability/loop-monitor.ts';
@@ -49,6 +50,11 @@ export class SwapstateServer {
   private readonly loop = new LoopMonitor().start();
   /** In-flight requests outlive a reload: one tracker for the server's whole life. */
   private readonly inflight = new InflightTracker();
+  /** Activity rows and captures outlive a reload too; a new config's bounds apply at once. */
+  readonly activity = new ActivityLog(() => ({
+    maxInMemory: this.current.config.metricsMaxInMemory,
+    captureBytes: this.current.config.captureBuffer * 1024 * 1024,
+  }));
   private readonly streams = new OpenStreams();
   /** Upgraded (websocket) connections, which the HTTP server no longer tracks (upgrade.ts). */
   private readonly upgraded = new Set<Duplex>();
@@ -126,6 +132,7 @@ export class SwapstateServer {
       listenHost: opts.host,
       liveness: () => this.liveness(),
       inflight: this.inflight,
+      activity: this.activity,
       peers: this.peers,
       streams: this.streams,
       bodies: this.bodies,

@@ -44,14 +44,14 @@ export const TOP_LEVEL_KEYS: readonly string[] = [
   'peers',
   'selectors',
   'profiles',
+  'metricsMaxInMemory',
+  'captureBuffer',
 ];
 
 /** llama-swap keys swapstate does not implement yet: accepted with a warning. */
 export const TOP_LEVEL_UNSUPPORTED: readonly string[] = [
   'performance',
   'store',
-  'captureBuffer',
-  'metricsMaxInMemory',
   'ui',
 ];
 
