@@ -11,7 +11,7 @@
  *   `prompt_per_second`, `predicted_per_second`, `draft_n` with `draft_n_accepted`, and
  *   `prompt_ms + predicted_ms` as a floor of the duration;
  * - vLLM's `metrics`: `time_to_first_token_ms` gives the prompt speed of the uncached part,
- *   `mean_itl_ms` the generation speed.
+ *   `mean_itl_ms` the generation speed, `speculative_decoding` the drafted and accepted tokens.
  *
  * Pure: no I/O, no clock. The caller says how long the exchange took on the wall.
  * "Unknown" is -1 (the datum was looked for and absent) where llama-swap has it so; an answer
@@ -183,6 +183,13 @@ export function buildMetrics(
       draft = int(draftN);
       draftAccepted = int(accepted);
     }
+  }
+  const spec = get(metrics, 'speculative_decoding');
+  const specDrafted = get(spec, 'num_draft_tokens');
+  const specAccepted = get(spec, 'num_accepted_draft_tokens');
+  if (specDrafted !== undefined && specAccepted !== undefined) {
+    draft = int(specDrafted);
+    draftAccepted = int(specAccepted);
   }
   const ttft = float(get(metrics, 'time_to_first_token_ms'));
   if (ttft > 0) promptPerSecond = (input - Math.max(cached, 0)) / (ttft / 1000);
