@@ -30,6 +30,8 @@ import { decodeBody, failedErrorMessage, parseJsonBody, parseSseBody, ZERO_TOKEN
 /** The most of a non-streamed answer copied to read its usage. */
 export const MAX_BODY_COPY = 4 * 1024 * 1024;
 
+const USAGE_KEYS = ['usage', 'timings', 'metrics'];
+
 /** What a client that left before any answer gets as its row's status (nginx's "client closed request"). */
 export const CLIENT_CLOSED_STATUS = 499;
 
@@ -206,6 +208,9 @@ export class ActivityRecording {
     }
     // Empty, or past the copy's bound: all zeros, and no capture (llama-swap: "empty body").
     if (body === null || body.length === 0) return void this.log.record(row);
+    // A body that names none of the keys has nothing to read: not decoded nor parsed (a large
+    // embedding answer without usage costs a substring search, not a JSON.parse).
+    if (!USAGE_KEYS.some((k) => body.includes(k))) return void this.log.record(row, (id) => this.capture(id, this.mask, body));
     const text = body.toString('utf8');
     const parsed = row.resp_content_type.includes('text/event-stream') ? parseSseBody(text, wallMs) : parseJsonBody(text, this.start.routePath, wallMs);
     row.tokens = parsed.tokens;

@@ -20,7 +20,7 @@ const refusal = (qs: string): string => {
   return q instanceof Error ? q.message : 'accepted';
 };
 
-function row(over: Partial<NewActivity> & { tokens?: Partial<NewActivity['tokens']> } = {}): NewActivity {
+function row(over: Partial<Omit<NewActivity, 'tokens'>> & { tokens?: Partial<NewActivity['tokens']> } = {}): NewActivity {
   return {
     timestamp: '2025-01-01T12:00:00.000Z',
     model: 'a',

@@ -20,6 +20,10 @@ afterEach(async () => {
   srv = null;
 });
 
+/** A JSON answer, loosely typed (the tests read what they check). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = async (res: Response | Promise<Response>): Promise<any> => (await res).json();
+
 const page = async (url: string, qs = ''): Promise<ActivityPage> => (await (await fetch(`${url}/api/metrics/activity${qs}`)).json()) as ActivityPage;
 
 /** The row with `id`, once written. */
@@ -70,7 +74,7 @@ describe('activity rows', () => {
       tokens: { ...DEMO, input_tokens: 1, output_tokens: 5 },
     });
 
-    const stats = await (await fetch(`${srv.url}/api/metrics/stats?model=a`)).json();
+    const stats = await json(fetch(`${srv.url}/api/metrics/stats?model=a`));
     expect(stats).toMatchObject({ total_requests: 2, total_input_tokens: 2, total_output_tokens: 11, total_cache_tokens: 0 });
     expect(stats.gen_histogram).toMatchObject({ bins: [2], min: 40, max: 40, p50: 40 });
   });
@@ -158,7 +162,7 @@ describe('activity rows', () => {
       error: { message: 'limit must be between 1 and 999', type: 'invalid_request_error', param: null, code: 'bad_request' },
     });
     expect(await page(srv.url)).toEqual({ data: [], page: 1, limit: 25, total: 0, total_pages: 0 });
-    expect(await (await fetch(`${srv.url}/api/metrics/stats`)).json()).toEqual({
+    expect(await json(fetch(`${srv.url}/api/metrics/stats`))).toEqual({
       total_requests: 0,
       total_input_tokens: 0,
       total_output_tokens: 0,
@@ -179,7 +183,7 @@ describe('captures', () => {
     expect((await rowOf(srv.url, 1)).has_capture).toBe(false);
     const res = await capture(srv.url, 1);
     expect(res.status).toBe(404);
-    expect((await res.json()).error.message).toBe('capture not found');
+    expect((await json(res)).error.message).toBe('capture not found');
     expect((await capture(srv.url, 'x')).status).toBe(400);
   });
 
@@ -193,7 +197,7 @@ describe('captures', () => {
     });
     const answer = await res.text();
     expect((await rowOf(srv.url, 1)).has_capture).toBe(true);
-    const c = await (await capture(srv.url, 1)).json();
+    const c = await json(capture(srv.url, 1));
     expect(c).toMatchObject({ id: 1, req_path: '/v1/chat/completions' });
     expect(c.req_headers).toMatchObject({ Authorization: '[REDACTED]', 'Content-Type': 'application/json' });
     expect(JSON.parse(b64(c.req_body)!)).toEqual(sent);
@@ -204,7 +208,7 @@ describe('captures', () => {
     const streamed = await chat(srv.url, 'a', { stream: true, chunks: 3 });
     const text = await streamed.text();
     expect((await rowOf(srv.url, 2)).has_capture).toBe(true);
-    expect(b64((await (await capture(srv.url, 2)).json()).resp_body)).toBe(text);
+    expect(b64((await json(capture(srv.url, 2))).resp_body)).toBe(text);
 
     // Over 1 MB with its echo: not kept, and the others stay.
     const big = await chat(srv.url, 'a', { messages: [{ role: 'user', content: 'x'.repeat(700_000) }] });
@@ -217,7 +221,7 @@ describe('captures', () => {
 
     // A failed request keeps its request and the answer's headers, not its body.
     await (await chat(srv.url, 'unknown')).text();
-    const failed = await (await capture(srv.url, 4)).json();
+    const failed = await json(capture(srv.url, 4));
     expect(failed.resp_body).toBeNull();
     expect(failed.resp_headers['Content-Type']).toBe('application/json');
   });
