@@ -21,6 +21,7 @@ import { OpenStreams } from './http/open-streams.ts';
 import { PeerForwards } from './http/peer-forwards.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
 import { agentPoolOptions } from './http/transport-timeouts.ts';
+import { ActivityLog } from './observability/activity-log.ts';
 import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
 import { LoopMonitor } from './observability/loop-monitor.ts';
@@ -50,6 +51,11 @@ export class SwapstateServer {
   private readonly loop = new LoopMonitor().start();
   /** In-flight requests outlive a reload: one tracker for the server's whole life. */
   private readonly inflight = new InflightTracker();
+  /** Activity rows and captures outlive a reload too; a new config's bounds apply at once. */
+  readonly activity = new ActivityLog(() => ({
+    maxInMemory: this.current.config.metricsMaxInMemory,
+    captureBytes: this.current.config.captureBuffer * 1024 * 1024,
+  }));
   private readonly streams = new OpenStreams();
   /** Upgraded (websocket) connections, which the HTTP server no longer tracks (upgrade.ts). */
   private readonly upgraded = new Set<Duplex>();
@@ -79,6 +85,13 @@ export class SwapstateServer {
     this.current = this.buildState(config);
     this.metrics.follow(this.current);
     this.stateListeners.add((state) => this.metrics.follow(state));
+    // Tokens in and out (/metrics) from the activity rows, which parse them from the answers.
+    // Only rows that carry tokens: a row of an unknown model names whatever a client asked
+    // for, and a label per such name would let any client grow the exposition without bound.
+    this.activity.onRecord((row) => {
+      const { input_tokens: input, output_tokens: output } = row.tokens;
+      if (input > 0 || output > 0) this.metrics.observeTokens(row.model, input, output);
+    });
   }
 
   get config(): Config {
@@ -135,6 +148,7 @@ export class SwapstateServer {
       liveness: () => this.liveness(),
       inflight: this.inflight,
       metrics: this.metrics,
+      activity: this.activity,
       peers: this.peers,
       streams: this.streams,
       bodies: this.bodies,

@@ -49,6 +49,10 @@ export interface ConfigDraft {
   sleepRequestTimeout: number;
   wakeRequestTimeout: number;
   apiKeys: string[];
+  /** Activity rows kept (reference 7.3); <= 0 means the default. */
+  metricsMaxInMemory: number;
+  /** Capture cache, MB (reference 7.4); <= 0: no captures. */
+  captureBuffer: number;
   models: ModelDraft[];
   legacyGroups: GroupDraft[];
   /** Top-level `matrix`; null when absent. */
@@ -93,6 +97,10 @@ export const DEFAULT_MAX_BUFFERED_REQUEST_BYTES = 256 * 1024 * 1024;
 /** swapstate: how long a start may run with nobody waiting for it before it is aborted. */
 export const DEFAULT_ABANDONED_LOAD_GRACE_MS = 2_000;
 export const DEFAULT_UNLOAD_TIMEOUT = 10;
+/** llama-swap's activity row bound (also for 0 or less). */
+export const DEFAULT_METRICS_MAX_IN_MEMORY = 1000;
+/** swapstate keeps no captures unless asked (llama-swap: 5 MB): they hold prompts and answers. */
+export const DEFAULT_CAPTURE_BUFFER_MB = 0;
 /** llmsnap: seconds per sleep or wake call of an endpoint without its own `timeout`. */
 export const DEFAULT_SLEEP_REQUEST_TIMEOUT = 10;
 export const DEFAULT_WAKE_REQUEST_TIMEOUT = 10;
@@ -134,6 +142,8 @@ export function decodeConfig(ctx: DecodeContext): ConfigDraft {
     sleepRequestTimeout: get('sleepRequestTimeout').int(DEFAULT_SLEEP_REQUEST_TIMEOUT),
     wakeRequestTimeout: get('wakeRequestTimeout').int(DEFAULT_WAKE_REQUEST_TIMEOUT),
     apiKeys: get('apiKeys').stringList(),
+    metricsMaxInMemory: get('metricsMaxInMemory').int(DEFAULT_METRICS_MAX_IN_MEMORY),
+    captureBuffer: get('captureBuffer').int(DEFAULT_CAPTURE_BUFFER_MB),
     models: get('models')
       .entries()
       .map(([id, field]) => decodeModel(id, field)),

@@ -16,7 +16,7 @@
  * can be located.
  */
 import { checkConfigSize, readConfigText } from './config-text.ts';
-import { decodeConfig } from './decode-config.ts';
+import { decodeConfig, DEFAULT_METRICS_MAX_IN_MEMORY } from './decode-config.ts';
 import { substituteEnv } from './env-substitute.ts';
 import { expandMacros } from './expand-macros.ts';
 import { checkPeerNamespace, validatePeers } from './peers.ts';
@@ -97,6 +97,8 @@ export function loadConfigTree({ root, sources, warnings }: ParsedTree, files: r
     wakeRequestTimeout: globals.wakeRequestTimeout,
     includeAliasesInList: draft.includeAliasesInList,
     sendLoadingState,
+    metricsMaxInMemory: draft.metricsMaxInMemory > 0 ? draft.metricsMaxInMemory : DEFAULT_METRICS_MAX_IN_MEMORY,
+    captureBuffer: Math.max(0, draft.captureBuffer),
     apiKeys,
     maxRequestBodyBytes: globals.maxRequestBodyBytes,
     maxBufferedRequestBytes: globals.maxBufferedRequestBytes,

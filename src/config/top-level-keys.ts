@@ -45,13 +45,13 @@ export const TOP_LEVEL_KEYS: readonly string[] = [
   'selectors',
   'profiles',
   'performance',
+  'metricsMaxInMemory',
+  'captureBuffer',
 ];
 
 /** llama-swap keys swapstate does not implement yet: accepted with a warning. */
 export const TOP_LEVEL_UNSUPPORTED: readonly string[] = [
   'store',
-  'captureBuffer',
-  'metricsMaxInMemory',
   'ui',
 ];
 

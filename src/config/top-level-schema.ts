@@ -13,6 +13,8 @@
 import { ALLOWED_HOSTS_SCHEMA, ALLOWED_ORIGINS_SCHEMA } from './browser-safety.ts';
 import {
   DEFAULT_ABANDONED_LOAD_GRACE_MS,
+  DEFAULT_CAPTURE_BUFFER_MB,
+  DEFAULT_METRICS_MAX_IN_MEMORY,
   DEFAULT_HEALTH_CHECK_INTERVAL_MS,
   DEFAULT_HEALTH_CHECK_TIMEOUT,
   DEFAULT_MAX_BUFFERED_REQUEST_BYTES,
@@ -135,4 +137,11 @@ export const TOP_LEVEL_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   selectors: SELECTORS_SCHEMA,
   profiles: PROFILES_SCHEMA,
   performance: PERFORMANCE_SCHEMA,
+  metricsMaxInMemory: integer('Activity rows kept in memory (GET /api/metrics/activity), the newest; 0 or less: 1000.', {
+    default: DEFAULT_METRICS_MAX_IN_MEMORY,
+  }),
+  captureBuffer: integer(
+    'Megabytes of request/response captures kept in memory (GET /api/captures/<id>); 0 (swapstate\'s default; llama-swap\'s is 5) keeps none.',
+    { default: DEFAULT_CAPTURE_BUFFER_MB },
+  ),
 };

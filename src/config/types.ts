@@ -105,6 +105,10 @@ export interface Config {
   wakeRequestTimeout: number;
   includeAliasesInList: boolean;
   sendLoadingState: boolean;
+  /** Activity rows kept in memory, the newest (default 1000; 0 or less in the file means 1000). */
+  metricsMaxInMemory: number;
+  /** Capture cache in MB (default 0: no captures; llama-swap's default is 5). */
+  captureBuffer: number;
   apiKeys: string[];
   /** swapstate's own key: largest accepted request body (default 64 MiB). */
   maxRequestBodyBytes: number;

@@ -4,7 +4,8 @@
 // Used by the test suite (spawned as a real child process) and by the demo config,
 // so it uses only node built-ins and starts in a few milliseconds.
 // Inference answers carry `x-request-model`: the `model` of the request body as received
-// (URI-encoded).
+// (URI-encoded). Chat and completion answers report `usage` and llama.cpp-style `timings`
+// (unstreamed: in the body; streamed: in the final chunk), at fixed speeds (see timings()).
 //
 // Fault injection (the reliability tests, test/fault-matrix): `--faults FILE`. While FILE
 // exists it holds a JSON object, read at start, every 25 ms, and on every request, health
@@ -197,6 +198,25 @@ function textOf(content) {
   if (!Array.isArray(content)) return '';
   return content.map((p) => (p && typeof p === 'object' && typeof p.text === 'string' ? p.text : '')).join(' ');
 }
+/**
+ * llama.cpp's `timings` for a reply, with made-up but fixed speeds (prompt 800 tokens/s,
+ * generation 40 tokens/s), so activity metrics see real numbers.
+ * @param {number} promptN @param {number} predictedN
+ */
+function timings(promptN, predictedN) {
+  return {
+    cache_n: 0,
+    prompt_n: promptN,
+    prompt_ms: promptN * 1.25,
+    prompt_per_token_ms: 1.25,
+    prompt_per_second: 800,
+    predicted_n: predictedN,
+    predicted_ms: predictedN * 25,
+    predicted_per_token_ms: 25,
+    predicted_per_second: 40,
+  };
+}
+
 /** @param {string} s */
 const countWords = (s) => s.split(/\s+/).filter(Boolean).length;
 
@@ -288,12 +308,19 @@ function infer(res, path, body, echo = null) {
   const prompt = chat ? chatPrompt(body) : { last: textOf(body.prompt), all: textOf(body.prompt) };
   const text = `Hello from ${id}. You said: ${prompt.last}`;
   if (body.stream === true && !echo) {
+    let chunks = 0;
     return stream(res, body, text, (piece, last) => {
+      chunks++;
       const finish_reason = last ? 'stop' : null;
       const choice = chat
         ? { index: 0, delta: { role: 'assistant', content: piece }, finish_reason }
         : { index: 0, text: piece, finish_reason };
-      return { id: rid, object: chat ? 'chat.completion.chunk' : 'text_completion', created, model: id, choices: [choice] };
+      const chunk = { id: rid, object: chat ? 'chat.completion.chunk' : 'text_completion', created, model: id, choices: [choice] };
+      if (!last) return chunk;
+      // As llama-server: the final chunk carries the usage and the timings (one token per chunk).
+      const promptN = countWords(prompt.all);
+      const usage = { prompt_tokens: promptN, completion_tokens: chunks, total_tokens: promptN + chunks };
+      return { ...chunk, usage, timings: timings(promptN, chunks) };
     });
   }
   const usage = { prompt_tokens: countWords(prompt.all), completion_tokens: countWords(text) };
@@ -307,6 +334,7 @@ function infer(res, path, body, echo = null) {
     model: id,
     choices: [choice],
     usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+    timings: timings(usage.prompt_tokens, usage.completion_tokens),
     ...extra,
   });
 }

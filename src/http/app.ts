@@ -12,6 +12,7 @@ import { allowedMethods } from './allowed-methods.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { handlerError, sendError } from './error-response.ts';
+import { activityRoutes } from './activity-routes.ts';
 import { eventsRoutes } from './events-routes.ts';
 import { inflightRoutes } from './inflight-routes.ts';
 import { logsRoutes } from './logs-routes.ts';
@@ -55,6 +56,7 @@ export function appRoutes(deps: AppDeps): Route[] {
     profileRoutes(deps),
     eventsRoutes(deps),
     inflightRoutes(deps),
+    activityRoutes(deps),
     uiRoutes(deps),
     logsRoutes(deps),
     upstreamRoutes(deps),

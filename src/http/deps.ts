@@ -4,6 +4,7 @@
  * started with (its grant carries where to send it, from that state's runtime).
  */
 import type { Config } from '../config/types.ts';
+import type { ActivityLog } from '../observability/activity-log.ts';
 import type { InflightTracker } from '../observability/inflight.ts';
 import type { Logs } from '../observability/logger.ts';
 import type { SwapstateMetrics } from '../observability/metrics.ts';
@@ -38,6 +39,8 @@ export interface AppDeps {
   inflight: InflightTracker;
   /** `/metrics`: lifecycle, request and system metrics; one per server, across reloads. */
   metrics: SwapstateMetrics;
+  /** Metered requests' rows and captures (reference 7.3, 7.4); one per server, across reloads. */
+  activity: ActivityLog;
   /** Requests forwarded to peers: their connection pools and those in flight; one per server, across reloads. */
   peers: PeerForwards;
   /**

@@ -261,6 +261,15 @@ export const httpErrors = {
   /** 404 on `/api/inflight/<id>/cancel` (llama-swap's text). */
   inflightNotFound: () => new HttpError(404, 'inflight request not found'),
 
+  // -- Activity and captures (reference 7.3, 7.4) ------------------------------------------
+
+  /** 400: a query of `GET /api/metrics/activity` llama-swap refuses, in its words (activity-query.ts). */
+  badActivityQuery: (message: string) => new HttpError(400, message),
+  /** 400: `GET /api/captures/<id>` with an id that is no integer. */
+  invalidCaptureId: () => new HttpError(400, 'invalid capture ID'),
+  /** 404: no capture kept under that id (captures off, evicted, or never made). */
+  captureNotFound: () => new HttpError(404, 'capture not found'),
+
   // -- The last resort (error-response.ts handlerError) -----------------------------------
 
   /** A 4xx that a handler or Express's router threw: answered as it says, in the envelope. */

@@ -1,6 +1,6 @@
 /**
  * The sources of `/api/events`, fanned out to its clients: the proxy and upstream logs, the
- * in-flight tracker, the peer forwards, and the current actor tree (model states for `modelStatus`, the
+ * in-flight tracker, the activity log, the peer forwards, and the current actor tree (model states for `modelStatus`, the
  * scheduler for our `state` messages).
  *
  * The hub subscribes to its sources only while at least one client is connected, so an idle
@@ -91,6 +91,8 @@ export class EventHub {
         this.broadcast('logData', JSON.stringify({ source: 'upstream', data: chunk.toString('utf8'), model })),
       ),
       inflight.subscribe((event) => this.broadcast('inflight', JSON.stringify(event))),
+      // A new activity row: its id only, as llama-swap sends it (the UI fetches the rows).
+      this.deps.activity.onRecord((entry) => this.broadcast('activity', JSON.stringify({ id: entry.id }))),
       // A forward to a peer begins or ends: the snapshot's `forwarded` changed.
       this.deps.peers.subscribe(() => this.stateUpdates.poke()),
       this.deps.watchState((state) => this.reloaded(state)),

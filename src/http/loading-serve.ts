@@ -97,14 +97,15 @@ export async function serveWithLoadingStream(
   ctx: LoadingServeContext,
 ): Promise<void> {
   const { ticket } = ctx;
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream',
-    'Cache-Control': 'no-cache',
-    // keep-alive as llama-swap says, unless this connection is to close (Node decides that).
-    Connection: res.shouldKeepAlive ? 'keep-alive' : 'close',
-    // nginx and friends buffer SSE unless told not to (llama-swap #236; proxy.ts does the same).
-    'X-Accel-Buffering': 'no',
-  });
+  // Set one by one, not passed to writeHead: getHeader() then sees them (the activity recorder
+  // reads the content type to know the body is a stream).
+  res.setHeader('Content-Type', 'text/event-stream');
+  res.setHeader('Cache-Control', 'no-cache');
+  // keep-alive as llama-swap says, unless this connection is to close (Node decides that).
+  res.setHeader('Connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
+  // nginx and friends buffer SSE unless told not to (llama-swap #236; proxy.ts does the same).
+  res.setHeader('X-Accel-Buffering', 'no');
+  res.writeHead(200);
   res.flushHeaders();
   const stream = new LoadingStream({
     model: r.model,

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveTarget } from '../config/resolve-model.ts';
+import { recordActivity } from './activity-recorder.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
@@ -62,6 +63,16 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     if (selected.kind === 'chosen') ({ model: requested, body, query } = selected);
     const target = resolveTarget(state.config, requested);
     const forwardAs = route.forwardAs ?? route.path;
+    const metadata = selected.kind === 'chosen' ? { selector: selected.selector } : undefined;
+    // Metered from here, as llama-swap's metrics layer sits after its profile and selector
+    // layers: an unknown model's 404 is a row, a request without a model is not.
+    const activity = recordActivity(deps.activity, req, res, {
+      model: target === null ? requested : target.kind === 'peer' ? target.fqn : target.model,
+      path: route.path,
+      routePath: route.path,
+      metadata,
+    });
+    activity?.setRequestBody(body);
     if (target?.kind === 'peer') {
       const peer = state.config.peers[target.peer]!;
       let forward;
@@ -70,6 +81,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
       } catch (err) {
         return sendError(req, res, httpErrors.unspecific((err as Error).message));
       }
+      activity?.setRequestBody(forward.body);
       return serveThroughPeer(req, res, deps, state, {
         target,
         requested,
@@ -96,13 +108,14 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     } catch (err) {
       return sendError(req, res, httpErrors.unspecific((err as Error).message));
     }
+    activity?.setRequestBody(forwardBody);
     await serveThroughScheduler(req, res, deps, state, {
       model: real,
       body: forwardBody,
       forwardPath: forwardAs + query,
       // The router matched the path exactly: it is the route's.
       trackAs: route.path,
-      metadata: selected.kind === 'chosen' ? { selector: selected.selector } : undefined,
+      metadata,
       stream,
     });
   };

@@ -11,6 +11,7 @@
 import { compileIgnorePath } from '../config/ignore-paths.ts';
 import { resolveTarget, type ModelTarget } from '../config/resolve-model.ts';
 import type { Config } from '../config/types.ts';
+import { recordActivity } from './activity-recorder.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
@@ -125,6 +126,15 @@ export function upstreamRoutes(deps: AppDeps): RouteList {
     // shown by the path the model sees, as llama-swap does.
     const trackAs = (req.method === 'GET' || req.method === 'POST') && findModelRoute(req.method, rest) ? rest : null;
     const model = hit.target;
+    // Metered like the model route it reaches (reference 3.8): its row shows the path asked for.
+    const activity =
+      trackAs === null
+        ? null
+        : recordActivity(deps.activity, req, res, {
+            model: model.kind === 'peer' ? model.fqn : model.model,
+            path: target.path,
+            routePath: rest,
+          });
     if (model.kind === 'peer') {
       // Peers are not subject to ignorePaths: nothing starts on this server.
       const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
@@ -132,6 +142,7 @@ export function upstreamRoutes(deps: AppDeps): RouteList {
       // No filters here; a model the request itself names as asked for goes as the peer's id,
       // as llama-swap's peer router rewrites it.
       const named = (await extractModel(req, body)).model;
+      activity?.setRequestBody(body);
       const forward =
         named === hit.name
           ? peerRequest(req, body, target.query, { requested: hit.name, model: model.model }, null)
@@ -151,6 +162,7 @@ export function upstreamRoutes(deps: AppDeps): RouteList {
     }
     const body = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (body === null) return;
+    activity?.setRequestBody(body);
     await serveThroughScheduler(req, res, deps, state, {
       model: model.model,
       body,

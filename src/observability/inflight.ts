@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { responseBytes, type ByteCounter } from './response-bytes.ts';
 import { Coalescer } from './coalescer.ts';
-import { isSecretHeader, REDACTED } from './redact.ts';
+import { requestHeaders, responseHeaders } from './header-map.ts';
 
 /** One tracked request, as sent to clients. */
 export interface InflightRequest {
@@ -54,44 +54,6 @@ export interface InflightHandle {
 /** llama-swap's per-request update limit. */
 export const UPDATE_INTERVAL_MS = 250;
 
-
-/** Spellings seen so far: every request repeats the same few header names. Bounded. */
-const canonicalCache = new Map<string, string>();
-
-/** Go's canonical header spelling (`content-type` -> `Content-Type`), as llama-swap shows them. */
-function canonical(lower: string): string {
-  let c = canonicalCache.get(lower);
-  if (c === undefined) {
-    c = lower.replace(/(^|-)([a-z])/g, (_m, sep: string, ch: string) => sep + ch.toUpperCase());
-    if (canonicalCache.size < 512) canonicalCache.set(lower, c);
-  }
-  return c;
-}
-
-/** First value of each header, secrets redacted. Go's header map has no Host: neither has this. */
-function requestHeaders(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (name === 'host') continue;
-    const key = canonical(name);
-    if (key in out) continue;
-    out[key] = isSecretHeader(name) ? REDACTED : raw[i + 1]!;
-  }
-  return out;
-}
-
-function responseHeaders(res: ServerResponse): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(res.getHeaders())) {
-    if (value === undefined) continue;
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first === undefined) continue;
-    out[canonical(name)] = isSecretHeader(name) ? REDACTED : String(first);
-  }
-  return out;
-}
 
 interface Tracked {
   /** Timestamp and request headers are filled in when first rendered: with nobody listening, tracking costs a request next to nothing. */

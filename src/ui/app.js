@@ -4,6 +4,7 @@
  * latest data from the server and renders the models and queue panels; the statecharts,
  * logs and playground live in their own modules.
  */
+import { createActivity } from './activity.js';
 import { lightChart, renderChart } from './chart.js';
 import { connect } from './live.js';
 import { createLogs } from './logs.js';
@@ -30,6 +31,7 @@ const store = {
 };
 
 const logs = createLogs($('log-view'), $('log-source'));
+const activity = createActivity({ rows: $('activity-rows'), chart: $('activity-chart') });
 const playground = createPlayground({
   form: $('playground'),
   model: $('pg-model'),
@@ -282,6 +284,10 @@ const handlers = {
   profileChanged(msg) {
     showProfile(msg.active);
   },
+  /** A new activity row (its id only): the panel fetches the rows again. */
+  activity() {
+    activity.event();
+  },
 };
 
 // ---- profiles -----------------------------------------------------------------------
@@ -313,6 +319,8 @@ connect(handlers, (mode) => {
   store.live = mode === 'live';
   // A (re)opened event stream starts with the logs' history: drop what we had, not to show it twice.
   if (mode === 'live') logs.reset();
+  // Rows added while the stream was down come with a fresh read.
+  if (mode === 'live' || mode === 'polling') activity.refresh();
   const conn = document.querySelector('.conn');
   conn.textContent = { connecting: 'connecting…', live: 'live', polling: 'polling (no event stream)' }[mode];
   conn.className = `conn ${mode}`;

@@ -17,6 +17,9 @@ describe('defaults (reference 2.2, 2.12)', () => {
       wakeRequestTimeout: 10,
       includeAliasesInList: false,
       sendLoadingState: false,
+      // llama-swap's row bound; captures off (llama-swap: 5 MB).
+      metricsMaxInMemory: 1000,
+      captureBuffer: 0,
       apiKeys: [],
       maxRequestBodyBytes: 67108864,
       maxBufferedRequestBytes: 268435456,

@@ -56,10 +56,16 @@ describe('unknown and unsupported keys', () => {
     const unsupported = (line: number, path: string): string => `config.yaml:${line}: "${path}" is not supported yet by swapstate; ignored`;
     expect(cfg.warnings).toEqual([
       unsupported(5, 'store'),
-      unsupported(6, 'captureBuffer'),
-      unsupported(7, 'metricsMaxInMemory'),
       unsupported(8, 'ui'),
     ]);
+    // Activity rows and captures are supported (reference 7.3, 7.4): read, not warned about.
+    expect(cfg.captureBuffer).toBe(5);
+    expect(cfg.metricsMaxInMemory).toBe(10);
+  });
+
+  it('metricsMaxInMemory of 0 or less is 1000; captureBuffer below 0 is no captures; a non-integer fails', () => {
+    expect(load('metricsMaxInMemory: 0\ncaptureBuffer: -3\n')).toMatchObject({ metricsMaxInMemory: 1000, captureBuffer: 0, warnings: [] });
+    expect(() => load('captureBuffer: lots\n')).toThrow(/captureBuffer/);
   });
 
   it('does not look inside free-form blocks (metadata, setParams)', () => {

@@ -95,7 +95,11 @@ ${demoModel('a')}${demoModel('b')}${demoModel('t', 'ttl: 1')}${demoModel('u')}${
       expect(value(m, 'swapstate_request_ttfb_seconds_count', { model }), model).toBe(1);
       expect(value(m, 'swapstate_queue_wait_seconds_count', { model }), model).toBe(1);
       expect(value(m, 'swapstate_request_duration_seconds_count', { model }), model).toBe(1);
+      // Tokens come from the activity rows, which read the demo upstream's `usage`.
+      expect(value(m, 'swapstate_tokens_total', { model, type: 'input' }), model).toBeGreaterThan(0);
+      expect(value(m, 'swapstate_tokens_total', { model, type: 'output' }), model).toBeGreaterThan(0);
     }
+    expect(m.some((s) => s.name === 'swapstate_tokens_total' && s.labels['model'] === 'f')).toBe(false);
     expect(value(m, 'swapstate_requests_total', { model: 'f', route: CHAT, status: String(failed.status) })).toBe(1);
     expect(value(m, 'swapstate_request_duration_seconds_count', { model: 'f' })).toBe(1);
     expect(value(m, 'swapstate_request_ttfb_seconds_count', { model: 'f' })).toBe(0); // never granted

@@ -1,0 +1,142 @@
+/**
+ * Token usage read from recorded answers (test/fixtures/activity/): llama.cpp (timings, draft
+ * tokens, /infill arrays), vLLM (metrics), OpenAI (chat, Responses API) and Anthropic, whole
+ * and streamed; the stream scanner reading them cut into chunks of every size must agree with
+ * a read of the whole body (reference 7.3; llama-swap's metrics_test.go cases).
+ */
+import { readFileSync } from 'node:fs';
+import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { SseUsageScanner } from '../../src/observability/sse-usage-scan.ts';
+import { decodeBody, failedErrorMessage, parseJsonBody, parseSseBody, ZERO_TOKENS, type TokenMetrics } from '../../src/observability/usage-parse.ts';
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/activity/${name}`, import.meta.url), 'utf8');
+const WALL = 10;
+const unknown = { draft_tokens: -1, draft_acc_tokens: -1 };
+
+/** The stream fed to a scanner in pieces of `size` bytes (1 cuts every line and every key). */
+function scanned(text: string, size: number, wallMs = WALL) {
+  const bytes = Buffer.from(text);
+  const scanner = new SseUsageScanner();
+  for (let i = 0; i < bytes.length; i += size) scanner.push(bytes.subarray(i, i + size));
+  scanner.end();
+  return scanner.usage.result(wallMs);
+}
+
+describe('whole JSON answers', () => {
+  it('llama.cpp: timings win over usage; duration is at least prompt_ms + predicted_ms', () => {
+    expect(parseJsonBody(fixture('llamacpp-chat.json'), '/v1/chat/completions', WALL)).toEqual({
+      tokens: { cache_tokens: 12, input_tokens: 15, output_tokens: 8, prompt_per_second: 389.46, tokens_per_second: 76.76, ...unknown },
+      durationMs: 142,
+    });
+    // A wall time longer than the server's own is kept.
+    expect(parseJsonBody(fixture('llamacpp-chat.json'), '/v1/chat/completions', 5_000).durationMs).toBe(5_000);
+  });
+
+  it('llama.cpp /infill: an array, timings from its last element; elsewhere an array says nothing', () => {
+    const body = fixture('llamacpp-infill.json');
+    expect(parseJsonBody(body, '/infill', WALL)).toEqual({
+      tokens: { cache_tokens: 0, input_tokens: 48, output_tokens: 7, prompt_per_second: 2096.07, tokens_per_second: 169.49, ...unknown },
+      durationMs: 64,
+    });
+    expect(parseJsonBody(body, '/v1/completions', WALL)).toEqual({ tokens: ZERO_TOKENS, durationMs: WALL });
+  });
+
+  it('vLLM: metrics give speeds (prompt speed of the uncached part) and speculative drafts', () => {
+    expect(parseJsonBody(fixture('vllm-chat.json'), '/v1/chat/completions', WALL)).toEqual({
+      tokens: { cache_tokens: 32, input_tokens: 42, output_tokens: 10, prompt_per_second: 400, tokens_per_second: 80, draft_tokens: 12, draft_acc_tokens: 9 },
+      durationMs: WALL,
+    });
+  });
+
+  it('OpenAI: usage with prompt_tokens_details.cached_tokens; speeds unknown (-1)', () => {
+    expect(parseJsonBody(fixture('openai-chat.json'), '/v1/chat/completions', WALL).tokens).toEqual({
+      cache_tokens: 1024,
+      input_tokens: 1117,
+      output_tokens: 10,
+      prompt_per_second: -1,
+      tokens_per_second: -1,
+      ...unknown,
+    });
+  });
+
+  it('usage without a cached count: cache -1; no usage at all, or not JSON: all zeros', () => {
+    expect(parseJsonBody('{"usage":{"prompt_tokens":3,"completion_tokens":4}}', '/v1/completions', WALL).tokens).toMatchObject({
+      input_tokens: 3,
+      output_tokens: 4,
+      cache_tokens: -1,
+    });
+    expect(parseJsonBody('{"data":[{"embedding":[0.1]}]}', '/v1/embeddings', WALL).tokens).toEqual(ZERO_TOKENS);
+    expect(parseJsonBody('not json', '/v1/completions', WALL).tokens).toEqual(ZERO_TOKENS);
+  });
+});
+
+describe('streams', () => {
+  const cases: Array<[string, Partial<TokenMetrics>, number?]> = [
+    [
+      'llamacpp-chat-stream.sse',
+      { input_tokens: 27, output_tokens: 6, cache_tokens: 0, prompt_per_second: 442.04, tokens_per_second: 2.489, draft_tokens: 16, draft_acc_tokens: 11 },
+      2471,
+    ],
+    ['vllm-chat-stream.sse', { input_tokens: 42, output_tokens: 3, cache_tokens: 16, prompt_per_second: 500, tokens_per_second: 50, ...unknown }],
+    ['openai-chat-stream.sse', { input_tokens: 19, output_tokens: 2, cache_tokens: 0, prompt_per_second: -1, tokens_per_second: -1, ...unknown }],
+    ['openai-responses-stream.sse', { input_tokens: 37, output_tokens: 11, cache_tokens: 5, prompt_per_second: -1, tokens_per_second: -1 }],
+    ['anthropic-messages-stream.sse', { input_tokens: 472, output_tokens: 15, cache_tokens: 256, prompt_per_second: -1, tokens_per_second: -1 }],
+  ];
+
+  it.each(cases)('%s: read whole', (name, tokens, duration) => {
+    const got = parseSseBody(fixture(name), WALL);
+    expect(got.tokens).toMatchObject(tokens);
+    expect(got.durationMs).toBe(duration ?? WALL);
+  });
+
+  it.each(cases)('%s: scanned in chunks of 1, 7, 64 and 4096 bytes, the same', (name) => {
+    const whole = parseSseBody(fixture(name), WALL);
+    for (const size of [1, 7, 64, 4096]) expect(scanned(fixture(name), size)).toEqual(whole);
+  });
+
+  it('a stream with no usage, timings or metrics: all zeros', () => {
+    const text = 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n';
+    expect(parseSseBody(text, WALL)).toEqual({ tokens: ZERO_TOKENS, durationMs: WALL });
+    expect(scanned(text, 3)).toEqual({ tokens: ZERO_TOKENS, durationMs: WALL });
+  });
+
+  it('CRLF line ends, a last line without its newline, and a content delta that says "usage" are all fine', () => {
+    const text =
+      'data: {"choices":[{"delta":{"content":"the usage of timings"}}]}\r\n\r\n' +
+      'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9}}';
+    for (const size of [1, 5, 1000]) expect(scanned(text, size).tokens).toMatchObject({ input_tokens: 5, output_tokens: 9, cache_tokens: -1 });
+  });
+
+  it('a line past the bound is skipped, and the next one still read', () => {
+    const huge = `data: {"pad":"${'x'.repeat(5 * 1024 * 1024)}","usage":{"prompt_tokens":1}}\n\n`;
+    const text = `${huge}data: {"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n`;
+    expect(scanned(text, 64 * 1024).tokens).toMatchObject({ input_tokens: 2, output_tokens: 3 });
+  });
+});
+
+describe('errors', () => {
+  it('error_msg from error.message, error, message or detail, cut at 500; else the status text', () => {
+    expect(failedErrorMessage(400, fixture('llamacpp-error.json'), null)).toBe('the request exceeds the available context size, try increasing it');
+    expect(failedErrorMessage(500, '{"error":"boom"}', null)).toBe('boom');
+    expect(failedErrorMessage(503, '{"message":"  Loading model  "}', null)).toBe('Loading model');
+    expect(failedErrorMessage(422, '{"detail":"bad field"}', null)).toBe('bad field');
+    expect(failedErrorMessage(500, '{"error":{"message":""},"detail":"second"}', null)).toBe('second');
+    expect(failedErrorMessage(500, JSON.stringify({ error: { message: 'y'.repeat(600) } }), null)).toBe(`${'y'.repeat(500)}...`);
+    expect(failedErrorMessage(502, '', null)).toBe('502 Bad Gateway');
+    expect(failedErrorMessage(404, '404 page not found', null)).toBe('404 Not Found');
+    expect(failedErrorMessage(599, null, null)).toBe('HTTP 599');
+    expect(failedErrorMessage(500, null, 'incorrect header check')).toBe('response decode failed: incorrect header check');
+  });
+});
+
+describe('compressed bodies', () => {
+  it('gzip, deflate (zlib-wrapped and raw) are decoded; bad bytes throw; others pass', () => {
+    const body = Buffer.from(fixture('openai-chat.json'));
+    expect(decodeBody(gzipSync(body), 'gzip')).toEqual(body);
+    expect(decodeBody(deflateSync(body), 'deflate')).toEqual(body);
+    expect(decodeBody(deflateRawSync(body), ' Deflate ')).toEqual(body);
+    expect(() => decodeBody(Buffer.from('nope'), 'gzip')).toThrow();
+    expect(decodeBody(body, 'br')).toBe(body);
+  });
+});
