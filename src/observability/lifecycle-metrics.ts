@@ -54,48 +54,39 @@ export class LifecycleMetrics {
       labelNames: ['model', 'reason'],
       registers,
     });
-    new Gauge({
-      name: 'swapstate_model_backoff',
-      help: '1 while starts of the model are refused after repeated failures (crash-loop backoff), else 0.',
-      labelNames: ['model'],
-      registers,
-      collect() {
-        this.reset();
-        const state = current();
-        if (!state) return;
-        for (const model of Object.keys(state.config.models)) this.set({ model }, state.runtime.process(model)?.backoff ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'swapstate_model_backoff_seconds',
-      help: 'Length of the current crash-loop backoff of the model, 0 when it is not backing off.',
-      labelNames: ['model'],
-      registers,
-      collect() {
-        this.reset();
-        const state = current();
-        if (!state) return;
-        for (const model of Object.keys(state.config.models)) {
-          const backoff = state.runtime.process(model)?.backoff;
-          this.set({ model }, backoff ? backoff.retryAfterMs / 1000 : 0);
-        }
-      },
-    });
-    new Gauge({
-      name: 'swapstate_queue_depth',
-      help: 'Requests admitted and waiting for their grant (queued, or waiting for a swap), per model.',
-      labelNames: ['model'],
-      registers,
-      collect() {
-        this.reset();
-        const state = current();
-        if (!state) return;
+    const perModel = (name: string, help: string, valueOf: (state: LifecycleSource, model: string) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['model'],
+        registers,
+        // Read at scrape time from the state serving now: one series per model it knows.
+        collect() {
+          this.reset();
+          const state = current();
+          if (!state) return;
+          for (const model of Object.keys(state.config.models)) this.set({ model }, valueOf(state, model));
+        },
+      });
+    };
+    perModel(
+      'swapstate_model_backoff',
+      '1 while starts of the model are refused after repeated failures (crash-loop backoff), else 0.',
+      (state, model) => (state.runtime.process(model)?.backoff ? 1 : 0),
+    );
+    perModel(
+      'swapstate_model_backoff_seconds',
+      'Length of the current crash-loop backoff of the model, 0 when it is not backing off.',
+      (state, model) => (state.runtime.process(model)?.backoff?.retryAfterMs ?? 0) / 1000,
+    );
+    perModel(
+      'swapstate_queue_depth',
+      'Requests admitted and waiting for their grant (queued, or waiting for a swap), per model.',
+      (state, model) => {
         const { reserved, inFlight } = state.runtime.actor.getSnapshot().context.fifo;
-        for (const model of Object.keys(state.config.models)) {
-          this.set({ model }, Math.max(0, (reserved[model] ?? 0) - (inFlight[model] ?? 0)));
-        }
+        return Math.max(0, (reserved[model] ?? 0) - (inFlight[model] ?? 0));
       },
-    });
+    );
   }
 
   /** Counts `lifecycle`'s events from now on (once per lifecycle, however often it is handed over). */
