@@ -6,7 +6,8 @@
  * that throws by a fresh one under the same id (`childError` in machines/scheduler.machine.ts);
  * a watcher that subscribed to the actors it found at start would keep watching the dead one,
  * and `/api/state` and `/api/events` would stop following that model. So the stream watches
- * the scheduler's children too, and moves to a replacement as soon as it appears.
+ * the scheduler's children too, and moves to a replacement as soon as it appears (a crash's,
+ * or a reload's for a changed model), and forgets a model whose actor a reload removed.
  */
 import type { AnyActorRef, Subscription } from 'xstate';
 import type { ProcessContext } from '../../machines/process.machine.ts';
@@ -88,6 +89,12 @@ export class ProcessChanges {
       this.watched.set(model, { actor, subscription });
       // A replacement starts in a state of its own: that is a change too.
       if (old) this.emit(model, actor.getSnapshot() as ProcessSnapshot);
+    }
+    // A model a reload removed: its process actor is gone, and so is the model.
+    for (const [model, w] of this.watched) {
+      if (children[PROCESS_PREFIX + model]) continue;
+      w.subscription.unsubscribe();
+      this.watched.delete(model);
     }
   }
 

@@ -83,6 +83,12 @@ export interface SchedulerRuntime {
   readonly upstreams: Upstreams;
   /** Opens a ticket for one request to `model`. */
   request(model: string): Ticket;
+  /**
+   * Applies a reloaded config to the running tree (the scheduler's RECONFIGURE): unchanged
+   * models keep their process, TTL and requests; changed ones are replaced once idle; removed
+   * ones stop once idle; new ones are added stopped.
+   */
+  reconfigure(input: SchedulerInput): void;
   /** Stops `targets` (every running model when omitted); resolves once they are stopped. */
   unload(targets?: string[]): Promise<UnloadedParams>;
   /** Fails every waiter, stops every model within `graceMs`, and ends the actor tree. */
@@ -166,16 +172,33 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     },
     actions: {
       ...tickets.actions,
-      swapStarted: (_, p) => {
+      swapStarted: ({ context }, p) => {
         // Matrix routing: the solver's decision, logged once per swap as llama-swap does and
-        // shown by /api/state (it is pure: the same answer the scheduler acted on).
-        const decision = p.target !== null && opts.input.matrix ? solveMatrix(opts.input.matrix.sets, opts.input.matrix.evictCosts, p.running, p.target) : null;
+        // shown by /api/state (it is pure: the same answer the scheduler acted on). The
+        // routing is the tree's current one: a reload may have changed it.
+        const matrix = context.matrix;
+        const decision = p.target !== null && matrix ? solveMatrix(matrix.sets, matrix.evictCosts, p.running, p.target) : null;
         view?.swapStarted(p.swapId, decision ? explainMatrixDecision(decision) : null);
         if (p.target === null) log.info(`unloading [${p.evict.join(', ')}]`);
         else log.info(`swap to ${p.target}: running [${p.running.join(', ')}], evicting [${p.evict.join(', ')}]`);
         if (decision) log.info(matrixLogLine(decision));
       },
       childFailed: (_, p) => log.warn(`actor ${p.actorId} failed: ${p.error}`),
+      reconfigured: (_, p) => {
+        const list = (ids: string[]) => `[${ids.join(', ')}]`;
+        log.info(
+          `reload: keeping ${list([...p.keep, ...p.update])}, replacing ${list(p.replace)}, removing ${list(p.remove)}, adding ${list(p.add)}` +
+            (p.rules.length > 0 ? `, stopping ${list(p.rules)} (the new groups or matrix forbid them beside the others)` : ''),
+        );
+      },
+      processRetired: (_, p) =>
+        log.info(
+          p.kind === 'replace'
+            ? `reload: ${p.model} stopped, its new config runs from its next start`
+            : p.kind === 'remove'
+              ? `reload: ${p.model} stopped and removed`
+              : `reload: ${p.model} stopped (the new rules forbid it beside the others)`,
+        ),
       swapAborted: (_, p) => log.info(`stopping the start of ${p.target}: ${p.reason}`),
     },
   });
@@ -207,6 +230,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     processChanges,
     upstreams,
     request: (model) => tickets.open(model),
+    reconfigure: (input) => root.send({ type: 'RECONFIGURE', input }),
     unload: (targets) => tickets.unload(targets),
     process: (model) => {
       const snapshot = processChanges.snapshot(model);
