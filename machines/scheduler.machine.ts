@@ -180,7 +180,7 @@ const processPlaceholder = fromCallback<ProcessCommand, ProcessConfig>(() => {
  */
 interface ProcessSnapshotEvent {
   type: `xstate.snapshot.${string}`;
-  snapshot: { hasTag?(tag: string): boolean; context: { lastError: string | null; backoffMs: number } };
+  snapshot: { status?: string; hasTag?(tag: string): boolean; context: { lastError: string | null; backoffMs: number } };
 }
 
 /** A swap child finished (its output says how). */
@@ -564,6 +564,9 @@ function mirroredFifo(context: SchedulerContext, event: { type: string }): Sched
   if (!isSnapshotEvent(event)) return context.fifo;
   const model = childIds.modelOf(event.type.slice('xstate.snapshot.'.length));
   if (model === null || !event.snapshot.hasTag) return context.fifo;
+  // The last word of a process actor a reload stopped (removed, or replaced by a fresh one
+  // under the same id): it describes nothing that runs.
+  if (event.snapshot.status === 'stopped' || !context.fifo.procs[model]) return context.fifo;
   const backingOff = event.snapshot.hasTag(ProcessTag.backoff);
   return onProcessChange(context.fifo, model, {
     resident: event.snapshot.hasTag(ProcessTag.resident),
