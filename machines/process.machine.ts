@@ -128,7 +128,12 @@ const runningStates = {
     states: {
       idle: {
         always: { guard: 'busy', target: 'busy' },
-        on: { ACQUIRE: { target: 'busy', actions: 'acquire' } },
+        on: {
+          ACQUIRE: { target: 'busy', actions: 'acquire' },
+          // A reload changed the ttl: the countdown starts again, with the new ttl. (Any other
+          // CONFIGURE leaves it running: the top-level handler below.)
+          CONFIGURE: { guard: 'ttlChanged', target: '#process.running.ready.idle', reenter: true, actions: 'configure' },
+        },
         after: {
           ttl: {
             guard: 'hasTtl',
@@ -283,6 +288,7 @@ const coreConfig = {
   on: {
     ACQUIRE: { actions: 'acquire' },
     RELEASE: { actions: 'release' },
+    CONFIGURE: { actions: 'configure' },
   },
   states: coreStates,
 } as const;

@@ -122,7 +122,17 @@ export interface ReleaseEvent {
   type: 'RELEASE';
 }
 
-export type ProcessCommand = EnsureReadyEvent | StopEvent | ShutdownEvent | AcquireEvent | ReleaseEvent;
+/**
+ * New settings for the running process, from a reloaded config: only what applies without a
+ * restart differs (ttl, unloadTimeout, health-check timing; src/core/reload-plan.ts decides).
+ * A process idle in `ready` whose ttl changed starts its countdown again with the new ttl.
+ */
+export interface ConfigureEvent {
+  type: 'CONFIGURE';
+  cfg: ProcessConfig;
+}
+
+export type ProcessCommand = EnsureReadyEvent | StopEvent | ShutdownEvent | AcquireEvent | ReleaseEvent | ConfigureEvent;
 
 /** Replies a process sends to `replyTo`. */
 export interface ProcessReadyReply {

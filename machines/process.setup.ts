@@ -123,6 +123,9 @@ export const processSetup = setup({
     clearPid: assign({ pid: null }),
     countCrash: assign({ crashes: ({ context }) => context.crashes + 1 }),
     clearLastError: assign({ lastError: null }),
+    /** A reload's new settings (CONFIGURE); the server's own config is the same. */
+    // (A graph traversal sends events without their payload: no cfg, no change.)
+    configure: assign({ cfg: ({ context, event }) => (event.type === 'CONFIGURE' ? (event.cfg ?? context.cfg) : context.cfg) }),
     acquire: assign({ inFlight: ({ context }) => context.inFlight + 1 }),
     release: assign({ inFlight: ({ context }) => Math.max(0, context.inFlight - 1) }),
 
@@ -203,6 +206,7 @@ export const processSetup = setup({
     shuttingDown: ({ context }) => context.shuttingDown,
     noHealthCheck: ({ context }) => context.cfg.checkEndpoint === 'none',
     hasTtl: ({ context }) => context.cfg.ttlMs > 0,
+    ttlChanged: ({ context, event }) => event.type === 'CONFIGURE' && event.cfg !== undefined && event.cfg.ttlMs !== context.cfg.ttlMs,
     busy: ({ context }) => context.inFlight > 0,
     lastRelease: ({ context }) => context.inFlight <= 1,
     spawnFailed: ({ event }) => event.type === 'OS.EXITED' && event.error !== undefined,

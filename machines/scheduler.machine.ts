@@ -16,7 +16,7 @@
  * runtime provides (`startScheduler({ processLogic })`).
  */
 import { enqueueActions, fromCallback, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
-import type { Effect, SchedError, Swapper } from '../src/core/effects.ts';
+import type { Effect, EffectOf, RetireKind, SchedError, Swapper } from '../src/core/effects.ts';
 import type { MatrixSet } from '../src/core/matrix-dsl.ts';
 import type { EvictCosts } from '../src/core/matrix-solver.ts';
 import { matrixSwapper } from '../src/core/matrix-swapper.ts';
@@ -30,9 +30,11 @@ import {
   onSwapDone,
   onUnload,
   onAbandonCheck,
+  onReconfigure,
   type FifoState,
   type Step,
 } from '../src/core/fifo.ts';
+import { evictForRules, planReload, type ReloadModel, type ReloadPlan } from '../src/core/reload-plan.ts';
 import { groupSwapper, withDefaultGroup, type Groups } from '../src/core/group-swapper.ts';
 import { ProcessTag, processSystemId, type ProcessCommand, type ProcessConfig } from './process.protocol.ts';
 import { EVICTION_RETRY_DELAY_MS, swapMachine, type SwapInput, type SwapOutput } from './swap.machine.ts';
@@ -78,6 +80,12 @@ export interface SchedulerContext {
    * Differs from "requests in flight" during the idle settle (see IDLE_SETTLE_MS).
    */
   busyTold: Record<string, true>;
+  /**
+   * The process configs of the config loaded last, when a reload made them differ from
+   * `processes` (the configs the live process actors run): a replaced model's process is
+   * started from here once its old one has stopped. Absent until the first reload.
+   */
+  configured?: Record<string, ProcessConfig>;
 }
 
 export type SchedulerEvent =
@@ -92,7 +100,13 @@ export type SchedulerEvent =
   /** Raised by the scheduler when a swap outlived its bound (the liveness watchdog). */
   | { type: 'SWAP_OVERDUE'; swapId: string }
   /** Raised by the scheduler IDLE_SETTLE_MS after a model's last request ended. */
-  | { type: 'SETTLE_IDLE'; model: string };
+  | { type: 'SETTLE_IDLE'; model: string }
+  /**
+   * A reloaded config: unchanged models keep their process, changed ones are replaced once
+   * idle, removed ones stop once idle, new ones are added stopped, and running models that may
+   * not run together under the new groups or matrix are stopped once idle (onReconfigure).
+   */
+  | { type: 'RECONFIGURE'; input: SchedulerInput };
 
 /** Parameters of the named effect actions the runtime provides. */
 export type AdmitParams = { reqId: string; model: string; error?: SchedError };
@@ -104,6 +118,9 @@ export type SwapStartedParams = { swapId: string; target: string | null; evict: 
 export type ChildFailedParams = { actorId: string; error: string };
 export type SwapAbortedParams = { swapId: string; target: string; reason: string };
 export type SwapOverdueParams = { swapId: string; target: string | null; boundMs: number };
+/** What a reload did: the plan, and the running models the new rules stop once idle. */
+export type ReconfiguredParams = ReloadPlan & { rules: string[] };
+export type ProcessRetiredParams = { model: string; kind: RetireKind };
 
 /**
  * How long a model stays "busy" for its process after its last request ends. A client that
@@ -163,7 +180,7 @@ const processPlaceholder = fromCallback<ProcessCommand, ProcessConfig>(() => {
  */
 interface ProcessSnapshotEvent {
   type: `xstate.snapshot.${string}`;
-  snapshot: { hasTag?(tag: string): boolean; context: { lastError: string | null; backoffMs: number } };
+  snapshot: { status?: string; hasTag?(tag: string): boolean; context: { lastError: string | null; backoffMs: number } };
 }
 
 /** A swap child finished (its output says how). */
@@ -217,6 +234,8 @@ const schedulerBase = setup({
     childFailed: (_, _params: ChildFailedParams) => {},
     swapAborted: (_, _params: SwapAbortedParams) => {},
     swapOverdue: (_, _params: SwapOverdueParams) => {},
+    reconfigured: (_, _params: ReconfiguredParams) => {},
+    processRetired: (_, _params: ProcessRetiredParams) => {},
 
     acquireProcess: enqueueActions(({ enqueue, system }, params: { model: string }) => {
       const ref = system.get(childIds.process(params.model)) as AnyActorRef | undefined;
@@ -257,7 +276,10 @@ function applyStep(enqueue: Enqueue, context: SchedulerContext, step: Step): voi
       }
     }
   }
-  for (const e of step.effects) applyEffect(enqueue, context, e);
+  for (const e of step.effects) {
+    if (e.type === 'retired') told = retireProcess(enqueue, context, e, told);
+    else applyEffect(enqueue, context, e);
+  }
   if (after !== before) {
     for (const model of Object.keys(before)) {
       if (!((before[model] ?? 0) > 0) || (after[model] ?? 0) > 0 || !told[model]) continue;
@@ -266,6 +288,33 @@ function applyStep(enqueue: Enqueue, context: SchedulerContext, step: Step): voi
     }
   }
   if (told !== context.busyTold) enqueue.assign({ busyTold: told });
+}
+
+/**
+ * A retiring model has stopped: its process actor goes, and a replaced model gets a fresh one
+ * from the new config (stopped; the queue's next request for it starts it). Returns `told`
+ * without the model: the fresh process has been told nothing.
+ */
+function retireProcess(
+  enqueue: Enqueue,
+  context: SchedulerContext,
+  e: EffectOf<'retired'>,
+  told: Record<string, true>,
+): Record<string, true> {
+  enqueue({ type: 'processRetired', params: { model: e.model, kind: e.kind } });
+  if (e.kind === 'rules') return told;
+  const id = childIds.process(e.model);
+  enqueue.stopChild(id);
+  const cfg = e.kind === 'replace' ? (context.configured ?? context.processes)[e.model] : undefined;
+  if (cfg) enqueue.spawnChild('process', { id, systemId: id, input: cfg, syncSnapshot: true });
+  enqueue.assign(({ context: now }) => {
+    const { [e.model]: _, ...rest } = now.processes;
+    return { processes: cfg ? { ...rest, [e.model]: cfg } : rest };
+  });
+  if (!told[e.model]) return told;
+  enqueue.cancel(settleId(e.model));
+  const { [e.model]: _, ...rest } = told;
+  return rest;
 }
 
 /** Tells a process its model is idle, unless a request came in since (then it was cancelled). */
@@ -374,6 +423,69 @@ export const schedulerSetup = schedulerBase.extend({
       }
     }),
 
+    /**
+     * A reload: plan what happens to each model (src/core/reload-plan.ts), apply the new
+     * routing and policies, add and update processes, and let the core retire the rest once
+     * idle. The plan compares the configs the live processes run, so a reload that restores a
+     * model's previous config before its replacement began leaves it alone.
+     */
+    reconfigure: schedulerBase.enqueueActions(({ context, event, enqueue, system }) => {
+      if (event.type !== 'RECONFIGURE') return;
+      const input = event.input;
+      const live: Record<string, ReloadModel> = Object.fromEntries(
+        Object.entries(context.processes).map(([id, process]) => [
+          id,
+          { process, concurrencyLimit: context.fifo.models[id]?.limit, priority: context.fifo.models[id]?.priority },
+        ]),
+      );
+      const policies = initialFifoState(
+        Object.fromEntries(Object.entries(input.models).map(([id, m]) => [id, { concurrencyLimit: m.concurrencyLimit, priority: m.priority }])),
+      ).models;
+      const next: Record<string, ReloadModel> = Object.fromEntries(
+        Object.entries(input.models).map(([id, m]) => [id, { process: m.process, concurrencyLimit: policies[id]!.limit, priority: policies[id]!.priority }]),
+      );
+      const plan = planReload(live, next);
+      const groups = withDefaultGroup(input.groups ?? {}, Object.keys(input.models));
+      const matrix = input.matrix ?? null;
+      const swapper = swapperOf({ groups, matrix });
+      // The models that stay as they are and run (or are being started): may they, together?
+      // Those serving most are kept first when two exclude each other.
+      const fifo = context.fifo;
+      const staying = [...plan.keep, ...plan.update].filter(
+        (m) => fifo.procs[m]?.resident || fifo.active.some((sw) => sw.target === m),
+      );
+      const preferred = [...staying].sort((a, b) => (fifo.inFlight[b] ?? 0) - (fifo.inFlight[a] ?? 0) || a.localeCompare(b));
+      const rules = evictForRules(swapper, staying, preferred);
+      enqueue({ type: 'reconfigured', params: { ...plan, rules } });
+
+      const configured = Object.fromEntries(Object.entries(input.models).map(([id, m]) => [id, m.process]));
+      const processes = { ...context.processes };
+      for (const m of [...plan.keep, ...plan.update, ...plan.add]) processes[m] = configured[m]!;
+      for (const m of plan.update) {
+        const ref = system.get(childIds.process(m)) as AnyActorRef | undefined;
+        if (ref) enqueue.sendTo(ref, { type: 'CONFIGURE', cfg: configured[m]! });
+      }
+      for (const m of plan.add) {
+        const id = childIds.process(m);
+        enqueue.spawnChild('process', { id, systemId: id, input: configured[m]!, syncSnapshot: true });
+      }
+      const updated = {
+        groups,
+        matrix,
+        processes,
+        configured,
+        evictGraceMs: input.evictGraceMs,
+        abandonedLoadGraceMs: input.abandonedLoadGraceMs ?? 2_000,
+      };
+      enqueue.assign(updated);
+      const retire: Record<string, RetireKind> = {};
+      for (const m of plan.replace) retire[m] = 'replace';
+      for (const m of plan.remove) retire[m] = 'remove';
+      for (const m of rules) retire[m] = 'rules';
+      const step = onReconfigure(fifo, { models: input.models, retire }, swapper);
+      applyStep(enqueue, { ...context, ...updated }, step);
+    }),
+
     /** A swap reported done: answer its waiters, drain the queue, and let the child go. */
     swapDone: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (!isSwapDone(event)) return;
@@ -452,6 +564,9 @@ function mirroredFifo(context: SchedulerContext, event: { type: string }): Sched
   if (!isSnapshotEvent(event)) return context.fifo;
   const model = childIds.modelOf(event.type.slice('xstate.snapshot.'.length));
   if (model === null || !event.snapshot.hasTag) return context.fifo;
+  // The last word of a process actor a reload stopped (removed, or replaced by a fresh one
+  // under the same id): it describes nothing that runs.
+  if (event.snapshot.status === 'stopped' || !context.fifo.procs[model]) return context.fifo;
   const backingOff = event.snapshot.hasTag(ProcessTag.backoff);
   return onProcessChange(context.fifo, model, {
     resident: event.snapshot.hasTag(ProcessTag.resident),
@@ -514,6 +629,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
     serving: {
       on: {
         UNLOAD: { actions: 'unload' },
+        RECONFIGURE: { actions: 'reconfigure' },
         SHUTDOWN: { target: 'draining', actions: 'shutdown' },
       },
     },

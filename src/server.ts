@@ -1,9 +1,14 @@
 /**
  * One running swapstate: the HTTP server, the current actor tree, reload and shutdown.
  *
- * Reload (SIGHUP, `--watch-config`) is llama-swap's: a new config builds a whole new state
- * (scheduler, processes), which is swapped in atomically; the old one is then shut down, so
- * every model is unloaded. A config that fails to load leaves the old state serving.
+ * Reload (SIGHUP, `--watch-config`) keeps the actor tree: the new config is handed to the
+ * running scheduler (RECONFIGURE), which keeps unchanged models running (process, TTL, requests
+ * in flight), replaces changed ones once idle, stops removed ones once idle and adds new ones
+ * stopped (src/core/reload-plan.ts). llama-swap builds a new server and stops every model
+ * instead (reference 1.4). What belongs to the config as a whole is new at once: the config
+ * every request reads, the active profile (none, as in llama-swap), the log levels; the
+ * preload hooks run again (a model still loaded costs nothing). A config that fails to load
+ * leaves the old state serving.
  */
 import http from 'node:http';
 import type { InspectionEvent, Observer } from 'xstate';
@@ -31,8 +36,6 @@ import { schedulerInputFor } from './runtime/scheduler-input.ts';
 
 /** Graceful shutdown budget shared by draining requests and stopping models (llama-swap: 30 s). */
 export const SHUTDOWN_BUDGET_MS = 30_000;
-/** Grace for the old state's models after a reload (llama-swap: 30 s). */
-export const RELOAD_STOP_GRACE_MS = 30_000;
 
 export interface ListenOptions {
   host: string;
@@ -64,8 +67,6 @@ export class SwapstateServer {
   /** Request bodies held in memory, across reloads: a new config's limit applies at once. */
   readonly bodies = new BodyBudget(() => this.current.config.maxBufferedRequestBytes);
   private readonly stateListeners = new Set<(state: ServerState) => void>();
-  /** States a reload replaced that are still stopping their models (a shutdown cuts them short). */
-  private readonly retiring = new Set<ServerState>();
   /**
    * `/metrics`: one registry for the server's whole life. It follows each state that serves
    * (a state listener, like `/api/events`), and reads the current one at scrape time.
@@ -94,6 +95,16 @@ export class SwapstateServer {
     });
   }
 
+  /** A new state for a reloaded config, around the same actor tree (see the file's comment). */
+  private reconfiguredState(config: Config): ServerState {
+    for (const w of config.warnings) this.logs.logger.warn(w);
+    const runtime = this.current.runtime;
+    runtime.reconfigure(schedulerInputFor(config));
+    const state: ServerState = { config, runtime, profile: new ActiveProfile(config.profiles) };
+    void this.preload(state);
+    return state;
+  }
+
   get config(): Config {
     return this.current.config;
   }
@@ -111,9 +122,10 @@ export class SwapstateServer {
       logs: this.logs.hub,
       log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
       ...(this.inspect ? { inspect: this.inspect } : {}),
-      // Each model's agent pools as its `timeouts` say (keepalive, idleConn).
+      // Each model's agent pools as its `timeouts` say (keepalive, idleConn), read when a start's
+      // agent is made: the config loaded last (a reload keeps this tree), or the first one.
       agentOptions: (model) => {
-        const t = config.models[model]?.timeouts;
+        const t = ((this.current as ServerState | undefined)?.config ?? config).models[model]?.timeouts;
         return t ? agentPoolOptions(t) : {};
       },
     });
@@ -213,9 +225,8 @@ export class SwapstateServer {
         this.logs.logger.warn(`failed to reload config: ${(err as Error).message}`);
         return false;
       }
-      const old = this.current;
       this.logs.apply(config);
-      this.current = this.buildState(config);
+      this.current = this.reconfiguredState(config);
       this.logs.logger.info(`config reloaded from ${from}`);
       for (const listener of this.stateListeners) {
         try {
@@ -223,12 +234,6 @@ export class SwapstateServer {
         } catch (err) {
           this.logs.logger.warn(`state listener failed: ${(err as Error).message}`);
         }
-      }
-      this.retiring.add(old);
-      try {
-        await old.runtime.shutdown(RELOAD_STOP_GRACE_MS, 'reload');
-      } finally {
-        this.retiring.delete(old);
       }
       return true;
     } finally {
@@ -267,10 +272,9 @@ export class SwapstateServer {
     }
     const cut = this.peers.abortAll();
     if (cut > 0) this.logs.logger.warn(`shutdown: ${cut} peer request(s) still in flight after the drain; cancelled`);
-    // The current tree, and any a reload replaced that is still stopping its models (with the
-    // reload's 30 s grace): everything is stopped within what is left of the budget.
+    // Every model, also those a reload is still stopping, within what is left of the budget.
     const left = Math.max(1, deadline - Date.now());
-    await Promise.all([this.current, ...this.retiring].map((state) => state.runtime.shutdown(left)));
+    await this.current.runtime.shutdown(left);
     this.proxy.close();
     this.peers.close();
     this.loop.stop();

@@ -84,7 +84,19 @@ export type Effect =
   /** Stop the swap: nobody wants its model any more (abandoned, or unloaded meanwhile). */
   | { type: 'abortSwap'; swapId: string; target: string; reason: string }
   /** An unload has finished (its models are stopped). */
-  | { type: 'unloaded'; swapId: string; ticket: string | null; targets: string[]; error?: string };
+  | { type: 'unloaded'; swapId: string; ticket: string | null; targets: string[]; error?: string }
+  /**
+   * A model a reload changed, removed or found in the way of the new rules is stopped and
+   * idle: replace its process by one from the new config, or forget it (src/core/fifo.ts).
+   */
+  | { type: 'retired'; model: string; kind: RetireKind };
+
+/**
+ * Why a reload stops a running model once it is idle: its process is not what the config
+ * describes (`replace`), it is gone from the config (`remove`), or it may not run beside
+ * the others under the new groups or matrix (`rules`).
+ */
+export type RetireKind = 'replace' | 'remove' | 'rules';
 
 export type EffectType = Effect['type'];
 

@@ -17,7 +17,7 @@
  *  6. would evict a model that is serving   -> queue (swaps never kill busy models)
  *  7. otherwise                             -> start a swap, in parallel with disjoint ones
  */
-import type { Effect, Req, SchedError, Swapper } from './effects.ts';
+import type { Effect, Req, RetireKind, SchedError, Swapper } from './effects.ts';
 
 /** Per-model scheduling policy from the config. */
 export interface ModelPolicy {
@@ -72,6 +72,17 @@ export interface FifoState {
   /** Sequence for unique swap ids (an actor system id may never be reused while alive). */
   seq: number;
   shuttingDown: boolean;
+  /**
+   * Models a reload stops once idle (see onReconfigure), with the unload swap that stops
+   * them once it has begun. Absent until the first reload.
+   */
+  retiring?: Record<string, Retiring>;
+}
+
+export interface Retiring {
+  kind: RetireKind;
+  /** The unload swap stopping the model, once started. */
+  swapId: string | null;
 }
 
 export const DEFAULT_CONCURRENCY_LIMIT = 10;
@@ -102,6 +113,8 @@ export type Decision =
   | { kind: 'fast' }
   | { kind: 'collide'; swapId: string }
   | { kind: 'busy'; model: string; inFlight: number }
+  /** A reload stops the model's process once idle; the request waits for its successor. */
+  | { kind: 'retiring'; retire: RetireKind }
   | { kind: 'swap'; evict: string[]; running: string[] };
 
 /**
@@ -109,6 +122,8 @@ export type Decision =
  * scheduler machine's guards and the "why is it waiting" API can show the branch taken.
  */
 export function classify(s: FifoState, model: string, swapper: Swapper): Decision {
+  const retiring = s.retiring?.[model];
+  if (retiring && retiring.kind !== 'remove') return { kind: 'retiring', retire: retiring.kind };
   const own = s.active.find((sw) => sw.target === model);
   if (own && !own.cancelled) return { kind: 'join', swapId: own.swapId };
 
@@ -201,6 +216,8 @@ export function onSwapDone(
   const sw = d.s.active.find((a) => a.swapId === done.swapId);
   if (!sw) return d.done();
   d.s.active = d.s.active.filter((a) => a !== sw);
+  const retired = Object.entries(d.s.retiring ?? {}).find(([, r]) => r.swapId === sw.swapId)?.[0];
+  if (retired !== undefined) d.retire(retired);
   if (sw.target === null) {
     d.emit({
       type: 'unloaded',
@@ -222,6 +239,7 @@ export function onSwapDone(
       else d.grant(w, target);
     }
   }
+  d.startRetirements();
   d.drain(swapper);
   return d.done();
 }
@@ -233,7 +251,53 @@ export function onServeDone(state: FifoState, model: string, swapper: Swapper): 
   if (left > 0) d.s.inFlight[model] = left;
   else delete d.s.inFlight[model];
   d.release(model);
-  if (left <= 0) d.drain(swapper);
+  if (left <= 0) {
+    d.startRetirements();
+    d.drain(swapper);
+  }
+  return d.done();
+}
+
+/** What a reload changes for the core (src/core/reload-plan.ts decided it). */
+export interface Reconfiguration {
+  /** Every model of the new config, with its policy. */
+  models: Record<string, { concurrencyLimit?: number | undefined; priority?: number | undefined }>;
+  /** Models to stop once idle, and why. */
+  retire: Record<string, RetireKind>;
+}
+
+/**
+ * A reload: the new config's models and policies apply at once, and every model to retire is
+ * stopped as soon as nothing is in flight to it and no swap touches it. Until then its own
+ * requests keep being served; new ones queue (a replaced model's are served by its new
+ * process) or, for a removed model, get the unknown-model error, as any unknown model does.
+ * Models of the new config that have no process yet start stopped. `swapper` is the new one.
+ */
+export function onReconfigure(state: FifoState, change: Reconfiguration, swapper: Swapper): Step {
+  const d = new Draft(state);
+  const fresh = initialFifoState(change.models);
+  d.s.models = fresh.models;
+  const procs = { ...d.s.procs };
+  for (const id of Object.keys(fresh.procs)) procs[id] ??= fresh.procs[id]!;
+  d.s.procs = procs;
+  const retiring = { ...d.s.retiring };
+  for (const [model, kind] of Object.entries(change.retire)) {
+    if (!procs[model]) continue;
+    const was = retiring[model];
+    // A stop already under way goes on; what follows it is the latest reload's say.
+    retiring[model] = { kind, swapId: was?.swapId ?? null };
+  }
+  // A model an earlier reload was retiring that this one leaves alone (its running process is
+  // what this config describes again): not stopped after all, unless its stop has begun;
+  // then it is started again from this config.
+  for (const [model, r] of Object.entries(retiring)) {
+    if (model in change.retire) continue;
+    if (r.swapId === null) delete retiring[model];
+    else retiring[model] = { ...r, kind: fresh.models[model] ? 'replace' : 'remove' };
+  }
+  d.s.retiring = retiring;
+  d.startRetirements();
+  d.drain(swapper);
   return d.done();
 }
 
@@ -384,6 +448,7 @@ class Draft {
         return true;
       case 'collide':
       case 'busy':
+      case 'retiring':
         return false;
       case 'swap':
         this.startSwap(req.model, d.evict, d.running, [req]);
@@ -405,6 +470,44 @@ class Draft {
     const at = q.findIndex((r) => (this.s.models[r.model]?.priority ?? 0) < p);
     q.splice(at === -1 ? q.length : at, 0, req);
     this.s.queue = q;
+  }
+
+  /**
+   * Starts stopping every retiring model that nothing is in flight to and no swap touches:
+   * one that runs (or sleeps) gets an unload swap of its own, which stops it with its
+   * `unloadTimeout`; one that does not is retired at once.
+   */
+  startRetirements(): void {
+    if (this.s.shuttingDown || !this.s.retiring) return;
+    for (const [model, r] of Object.entries(this.s.retiring)) {
+      if (r.swapId !== null || (this.s.inFlight[model] ?? 0) > 0) continue;
+      if (this.s.active.some((sw) => sw.target === model || sw.evict.includes(model))) continue;
+      const p = this.s.procs[model];
+      if (p?.resident || p?.resting) {
+        this.startSwap(null, [model], [], []);
+        const swapId = this.s.active[this.s.active.length - 1]!.swapId;
+        this.s.retiring = { ...this.s.retiring, [model]: { ...r, swapId } };
+      } else {
+        this.retire(model);
+      }
+    }
+  }
+
+  /** A retiring model is stopped: its process is replaced (or dropped), and the reload is done with it. */
+  retire(model: string): void {
+    const r = this.s.retiring?.[model];
+    if (!r) return;
+    const { [model]: _, ...rest } = this.s.retiring!;
+    this.s.retiring = rest;
+    // Shutting down: the old process has been told to halt, and halts; nothing replaces it.
+    if (this.s.shuttingDown) return;
+    if (r.kind === 'remove') {
+      const { [model]: _gone, ...procs } = this.s.procs;
+      this.s.procs = procs;
+    } else if (r.kind === 'replace') {
+      this.s.procs = { ...this.s.procs, [model]: { resident: false, serving: false, halted: false } };
+    }
+    this.emit({ type: 'retired', model, kind: r.kind });
   }
 
   /** Re-run the decision tree over the queue in order; blocked requests keep their place. */

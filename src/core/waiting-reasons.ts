@@ -16,6 +16,8 @@ export type WaitReason =
   | { kind: 'collides'; swapId: string; target: string | null; evicting: string[] }
   /** Queued: its swap would evict a model that is still serving requests. */
   | { kind: 'evicts-busy'; model: string; inFlight: number }
+  /** Queued: a reload stops the model's process once idle, and the request waits for what follows. */
+  | { kind: 'reloading'; model: string; retire: 'replace' | 'rules' }
   /** Queued, but nothing blocks it any more: it goes at the next drain. */
   | { kind: 'next'; };
 
@@ -67,6 +69,12 @@ export function explainWaits(s: FifoState, swapper: Swapper, waking: ReadonlySet
     } else if (d.kind === 'busy') {
       reason = { kind: 'evicts-busy', model: d.model, inFlight: d.inFlight };
       text = `would evict model ${d.model}, which is serving ${plural(d.inFlight, 'request')}`;
+    } else if (d.kind === 'retiring' && d.retire !== 'remove') {
+      reason = { kind: 'reloading', model: r.model, retire: d.retire };
+      text =
+        d.retire === 'replace'
+          ? `model ${r.model} changed in the reloaded config: waits for its process to be replaced once idle`
+          : `model ${r.model} may not run beside the others under the reloaded config: waits for it to stop once idle`;
     } else {
       reason = { kind: 'next' };
       text = 'nothing blocks it: it goes at the next drain';

@@ -56,7 +56,11 @@ export class ModelLifecycle implements LifecycleEvents {
 
   /** `model` is being stopped for `reason` (the stop is reported when its process is gone). */
   stopping(model: string, reason: StopReason): void {
-    this.track(model).reason = reason;
+    const t = this.track(model);
+    // A reload retires a model through an unload swap of its own (core/fifo.ts
+    // startRetirements): that unload is the reload's.
+    if (t.reason === 'reload' && reason === 'unload') return;
+    t.reason = reason;
   }
 
   /** The whole tree is shutting down (or being replaced by a reload): every stop from now on is that. */
@@ -65,13 +69,14 @@ export class ModelLifecycle implements LifecycleEvents {
   }
 
   /** Fed every process snapshot (the runtime's process-change stream): plain reads unless something changed. */
-  observe(model: string, snap: ProcessSnapshot): void {
+  observe(model: string, snap: ProcessSnapshot, fresh = false): void {
     const t = this.track(model);
     const { starts, crashes } = snap.context;
-    // A process actor that threw is replaced by a fresh one (counts from 0): follow it.
-    if (starts < t.starts) {
-      t.starts = starts;
-      t.crashesAtStart = crashes;
+    // A new process actor (a respawn after a throw, a reload's replacement) counts from 0, and
+    // may already be starting when first seen: follow it.
+    if (fresh || starts < t.starts) {
+      t.starts = 0;
+      t.crashesAtStart = 0;
     }
     if (starts > t.starts) {
       // A start can end and the next begin between two snapshots only through states the

@@ -86,6 +86,12 @@ export interface SchedulerRuntime {
   readonly upstreams: Upstreams;
   /** Opens a ticket for one request to `model`. */
   request(model: string): Ticket;
+  /**
+   * Applies a reloaded config to the running tree (the scheduler's RECONFIGURE): unchanged
+   * models keep their process, TTL and requests; changed ones are replaced once idle; removed
+   * ones stop once idle; new ones are added stopped.
+   */
+  reconfigure(input: SchedulerInput): void;
   /** Stops `targets` (every running model when omitted); resolves once they are stopped. */
   unload(targets?: string[]): Promise<UnloadedParams>;
   /**
@@ -178,10 +184,12 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     },
     actions: {
       ...tickets.actions,
-      swapStarted: (_, p) => {
+      swapStarted: ({ context }, p) => {
         // Matrix routing: the solver's decision, logged once per swap as llama-swap does and
-        // shown by /api/state (it is pure: the same answer the scheduler acted on).
-        const decision = p.target !== null && opts.input.matrix ? solveMatrix(opts.input.matrix.sets, opts.input.matrix.evictCosts, p.running, p.target) : null;
+        // shown by /api/state (it is pure: the same answer the scheduler acted on). The
+        // routing is the tree's current one: a reload may have changed it.
+        const matrix = context.matrix;
+        const decision = p.target !== null && matrix ? solveMatrix(matrix.sets, matrix.evictCosts, p.running, p.target) : null;
         view?.swapStarted(p.swapId, decision ? explainMatrixDecision(decision) : null);
         for (const model of p.evict) lifecycle.stopping(model, p.target === null ? 'unload' : 'swap');
         if (p.target === null) log.info(`unloading [${p.evict.join(', ')}]`);
@@ -189,6 +197,24 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
         if (decision) log.info(matrixLogLine(decision));
       },
       childFailed: (_, p) => log.warn(`actor ${p.actorId} failed: ${p.error}`),
+      reconfigured: (_, p) => {
+        // Whatever the reload retires stops because of it (/metrics: stops by reason `reload`);
+        // a model not running now has its reason cleared by its next start.
+        for (const model of [...p.replace, ...p.remove, ...p.rules]) lifecycle.stopping(model, 'reload');
+        const list = (ids: string[]) => `[${ids.join(', ')}]`;
+        log.info(
+          `reload: keeping ${list([...p.keep, ...p.update])}, replacing ${list(p.replace)}, removing ${list(p.remove)}, adding ${list(p.add)}` +
+            (p.rules.length > 0 ? `, stopping ${list(p.rules)} (the new groups or matrix forbid them beside the others)` : ''),
+        );
+      },
+      processRetired: (_, p) =>
+        log.info(
+          p.kind === 'replace'
+            ? `reload: ${p.model} stopped, its new config runs from its next start`
+            : p.kind === 'remove'
+              ? `reload: ${p.model} stopped and removed`
+              : `reload: ${p.model} stopped (the new rules forbid it beside the others)`,
+        ),
       swapAborted: (_, p) => log.info(`stopping the start of ${p.target}: ${p.reason}`),
     },
   });
@@ -212,7 +238,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
   // One watch over the process actors (started with the tree), shared by everyone who follows them.
   const processChanges = (processes = new ProcessChanges(root));
   const stateView = (view = new StateView(root, processChanges));
-  processChanges.subscribe((model, snap) => lifecycle.observe(model, snap));
+  processChanges.subscribe((model, snap, fresh) => lifecycle.observe(model, snap, fresh));
 
   return {
     actor: root,
@@ -222,6 +248,7 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     lifecycle,
     upstreams,
     request: (model) => tickets.open(model),
+    reconfigure: (input) => root.send({ type: 'RECONFIGURE', input }),
     unload: (targets) => tickets.unload(targets),
     process: (model) => {
       const snapshot = processChanges.snapshot(model);

@@ -132,7 +132,8 @@ describe.concurrent('sleep mode with real processes', () => {
   it('a reload that changes the sleeping model stops it for real', async ({ expect, task }) => {
     const lab = await start(task.id);
     const pid = await aAsleep(expect, lab);
-    writeConfig(dirname(lab.file), 'config.yaml', lab.yaml.replace('  a:\n', '  a:\n    name: A, changed\n'));
+    // A change to what its server runs with (a name alone is applied without a restart).
+    writeConfig(dirname(lab.file), 'config.yaml', lab.yaml.replace('  a:\n', '  a:\n    env: ["RELOADED=1"]\n'));
     lab.run.child.kill('SIGHUP');
     await until(() => lab.run.stdout().includes(`config reloaded from ${lab.file}`), 'the reload');
     await until(() => !isAlive(pid), 'the sleeping a to be stopped by the reload');

@@ -460,6 +460,8 @@ export class World {
         return `abandoned ${e.swapId} seq ${e.seq}`;
       case 'abortSwap':
         return `abort ${e.swapId}`;
+      case 'retired':
+        return `retired ${e.model} (${e.kind})`;
     }
   }
 

@@ -150,7 +150,9 @@ ${demoModel('a')}${demoModel('b')}${demoModel('t', 'ttl: 1')}${demoModel('u')}${
 
   it('a reload keeps every counter; the models it stops count as reload', async () => {
     const path = join(dir, 'config.yaml');
-    const config = (ttl: number) => `startPort: ${port}\nmodels:\n${demoModel('a', `ttl: ${ttl}`)}`;
+    // A changed command line: a reload keeps an unchanged model (and applies a new ttl live),
+    // but must replace this one, stopping its process.
+    const config = (delay: number) => `startPort: ${port}\nmodels:\n${demoModel('a', '', `--load-delay ${delay}`)}`;
     const port = await freeStartPort();
     writeFileSync(path, config(0));
     srv = await startServer(config(0), { configPath: path });
@@ -160,12 +162,11 @@ ${demoModel('a')}${demoModel('b')}${demoModel('t', 'ttl: 1')}${demoModel('u')}${
       await res.arrayBuffer();
     };
     await ok();
-    // The model's config changes: whatever a reload keeps, it cannot keep this model running.
-    writeFileSync(path, config(300));
+    writeFileSync(path, config(1));
     expect(await srv.server.reload()).toBe(true);
     await ok();
     const m = parseExposition((await srv.server.metrics.exposition()).body);
-    expect(value(m, 'swapstate_model_stops_total', { model: 'a', reason: 'reload' })).toBe(1);
+    expect(value(m, 'swapstate_model_stops_total', { model: 'a', reason: 'reload' }), JSON.stringify(m.filter((s) => s.name.startsWith('swapstate_model_st')))).toBe(1);
     expect(value(m, 'swapstate_model_starts_total', { model: 'a', outcome: 'ok' })).toBe(2);
     expect(value(m, 'swapstate_requests_total', { model: 'a', status: '200' })).toBe(2);
   });

@@ -24,6 +24,19 @@ function harness() {
 }
 
 describe('ModelLifecycle', () => {
+  it('a reload\'s replacement, first seen already starting, is a new start; the retirement\'s unload stays a reload stop', () => {
+    const { lc, events } = harness();
+    lc.observe('a', snap('starting', 1));
+    lc.observe('a', snap('ready', 1));
+    lc.stopping('a', 'reload');
+    lc.stopping('a', 'unload'); // the unload swap that retires it
+    lc.observe('a', snap('stopped', 1));
+    // The new actor counts from 0 again; the scheduler started it in the step that spawned it.
+    lc.observe('a', snap('starting', 1), true);
+    lc.observe('a', snap('ready', 1));
+    expect(events.map((e) => (e.type === 'stop' ? `stop ${e.reason}` : e.type))).toEqual(['start', 'started', 'stop reload', 'start', 'started']);
+  });
+
   it('a start that turns ready is ok, with its load time; its stop has the reason noted last', () => {
     const { lc, events, advance } = harness();
     lc.observe('a', snap('starting', 1));

@@ -118,7 +118,7 @@ describe('GET /api/events', () => {
     expect(texts[2]![1]).toContain('upstream a listening');
   });
 
-  it('moves to the new actor tree on reload: a fresh modelStatus and state, then live ones', async () => {
+  it('on reload: a fresh modelStatus and state from the new config, then live ones of the same processes', async () => {
     dir = mkdtempSync(join(tmpdir(), 'swapstate-events-'));
     const configPath = join(dir, 'config.yaml');
     const yaml = (description: string) => `startPort: ${ports}\nmodels:\n${demoModel('a', `description: ${description}`)}`;
@@ -134,12 +134,16 @@ describe('GET /api/events', () => {
     writeFileSync(configPath, yaml('after'));
     expect(await srv.server.reload()).toBe(true);
     const fresh = await events.waitFor('the new modelStatus', (f) => f.type === 'modelStatus', from);
+    // Only its description changed: a keeps running (a reload keeps unchanged models).
     expect(fresh.data).toEqual([
-      { id: 'a', name: '', description: 'after', state: 'stopped', unlisted: false, peerID: '' },
+      { id: 'a', name: '', description: 'after', state: 'ready', unlisted: false, peerID: '' },
     ]);
-    await events.waitFor('the new state', (f) => processOf(f, 'a')?.state === 'stopped', from);
+    await events.waitFor('the new state', (f) => f.type === 'state' && processOf(f, 'a')?.state === 'ready', from);
 
-    // The new tree's process is watched: loading it shows up as before.
+    // The process is still watched: unloading and loading it show up as before.
+    const unloaded = events.frames.length;
+    await srv.server.state().runtime.unload(['a']);
+    await events.waitFor('a stopped', (f) => f.type === 'modelStatus' && stateOf(f, 'a') === 'stopped', unloaded);
     const again = events.frames.length;
     expect((await chat(srv.url, 'a')).status).toBe(200);
     await events.waitFor('a ready again', (f) => f.type === 'modelStatus' && stateOf(f, 'a') === 'ready', again);
