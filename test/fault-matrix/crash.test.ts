@@ -19,6 +19,7 @@ import {
   expectCutStream,
   expectError,
   expectNextServed,
+  expectReplaced,
   expectServed,
   expectUnloaded,
   logged,
@@ -241,28 +242,64 @@ describe.concurrent('fault matrix: upstream crash', () => {
   });
 
   it('crash × reload', async ({ expect }) => {
+    // The reload changes the crashing model's config: its process must be replaced. As in the
+    // other cells, the crash strikes after the trigger, while its clients wait.
     await withLab(fourStates, { reloadable: true }, async (lab) => {
       const r1s = await enterStarting(lab, 'st', { slowStop: true });
       await enterIdle(lab, 'id', { slowStop: true });
       const r1b = await enterBusy(lab, 'bu', { slowStop: true });
       const u0 = await enterStopping(lab, 'sp');
-      const old = lab.srv.server.state().runtime;
-      const t = Date.now();
-      const reloaded = lab.srv.server.reload();
-      // The old state is shut down at once: its waiters get 503, its models stop (slowly).
-      expectError(expect, await r1s.reply, 503, MSG.shuttingDown);
-      for (const m of ['st', 'id', 'bu']) await logged(lab, m, 'stopping slowly');
-      expect(old.process('bu')?.state).toBe('stopping');
-      lab.setFaults('st', { loading: true, slowStop: true, ...CRASH });
-      for (const m of ['id', 'bu', 'sp']) lab.setFaults(m, { slowStop: true, ...CRASH });
-      expectCutStream(expect, await r1b.reply);
-      expectUnloaded(expect, await u0.reply);
-      expect(await reloaded).toBe(true);
-      expect(Date.now() - t).toBeLessThan(10_000); // not the 30 s reload grace
-      for (const m of ['st', 'id', 'bu', 'sp']) await lab.noProcesses(m);
+      const pids = Object.fromEntries(['st', 'id', 'bu', 'sp'].map((m) => [m, lab.view(m).pid]));
+      expect(await lab.reloadChanging(['st', 'id', 'bu', 'sp'])).toBe(true);
+      await perState({
+        starting: async () => {
+          // The start under way goes on with the old config; the crash fails it as it would
+          // without the reload, and there is nothing left to stop.
+          lab.setFaults('st', { loading: true, slowStop: true, ...CRASH });
+          expectError(expect, await r1s.reply, 500, MSG.exitedPrematurely('st'));
+          await lab.noProcesses('st');
+          await healAndReplace('st');
+        },
+        idle: async () => {
+          // Retired at once: its own unload stops it (slowly), and the crash ends that stop.
+          await lab.waitState('id', 'stopping');
+          await logged(lab, 'id', 'stopping slowly');
+          const t = Date.now();
+          lab.setFaults('id', { slowStop: true, ...CRASH });
+          await lab.noProcesses('id');
+          expect(Date.now() - t).toBeLessThan(PROMPT_MS); // not the 10 s unloadTimeout
+          await healAndReplace('id');
+        },
+        busy: async () => {
+          // The stream goes on across the reload; the crash cuts it, and the model, stopped
+          // by the crash, is retired without a stop of its own.
+          const before = r1b.received();
+          await until(() => r1b.received() > before + 100, 'the stream to go on after the reload');
+          expect(lab.view('bu').pid).toBe(pids['bu']);
+          lab.setFaults('bu', { slowStop: true, ...CRASH });
+          expectCutStream(expect, await r1b.reply);
+          await lab.noProcesses('bu');
+          expect(lab.modelLog('bu')).not.toContain('stopping slowly');
+          await healAndReplace('bu');
+        },
+        stopping: async () => {
+          // The unload under way goes on and the crash ends it; no second stop.
+          const t = Date.now();
+          lab.setFaults('sp', { slowStop: true, ...CRASH });
+          const u = await u0.reply;
+          expectUnloaded(expect, u);
+          expect(u.at - t).toBeLessThan(PROMPT_MS);
+          await lab.noProcesses('sp');
+          expect(count(lab.modelLog('sp'), 'stopping slowly')).toBe(1);
+          await healAndReplace('sp');
+        },
+      });
       expect(count(lab.proxyLog(), 'config reloaded')).toBe(1);
-      for (const m of ['st', 'id', 'bu', 'sp']) lab.setFaults(m, null);
-      for (const m of ['st', 'id', 'bu', 'sp']) await expectNextServed(expect, lab, m);
+
+      async function healAndReplace(model: string): Promise<void> {
+        lab.setFaults(model, null);
+        await expectReplaced(expect, lab, model, pids[model] ?? null);
+      }
     });
   });
 });

@@ -17,8 +17,12 @@ import {
   enterStopping,
   expectCutStream,
   expectError,
+  expectCompleteStream,
   expectNextServed,
+  expectReplaced,
   expectServed,
+  finiteStream,
+  count,
   expectUnloaded,
   isAlive,
   MSG,
@@ -239,22 +243,62 @@ describe.concurrent('fault matrix: forking wrapper whose child keeps the pipes o
   });
 
   it('forking wrapper × reload', async ({ expect }) => {
+    // The reload changes the wrapper's config: its process must be replaced, and each stop
+    // of an old one ends as soon as its leader exits, its grandchild killed with it.
     await withLab(forking(STATES), { reloadable: true }, async (lab) => {
       const r1s = await enterStarting(lab, 'st');
       await enterIdle(lab, 'id');
-      const r1b = await enterBusy(lab, 'bu');
+      await enterIdle(lab, 'bu');
       const u0 = await enterStopping(lab, 'sp', null, { beforeStop: () => grandchild(lab, 'sp') });
-      const children = await Promise.all(STATES.map((id) => grandchild(lab, id)));
+      const children = Object.fromEntries(await Promise.all(STATES.map(async (id) => [id, await grandchild(lab, id)] as const)));
+      // A stream that ends by itself, a few seconds after the reload.
+      const r1b = finiteStream(lab.url, 'bu', 100);
+      await r1b.firstData;
+      const pids = Object.fromEntries(STATES.map((id) => [id, lab.view(id).pid]));
       const t = Date.now();
-      const reloaded = lab.srv.server.reload();
-      expectError(expect, await r1s.reply, 503, MSG.shuttingDown);
-      expectCutStream(expect, await r1b.reply);
-      lab.setFaults('sp', null); // the slow stop under way ends
-      expectUnloaded(expect, await u0.reply);
-      expect(await reloaded).toBe(true);
-      expect(Date.now() - t).toBeLessThan(PROMPT_MS); // not the 30 s reload grace
-      for (const [i, id] of STATES.entries()) await gone(expect, lab, id, children[i]!);
-      for (const id of STATES) await healAndServe(expect, lab, id);
+      expect(await lab.reloadChanging(STATES)).toBe(true);
+      await perState({
+        starting: async () => {
+          // The start goes on with the old config and serves R1; then the old process is retired.
+          lab.setFaults('st', null);
+          const r = await r1s.reply;
+          expectServed(expect, r, 'st');
+          const stopped = await lab.stoppedAt('st');
+          expect(stopped - r.at).toBeLessThan(PROMPT_MS); // not its 10 s unloadTimeout
+          await gone(expect, lab, 'st', children['st']!);
+          await expectReplaced(expect, lab, 'st', pids['st']!);
+        },
+        idle: async () => {
+          // Retired at once.
+          const stopped = await lab.stoppedAt('id');
+          expect(stopped - t).toBeLessThan(PROMPT_MS);
+          await gone(expect, lab, 'id', children['id']!);
+          await expectReplaced(expect, lab, 'id', pids['id']!);
+        },
+        busy: async () => {
+          // R1 runs to its end on the old process; then the model is retired.
+          const r = await r1b.reply;
+          expectCompleteStream(expect, r);
+          expect(r.at).toBeGreaterThan(t);
+          const stopped = await lab.stoppedAt('bu');
+          expect(stopped - r.at).toBeLessThan(PROMPT_MS);
+          await gone(expect, lab, 'bu', children['bu']!);
+          await expectReplaced(expect, lab, 'bu', pids['bu']!);
+        },
+        stopping: async () => {
+          // The stop under way goes on (the leader's slow stop); nothing is stopped twice.
+          const tRelease = Date.now();
+          lab.setFaults('sp', null);
+          const u = await u0.reply;
+          expectUnloaded(expect, u);
+          expect(u.at - tRelease).toBeLessThan(PROMPT_MS);
+          await gone(expect, lab, 'sp', children['sp']!);
+          expect(count(lab.modelLog('sp'), 'stopping slowly')).toBe(1);
+          await expectReplaced(expect, lab, 'sp', pids['sp']!);
+        },
+      });
+      // The fresh processes forked grandchildren of their own.
+      for (const id of STATES) expect(await grandchild(lab, id)).not.toBe(children[id]);
     });
   });
 });

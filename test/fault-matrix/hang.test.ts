@@ -20,7 +20,9 @@ import {
   expectCutStream,
   expectError,
   expectNextServed,
+  expectReplaced,
   expectServed,
+  isAlive,
   expectUnloaded,
   logged,
   MSG,
@@ -225,6 +227,7 @@ describe.concurrent('fault matrix: upstream accepts but never answers', () => {
   });
 
   it('hang × reload', async ({ expect }) => {
+    // The reload changes the hung model's config: its process must be replaced.
     await withLab(threeStates, { reloadable: true }, async (lab) => {
       const r1s = await enterStarting(lab, 'st');
       lab.setFaults('st', { loading: true, ...HANG });
@@ -233,13 +236,49 @@ describe.concurrent('fault matrix: upstream accepts but never answers', () => {
       const r1b = await enterBusy(lab, 'bu');
       lab.setFaults('bu', HANG);
       await logged(lab, 'bu', 'stream stalled');
+      const pids = Object.fromEntries(['st', 'id', 'bu'].map((m) => [m, lab.view(m).pid]));
       const t = Date.now();
-      expect(await lab.srv.server.reload()).toBe(true);
-      expect(Date.now() - t).toBeLessThan(PROMPT_MS);
-      expectError(expect, await r1s.reply, 503, MSG.shuttingDown);
-      expectCutStream(expect, await r1b.reply);
-      for (const m of ['st', 'id', 'bu']) await lab.noProcesses(m);
-      for (const m of ['st', 'id', 'bu']) await healAndServe(expect, lab, m);
+      expect(await lab.reloadChanging(['st', 'id', 'bu'])).toBe(true);
+      await perState({
+        starting: async () => {
+          // The start goes on with the old config and times out as it would without the
+          // reload; the failed start left nothing to stop.
+          expectError(expect, await r1s.reply, 500, MSG.healthTimeout);
+          await lab.noProcesses('st');
+          await healAndReplace('st');
+        },
+        idle: async () => {
+          // Retired at once: SIGTERM stops a hung upstream.
+          await lab.noProcesses('id');
+          expect(Date.now() - t).toBeLessThan(PROMPT_MS); // not its 10 s unloadTimeout
+          await healAndReplace('id');
+        },
+        busy: async () => {
+          // R1 stalls and holds the old process as long as its client waits: the reload
+          // neither cuts it nor retires the model under it. A new request waits for the
+          // replacement.
+          const r2 = chat(lab.url, 'bu');
+          await until(() => lab.isQueued('bu'), 'the new request to wait for the replacement');
+          await new Promise((r) => setTimeout(r, 500)); // as in hang × eviction: it keeps waiting
+          expect(lab.state('bu')).toBe('ready');
+          expect(lab.view('bu').pid).toBe(pids['bu']);
+          expect(lab.isQueued('bu')).toBe(true);
+          lab.setFaults('bu', null); // the stalled stream stays stalled; the fresh process is healthy
+          const tAbort = Date.now();
+          r1b.abort();
+          expect((await r1b.reply).abandoned).toBe(true);
+          const r = await r2.reply;
+          expectServed(expect, r, 'bu');
+          expect(r.at - tAbort).toBeLessThan(PROMPT_MS);
+          expect(isAlive(pids['bu']!)).toBe(false);
+          await expectReplaced(expect, lab, 'bu', pids['bu'] ?? null);
+        },
+      });
+
+      async function healAndReplace(model: string): Promise<void> {
+        lab.setFaults(model, null);
+        await expectReplaced(expect, lab, model, pids[model] ?? null);
+      }
     });
   });
 });

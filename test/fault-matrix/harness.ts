@@ -67,7 +67,10 @@ const DEFAULT_GLOBALS = ['healthCheckTimeout: 15', 'healthCheckInterval: 50', 'u
 export class Lab {
   srv!: RunningServer;
   readonly configPath: string;
-  private readonly yaml: string;
+  private yaml: string;
+  /** Per model, the reload whose config changed it last (see reloadChanging). */
+  private readonly generation: Record<string, number> = {};
+  private reloads = 0;
   private readonly squatters = new Set<http.Server>();
 
   private constructor(
@@ -84,18 +87,31 @@ export class Lab {
   static async start(specs: ModelSpec[], opts: LabOptions = {}): Promise<Lab> {
     const dir = mkdtempSync(join(tmpdir(), 'swapstate-matrix-'));
     const ports = await reservePorts(specs.length * 2);
-    const lines = [...DEFAULT_GLOBALS, `startPort: ${ports[0]}`, 'models:'];
-    const groups: string[] = [];
-    for (const spec of specs) {
-      lines.push(...modelYaml(dir, spec.id, spec), ...modelYaml(dir, `${spec.id}~`, { id: `${spec.id}~` }));
-      groups.push(`  g-${spec.id}: { swap: true, exclusive: false, members: ["${spec.id}", "${spec.id}~"] }`);
-    }
-    lines.push('groups:', ...groups);
-    const yaml = `${lines.join('\n')}\n`;
-    const lab = new Lab(dir, specs, yaml, opts.reloadable ?? false, ports);
-    if (lab.reloadable) writeFileSync(lab.configPath, yaml);
+    const lab = new Lab(dir, specs, renderConfig(dir, specs, ports, {}), opts.reloadable ?? false, ports);
+    if (lab.reloadable) writeFileSync(lab.configPath, lab.yaml);
     await lab.boot();
     return lab;
+  }
+
+  /**
+   * A reload that changes `models`' config so that each must be replaced (README, Reload):
+   * their `env` gains `MATRIX_RELOAD=<n>`, n counting this lab's reloads. Rewrites the config
+   * file, runs `server.reload()` (what SIGHUP runs) and returns what it returned.
+   */
+  async reloadChanging(models: string[]): Promise<boolean> {
+    if (!this.reloadable) throw new Error('the lab was not started reloadable');
+    this.reloads += 1;
+    for (const m of models) this.generation[m] = this.reloads;
+    this.yaml = renderConfig(this.dir, this.specs, this.ports, this.generation);
+    writeFileSync(this.configPath, this.yaml);
+    return this.srv.server.reload();
+  }
+
+  /** The `MATRIX_RELOAD` its process was started with: the reload whose config it runs (0: none). */
+  generationOf(pid: number): number {
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+    const entry = env.find((e) => e.startsWith('MATRIX_RELOAD='));
+    return entry ? Number(entry.slice('MATRIX_RELOAD='.length)) : 0;
   }
 
   /** Starts (again) a swapstate on this lab's config: the same models on the same ports. */
@@ -405,11 +421,25 @@ function commandPath(dir: string, model: string): string {
   return join(dir, 'bin', `${model}-server`);
 }
 
-function modelYaml(dir: string, id: string, spec: ModelSpec): string[] {
+/** The lab's config; a model with a generation gets it in its `env` (see Lab.reloadChanging). */
+function renderConfig(dir: string, specs: ModelSpec[], ports: number[], generation: Record<string, number>): string {
+  const lines = [...DEFAULT_GLOBALS, `startPort: ${ports[0]}`, 'models:'];
+  const groups: string[] = [];
+  for (const spec of specs) {
+    const partner = `${spec.id}~`;
+    lines.push(...modelYaml(dir, spec.id, spec, generation[spec.id]), ...modelYaml(dir, partner, { id: partner }, generation[partner]));
+    groups.push(`  g-${spec.id}: { swap: true, exclusive: false, members: ["${spec.id}", "${partner}"] }`);
+  }
+  lines.push('groups:', ...groups);
+  return `${lines.join('\n')}\n`;
+}
+
+function modelYaml(dir: string, id: string, spec: ModelSpec, generation?: number): string[] {
   const sub = (s: string) => s.replaceAll('{dir}', dir);
   const exe = spec.missingCommand ? commandPath(dir, id) : `${process.execPath} ${UPSTREAM}`;
   const args = `--port \${PORT} --id ${id} --faults ${dir}/${id}.json${spec.args ? ` ${sub(spec.args)}` : ''}`;
-  return [`  "${id}":`, `    cmd: ${exe} ${args}`, ...(spec.extra ?? []).map((l) => `    ${sub(l)}`)];
+  const env = generation ? [`    env: ["MATRIX_RELOAD=${generation}"]`] : [];
+  return [`  "${id}":`, `    cmd: ${exe} ${args}`, ...env, ...(spec.extra ?? []).map((l) => `    ${sub(l)}`)];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -447,6 +477,8 @@ export interface Call {
   /** Resolves with the first body bytes (a stream's first event). */
   readonly firstData: Promise<void>;
   readonly reply: Promise<Reply>;
+  /** Characters of the body received so far. */
+  received(): number;
   /** The client goes away now. */
   abort(): void;
 }
@@ -460,10 +492,10 @@ export function call(url: string, method: string, path: string, body: unknown, o
   const firstData = new Promise<void>((r) => (resolveData = r));
   let req!: http.ClientRequest;
   let abandoned = false;
+  let text = '';
   const reply = new Promise<Reply>((resolve, reject) => {
     let status = 0;
     let headers: http.IncomingHttpHeaders = {};
-    let text = '';
     let cut = false;
     let error: string | null = null;
     let settled = false;
@@ -527,6 +559,7 @@ export function call(url: string, method: string, path: string, body: unknown, o
     head,
     firstData,
     reply,
+    received: () => text.length,
     abort: () => {
       abandoned = true;
       req.destroy();
@@ -542,6 +575,11 @@ export function chat(url: string, model: string, extra: Record<string, unknown> 
 /** A stream that goes on for minutes unless cut: a model kept busy. */
 export function longStream(url: string, model: string, opts: CallOptions = {}): Call {
   return chat(url, model, { stream: true, chunks: 100_000, chunk_delay_ms: 50 }, { deadlineMs: 60_000, ...opts });
+}
+
+/** A stream of `chunks` events 50 ms apart that ends by itself, with `[DONE]`. */
+export function finiteStream(url: string, model: string, chunks: number, opts: CallOptions = {}): Call {
+  return chat(url, model, { stream: true, chunks, chunk_delay_ms: 50 }, { deadlineMs: 60_000, ...opts });
 }
 
 /** POST /api/models/unload/<model>. */
@@ -575,6 +613,30 @@ export function expectCutStream(expect: ExpectStatic, r: Reply): void {
   expect(r.body).toContain('data: ');
   expect(r.body).not.toContain('[DONE]');
   expect(r.cut, 'the stream was cut').toBe(true);
+}
+
+/** The reply is a stream that ran to its end: `[DONE]`, not cut. */
+export function expectCompleteStream(expect: ExpectStatic, r: Reply): void {
+  expect(r.status, r.body.slice(0, 300)).toBe(200);
+  expect(r.cut, 'the stream was cut').toBe(false);
+  expect(r.body.trimEnd().endsWith('data: [DONE]'), r.body.slice(-300)).toBe(true);
+}
+
+/**
+ * A reload replaced `model`: its old process was stopped once (the log line of its retirement
+ * appears once), and the next request is served by a fresh process started from the new
+ * config (`generation`, see Lab.reloadChanging). Returns that request's reply.
+ */
+export async function expectReplaced(expect: ExpectStatic, lab: Lab, model: string, oldPid: number | null, generation = 1): Promise<Reply> {
+  const line = `reload: ${model} stopped, its new config runs from its next start`;
+  await until(() => lab.proxyLog().includes(line), `${model} to be retired`);
+  const r = await chat(lab.url, model).reply;
+  expectServed(expect, r, model);
+  const pid = lab.view(model).pid!;
+  expect(pid).not.toBe(oldPid);
+  expect(lab.generationOf(pid), `the config ${model}'s new process runs`).toBe(generation);
+  expect(count(lab.proxyLog(), line)).toBe(1);
+  return r;
 }
 
 /** Once the fault is gone, the next request for the model is served. */

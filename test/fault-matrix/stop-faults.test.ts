@@ -9,8 +9,9 @@
  *
  * The grace is whoever asked for the stop's: `unloadTimeout` (1 s here) for unloads and TTL,
  * `healthCheckTimeout` (15 s) for evictions, what is left of the 30 s shutdown budget (3 s
- * here) for SIGTERM, 30 s for a reload. A shutdown or reload that finds a stop under way only
- * cuts it shorter: no second cmdStop or SIGTERM, no longer grace.
+ * here) for SIGTERM. A reload that changes a model's config retires it with an unload of its
+ * own (`unloadTimeout`) once idle. A shutdown that finds a stop under way only cuts it
+ * shorter, and a reload leaves it alone: no second cmdStop or SIGTERM, no longer grace.
  *
  * In the `stopping` state the stop must last: an ignored SIGTERM holds it until the grace
  * ends; with a cmdStop the fallback SIGTERM reaches an upstream that stops slowly (the
@@ -29,8 +30,11 @@ import {
   enterStopping,
   expectCutStream,
   expectError,
+  expectCompleteStream,
   expectNextServed,
+  expectReplaced,
   expectServed,
+  finiteStream,
   expectUnloaded,
   MSG,
   perState,
@@ -114,7 +118,6 @@ const GRACE_MS = 1_000; // unloadTimeout
 const HELD_STOP_S = 5;
 const heldStop = (s: string) => (s === 'sp' ? [`unloadTimeout: ${HELD_STOP_S}`] : []);
 const EVICT_GRACE_MS = 15_000; // healthCheckTimeout
-const RELOAD_GRACE_MS = 30_000;
 const SLACK_MS = 100; // timers may fire a little early relative to our clock reads
 const PROMPT_MS = 5_000;
 
@@ -185,54 +188,92 @@ async function healAndServe(expect: ExpectStatic, lab: Lab, id: string): Promise
   await expectNextServed(expect, lab, id);
 }
 
+/**
+ * The reload changes every faulty model's config (its `env`), so each must be replaced: the old
+ * process is retired once idle, by an unload of its own with its own `unloadTimeout` (1 s;
+ * 5 s for the one held in `stopping`), and the next request gets a fresh process.
+ */
 async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void> {
   const states = ['st', 'id', 'bu', 'sp'];
-  // The model already stopping has a 10 s unloadTimeout: the reload must not stretch it to 30 s.
-  const specs = specsOf(fault, states, (s) => (s === 'sp' ? ['unloadTimeout: 10'] : []));
-  await withLab(specs, { reloadable: true }, async (lab) => {
+  await withLab(specsOf(fault, states, heldStop), { reloadable: true }, async (lab) => {
     const r1s = new Map<string, ReturnType<typeof chat>>();
     const r1b = new Map<string, ReturnType<typeof chat>>();
     const u0s = new Map<string, ReturnType<typeof chat>>();
     await perState({
       starting: eachVariant(fault, 'st', async ({ id, v }) => void r1s.set(id, await enterStarting(lab, id, v.faults ?? {}))),
       idle: eachVariant(fault, 'id', ({ id, v }) => enterIdle(lab, id, v.faults)),
-      busy: eachVariant(fault, 'bu', async ({ id, v }) => void r1b.set(id, await enterBusy(lab, id, v.faults))),
+      busy: eachVariant(fault, 'bu', ({ id, v }) => enterIdle(lab, id, v.faults)),
       stopping: eachVariant(fault, 'sp', async ({ id, v }) => void u0s.set(id, await enterStopping(lab, id, v.faults, { hold: v.hold }))),
     });
+    // Streams that end by themselves a few seconds after the reload, opened last so that
+    // setting up the other states does not use them up.
+    await eachVariant(fault, 'bu', async ({ id }) => {
+      const r1 = finiteStream(lab.url, id, 100);
+      r1b.set(id, r1);
+      await r1.firstData;
+    })();
+    const ids = states.flatMap((s) => modelsOf(fault, s).map((m) => m.id));
+    const pids = Object.fromEntries(ids.map((id) => [id, lab.view(id).pid]));
     const t = Date.now();
-    const reloaded = lab.srv.server.reload();
+    expect(await lab.reloadChanging(ids)).toBe(true);
     await perState({
       starting: eachVariant(fault, 'st', async (m) => {
+        // The start goes on with the old config and serves R1 (no stop involved); then the
+        // old process is retired with its own unloadTimeout, not a reload's grace.
+        const stopped = lab.stoppedAt(m.id);
+        const released = Date.now();
+        lab.setFaults(m.id, m.v.faults);
         const r = await r1s.get(m.id)!.reply;
-        expectError(expect, r, 503, MSG.shuttingDown);
-        expect(r.at - t).toBeLessThan(PROMPT_MS);
-        await lab.noProcesses(m.id, RELOAD_GRACE_MS + 10_000);
-        expectGoneAt(expect, m, RELOAD_GRACE_MS, t);
-        await expectStopTraces(expect, lab, m);
-      }),
-      idle: eachVariant(fault, 'id', async (m) => {
-        await lab.noProcesses(m.id, RELOAD_GRACE_MS + 10_000);
-        expectGoneAt(expect, m, RELOAD_GRACE_MS, t);
-        await expectStopTraces(expect, lab, m);
-      }),
-      busy: eachVariant(fault, 'bu', async (m) => {
-        // The stream goes on as long as the old upstream lives, and is cut when it goes.
-        const r = await r1b.get(m.id)!.reply;
-        expectCutStream(expect, r);
-        expectGoneAt(expect, m, RELOAD_GRACE_MS, t, r.at);
+        expectServed(expect, r, m.id);
+        expectGoneAt(expect, m, GRACE_MS, released, await stopped, r.at);
         await lab.noProcesses(m.id);
         await expectStopTraces(expect, lab, m);
+        await healAndReplace(m.id);
+      }),
+      idle: eachVariant(fault, 'id', async (m) => {
+        // Retired at once, stopped within its own unloadTimeout; a request meanwhile waits for
+        // the stop and is served by a fresh process.
+        // Timed by the old pid's death: the fresh process starts as soon as the old one is
+        // stopped, too soon for a poll of the process actor's state to see it stopped.
+        const old = pids[m.id]!;
+        const died = until(() => !isAlive(old), `${m.id}'s old process to die`, 20_000).then(() => Date.now());
+        const r2 = await chat(lab.url, m.id).reply;
+        expectServed(expect, r2, m.id);
+        expectGoneAt(expect, m, GRACE_MS, t, await died);
+        expect(r2.at).toBeGreaterThanOrEqual(await died - SLACK_MS);
+        expect(lab.view(m.id).pid).not.toBe(pids[m.id]);
+        expect(lab.generationOf(lab.view(m.id).pid!)).toBe(1);
+        await expectStopTraces(expect, lab, m);
+        await healAndReplace(m.id);
+      }),
+      busy: eachVariant(fault, 'bu', async (m) => {
+        // R1 runs to its end on the old process; then the model is retired, stopped within
+        // its own unloadTimeout.
+        const r = await r1b.get(m.id)!.reply;
+        expectCompleteStream(expect, r);
+        expect(r.at).toBeGreaterThan(t);
+        expectGoneAt(expect, m, GRACE_MS, t, await lab.stoppedAt(m.id), r.at);
+        await lab.noProcesses(m.id);
+        await expectStopTraces(expect, lab, m);
+        await healAndReplace(m.id);
       }),
       stopping: eachVariant(fault, 'sp', async (m) => {
-        // Killed when its own 10 s grace ends, not at the reload's 30 s; stopped once.
-        expectUnloaded(expect, await u0s.get(m.id)!.reply);
-        await lab.noProcesses(m.id, 20_000);
-        expect(Date.now() - t).toBeLessThan(RELOAD_GRACE_MS - 10_000);
+        // The stop under way goes on to its own end (its 5 s grace), neither restarted nor
+        // cut short: no second cmdStop or SIGTERM. Then the model is retired, with no stop.
+        const u = await u0s.get(m.id)!.reply;
+        expectUnloaded(expect, u);
+        expect(u.ms).toBeGreaterThanOrEqual(HELD_STOP_S * 1_000 - SLACK_MS);
+        expect(u.at - t).toBeLessThan(HELD_STOP_S * 1_000 + PROMPT_MS);
+        await lab.noProcesses(m.id);
         await expectStopTraces(expect, lab, m, { held: true });
+        await healAndReplace(m.id);
       }),
     });
-    expect(await reloaded).toBe(true);
-    for (const s of states) for (const m of modelsOf(fault, s)) await healAndServe(expect, lab, m.id);
+
+    async function healAndReplace(id: string): Promise<void> {
+      lab.setFaults(id, null);
+      await expectReplaced(expect, lab, id, pids[id] ?? null);
+    }
   });
 }
 
