@@ -207,14 +207,16 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
             (p.rules.length > 0 ? `, stopping ${list(p.rules)} (the new groups or matrix forbid them beside the others)` : ''),
         );
       },
-      processRetired: (_, p) =>
+      processRetired: (_, p) => {
+        if (p.kind === 'remove') upstreams.forget(p.model);
         log.info(
           p.kind === 'replace'
             ? `reload: ${p.model} stopped, its new config runs from its next start`
             : p.kind === 'remove'
               ? `reload: ${p.model} stopped and removed`
               : `reload: ${p.model} stopped (the new rules forbid it beside the others)`,
-        ),
+        );
+      },
       swapAborted: (_, p) => log.info(`stopping the start of ${p.target}: ${p.reason}`),
     },
   });

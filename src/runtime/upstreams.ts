@@ -64,6 +64,17 @@ export class Upstreams {
     return n;
   }
 
+  /** Whether `model` has a pool now (for inspection and tests). */
+  pooled(model: string): boolean {
+    return this.current.has(model);
+  }
+
+  /** A model a reload removed, once its process is stopped: its pool goes with it. */
+  forget(model: string): void {
+    this.current.get(model)?.upstream.agent.destroy();
+    this.current.delete(model);
+  }
+
   destroyAll(): void {
     for (const { upstream } of this.current.values()) upstream.agent.destroy();
     this.current.clear();

@@ -116,6 +116,7 @@ describe('reload keeps unchanged models running', () => {
     const l = await lab(`models:\n${demoModel('a')}${demoModel('b')}`);
     const s = await openStream(l.srv.url, 'b', 30);
     const pid = l.pid('b')!;
+    expect(l.srv.server.state().runtime.upstreams.pooled('b')).toBe(true);
     l.rewrite(`models:\n${demoModel('a')}`);
     expect(await l.srv.server.reload()).toBe(true);
     expect(l.log()).toContain('reload: keeping [a], replacing [], removing [b], adding []');
@@ -128,6 +129,7 @@ describe('reload keeps unchanged models running', () => {
     await until(() => !isAlive(pid), 'the removed model to stop');
     await until(() => l.log().includes('reload: b stopped and removed'), 'the removal in the log');
     expect(l.srv.server.state().runtime.process('b')).toBeNull();
+    expect(l.srv.server.state().runtime.upstreams.pooled('b')).toBe(false); // its connection pool is gone too
   });
 
   it('new groups that forbid two running models together stop one of them (the idle one), the other keeps running', TIMEOUT, async () => {
