@@ -118,6 +118,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
       trackAs: route.path,
       metadata,
       stream,
+      lean: true,
     });
   };
 }

@@ -28,6 +28,7 @@ import { fromSchedError, httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import type { HttpError } from './http-error.ts';
 import { serveWithLoadingStream, wantsLoadingStream } from './loading-serve.ts';
+import { leanForward } from './lean-forward.ts';
 import { parsedBase, type ProxyOutcome } from './proxy.ts';
 import type { UpstreamTimeouts } from '../config/types.ts';
 import { armTimeouts } from './transport-timeouts.ts';
@@ -51,6 +52,11 @@ export interface ServeOptions {
   metadata?: Record<string, string> | undefined;
   /** The client asked for a streamed answer (drives `sendLoadingState`, loading-serve.ts). */
   stream?: boolean;
+  /**
+   * Forward with lean-forward.ts (the model routes, the hot path) rather than http-proxy-3,
+   * which stays for `/upstream/...` and `/comfyui/...` passthrough and websockets.
+   */
+  lean?: boolean;
 }
 
 export async function serveThroughScheduler(
@@ -110,7 +116,8 @@ export async function serveThroughScheduler(
       await proxyWebsocket(req, res, deps, opts, upgrade, grant.upstream, timeouts);
       return;
     }
-    const outcome = await (ABLATED.proxy ? bareForward : deps.proxy.forward)(req, res, {
+    const forward = ABLATED.proxy ? bareForward : opts.lean ? leanForward : deps.proxy.forward;
+    const outcome = await forward(req, res, {
       base: grant.upstream.base,
       path: opts.forwardPath,
       body: opts.body,
