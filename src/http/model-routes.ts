@@ -89,6 +89,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
         body: forward.body,
         forwardPath: forwardAs + forward.query,
         trackAs: route.path,
+        lean: true,
       });
     }
     const real = target?.model ?? null;
