@@ -27,7 +27,7 @@ export type ForwardIntoOutcome =
   | { kind: 'failed'; error: Error; responded: boolean };
 
 /** The path sent upstream: the base's path, then the forwarded one (queries merged, base first). */
-function upstreamPath(base: string, path: string): string {
+export function upstreamPath(base: string, path: string): string {
   const parsed = parsedBase(base);
   if (parsed.prefix !== null) return parsed.prefix + path;
   const q = path.indexOf('?');
@@ -37,7 +37,7 @@ function upstreamPath(base: string, path: string): string {
 }
 
 /** http-proxy-3's `xfwd`: appended to what the client sent, the host kept when it said one. */
-function forwardedHeaders(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders): void {
+export function forwardedHeaders(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders): void {
   const encrypted = req.socket instanceof TLSSocket && req.socket.encrypted;
   const host = req.headers.host;
   const port = host?.match(/:(\d+)/)?.[1] ?? (encrypted ? '443' : '80');

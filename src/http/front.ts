@@ -17,6 +17,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { Router } from 'express';
+import { ABLATED } from '../perf/ablate.ts';
 import { accessLog } from './access-log.ts';
 import { appRoutes, createApp } from './app.ts';
 import { corsPreflight } from './cors.ts';
@@ -47,7 +48,7 @@ function frontChecks(deps: AppDeps) {
   const cors = corsPreflight();
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const url = req.url ?? '';
-    log(req, res);
+    if (!ABLATED.accesslog) log(req, res);
     if (req.method === 'OPTIONS' && url === '*') return cors(req, res, next);
     const target = parseRequestTarget(url);
     if (!target) return sendError(req, res, httpErrors.badRequestTarget());

@@ -7,13 +7,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveTarget } from '../config/resolve-model.ts';
+import { ABLATED } from '../perf/ablate.ts';
 import { recordActivity } from './activity-recorder.ts';
 import { readBodyOrRefuse } from './body.ts';
 import type { AppDeps } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import { applyFilters } from './filters.ts';
-import { extractModel } from './model-extract.ts';
+import { extractModel, type ExtractedModel } from './model-extract.ts';
 import { rewriteModel } from './model-rewrite.ts';
 import { suggestModels } from './model-suggestions.ts';
 import { applyProfile } from './profile-step.ts';
@@ -47,7 +48,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     const state = deps.current();
     const read = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (read === null) return;
-    const { model: named, reason, stream } = await extractModel(req, read);
+    const { model: named, reason, stream } = ABLATED.extract ? ablatedExtract(deps) : await extractModel(req, read);
     if (!named) return sendError(req, res, httpErrors.modelNotIdentified(reason));
     // Request-time steps in llama-swap's order (reference 3.4), each on what the last left:
     // the profile's pins first, then a selector, then aliases, local models and peers.
@@ -66,7 +67,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     const metadata = selected.kind === 'chosen' ? { selector: selected.selector } : undefined;
     // Metered from here, as llama-swap's metrics layer sits after its profile and selector
     // layers: an unknown model's 404 is a row, a request without a model is not.
-    const activity = recordActivity(deps.activity, req, res, {
+    const activity = ABLATED.activity ? null : recordActivity(deps.activity, req, res, {
       model: target === null ? requested : target.kind === 'peer' ? target.fqn : target.model,
       path: route.path,
       routePath: route.path,
@@ -88,6 +89,7 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
         body: forward.body,
         forwardPath: forwardAs + forward.query,
         trackAs: route.path,
+        lean: true,
       });
     }
     const real = target?.model ?? null;
@@ -117,6 +119,12 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
       trackAs: route.path,
       metadata,
       stream,
+      lean: true,
     });
   };
+}
+
+/** The `extract` ablation (perf/ablate.ts): the first configured model, the body unparsed. */
+function ablatedExtract(deps: AppDeps): ExtractedModel {
+  return { model: Object.keys(deps.current().config.models)[0] ?? null, stream: false };
 }

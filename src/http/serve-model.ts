@@ -17,6 +17,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InflightHandle } from '../observability/inflight.ts';
+import { ABLATED } from '../perf/ablate.ts';
+import { bareForward, NO_OBSERVATION, servedTicket } from '../perf/ablated-parts.ts';
 import { CLIENT_CLOSED } from '../observability/request-metrics.ts';
 import { responseBytes } from '../observability/response-bytes.ts';
 import type { AppDeps, ServerState } from './deps.ts';
@@ -26,6 +28,7 @@ import { fromSchedError, httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import type { HttpError } from './http-error.ts';
 import { serveWithLoadingStream, wantsLoadingStream } from './loading-serve.ts';
+import { leanForward } from './lean-forward.ts';
 import { parsedBase, type ProxyOutcome } from './proxy.ts';
 import type { UpstreamTimeouts } from '../config/types.ts';
 import { armTimeouts } from './transport-timeouts.ts';
@@ -49,6 +52,11 @@ export interface ServeOptions {
   metadata?: Record<string, string> | undefined;
   /** The client asked for a streamed answer (drives `sendLoadingState`, loading-serve.ts). */
   stream?: boolean;
+  /**
+   * Forward with lean-forward.ts (the model routes, the hot path) rather than http-proxy-3,
+   * which stays for `/upstream/...` and `/comfyui/...` passthrough and websockets.
+   */
+  lean?: boolean;
 }
 
 export async function serveThroughScheduler(
@@ -70,9 +78,9 @@ export async function serveThroughScheduler(
   // A refusal says which model, and a failed start how long the client really waited (from
   // here: the body has been read, the scheduler is asked now).
   const refusal = (e: SchedError): HttpError => fromSchedError(e, { model: opts.model, waitedMs: performance.now() - askedAt });
-  const ticket = state.runtime.request(opts.model);
+  const ticket = (ABLATED.scheduler ? servedTicket(state, opts.model) : null) ?? state.runtime.request(opts.model);
   // /metrics: counted when the handler ends, by status; its first body byte is the access log's counter's.
-  const observed = deps.metrics.beginRequest(opts.model, opts.trackAs ?? '/upstream', askedAt);
+  const observed = ABLATED.metrics ? NO_OBSERVATION : deps.metrics.beginRequest(opts.model, opts.trackAs ?? '/upstream', askedAt);
   const bytes = responseBytes(res);
   const onClose = () => {
     if (!res.writableFinished) ticket.cancel();
@@ -83,7 +91,7 @@ export async function serveThroughScheduler(
     const refused = await ticket.admission;
     if (refused) return sendError(req, res, refusal(refused));
     // Admitted: visible (and cancellable) from now until the response ends or the client leaves.
-    if (opts.trackAs !== null) {
+    if (opts.trackAs !== null && !ABLATED.inflight) {
       tracked = deps.inflight.begin(req, res, {
         model: opts.model,
         path: opts.trackAs,
@@ -108,7 +116,8 @@ export async function serveThroughScheduler(
       await proxyWebsocket(req, res, deps, opts, upgrade, grant.upstream, timeouts);
       return;
     }
-    const outcome = await deps.proxy.forward(req, res, {
+    const forward = ABLATED.proxy ? bareForward : opts.lean ? leanForward : deps.proxy.forward;
+    const outcome = await forward(req, res, {
       base: grant.upstream.base,
       path: opts.forwardPath,
       body: opts.body,

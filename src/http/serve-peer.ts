@@ -20,6 +20,7 @@ import type { PeerConfig } from '../config/types.ts';
 import { clientAddress } from './client-address.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
+import { leanForward } from './lean-forward.ts';
 import { sendError } from './error-response.ts';
 import { applyFilters } from './filters.ts';
 import { rewriteModel, rewriteQueryModel } from './model-rewrite.ts';
@@ -38,6 +39,8 @@ export interface PeerServeOptions {
   forwardPath: string;
   /** The path the in-flight tracker shows, or null: not tracked (see serve-model.ts). */
   trackAs: string | null;
+  /** Forward with lean-forward.ts (the model routes) rather than http-proxy-3 (`/upstream/...`). */
+  lean?: boolean;
 }
 
 /** What a request becomes on its way to a peer: its body and its query. */
@@ -123,7 +126,7 @@ export async function serveThroughPeer(
       );
       return;
     }
-    const outcome = await deps.proxy.forward(req, res, {
+    const outcome = await (opts.lean ? leanForward : deps.proxy.forward)(req, res, {
       base: peer.proxy,
       path: opts.forwardPath,
       body: opts.body,

@@ -12,6 +12,7 @@
  * client unchanged and at once; the tap only looks.
  */
 import type { ServerResponse } from 'node:http';
+import { ABLATED } from '../perf/ablate.ts';
 
 export interface ByteCounter {
   bytes: number;
@@ -30,6 +31,7 @@ export function responseBytes(res: ServerResponse): ByteCounter {
   const c: ByteCounter = { bytes: 0, firstByteAt: 0, tap: null };
   counter = c;
   counters.set(res, c);
+  if (ABLATED.bytes) return c; // a benchmark's ablation (perf/ablate.ts): nothing counted
   const write = res.write;
   const end = res.end;
   res.write = function (this: ServerResponse, chunk: unknown, encoding?: unknown) {
