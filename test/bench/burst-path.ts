@@ -7,11 +7,11 @@
  * the four models' `concurrencyLimit` (default 1000: every queued request granted at once).
  * The full, honest measurement stays `npm run bench`.
  */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/real-upstreams.ts';
-import { summariseProfile } from './cpuprofile.ts';
+import { profileText } from './cpuprofile.ts';
 import type { StreamResult } from './loadgen.ts';
 import { cpuMs, httpPost, killAll, rssMb, startLoadGen, startSwapstate, UPSTREAM } from './procs.ts';
 
@@ -64,10 +64,4 @@ try {
   await sw.stop();
   killAll();
 }
-if (prof) {
-  const files = readdirSync(join(dir, 'prof'));
-  const s = summariseProfile(join(dir, 'prof', files[0]!), 25);
-  const fmt = (rows: { name: string; pct: number }[]) => rows.map((r) => `${r.pct.toFixed(1).padStart(5)}%  ${r.name}`).join('\n');
-  console.log(`busy ${s.busyMs.toFixed(0)} ms\n-- self\n${fmt(s.topSelf)}\n-- by origin, inclusive\n${fmt(s.originInclusive)}\n-- inclusive (packages and swapstate)\n${fmt(s.topInclusive)}`);
-  console.log('profile:', join(dir, 'prof', files[0]!));
-}
+if (prof) console.log(profileText(join(dir, 'prof')));

@@ -3,7 +3,8 @@
  * self / inclusive time per origin (a package under node_modules, swapstate's own module,
  * Node's internals), so a report can say where the CPU of a proxied request goes.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface CallFrame {
   functionName: string;
@@ -145,4 +146,15 @@ export function summariseProfile(file: string, top = 20, window?: { fromUs: numb
     originInclusive: rows(originIncl, busyMs, top),
     topInclusive: rows(fnIncl, busyMs, 40),
   };
+}
+
+/** The summary of the one profile `--cpu-prof-dir=<dir>` holds, as text (the quick loops' `--prof`). */
+export function profileText(dir: string, top = 25): string {
+  const file = join(dir, readdirSync(dir)[0]!);
+  const s = summariseProfile(file, top);
+  const fmt = (rows: Array<{ name: string; pct: number }>) => rows.map((r) => `${r.pct.toFixed(1).padStart(5)}%  ${r.name}`).join('\n');
+  return (
+    `busy ${s.busyMs.toFixed(0)} ms\n-- self\n${fmt(s.topSelf)}\n-- by origin, self\n${fmt(s.originSelf)}\n-- by origin, inclusive\n${fmt(s.originInclusive)}` +
+    `\n-- inclusive (packages and swapstate)\n${fmt(s.topInclusive)}\nprofile: ${file}`
+  );
 }

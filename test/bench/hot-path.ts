@@ -5,11 +5,11 @@
  * `npx tsx test/bench/hot-path.ts [--prof] [--gc] [--seconds N] [-- node args]`.
  * The full, honest measurement stays `npm run bench`.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/real-upstreams.ts';
-import { summariseProfile } from './cpuprofile.ts';
+import { profileText } from './cpuprofile.ts';
 import { cpuMs, httpPost, killAll, rssMb, startLoadGen, startSwapstate, UPSTREAM } from './procs.ts';
 
 const argv = process.argv.slice(2);
@@ -49,13 +49,7 @@ try {
   await sw.stop();
   killAll();
 }
-if (prof) {
-  const files = readdirSync(join(dir, 'prof'));
-  const s = summariseProfile(join(dir, "prof", files[0]!), 25);
-  const fmt = (rows: { name: string; pct: number }[]) => rows.map((r) => `${r.pct.toFixed(1).padStart(5)}%  ${r.name}`).join("\n");
-  console.log(`busy ${s.busyMs.toFixed(0)} ms\n-- self\n${fmt(s.topSelf)}\n-- by origin, self\n${fmt(s.originSelf)}\n-- by origin, inclusive\n${fmt(s.originInclusive)}\n-- inclusive (packages and swapstate)\n${fmt(s.topInclusive)}`);
-  console.log('profile:', join(dir, 'prof', files[0]!));
-}
+if (prof) console.log(profileText(join(dir, 'prof')));
 
 /** MB freed by all scavenges so far, from `--trace-gc` lines in the log ("Scavenge A (B) -> C (D) MB"). */
 function scavenged(logFile: string): number {
