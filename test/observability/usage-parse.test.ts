@@ -193,7 +193,11 @@ describe('whole JSON answers read from their end', () => {
     same(big, '/v1/embeddings');
     // Read from the end indeed, not by the fallback; and unsure where a missing key is named further up.
     expect(tailMembers(Buffer.from(big), ['usage', 'timings', 'metrics'])?.get('usage')).toMatchObject({ prompt_tokens: 3 });
-    expect(tailMembers(Buffer.from(`{"choices":[{"timings":1}],${USAGE}}`), ['usage', 'timings'])).toBeNull();
+    const nested = `{"choices":[{"timings":1}],${USAGE}}`; // walked to its start: timings only nested
+    expect(tailMembers(Buffer.from(nested), ['usage', 'timings'])?.has('timings')).toBe(false);
+    const far = `{"choices":[{"timings":1}],"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,${USAGE}}`;
+    expect(tailMembers(Buffer.from(far), ['usage', 'timings'])).toBeNull();
+    same(far);
     expect(parseJsonAnswer(Buffer.from(big), '/v1/embeddings', WALL).tokens).toMatchObject({ input_tokens: 3, output_tokens: 4, cache_tokens: 1 });
   });
 });
