@@ -231,13 +231,17 @@ export function parseJsonBody(body: string, path: string, wallMs: number): { tok
 
 const ANSWER_KEYS = ['usage', 'timings', 'metrics'] as const;
 
+/** Answers shorter than this are parsed whole. */
+export const TAIL_MIN_BYTES = 4096;
+
 /**
  * {@link parseJsonBody} of an answer's bytes, reading only the members at its end when they
  * hold the usage (json-tail.ts), the whole body when that is not sure. `/infill` answers
  * (arrays) always take the whole parse.
  */
 export function parseJsonAnswer(body: Buffer, path: string, wallMs: number): { tokens: TokenMetrics; durationMs: number } {
-  const tail = path.startsWith('/infill') ? null : tailMembers(body, ANSWER_KEYS);
+  // Below TAIL_MIN_BYTES the whole parse is as cheap (measured: 2.2 µs for a 385-byte chat answer, the tail 2.7).
+  const tail = body.length < TAIL_MIN_BYTES || path.startsWith('/infill') ? null : tailMembers(body, ANSWER_KEYS);
   if (tail === null) return parseJsonBody(body.toString('utf8'), path, wallMs);
   const usage = tail.get('usage');
   const timings = tail.get('timings');

@@ -9,7 +9,7 @@ import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { tailMembers } from '../../src/observability/json-tail.ts';
 import { SseUsageScanner } from '../../src/observability/sse-usage-scan.ts';
-import { decodeBody, failedErrorMessage, parseJsonAnswer, parseJsonBody, parseSseBody, ZERO_TOKENS, type TokenMetrics } from '../../src/observability/usage-parse.ts';
+import { decodeBody, failedErrorMessage, parseJsonAnswer, TAIL_MIN_BYTES, parseJsonBody, parseSseBody, ZERO_TOKENS, type TokenMetrics } from '../../src/observability/usage-parse.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/activity/${name}`, import.meta.url), 'utf8');
 const WALL = 10;
@@ -148,8 +148,12 @@ describe('compressed bodies', () => {
  * walk could misread; and say "unsure" (fall back) rather than guess.
  */
 describe('whole JSON answers read from their end', () => {
-  const same = (text: string, path = '/v1/chat/completions') =>
+  // Also padded past TAIL_MIN_BYTES with leading blanks (still the same JSON): the tail read itself.
+  const same = (text: string, path = '/v1/chat/completions') => {
     expect(parseJsonAnswer(Buffer.from(text), path, WALL)).toEqual(parseJsonBody(text, path, WALL));
+    const padded = ' '.repeat(TAIL_MIN_BYTES) + text;
+    expect(parseJsonAnswer(Buffer.from(padded), path, WALL)).toEqual(parseJsonBody(padded, path, WALL));
+  };
   const USAGE = '"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":1}}';
   const TIMINGS = '"timings":{"prompt_n":5,"predicted_n":6,"prompt_per_second":7.5,"predicted_per_second":8,"prompt_ms":1,"predicted_ms":2}';
 
@@ -193,8 +197,9 @@ describe('whole JSON answers read from their end', () => {
     same(big, '/v1/embeddings');
     // Read from the end indeed, not by the fallback; and unsure where a missing key is named further up.
     expect(tailMembers(Buffer.from(big), ['usage', 'timings', 'metrics'])?.get('usage')).toMatchObject({ prompt_tokens: 3 });
-    const nested = `{"choices":[{"timings":1}],${USAGE}}`; // walked to its start: timings only nested
-    expect(tailMembers(Buffer.from(nested), ['usage', 'timings'])?.has('timings')).toBe(false);
+    const nested = `{"choices":[{"timings":1}],${USAGE}}`; // timings named further up: unsure
+    expect(tailMembers(Buffer.from(nested), ['usage', 'timings'])).toBeNull();
+    same(nested);
     const far = `{"choices":[{"timings":1}],"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,${USAGE}}`;
     expect(tailMembers(Buffer.from(far), ['usage', 'timings'])).toBeNull();
     same(far);
