@@ -25,7 +25,7 @@ import {
 import { requestHeaders, responseHeaders } from '../observability/header-map.ts';
 import { responseBytes } from '../observability/response-bytes.ts';
 import { SseUsageScanner } from '../observability/sse-usage-scan.ts';
-import { decodeBody, failedErrorMessage, parseJsonBody, parseSseBody, ZERO_TOKENS } from '../observability/usage-parse.ts';
+import { decodeBody, failedErrorMessage, parseJsonAnswer, parseSseBody, ZERO_TOKENS } from '../observability/usage-parse.ts';
 
 /** The most of a non-streamed answer copied to read its usage. */
 export const MAX_BODY_COPY = 4 * 1024 * 1024;
@@ -61,6 +61,11 @@ const header = (res: ServerResponse, name: string): string => {
   const v = res.getHeader(name);
   return v === undefined ? '' : Array.isArray(v) ? String(v[0] ?? '') : String(v);
 };
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
 
 export class ActivityRecording {
   private model: string;
@@ -164,17 +169,20 @@ export class ActivityRecording {
       req_path: this.start.path,
       resp_content_type: header(res, 'content-type'),
       resp_status_code: status,
-      tokens: { ...ZERO_TOKENS },
+      tokens: ZERO_TOKENS, // shared and frozen: a row's tokens are replaced, never written to
       duration_ms: wallMs,
-      ...(this.metadata && Object.keys(this.metadata).length > 0 ? { metadata: { ...this.metadata } } : {}),
     };
+    const metadata = this.metadata;
+    if (metadata !== undefined && hasKeys(metadata)) row.metadata = { ...metadata };
     if (!responded) {
       row.error_msg = 'client closed the request before a response';
       this.log.record(row);
       return;
     }
     this.scanner?.end();
-    const raw = this.parts !== null && !this.overflow ? Buffer.concat(this.parts) : null;
+    const parts = this.parts;
+    // One chunk (a small answer) is the body as it is: no copy.
+    const raw = parts !== null && !this.overflow ? (parts.length === 1 ? parts[0]! : Buffer.concat(parts)) : null;
     this.parts = null;
     const encoding = header(res, 'content-encoding');
     let body: Buffer | null = raw;
@@ -211,8 +219,9 @@ export class ActivityRecording {
     // A body that names none of the keys has nothing to read: not decoded nor parsed (a large
     // embedding answer without usage costs a substring search, not a JSON.parse).
     if (!USAGE_KEYS.some((k) => body.includes(k))) return void this.log.record(row, (id) => this.capture(id, this.mask, body));
-    const text = body.toString('utf8');
-    const parsed = row.resp_content_type.includes('text/event-stream') ? parseSseBody(text, wallMs) : parseJsonBody(text, this.start.routePath, wallMs);
+    const parsed = row.resp_content_type.includes('text/event-stream')
+      ? parseSseBody(body.toString('utf8'), wallMs)
+      : parseJsonAnswer(body, this.start.routePath, wallMs);
     row.tokens = parsed.tokens;
     row.duration_ms = parsed.durationMs;
     this.log.record(row, (id) => this.capture(id, this.mask, body));

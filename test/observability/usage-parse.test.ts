@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { tailMembers } from '../../src/observability/json-tail.ts';
 import { SseUsageScanner } from '../../src/observability/sse-usage-scan.ts';
-import { decodeBody, failedErrorMessage, parseJsonBody, parseSseBody, ZERO_TOKENS, type TokenMetrics } from '../../src/observability/usage-parse.ts';
+import { decodeBody, failedErrorMessage, parseJsonAnswer, TAIL_MIN_BYTES, parseJsonBody, parseSseBody, ZERO_TOKENS, type TokenMetrics } from '../../src/observability/usage-parse.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/activity/${name}`, import.meta.url), 'utf8');
 const WALL = 10;
@@ -138,5 +139,70 @@ describe('compressed bodies', () => {
     expect(decodeBody(deflateRawSync(body), ' Deflate ')).toEqual(body);
     expect(() => decodeBody(Buffer.from('nope'), 'gzip')).toThrow();
     expect(decodeBody(body, 'br')).toBe(body);
+  });
+});
+
+/**
+ * parseJsonAnswer reads only the members at the end of an answer (json-tail.ts): it must give
+ * exactly what a whole parse gives, on every recorded answer and on the shapes a backwards
+ * walk could misread; and say "unsure" (fall back) rather than guess.
+ */
+describe('whole JSON answers read from their end', () => {
+  // Also padded past TAIL_MIN_BYTES with leading blanks (still the same JSON): the tail read itself.
+  const same = (text: string, path = '/v1/chat/completions') => {
+    expect(parseJsonAnswer(Buffer.from(text), path, WALL)).toEqual(parseJsonBody(text, path, WALL));
+    const padded = ' '.repeat(TAIL_MIN_BYTES) + text;
+    expect(parseJsonAnswer(Buffer.from(padded), path, WALL)).toEqual(parseJsonBody(padded, path, WALL));
+  };
+  const USAGE = '"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":1}}';
+  const TIMINGS = '"timings":{"prompt_n":5,"predicted_n":6,"prompt_per_second":7.5,"predicted_per_second":8,"prompt_ms":1,"predicted_ms":2}';
+
+  it('agrees with the whole parse on every recorded JSON answer', () => {
+    for (const name of ['llamacpp-chat.json', 'vllm-chat.json', 'openai-chat.json']) same(fixture(name));
+    same(fixture('llamacpp-infill.json'), '/infill');
+    same(fixture('llamacpp-infill.json'), '/v1/completions');
+  });
+
+  it('agrees on the shapes a backwards walk could get wrong', () => {
+    const cases = [
+      `{"choices":[{"message":{"content":"a \\"usage\\": {} \\\\"}}],${USAGE},${TIMINGS}}`, // quotes and backslashes in strings
+      `{"choices":[{"text":"}]}{[\\"\\\\\\""}],${USAGE}}`, // brackets inside strings
+      `{"choices":[{"text":"x","usage":{"prompt_tokens":99}}],"id":"a"}`, // usage only nested: none at the top
+      `{"usage":{"prompt_tokens":1},"choices":[],"id":"b",${TIMINGS}}`, // usage far up, timings at the end
+      `{"usage":{"prompt_tokens":1},${USAGE}}`, // duplicate keys: the last wins
+      `{${USAGE},"usage":null}`,
+      `  {\n  "id" : "c" ,\n  ${USAGE.replace(':', ' :\n ')} ,\n "n": -1.5e3, "t": true, "f": null, "e": [] }\n`, // whitespace, bare values
+      `{"mëtrics":"é✓","metrics":{"time_to_first_token_ms":10,"mean_itl_ms":5},"x":"日本"}`, // multi-byte text
+      `{"us\\u0061ge":{"prompt_tokens":2}}`, // an escaped key
+      `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"usage":{"prompt_tokens":2},"k":0}`, // many members
+      `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,${USAGE}}`,
+      '{}',
+      '{"usage":{}}',
+      `[{${USAGE}}]`, // not an object
+      `{"choices":[],${USAGE}`, // cut short
+      `{"choices":[],${USAGE}}}`, // one brace too many
+      `{"choices":[] ${USAGE}}`, // a comma missing
+      `{"choices":[],${USAGE},${TIMINGS.slice(0, -1)}}`, // a bad value
+      '{"usage":{"prompt_tokens":3}}',
+      '{"usage":"3"}',
+      '{"timings":5}',
+      '',
+      '   ',
+    ];
+    for (const text of cases) same(text);
+  });
+
+  it('reads the usage from the end of a large answer', () => {
+    const big = `{"data":[${Array.from({ length: 2000 }, (_, i) => `{"embedding":[${i},0.5],"index":${i}}`).join(',')}],${USAGE}}`;
+    same(big, '/v1/embeddings');
+    // Read from the end indeed, not by the fallback; and unsure where a missing key is named further up.
+    expect(tailMembers(Buffer.from(big), ['usage', 'timings', 'metrics'])?.get('usage')).toMatchObject({ prompt_tokens: 3 });
+    const nested = `{"choices":[{"timings":1}],${USAGE}}`; // timings named further up: unsure
+    expect(tailMembers(Buffer.from(nested), ['usage', 'timings'])).toBeNull();
+    same(nested);
+    const far = `{"choices":[{"timings":1}],"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,${USAGE}}`;
+    expect(tailMembers(Buffer.from(far), ['usage', 'timings'])).toBeNull();
+    same(far);
+    expect(parseJsonAnswer(Buffer.from(big), '/v1/embeddings', WALL).tokens).toMatchObject({ input_tokens: 3, output_tokens: 4, cache_tokens: 1 });
   });
 });
