@@ -37,6 +37,7 @@ function matrixLogLine(d: MatrixDecision): string {
 }
 import type { WaitingRequest } from '../core/waiting-reasons.ts';
 import { StateView, type StateSnapshot } from './state-view.ts';
+import { TicketBatch } from './ticket-batch.ts';
 import { Tickets, type Ticket } from './tickets.ts';
 import { Upstreams, type AgentOptionsOf, type Upstream } from './upstreams.ts';
 
@@ -144,10 +145,12 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     return upstreams.at(model, process, starts, cfg.proxy);
   };
   // A tree that has ended answers nothing: close the tickets instead of letting callers wait.
-  const tickets: Tickets = new Tickets((event) => {
+  // The tickets' REQUESTs of one event-loop turn go as one event (ticket-batch.ts).
+  const batch = new TicketBatch((event) => {
     if (actor?.getSnapshot().status === 'active') actor.send(event);
     else tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate scheduler is not running' });
-  }, upstreamOf);
+  });
+  const tickets: Tickets = new Tickets((event) => batch.send(event), upstreamOf);
 
   const processLogic =
     opts.processLogic ??
@@ -250,7 +253,10 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     lifecycle,
     upstreams,
     request: (model) => tickets.open(model),
-    reconfigure: (input) => root.send({ type: 'RECONFIGURE', input }),
+    reconfigure: (input) => {
+      batch.flush();
+      root.send({ type: 'RECONFIGURE', input });
+    },
     unload: (targets) => tickets.unload(targets),
     process: (model) => {
       const snapshot = processChanges.snapshot(model);
@@ -258,9 +264,13 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     },
     serving: (model) => processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false,
     servedAt: (model) => ((processChanges.snapshot(model)?.hasTag(ProcessTag.serving) ?? false) ? (upstreamOf(model) ?? null) : null),
-    sleep: (model) => sleepOnDemand(processChanges, model, root.getSnapshot().context.fifo.inFlight[model] ?? 0),
+    sleep: (model) => {
+      batch.flush();
+      return sleepOnDemand(processChanges, model, root.getSnapshot().context.fifo.inFlight[model] ?? 0);
+    },
     shutdown: async (graceMs, why = 'shutdown') => {
       lifecycle.shuttingDown(why);
+      batch.flush();
       const status = root.getSnapshot().status;
       // A stopped (or failed) tree has stopped its children already, and their cleanup
       // SIGKILLed their process groups; there is nothing to wait for.
@@ -269,8 +279,14 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       // Every model server is gone: no connection to one is worth keeping.
       upstreams.destroyAll();
     },
-    state: () => stateView.snapshot(),
-    waitReason: (reqId) => stateView.waitOf(reqId),
+    state: () => {
+      batch.flush();
+      return stateView.snapshot();
+    },
+    waitReason: (reqId) => {
+      batch.flush();
+      return stateView.waitOf(reqId);
+    },
     // Computed once: the machine does not change while this tree runs.
     processChart: () => (chart ??= machineChart(processLogic as ProcessMachine)),
   };

@@ -1,0 +1,62 @@
+/**
+ * The tickets' events of one event-loop turn, delivered to the scheduler as one.
+ *
+ * Each event the scheduler actor takes costs a macrostep (a snapshot, transition sets, action
+ * resolution: about 10 KB of garbage and ~10 µs) before the core has decided anything, and a
+ * proxied request took two (REQUEST, SERVE_DONE). Under load, many requests arrive in one turn
+ * of the event loop (one poll phase hands over every readable socket): their REQUESTs wait
+ * here until the turn's check phase (setImmediate: no timer, no extra latency beyond the
+ * turn) and go as one TICKETS event, which the scheduler handles exactly as the same events
+ * one by one (scheduler.machine.ts `tickets`). Nothing is decided here: the scheduler stays
+ * the authority over every admission and completion, and a lone event is sent as itself.
+ *
+ * Only REQUEST waits. A completion (SERVE_DONE, CANCEL) and every other event are delivered at
+ * once, with the REQUESTs pending before them, in order: a caller that ends a request sees
+ * the scheduler's state updated when `done()` returns, and nothing overtakes a request. The
+ * runtime flushes before it reads the scheduler's state (`/api/state`) or sends its own events.
+ */
+import type { SchedulerEvent, TicketEvent } from '../../machines/scheduler.machine.ts';
+
+/**
+ * The real setImmediate, taken at load: a test that fakes timers (vitest fakes setImmediate)
+ * must not be able to hold requests back until it advances its clock.
+ */
+const immediate = globalThis.setImmediate;
+
+export class TicketBatch {
+  private pending: TicketEvent[] = [];
+  private scheduled = false;
+  private readonly onTurnEnd = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  /** @param deliver sends one event to the scheduler actor. */
+  constructor(private readonly deliver: (event: SchedulerEvent) => void) {}
+
+  send(event: SchedulerEvent): void {
+    if (event.type === 'REQUEST') {
+      this.pending.push(event);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        immediate(this.onTurnEnd);
+      }
+      return;
+    }
+    if (this.pending.length > 0 && (event.type === 'SERVE_DONE' || event.type === 'CANCEL')) {
+      this.pending.push(event);
+      this.flush();
+      return;
+    }
+    this.flush();
+    this.deliver(event);
+  }
+
+  /** Delivers what waits now (as itself when it is one event). */
+  flush(): void {
+    const events = this.pending;
+    if (events.length === 0) return;
+    this.pending = [];
+    this.deliver(events.length === 1 ? events[0]! : { type: 'TICKETS', events });
+  }
+}
