@@ -20,7 +20,7 @@ import type { InflightHandle } from '../observability/inflight.ts';
 import { ABLATED } from '../perf/ablate.ts';
 import { bareForward, NO_OBSERVATION, servedTicket } from '../perf/ablated-parts.ts';
 import { CLIENT_CLOSED } from '../observability/request-metrics.ts';
-import { responseBytes } from '../observability/response-bytes.ts';
+import { observe } from '../observability/response-observer.ts';
 import type { AppDeps, ServerState } from './deps.ts';
 import { clientAddress } from './client-address.ts';
 import type { SchedError } from '../core/effects.ts';
@@ -81,11 +81,10 @@ export async function serveThroughScheduler(
   const ticket = (ABLATED.scheduler ? servedTicket(state, opts.model) : null) ?? state.runtime.request(opts.model);
   // /metrics: counted when the handler ends, by status; its first body byte is the access log's counter's.
   const observed = ABLATED.metrics ? NO_OBSERVATION : deps.metrics.beginRequest(opts.model, opts.trackAs ?? '/upstream', askedAt);
-  const bytes = responseBytes(res);
-  const onClose = () => {
-    if (!res.writableFinished) ticket.cancel();
-  };
-  res.on('close', onClose);
+  // A client that leaves before its response finished cancels the ticket (queued or loading:
+  // it leaves the queue; serving: the forward's own close aborts the upstream request).
+  const observer = observe(res);
+  observer.ticket = ticket;
   let tracked: InflightHandle | null = null;
   try {
     const refused = await ticket.admission;
@@ -133,10 +132,10 @@ export async function serveThroughScheduler(
       }
     }
   } finally {
-    res.off('close', onClose);
+    observer.ticket = null;
     ticket.done();
     tracked?.end();
-    observed.end(res.headersSent ? res.statusCode : CLIENT_CLOSED, bytes.firstByteAt);
+    observed.end(res.headersSent ? res.statusCode : CLIENT_CLOSED, observer.firstByteAt);
   }
 }
 

@@ -9,11 +9,11 @@
  * `phase` (waiting for a grant, or being served).
  *
  * Response bytes are the body bytes written so far (the access log's counter, see
- * response-bytes.ts), sampled every 250 ms and only while someone listens. With no listener
+ * response-observer.ts), sampled every 250 ms and only while someone listens. With no listener
  * the tracker keeps its entries and nothing else: no timer, no message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { responseBytes, type ByteCounter } from './response-bytes.ts';
+import { observe, type ResponseObserver } from './response-observer.ts';
 import { Coalescer } from './coalescer.ts';
 import { requestHeaders, responseHeaders } from './header-map.ts';
 
@@ -64,7 +64,7 @@ interface Tracked {
   req: IncomingMessage;
   res: ServerResponse;
   /** The response's body bytes so far (shared with the access log). */
-  bytes: ByteCounter;
+  bytes: ResponseObserver;
   headersTaken: boolean;
   /** Created when first needed (someone listens). */
   updates: Coalescer | null;
@@ -108,7 +108,7 @@ export class InflightTracker {
       startedMono: performance.now(),
       req,
       res,
-      bytes: responseBytes(res),
+      bytes: observe(res),
       headersTaken: false,
       updates: null,
     };
