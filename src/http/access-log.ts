@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/types.ts';
 import { escapeBare, escapeQuoted } from '../observability/log-text.ts';
-import { observe, type CloseHook, type ResponseObserver } from '../observability/response-observer.ts';
+import { watch, type CloseHook, type ResponseObserver } from '../observability/response-observer.ts';
 import { clientAddress } from './client-address.ts';
 
 // Paths llama-swap does not log (reference 7.1).
@@ -91,7 +91,7 @@ export function accessLog(sink: () => AccessLogSink, config: () => Config) {
     const started = performance.now();
     // Read now: once a client has gone away its socket no longer knows the remote address.
     const ip = clientAddress(req, config());
-    const o = observe(res);
+    const o = watch(res);
     o.accessLog = new AccessLine(sink, req, path, ip, ui, started, o);
   };
 }

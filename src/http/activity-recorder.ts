@@ -23,7 +23,7 @@ import {
   type Capture,
 } from '../observability/capture-cache.ts';
 import { requestHeaders, responseHeaders } from '../observability/header-map.ts';
-import { observe, type ChunkTap, type CloseHook, type ResponseObserver } from '../observability/response-observer.ts';
+import { watch, type ChunkTap, type CloseHook, type ResponseObserver } from '../observability/response-observer.ts';
 import { SseUsageScanner } from '../observability/sse-usage-scan.ts';
 import { decodeBody, failedErrorMessage, parseJsonAnswer, parseSseBody, ZERO_TOKENS } from '../observability/usage-parse.ts';
 
@@ -95,7 +95,7 @@ export class ActivityRecording implements ChunkTap, CloseHook {
     // So that the answer stays readable (reference 3.15); the header is forwarded from here.
     if (typeof ae === 'string' && ae !== '') req.headers['accept-encoding'] = decodableAcceptEncoding(ae);
     // The response's observer hands this each chunk, and its close (response-observer.ts).
-    const o = (this.observer = observe(res));
+    const o = (this.observer = watch(res));
     o.tap = this;
     o.activity = this;
   }

@@ -20,7 +20,7 @@ import type { BodyBudget } from './body-budget.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import { continueBody } from './expect-continue.ts';
-import { observe, type CloseHook } from '../observability/response-observer.ts';
+import { watch, type CloseHook } from '../observability/response-observer.ts';
 
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
@@ -92,7 +92,7 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limits: Body
     return Promise.reject(new BodyBudgetExceeded(budget.used, budget.capacity));
   }
   if (!known || declared > 0) {
-    const o = observe(res);
+    const o = watch(res);
     // Given back when the response closes (response-observer.ts); a second body read on one
     // response (none today) would keep its own listener.
     if (o.bodyBudget === null) o.bodyBudget = share;

@@ -23,7 +23,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { forwardedHeaders, upstreamPath } from './forward-into.ts';
 import { parsedBase, type ProxyOutcome, type ProxyTarget } from './proxy.ts';
-import { observe, type CloseHook } from '../observability/response-observer.ts';
+import { watch, type CloseHook } from '../observability/response-observer.ts';
 
 /** RFC 9110 7.6.1's hop-by-hop headers (see proxy.ts), plus the body framing we redo. */
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
@@ -173,7 +173,7 @@ export function leanForward(req: http.IncomingMessage, res: http.ServerResponse,
     const peer = target.style === 'peer';
     const secure = url.protocol === 'https:';
     const x = new Exchange(req, res, resolve);
-    observe(res).forward = x;
+    watch(res).forward = x;
     const headers = requestHeaders(req, target, peer, url.host);
     let sent: Tagged<http.ClientRequest>;
     try {

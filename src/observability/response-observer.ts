@@ -14,8 +14,8 @@
  *   unfinished), the forward's own close handling (lean-forward.ts).
  *
  * Installed on first use: `write` and `end` get own-property wrappers, the same two shared
- * functions for every response (no closure per response), and one `close` listener, also
- * shared. The parts are plain fields: a part that is not there costs a null check.
+ * functions for every response (no closure per response); on the first close hook, one
+ * `close` listener, also shared. The parts are plain fields: a part that is not there costs a null check.
  */
 import type { ServerResponse } from 'node:http';
 import { ABLATED } from '../perf/ablate.ts';
@@ -55,6 +55,8 @@ export class ResponseObserver {
   ticket: Cancellable | null = null;
   /** The forward's close handling (lean-forward.ts). */
   forward: CloseHook | null = null;
+  /** Its `close` listener is installed ({@link watch}). */
+  watching = false;
   /** The response's own `write` and `end`, which the wrappers call. */
   readonly write: ServerResponse['write'];
   readonly end: ServerResponse['end'];
@@ -101,17 +103,29 @@ function onClose(this: Observed): void {
   this[OBSERVER]?.closed(this);
 }
 
-/** The response's observer, installed now if it has none yet. */
+/**
+ * The response's observer, installed now if it has none yet: its byte counter, first byte
+ * and tap. Nothing runs at close until {@link watch} (the in-flight tracker only counts).
+ */
 export function observe(res: ServerResponse): ResponseObserver {
   const r = res as Observed;
   let o = r[OBSERVER];
   if (o !== undefined) return o;
   o = new ResponseObserver(res);
   r[OBSERVER] = o;
-  // `close` is emitted once: a plain listener, no once-wrapper.
-  res.on('close', onClose);
   if (ABLATED.bytes) return o; // a benchmark's ablation (perf/ablate.ts): nothing counted
   res.write = observedWrite as ServerResponse['write'];
   res.end = observedEnd as ServerResponse['end'];
+  return o;
+}
+
+/** The response's observer, with its one `close` listener installed (for the close hooks). */
+export function watch(res: ServerResponse): ResponseObserver {
+  const o = observe(res);
+  if (!o.watching) {
+    o.watching = true;
+    // `close` is emitted once: a plain listener, no once-wrapper.
+    res.on('close', onClose);
+  }
   return o;
 }
