@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/types.ts';
 import { escapeBare, escapeQuoted } from '../observability/log-text.ts';
-import { responseBytes } from '../observability/response-bytes.ts';
+import { watch, type CloseHook, type ResponseObserver } from '../observability/response-observer.ts';
 import { clientAddress } from './client-address.ts';
 
 // Paths llama-swap does not log (reference 7.1).
@@ -48,11 +48,38 @@ export function goDuration(ms: number): string {
   return `${m}m${+(s - m * 60).toFixed(6)}s`;
 }
 
-/** Where access lines go: `Logs.info` / `Logs.debug` (the proxy log). */
+/**
+ * Where access lines go: the proxy log (`Logs.accessLine`). The line comes whole and already
+ * safe (every client field escaped here): the sink adds only its time and level prefix.
+ */
 export interface AccessLogSink {
-  info(message: string): void;
-  debug(message: string): void;
+  /** Writes `[<time> ][<level>] <text>` and a newline; `text` must already be escaped. */
+  accessLine(level: 'INFO' | 'DEBUG', text: string): void;
   isDebugEnabled(): boolean;
+}
+
+/** One request's line, written when its response closes (response-observer.ts). */
+class AccessLine implements CloseHook {
+  constructor(
+    private readonly sink: () => AccessLogSink,
+    private readonly req: IncomingMessage,
+    private readonly path: string,
+    private readonly ip: string,
+    private readonly ui: boolean,
+    private readonly started: number,
+    private readonly counter: ResponseObserver,
+  ) {}
+
+  onResponseClose(res: ServerResponse): void {
+    const req = this.req;
+    const ua = req.headers['user-agent'];
+    // One template, one string, each client field escaped on its own (a scan that finds
+    // nothing allocates nothing), so the sink need not scan the whole line again. The
+    // version is digits (Node's parser); the method is a token from Node's list, escaped
+    // all the same.
+    const text = `Request ${escapeBare(this.ip)} "${escapeQuoted(String(req.method))} ${escapeQuoted(this.path)} HTTP/${req.httpVersion}" ${res.statusCode} ${this.counter.bytes} "${ua === undefined ? '' : escapeQuoted(ua)}" ${goDuration(performance.now() - this.started)}`;
+    this.sink().accessLine(this.ui ? 'DEBUG' : 'INFO', text);
+  }
 }
 
 /** Starts the access log of one request: the line is written when its response closes. */
@@ -66,13 +93,7 @@ export function accessLog(sink: () => AccessLogSink, config: () => Config) {
     const started = performance.now();
     // Read now: once a client has gone away its socket no longer knows the remote address.
     const ip = clientAddress(req, config());
-    const counter = responseBytes(res);
-    res.once('close', () => {
-      const ua = req.headers['user-agent'] ?? '';
-      const line = `${req.method} ${path} HTTP/${req.httpVersion}`;
-      const message = `Request ${escapeBare(ip)} "${escapeQuoted(line)}" ${res.statusCode} ${counter.bytes} "${escapeQuoted(ua)}" ${goDuration(performance.now() - started)}`;
-      if (ui) sink().debug(message);
-      else sink().info(message);
-    });
+    const o = watch(res);
+    o.accessLog = new AccessLine(sink, req, path, ip, ui, started, o);
   };
 }

@@ -4,7 +4,7 @@
  * finished, failed, refused (an unknown model's 404 too) or abandoned by its client.
  *
  * The answer is read as it passes to the client, never held back: the response's write
- * wrappers (response-bytes.ts) hand each chunk to this recorder and then to the socket, as
+ * wrappers (response-observer.ts) hand each chunk to this recorder and then to the socket, as
  * they were. What is kept depends on the answer, decided at its first chunk:
  * - a 200 SSE stream: nothing but an unfinished line and the usage read so far
  *   (sse-usage-scan.ts), plus a copy of the stream only when a capture wants it;
@@ -23,7 +23,7 @@ import {
   type Capture,
 } from '../observability/capture-cache.ts';
 import { requestHeaders, responseHeaders } from '../observability/header-map.ts';
-import { responseBytes } from '../observability/response-bytes.ts';
+import { watch, type ChunkTap, type CloseHook, type ResponseObserver } from '../observability/response-observer.ts';
 import { SseUsageScanner } from '../observability/sse-usage-scan.ts';
 import { decodeBody, failedErrorMessage, parseJsonAnswer, parseSseBody, ZERO_TOKENS } from '../observability/usage-parse.ts';
 
@@ -67,7 +67,7 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-export class ActivityRecording {
+export class ActivityRecording implements ChunkTap, CloseHook {
   private model: string;
   private metadata: Record<string, string> | undefined;
   private reqBody: Buffer | null = null;
@@ -80,6 +80,7 @@ export class ActivityRecording {
   private limit = 0;
   private overflow = false;
   private readonly mask: number;
+  private readonly observer: ResponseObserver;
 
   constructor(
     private readonly log: ActivityLog,
@@ -93,8 +94,10 @@ export class ActivityRecording {
     const ae = req.headers['accept-encoding'];
     // So that the answer stays readable (reference 3.15); the header is forwarded from here.
     if (typeof ae === 'string' && ae !== '') req.headers['accept-encoding'] = decodableAcceptEncoding(ae);
-    responseBytes(res).tap = (chunk, encoding) => this.chunk(chunk, encoding);
-    res.once('close', () => this.finish());
+    // The response's observer hands this each chunk, and its close (response-observer.ts).
+    const o = (this.observer = watch(res));
+    o.tap = this;
+    o.activity = this;
   }
 
   /** The model resolved (a real id for an alias, `peer/model` for a peer's). */
@@ -111,7 +114,7 @@ export class ActivityRecording {
     this.metadata = metadata;
   }
 
-  private chunk(chunk: string | Uint8Array, encoding: unknown): void {
+  onChunk(chunk: string | Uint8Array, encoding: unknown): void {
     try {
       const buf =
         typeof chunk === 'string'
@@ -157,9 +160,10 @@ export class ActivityRecording {
     this.copied += buf.length;
   }
 
-  private finish(): void {
+  onResponseClose(): void {
     const res = this.res;
-    responseBytes(res).tap = null;
+    this.observer.tap = null;
+    this.observer.activity = null;
     const wallMs = Math.round(performance.now() - this.startedAt);
     const responded = res.headersSent;
     const status = responded ? res.statusCode : CLIENT_CLOSED_STATUS;

@@ -20,6 +20,7 @@ import type { BodyBudget } from './body-budget.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import { continueBody } from './expect-continue.ts';
+import { watch, type CloseHook } from '../observability/response-observer.ts';
 
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
@@ -52,6 +53,23 @@ export interface BodyLimits {
 
 const EMPTY = Buffer.alloc(0);
 
+/** What one body holds of the budget, given back when its response closes. */
+class BudgetShare implements CloseHook {
+  private counted = 0;
+
+  constructor(private readonly budget: BodyBudget) {}
+
+  take(bytes: number): boolean {
+    if (!this.budget.tryReserve(bytes)) return false;
+    this.counted += bytes;
+    return true;
+  }
+
+  onResponseClose(): void {
+    this.budget.release(this.counted);
+  }
+}
+
 /**
  * Reads `req` fully, or rejects with BodyTooLarge, BodyBudgetExceeded or ClientGone. It
  * always settles; whatever it counted in the budget is given back when `res` closes.
@@ -68,17 +86,17 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limits: Body
 
   // A declared length is counted whole before a byte is read; a chunked body chunk by
   // chunk, and refused at once if the budget is already spent.
-  let counted = 0;
-  const count = (bytes: number): boolean => {
-    if (!budget.tryReserve(bytes)) return false;
-    counted += bytes;
-    return true;
-  };
+  const share = new BudgetShare(budget);
+  const count = (bytes: number): boolean => share.take(bytes);
   if (known ? !count(declared) : budget.used >= budget.capacity) {
     return Promise.reject(new BodyBudgetExceeded(budget.used, budget.capacity));
   }
   if (!known || declared > 0) {
-    res.once('close', () => budget.release(counted));
+    const o = watch(res);
+    // Given back when the response closes (response-observer.ts); a second body read on one
+    // response (none today) would keep its own listener.
+    if (o.bodyBudget === null) o.bodyBudget = share;
+    else res.once('close', () => share.onResponseClose());
     continueBody(req); // a client waiting for 100 Continue may send its body now
   }
 

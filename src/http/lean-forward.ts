@@ -23,6 +23,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { forwardedHeaders, upstreamPath } from './forward-into.ts';
 import { parsedBase, type ProxyOutcome, type ProxyTarget } from './proxy.ts';
+import { watch, type CloseHook } from '../observability/response-observer.ts';
 
 /** RFC 9110 7.6.1's hop-by-hop headers (see proxy.ts), plus the body framing we redo. */
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
@@ -85,6 +86,81 @@ function copyResponseHead(up: http.IncomingMessage, req: http.IncomingMessage, r
   res.setHeader('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
 }
 
+/** The exchange a request to the upstream (and its answer) belongs to. */
+const EXCHANGE = Symbol('swapstate.leanExchange');
+type Tagged<T> = T & { [EXCHANGE]?: Exchange };
+
+/**
+ * One forwarded exchange. Its listeners are shared functions that find it on the object they
+ * listen to (no closures per request: issue 16); the client's close comes through the
+ * response's observer (response-observer.ts).
+ */
+class Exchange implements CloseHook {
+  out: http.ClientRequest | undefined = undefined;
+  private settled = false;
+
+  constructor(
+    readonly req: http.IncomingMessage,
+    readonly res: http.ServerResponse,
+    private readonly resolve: (o: ProxyOutcome) => void,
+  ) {}
+
+  settle(o: ProxyOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    // A failed exchange must not keep its upstream request: it would hold one of the
+    // model's agent sockets for good, and 64 of them hang the model.
+    if (!o.ok) this.out?.destroy();
+    this.resolve(o);
+  }
+
+  fail(error: Error): void {
+    this.settle({ ok: false, error, responded: this.res.headersSent });
+  }
+
+  onResponseClose(res: http.ServerResponse): void {
+    // The client left before the answer ended: the model stops generating for nobody.
+    if (!res.writableFinished) this.out?.destroy();
+    this.settle(OK);
+  }
+
+  answered(up: http.IncomingMessage): void {
+    const { req, res } = this;
+    // Died mid-answer (a crash, an unload or eviction of a busy model): a pipe does not end
+    // its destination when its source aborts, so the client would wait for good.
+    (up as Tagged<http.IncomingMessage>)[EXCHANGE] = this;
+    up.once('close', onAnswerClose);
+    if (res.headersSent || res.destroyed) {
+      up.resume();
+      return;
+    }
+    copyResponseHead(up, req, res);
+    const sse = String(up.headers['content-type'] ?? '').includes('text/event-stream');
+    if (sse) {
+      // nginx and friends buffer SSE unless told not to (llama-swap #236); and the client
+      // waiting for the stream to open learns at once that it has.
+      res.setHeader('X-Accel-Buffering', 'no');
+      res.flushHeaders();
+    }
+    up.pipe(res);
+  }
+}
+
+const OK: ProxyOutcome = Object.freeze({ ok: true }) as ProxyOutcome;
+
+function onUpstreamError(this: Tagged<http.ClientRequest>, error: Error): void {
+  this[EXCHANGE]?.fail(error);
+}
+
+function onUpstreamResponse(this: Tagged<http.ClientRequest>, up: http.IncomingMessage): void {
+  this[EXCHANGE]?.answered(up);
+}
+
+function onAnswerClose(this: Tagged<http.IncomingMessage>): void {
+  const x = this[EXCHANGE];
+  if (x !== undefined && !this.complete) x.res.destroy();
+}
+
 /**
  * Forwards `req` (with `target.body`) and resolves once the exchange is over: the response
  * has been sent, the client went away, or the upstream failed (`responded` says whether the
@@ -96,25 +172,12 @@ export function leanForward(req: http.IncomingMessage, res: http.ServerResponse,
     const { url } = base;
     const peer = target.style === 'peer';
     const secure = url.protocol === 'https:';
-    let out: http.ClientRequest | undefined;
-    let settled = false;
-    const settle = (o: ProxyOutcome): void => {
-      if (settled) return;
-      settled = true;
-      // A failed exchange must not keep its upstream request: it would hold one of the
-      // model's agent sockets for good, and 64 of them hang the model.
-      if (!o.ok) out?.destroy();
-      resolve(o);
-    };
-    res.once('close', () => {
-      // The client left before the answer ended: the model stops generating for nobody.
-      if (!res.writableFinished) out?.destroy();
-      settle({ ok: true });
-    });
+    const x = new Exchange(req, res, resolve);
+    watch(res).forward = x;
     const headers = requestHeaders(req, target, peer, url.host);
-    let sent: http.ClientRequest;
+    let sent: Tagged<http.ClientRequest>;
     try {
-      sent = out = (secure ? https : http).request({
+      sent = x.out = (secure ? https : http).request({
         protocol: url.protocol,
         // URL keeps an IPv6 host's brackets; the socket wants the bare address.
         hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
@@ -128,30 +191,12 @@ export function leanForward(req: http.IncomingMessage, res: http.ServerResponse,
         agent: target.agent,
       });
     } catch (err) {
-      settle({ ok: false, error: err as Error, responded: res.headersSent });
+      x.fail(err as Error);
       return;
     }
-    sent.on('error', (error) => settle({ ok: false, error, responded: res.headersSent }));
-    sent.on('response', (up) => {
-      // Died mid-answer (a crash, an unload or eviction of a busy model): a pipe does not end
-      // its destination when its source aborts, so the client would wait for good.
-      up.once('close', () => {
-        if (!up.complete) res.destroy();
-      });
-      if (res.headersSent || res.destroyed) {
-        up.resume();
-        return;
-      }
-      copyResponseHead(up, req, res);
-      const sse = String(up.headers['content-type'] ?? '').includes('text/event-stream');
-      if (sse) {
-        // nginx and friends buffer SSE unless told not to (llama-swap #236); and the client
-        // waiting for the stream to open learns at once that it has.
-        res.setHeader('X-Accel-Buffering', 'no');
-        res.flushHeaders();
-      }
-      up.pipe(res);
-    });
+    sent[EXCHANGE] = x;
+    sent.on('error', onUpstreamError);
+    sent.on('response', onUpstreamResponse);
     try {
       target.prepare?.(sent);
       if (!sent.destroyed) sent.end(target.body);

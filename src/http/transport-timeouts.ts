@@ -17,6 +17,11 @@ import type { UpstreamTimeouts } from '../config/types.ts';
  * once, without asking the upstream for `100 Continue`. Used for peers and local models.
  */
 export function armTimeouts(out: ClientRequest, t: UpstreamTimeouts, host: string): void {
+  // The agent marks a request it put on a pooled socket at once (`reusedSocket`, set while
+  // the request is constructed): no connect nor handshake to time. With no response-header
+  // limit (the defaults) such a request arms nothing and allocates nothing (issue 16).
+  const connecting = (t.connect > 0 || t.tlsHandshake > 0) && out.reusedSocket !== true;
+  if (!connecting && !(t.responseHeader > 0)) return;
   const timers = new Set<NodeJS.Timeout>();
   let clearing = false;
   const after = (seconds: number, message: string): NodeJS.Timeout | null => {
@@ -42,7 +47,7 @@ export function armTimeouts(out: ClientRequest, t: UpstreamTimeouts, host: strin
     clearTimeout(timer);
     timers.delete(timer);
   };
-  if (t.connect > 0 || t.tlsHandshake > 0) {
+  if (connecting) {
     out.once('socket', (socket: Socket) => {
       if (!socket.connecting) return; // a pooled connection
       const connect = after(t.connect, `dial tcp ${host}: i/o timeout (timeouts.connect is ${t.connect}s)`);

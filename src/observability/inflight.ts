@@ -9,11 +9,11 @@
  * `phase` (waiting for a grant, or being served).
  *
  * Response bytes are the body bytes written so far (the access log's counter, see
- * response-bytes.ts), sampled every 250 ms and only while someone listens. With no listener
+ * response-observer.ts), sampled every 250 ms and only while someone listens. With no listener
  * the tracker keeps its entries and nothing else: no timer, no message.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { responseBytes, type ByteCounter } from './response-bytes.ts';
+import { observe, type ResponseObserver } from './response-observer.ts';
 import { Coalescer } from './coalescer.ts';
 import { requestHeaders, responseHeaders } from './header-map.ts';
 
@@ -55,19 +55,62 @@ export interface InflightHandle {
 export const UPDATE_INTERVAL_MS = 250;
 
 
-interface Tracked {
+/** Shared by entries that have none yet (never written to: render copies, sample replaces). */
+const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * One tracked request, and the handle the request path holds for it: one object per request
+ * (issue 16: no closures, nothing built for a view nobody watches).
+ */
+class Tracked implements InflightHandle {
   /** Timestamp and request headers are filled in when first rendered: with nobody listening, tracking costs a request next to nothing. */
-  entry: InflightRequest;
-  started: number;
+  readonly entry: InflightRequest;
+  readonly started = Date.now();
   /** performance.now() at admission: elapsed times are monotonic, as the coalescer that spaces them. */
-  startedMono: number;
-  req: IncomingMessage;
-  res: ServerResponse;
+  readonly startedMono = performance.now();
   /** The response's body bytes so far (shared with the access log). */
-  bytes: ByteCounter;
-  headersTaken: boolean;
+  readonly bytes: ResponseObserver;
+  headersTaken = false;
   /** Created when first needed (someone listens). */
-  updates: Coalescer | null;
+  updates: Coalescer | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly tracker: InflightTracker,
+    readonly id: string,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    opts: { model: string; path: string; reqId: string; remoteIp: string; metadata?: Record<string, string> | undefined; phase?: InflightRequest['phase'] },
+  ) {
+    this.entry = {
+      id,
+      timestamp: '',
+      model: opts.model,
+      req_path: opts.path,
+      method: req.method ?? '',
+      req_headers: NONE,
+      remote_ip: opts.remoteIp,
+      resp_headers: NONE,
+      resp_bytes: 0,
+      elapsed_ms: 0,
+      metadata: opts.metadata === undefined ? NONE : { ...opts.metadata },
+      req_id: opts.reqId,
+      phase: opts.phase ?? 'waiting',
+    };
+    this.bytes = observe(res);
+  }
+
+  serving(): void {
+    if (this.ended || this.entry.phase === 'serving') return;
+    this.entry.phase = 'serving';
+    this.tracker.changed(this);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.tracker.remove(this);
+  }
 }
 
 export class InflightTracker {
@@ -88,47 +131,11 @@ export class InflightTracker {
     opts: { model: string; path: string; reqId: string; remoteIp: string; metadata?: Record<string, string> | undefined; phase?: InflightRequest['phase'] },
   ): InflightHandle {
     const id = String(++this.seq);
-    const t: Tracked = {
-      entry: {
-        id,
-        timestamp: '',
-        model: opts.model,
-        req_path: opts.path,
-        method: req.method ?? '',
-        req_headers: {},
-        remote_ip: opts.remoteIp,
-        resp_headers: {},
-        resp_bytes: 0,
-        elapsed_ms: 0,
-        metadata: { ...opts.metadata },
-        req_id: opts.reqId,
-        phase: opts.phase ?? 'waiting',
-      },
-      started: Date.now(),
-      startedMono: performance.now(),
-      req,
-      res,
-      bytes: responseBytes(res),
-      headersTaken: false,
-      updates: null,
-    };
+    const t = new Tracked(this, id, req, res, opts);
     this.requests.set(id, t);
     this.changed(t);
     this.runSampler();
-    let ended = false;
-    return {
-      id,
-      serving: () => {
-        if (ended || t.entry.phase === 'serving') return;
-        t.entry.phase = 'serving';
-        this.changed(t);
-      },
-      end: () => {
-        if (ended) return;
-        ended = true;
-        this.remove(t);
-      },
-    };
+    return t;
   }
 
   /**
@@ -167,17 +174,19 @@ export class InflightTracker {
   }
 
   /** A tracked request changed: tell listeners, at most once per interval per request. */
-  private changed(t: Tracked): void {
+  /** @internal (Tracked) */
+  changed(t: Tracked): void {
     if (this.listeners.size === 0) return;
     t.updates ??= new Coalescer(UPDATE_INTERVAL_MS, (now) => this.emit({ operation: 'upsert', request: this.render(t, now) }));
     t.updates.poke();
   }
 
-  private remove(t: Tracked): void {
+  /** @internal (Tracked) */
+  remove(t: Tracked): void {
     this.requests.delete(t.entry.id);
     t.updates?.cancel();
     this.runSampler();
-    this.emit({ operation: 'remove', id: t.entry.id });
+    if (this.listeners.size > 0) this.emit({ operation: 'remove', id: t.entry.id });
   }
 
   private emit(event: InflightEvent): void {

@@ -104,32 +104,7 @@ export class RequestMetrics {
       statuses = new Map();
       s.routes.set(route, statuses);
     }
-    const byStatus = statuses;
-    let grantedAt = 0;
-    let ended = false;
-    return {
-      granted: (t = performance.now()) => {
-        if (grantedAt !== 0 || ended) return;
-        grantedAt = t;
-        s.queueWait.observe((t - at) / 1000);
-        s.inFlight.inc();
-      },
-      end: (status, firstByteAt, t = performance.now()) => {
-        if (ended) return;
-        ended = true;
-        let child = byStatus.get(status);
-        if (!child) {
-          child = this.requests.labels(model, route, String(status));
-          byStatus.set(status, child);
-        }
-        child.inc();
-        s.duration.observe((t - at) / 1000);
-        if (grantedAt !== 0) {
-          s.inFlight.dec();
-          if (firstByteAt > 0) s.ttfb.observe((firstByteAt - at) / 1000);
-        }
-      },
-    };
+    return new Observation(this.requests, s, statuses, model, route, at);
   }
 
   /** Tokens of one response (the activity parser's `input_tokens` and `output_tokens`); negatives count as 0. */
@@ -154,5 +129,44 @@ export class RequestMetrics {
       this.series.set(model, s);
     }
     return s;
+  }
+}
+
+/** One request's observation: plain fields, one object per request (no closures). */
+class Observation implements RequestObservation {
+  private grantedAt = 0;
+  private ended = false;
+
+  constructor(
+    private readonly requests: Counter<'model' | 'route' | 'status'>,
+    private readonly s: ModelSeries,
+    private readonly byStatus: Map<number, CounterChild>,
+    private readonly model: string,
+    private readonly route: string,
+    private readonly at: number,
+  ) {}
+
+  granted(t: number = performance.now()): void {
+    if (this.grantedAt !== 0 || this.ended) return;
+    this.grantedAt = t;
+    this.s.queueWait.observe((t - this.at) / 1000);
+    this.s.inFlight.inc();
+  }
+
+  end(status: number, firstByteAt: number, t: number = performance.now()): void {
+    if (this.ended) return;
+    this.ended = true;
+    let child = this.byStatus.get(status);
+    if (!child) {
+      child = this.requests.labels(this.model, this.route, String(status));
+      this.byStatus.set(status, child);
+    }
+    child.inc();
+    const s = this.s;
+    s.duration.observe((t - this.at) / 1000);
+    if (this.grantedAt !== 0) {
+      s.inFlight.dec();
+      if (firstByteAt > 0) s.ttfb.observe((firstByteAt - this.at) / 1000);
+    }
   }
 }
