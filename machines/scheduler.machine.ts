@@ -16,7 +16,7 @@
  * runtime provides (`startScheduler({ processLogic })`).
  */
 import { enqueueActions, fromCallback, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
-import type { Effect, EffectOf, RetireKind, SchedError, Swapper } from '../src/core/effects.ts';
+import type { Effect, EffectOf, Req, RetireKind, SchedError, Swapper } from '../src/core/effects.ts';
 import type { MatrixSet } from '../src/core/matrix-dsl.ts';
 import type { EvictCosts } from '../src/core/matrix-solver.ts';
 import { matrixSwapper } from '../src/core/matrix-swapper.ts';
@@ -123,7 +123,11 @@ export type TicketEvent =
 export type AdmitParams = { reqId: string; model: string; error?: SchedError };
 export type GrantServeParams = { reqId: string; model: string };
 export type GrantErrorParams = { reqId: string; model: string; error: SchedError };
-export type QueuePositionsParams = { positions: Array<{ reqId: string; position: number }> };
+/**
+ * `positions` is built when first read; `queue` is the queue itself (core/effects.ts
+ * `queuePositions`), for a reader that only needs some requests' places.
+ */
+export type QueuePositionsParams = { positions: Array<{ reqId: string; position: number }>; readonly queue?: readonly Req[] | undefined };
 export type UnloadedParams = { ticket: string | null; targets: string[]; error?: string };
 export type SwapStartedParams = { swapId: string; target: string | null; evict: string[]; running: string[] };
 export type ChildFailedParams = { actorId: string; error: string };
@@ -362,7 +366,8 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
       q({ type: 'grantError', params: { reqId: e.reqId, model: e.model, error: e.error } });
       return;
     case 'queuePositions':
-      q({ type: 'queuePositions', params: { positions: e.positions } });
+      // The effect itself: reading `positions` here would build the list for every step.
+      q({ type: 'queuePositions', params: e });
       return;
     case 'unloaded':
       q({ type: 'unloaded', params: { ticket: e.ticket, targets: e.targets, ...(e.error ? { error: e.error } : {}) } });

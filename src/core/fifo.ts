@@ -17,7 +17,7 @@
  *  6. would evict a model that is serving   -> queue (swaps never kill busy models)
  *  7. otherwise                             -> start a swap, in parallel with disjoint ones
  */
-import type { Effect, Req, RetireKind, SchedError, Swapper } from './effects.ts';
+import { queuePositions, type Effect, type Req, type RetireKind, type SchedError, type Swapper } from './effects.ts';
 
 /** Per-model scheduling policy from the config. */
 export interface ModelPolicy {
@@ -548,6 +548,6 @@ class Draft {
     const q = this.s.queue;
     const before = this.queueBefore;
     if (q === before || (q.length === before.length && q.every((r, i) => r === before[i]))) return;
-    this.emit({ type: 'queuePositions', positions: q.map((r, i) => ({ reqId: r.reqId, position: i + 1 })) });
+    this.emit(queuePositions(q));
   }
 }
