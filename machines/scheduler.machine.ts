@@ -16,7 +16,7 @@
  * runtime provides (`startScheduler({ processLogic })`).
  */
 import { enqueueActions, fromCallback, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
-import type { Effect, EffectOf, RetireKind, SchedError, Swapper } from '../src/core/effects.ts';
+import type { Effect, EffectOf, Req, RetireKind, SchedError, Swapper } from '../src/core/effects.ts';
 import type { MatrixSet } from '../src/core/matrix-dsl.ts';
 import type { EvictCosts } from '../src/core/matrix-solver.ts';
 import { matrixSwapper } from '../src/core/matrix-swapper.ts';
@@ -123,7 +123,11 @@ export type TicketEvent =
 export type AdmitParams = { reqId: string; model: string; error?: SchedError };
 export type GrantServeParams = { reqId: string; model: string };
 export type GrantErrorParams = { reqId: string; model: string; error: SchedError };
-export type QueuePositionsParams = { positions: Array<{ reqId: string; position: number }> };
+/**
+ * `positions` is built when first read; `queue` is the queue itself (core/effects.ts
+ * `queuePositions`), for a reader that only needs some requests' places.
+ */
+export type QueuePositionsParams = { positions: Array<{ reqId: string; position: number }>; readonly queue?: readonly Req[] | undefined };
 export type UnloadedParams = { ticket: string | null; targets: string[]; error?: string };
 export type SwapStartedParams = { swapId: string; target: string | null; evict: string[]; running: string[] };
 export type ChildFailedParams = { actorId: string; error: string };
@@ -270,8 +274,8 @@ type Enqueue = Parameters<Parameters<typeof schedulerBase.enqueueActions>[0]>[0]
  * TTL need, and the count itself is the core's. One ACQUIRE and one RELEASE per request cost
  * each request two more macrosteps of the process actor while it was busy anyway.
  */
-function applyStep(enqueue: Enqueue, context: SchedulerContext, step: Step): Record<string, true> {
-  if (step.state !== context.fifo) enqueue.assign({ fifo: step.state });
+function applyStep(enqueue: Enqueue, context: SchedulerContext, step: Step, store = true): Record<string, true> {
+  if (store && step.state !== context.fifo) enqueue.assign({ fifo: step.state });
   const before = context.fifo.inFlight;
   const after = step.state.inFlight;
   let told = context.busyTold;
@@ -298,7 +302,7 @@ function applyStep(enqueue: Enqueue, context: SchedulerContext, step: Step): Rec
       enqueue.raise({ type: 'SETTLE_IDLE', model }, { delay: IDLE_SETTLE_MS, id: settleId(model) });
     }
   }
-  if (told !== context.busyTold) enqueue.assign({ busyTold: told });
+  if (store && told !== context.busyTold) enqueue.assign({ busyTold: told });
   return told;
 }
 
@@ -362,7 +366,8 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
       q({ type: 'grantError', params: { reqId: e.reqId, model: e.model, error: e.error } });
       return;
     case 'queuePositions':
-      q({ type: 'queuePositions', params: { positions: e.positions } });
+      // The effect itself: reading `positions` here would build the list for every step.
+      q({ type: 'queuePositions', params: e });
       return;
     case 'unloaded':
       q({ type: 'unloaded', params: { ticket: e.ticket, targets: e.targets, ...(e.error ? { error: e.error } : {}) } });
@@ -415,16 +420,24 @@ export const schedulerSetup = schedulerBase.extend({
      */
     tickets: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'TICKETS') return;
+      // The steps' state is stored once, at the end (each `assign` copies the context): the
+      // effect actions in between read none of it.
       let ctx = context;
+      const store = () => {
+        if (ctx.fifo !== context.fifo) enqueue.assign({ fifo: ctx.fifo });
+        if (ctx.busyTold !== context.busyTold) enqueue.assign({ busyTold: ctx.busyTold });
+      };
       for (let i = 0; i < event.events.length; i++) {
         const step = ticketStep(ctx, event.events[i]!);
-        const busyTold = applyStep(enqueue, ctx, step);
+        const busyTold = applyStep(enqueue, ctx, step, false);
+        ctx = { ...ctx, fifo: step.state, busyTold };
         if (step.effects.some((e) => e.type === 'retired')) {
+          store();
           if (i + 1 < event.events.length) enqueue.raise({ type: 'TICKETS', events: event.events.slice(i + 1) });
           return;
         }
-        ctx = { ...ctx, fifo: step.state, busyTold };
       }
+      store();
     }),
     cancel: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'CANCEL') return;
@@ -437,6 +450,15 @@ export const schedulerSetup = schedulerBase.extend({
     serveDone: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SERVE_DONE') return;
       applyStep(enqueue, context, onServeDone(context.fifo, event.model, swapperOf(context)));
+    }),
+    /**
+     * SERVE_DONE of a model that still has others in flight (guard `othersInFlight`): the core
+     * only counts it down (no drain, no retirement, no effect; the process stays busy), so a
+     * plain assign does what `serveDone` would, without the enqueue machinery's cost.
+     */
+    serveDoneCounted: schedulerBase.assign(({ context, event }) => {
+      if (event.type !== 'SERVE_DONE') return {};
+      return { fifo: onServeDone(context.fifo, event.model, swapperOf(context)).state };
     }),
     settleIdle: schedulerBase.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SETTLE_IDLE') return;
@@ -599,6 +621,7 @@ export const schedulerSetup = schedulerBase.extend({
     // Most snapshots of a process (each ACQUIRE and RELEASE of a request) leave its tags as
     // they were: skipping those keeps two scheduler macrosteps off every request's path.
     processMirrorChanged: ({ context, event }) => mirroredFifo(context, event) !== context.fifo,
+    othersInFlight: ({ context, event }) => event.type === 'SERVE_DONE' && (context.fifo.inFlight[event.model] ?? 0) > 1,
     allHalted: ({ context }) => Object.values(context.fifo.procs).every((p) => p.halted),
   },
 });
@@ -662,7 +685,7 @@ export const schedulerMachine = schedulerSetup.createMachine({
     CANCEL: { actions: 'cancel' },
     ABANDON_CHECK: { actions: 'abandonCheck' },
     SWAP_OVERDUE: { actions: 'expireSwap' },
-    SERVE_DONE: { actions: 'serveDone' },
+    SERVE_DONE: [{ guard: 'othersInFlight', actions: 'serveDoneCounted' }, { actions: 'serveDone' }],
     TICKETS: { actions: 'tickets' },
     SETTLE_IDLE: { actions: 'settleIdle' },
     'xstate.snapshot.*': { guard: 'processMirrorChanged', actions: 'mirrorProcess' },

@@ -74,8 +74,13 @@ export type Effect =
   | { type: 'grantError'; reqId: string; model: string; error: SchedError }
   /** Start a swap actor: stop `evict` in parallel, then make `target` ready (none: unload). */
   | { type: 'startSwap'; swapId: string; target: string | null; evict: string[]; running: string[] }
-  /** The queue changed; 1-based positions of every queued request, in queue order. */
-  | { type: 'queuePositions'; positions: Array<{ reqId: string; position: number }> }
+  /**
+   * The queue changed; 1-based positions of every queued request, in queue order. Made by
+   * {@link queuePositions}: `positions` is computed when first read, and `queue` (not
+   * enumerable) is the queue itself, so a reader that needs one request's place does not make
+   * a list of all of them (a queue of n requests costs O(n) per event that changes it).
+   */
+  | { type: 'queuePositions'; positions: Array<{ reqId: string; position: number }>; readonly queue?: readonly Req[] }
   /**
    * Every client waiting on this start has gone. If none has come back after the grace,
    * the machine answers with ABANDON_CHECK carrying `seq` (swapstate; llama-swap #727).
@@ -105,3 +110,20 @@ export type EffectOf<T extends EffectType> = Extract<Effect, { type: T }>;
 
 /** Pick-an-eviction-set policy: given a target and what is running, which models must stop. */
 export type Swapper = (target: string, running: readonly string[]) => string[];
+
+/**
+ * A `queuePositions` effect for `queue` whose positions list is built only when read (and
+ * then once). A burst queues thousands of requests, one step each: listing every position at
+ * every step made the burst O(n²) in allocations, though nobody reads most of those lists.
+ * `queue` is not enumerable, so the effect compares and prints as the plain one.
+ */
+export function queuePositions(queue: readonly Req[]): EffectOf<'queuePositions'> {
+  let positions: Array<{ reqId: string; position: number }> | null = null;
+  const effect = { type: 'queuePositions' } as EffectOf<'queuePositions'>;
+  Object.defineProperty(effect, 'positions', {
+    enumerable: true,
+    get: () => (positions ??= queue.map((r, i) => ({ reqId: r.reqId, position: i + 1 }))),
+  });
+  Object.defineProperty(effect, 'queue', { enumerable: false, value: queue });
+  return effect;
+}

@@ -17,7 +17,7 @@
  *  6. would evict a model that is serving   -> queue (swaps never kill busy models)
  *  7. otherwise                             -> start a swap, in parallel with disjoint ones
  */
-import type { Effect, Req, RetireKind, SchedError, Swapper } from './effects.ts';
+import { queuePositions, type Effect, type Req, type RetireKind, type SchedError, type Swapper } from './effects.ts';
 
 /** Per-model scheduling policy from the config. */
 export interface ModelPolicy {
@@ -422,10 +422,15 @@ class Draft {
   readonly s: FifoState;
   private readonly effects: Effect[] = [];
   private readonly queueBefore: readonly Req[];
+  /** The state's list of swaps, shared with it: never changed in place. */
+  private readonly activeBefore: readonly ActiveSwap[];
+  /** Swaps this step made (copies or new): not in any earlier state, so changed in place. */
+  private ownSwaps: Set<ActiveSwap> | null = null;
 
   constructor(state: FifoState) {
     this.s = { ...state, reserved: { ...state.reserved }, inFlight: { ...state.inFlight } };
     this.queueBefore = state.queue;
+    this.activeBefore = state.active;
   }
 
   emit(e: Effect): void {
@@ -441,7 +446,7 @@ class Draft {
     const d = classify(this.s, req.model, swapper);
     switch (d.kind) {
       case 'join':
-        this.s.active = this.s.active.map((sw) => (sw.swapId === d.swapId ? { ...sw, waiters: [...sw.waiters, req] } : sw));
+        this.join(d.swapId, req);
         return true;
       case 'fast':
         this.grant(req, req.model);
@@ -456,6 +461,23 @@ class Draft {
     }
   }
 
+  /**
+   * Adds `req` to the waiters of swap `swapId`. The swap (and the list of swaps) is copied
+   * the first time this step changes it, then extended in place: a drain that joins hundreds
+   * of queued requests to one swap costs O(n), not O(n²).
+   */
+  private join(swapId: string, req: Req): void {
+    const i = this.s.active.findIndex((sw) => sw.swapId === swapId);
+    let sw = this.s.active[i]!;
+    if (!this.ownSwaps?.has(sw)) {
+      if (this.s.active === this.activeBefore) this.s.active = [...this.s.active];
+      sw = { ...sw, waiters: [...sw.waiters] };
+      this.s.active[i] = sw;
+      (this.ownSwaps ??= new Set()).add(sw);
+    }
+    sw.waiters.push(req);
+  }
+
   startSwap(target: string | null, evict: string[], running: string[], waiters: Req[], ticket: string | null = null): void {
     this.s.seq += 1;
     const swapId = target === null ? `unload#${this.s.seq}` : `swap:${target}#${this.s.seq}`;
@@ -467,7 +489,13 @@ class Draft {
   enqueue(req: Req): void {
     const p = this.s.models[req.model]?.priority ?? 0;
     const q = [...this.s.queue];
-    const at = q.findIndex((r) => (this.s.models[r.model]?.priority ?? 0) < p);
+    // The queue is in priority order: when its last request's priority is not lower, the new
+    // one goes last, found in O(1) (a burst queues thousands, each searched the whole queue).
+    const last = q[q.length - 1];
+    const at =
+      last === undefined || (this.s.models[last.model]?.priority ?? 0) >= p
+        ? -1
+        : q.findIndex((r) => (this.s.models[r.model]?.priority ?? 0) < p);
     q.splice(at === -1 ? q.length : at, 0, req);
     this.s.queue = q;
   }
@@ -548,6 +576,6 @@ class Draft {
     const q = this.s.queue;
     const before = this.queueBefore;
     if (q === before || (q.length === before.length && q.every((r, i) => r === before[i]))) return;
-    this.emit({ type: 'queuePositions', positions: q.map((r, i) => ({ reqId: r.reqId, position: i + 1 })) });
+    this.emit(queuePositions(q));
   }
 }

@@ -14,6 +14,11 @@
  * once, with the REQUESTs pending before them, in order: a caller that ends a request sees
  * the scheduler's state updated when `done()` returns, and nothing overtakes a request. The
  * runtime flushes before it reads the scheduler's state (`/api/state`) or sends its own events.
+ *
+ * At a turn's end at most {@link TICKETS_PER_TURN} events go; the rest wait for the next
+ * turn's check phase (an explicit flush still delivers all). A burst of 2000 connections hands
+ * over hundreds of requests in one poll phase: their admission and routing in one event held
+ * the event loop for tens of ms, and every stream of the other models with it.
  */
 import type { SchedulerEvent, TicketEvent } from '../../machines/scheduler.machine.ts';
 
@@ -23,12 +28,23 @@ import type { SchedulerEvent, TicketEvent } from '../../machines/scheduler.machi
  */
 const immediate = globalThis.setImmediate;
 
+/** The most ticket events one turn's end delivers (one TICKETS event). */
+export const TICKETS_PER_TURN = 128;
+
 export class TicketBatch {
   private pending: TicketEvent[] = [];
   private scheduled = false;
   private readonly onTurnEnd = (): void => {
     this.scheduled = false;
-    this.flush();
+    if (this.pending.length <= TICKETS_PER_TURN) {
+      this.flush();
+      return;
+    }
+    const events = this.pending.slice(0, TICKETS_PER_TURN);
+    this.pending = this.pending.slice(TICKETS_PER_TURN);
+    this.scheduled = true;
+    immediate(this.onTurnEnd);
+    this.deliver({ type: 'TICKETS', events });
   };
 
   /** @param deliver sends one event to the scheduler actor. */

@@ -13,6 +13,13 @@
  *
  * A grant carries where to send the request ({@link Upstream}): the HTTP side reads nothing
  * back from the config or the process actor on its way to the model.
+ *
+ * Grants reach their callers at most {@link GRANTS_PER_TURN} per turn of the event loop. A
+ * swap that completes grants every request that waited for it (up to the model's
+ * `concurrencyLimit`, 1000 in a burst) in one transition; handed over at once, all of their
+ * forwards ran in one microtask run and held the event loop for 100 ms and more, stalling
+ * every other stream. The scheduler's decision and counts are not touched: the requests are
+ * granted (in flight) from its transition on; only their callers learn it a turn or so later.
  */
 import type { SchedError } from '../core/effects.ts';
 import type {
@@ -63,6 +70,15 @@ function deferred<T>(): Deferred<T> {
 
 type Phase = 'pending' | 'granted' | 'finished';
 
+/** How many grants are handed to their callers between two checks of the event loop. */
+export const GRANTS_PER_TURN = 16;
+
+/**
+ * The real setImmediate, taken at load: a test that fakes timers must not be able to hold
+ * grants back until it advances its clock.
+ */
+const immediate = globalThis.setImmediate;
+
 interface Entry {
   model: string;
   admission: Deferred<SchedError | null>;
@@ -70,7 +86,8 @@ interface Entry {
   phase: Phase;
   /** Set on a granted ticket whose caller left; pending ones are simply dropped. */
   cancelled: boolean;
-  position: number | null;
+  /** The position its listeners heard last. */
+  told: number | null;
   listeners: Array<(position: number) => void>;
 }
 
@@ -79,6 +96,30 @@ export class Tickets {
   private readonly entries = new Map<string, Entry>();
   private readonly unloads = new Map<string, Deferred<UnloadedParams>>();
   private seq = 0;
+  /** The queue as the scheduler reported it last (reqIds in order), and its index, built when asked. */
+  private queue: ReadonlyArray<{ reqId: string }> = [];
+  private places: Map<string, number> | null = null;
+  /** Tickets with position listeners (a loading stream shows its place in the queue). */
+  private readonly listening = new Set<string>();
+  /** Grants not yet handed to their callers (see GRANTS_PER_TURN), from `heldHead` on. */
+  private held: Array<() => void> = [];
+  private heldHead = 0;
+  /** Grants handed over since the pacer last ran; it runs in the check phase of a turn. */
+  private handed = 0;
+  private pacing = false;
+  private readonly paceTurn = (): void => {
+    this.pacing = false;
+    this.handed = 0;
+    while (this.heldHead < this.held.length && this.handed < GRANTS_PER_TURN) {
+      this.handed++;
+      this.held[this.heldHead++]!();
+    }
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    }
+    if (this.heldHead < this.held.length || this.handed >= GRANTS_PER_TURN) this.pace();
+  };
   /** Set once the scheduler has ended: nothing will answer a new ticket any more. */
   private closedWith: SchedError | null = null;
 
@@ -100,7 +141,7 @@ export class Tickets {
       grant: deferred(),
       phase: 'pending',
       cancelled: false,
-      position: null,
+      told: null,
       listeners: [],
     };
     const ticket: Ticket = {
@@ -108,8 +149,11 @@ export class Tickets {
       model,
       admission: entry.admission.promise,
       grant: entry.grant.promise,
-      position: () => entry.position,
-      onPosition: (listener) => entry.listeners.push(listener),
+      position: () => (entry.phase === 'pending' && !entry.cancelled ? this.placeOf(reqId) : null),
+      onPosition: (listener) => {
+        entry.listeners.push(listener);
+        if (entry.phase === 'pending') this.listening.add(reqId);
+      },
       cancel: () => this.cancel(reqId),
       done: () => this.finish(reqId),
     };
@@ -183,8 +227,13 @@ export class Tickets {
         return;
       }
       e.phase = 'granted';
-      e.position = null;
-      e.grant.resolve({ ok: true, model: p.model, upstream });
+      this.listening.delete(p.reqId);
+      this.handOut(() => {
+        // Its caller left while the grant was held here: the slot has gone back already
+        // (cancel -> SERVE_DONE); the caller, if it still listens, is told it was cancelled.
+        if (e.cancelled) e.grant.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: 'request cancelled' } });
+        else e.grant.resolve({ ok: true, model: p.model, upstream });
+      });
     },
     grantError: (_: unknown, p: GrantErrorParams): void => {
       const e = this.entries.get(p.reqId);
@@ -194,10 +243,19 @@ export class Tickets {
       e.grant.resolve({ ok: false, error: p.error });
     },
     queuePositions: (_: unknown, p: QueuePositionsParams): void => {
-      for (const { reqId, position } of p.positions) {
+      // O(1) unless someone listens: a burst changes the queue at every request.
+      this.queue = p.queue ?? p.positions;
+      this.places = null;
+      if (this.listening.size === 0) return;
+      for (const reqId of this.listening) {
         const e = this.entries.get(reqId);
-        if (!e || e.position === position) continue;
-        e.position = position;
+        if (!e || e.phase !== 'pending') {
+          this.listening.delete(reqId);
+          continue;
+        }
+        const position = this.placeOf(reqId);
+        if (position === null || e.told === position) continue;
+        e.told = position;
         for (const listener of e.listeners) {
           try {
             listener(position);
@@ -215,10 +273,38 @@ export class Tickets {
     },
   };
 
+  /** 1-based place of `reqId` in the queue the scheduler reported last, or null. */
+  private placeOf(reqId: string): number | null {
+    if (!this.places) {
+      this.places = new Map();
+      for (let i = 0; i < this.queue.length; i++) this.places.set(this.queue[i]!.reqId, i + 1);
+    }
+    return this.places.get(reqId) ?? null;
+  }
+
+  /** Hands a grant to its caller now, or in a later turn when this one has had its share. */
+  private handOut(resolve: () => void): void {
+    if (this.heldHead === this.held.length && this.handed < GRANTS_PER_TURN) {
+      this.handed++;
+      resolve();
+      if (this.handed >= GRANTS_PER_TURN) this.pace();
+      return;
+    }
+    this.held.push(resolve);
+    this.pace();
+  }
+
+  private pace(): void {
+    if (this.pacing) return;
+    this.pacing = true;
+    immediate(this.paceTurn);
+  }
+
   private cancel(reqId: string): void {
     const e = this.entries.get(reqId);
     if (!e || e.cancelled) return;
     e.cancelled = true;
+    this.listening.delete(reqId);
     if (e.phase === 'pending') {
       // Not granted yet: the scheduler drops it from its queue or swap and frees its slot.
       // If a grant is already on its way, grantServe above answers it with SERVE_DONE.
