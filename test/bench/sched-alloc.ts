@@ -3,22 +3,10 @@
  * profiler, collected objects included. `npx tsx test/bench/sched-alloc.ts [N]`.
  */
 import { Session } from 'node:inspector/promises';
-import { startScheduler } from '../../src/runtime/scheduler-runtime.ts';
-import { freePort, UPSTREAM } from '../helpers/real-upstreams.ts';
-import { loadConfigText } from '../../src/config/load.ts';
-import { schedulerInputFor } from '../../src/runtime/scheduler-input.ts';
+import { readyScheduler } from './sched-one.ts';
 
 const n = Number(process.argv[2] ?? 20000);
-const port = await freePort();
-const cfg = loadConfigText(`models:\n  m:\n    cmd: ${process.execPath} ${UPSTREAM} --port ${port}\n    proxy: http://127.0.0.1:${port}\n`, 'micro.yaml');
-const rt = startScheduler({ input: schedulerInputFor(cfg) });
-async function one() {
-  const t = rt.request('m');
-  await t.admission;
-  await t.grant;
-  t.done();
-}
-await one();
+const { rt, one } = await readyScheduler();
 for (let i = 0; i < 2000; i++) await one();
 const s = new Session();
 s.connect();

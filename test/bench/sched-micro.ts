@@ -2,23 +2,11 @@
  * The scheduler's own cost per request, without HTTP: open a ticket, await its grant, call
  * done, on a ready model. `npx tsx test/bench/sched-micro.ts [N] [in parallel, default 8]`.
  */
-import { startScheduler } from '../../src/runtime/scheduler-runtime.ts';
-import { freePort, UPSTREAM } from '../helpers/real-upstreams.ts';
-import { loadConfigText } from '../../src/config/load.ts';
-import { schedulerInputFor } from '../../src/runtime/scheduler-input.ts';
+import { readyScheduler } from './sched-one.ts';
 
 const n = Number(process.argv[2] ?? 20000);
 const parallel = Number(process.argv[3] ?? 8);
-const port = await freePort();
-const cfg = loadConfigText(`models:\n  m:\n    cmd: ${process.execPath} ${UPSTREAM} --port ${port}\n    proxy: http://127.0.0.1:${port}\n`, 'micro.yaml');
-const rt = startScheduler({ input: schedulerInputFor(cfg) });
-async function one() {
-  const t = rt.request('m');
-  await t.admission;
-  await t.grant;
-  t.done();
-}
-await one();
+const { rt, one } = await readyScheduler();
 for (let round = 0; round < 3; round++) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
