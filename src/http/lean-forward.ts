@@ -22,30 +22,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import { forwardedHeaders, upstreamPath } from './forward-into.ts';
+import { connectionNamed, HOP_BY_HOP, wantsTrailers, X_FORWARDED } from './hop-by-hop.ts';
 import { parsedBase, type ProxyOutcome, type ProxyTarget } from './proxy.ts';
 import { watch, type CloseHook } from '../observability/response-observer.ts';
 
-/** RFC 9110 7.6.1's hop-by-hop headers (see proxy.ts), plus the body framing we redo. */
-const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
-
-/** The client's forwarding headers, which a peer request does not carry (Go's Rewrite drops them). */
-const X_FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
-
-/** The names a Connection header lists (lower case), or null when it lists none. */
-function connectionNamed(connection: string | string[] | undefined): Set<string> | null {
-  if (connection === undefined) return null;
-  let named: Set<string> | null = null;
-  for (const part of String(connection).split(',')) {
-    const name = part.trim().toLowerCase();
-    // `close` and `keep-alive` are options, not header names; the framing is ours to redo.
-    if (name === '' || name === 'close' || name === 'keep-alive' || name === 'content-length' || name === 'host') continue;
-    (named ??= new Set()).add(name);
-  }
-  return named;
-}
-
-/** Whether a `TE` value asks for trailers (the one TE value a proxy forwards, as Go does). */
-const wantsTrailers = (te: unknown): boolean => te !== undefined && String(te).toLowerCase().includes('trailers');
+/** The hop-by-hop headers, plus the body framing this path redoes, as one lookup per header. */
+const DROPPED = new Set([...HOP_BY_HOP, 'transfer-encoding']);
+const FORWARDING = new Set(X_FORWARDED);
 
 /** The upstream request's headers, built in one pass over the client's. */
 function requestHeaders(req: http.IncomingMessage, target: ProxyTarget, peer: boolean, host: string): http.OutgoingHttpHeaders {
@@ -54,9 +37,9 @@ function requestHeaders(req: http.IncomingMessage, target: ProxyTarget, peer: bo
   const out: http.OutgoingHttpHeaders = {};
   for (const name in src) {
     // Expect: answered by us when the body was read (expect-continue.ts).
-    if (HOP_BY_HOP.has(name) || name === 'content-length' || name === 'expect') continue;
+    if (DROPPED.has(name) || name === 'content-length' || name === 'expect') continue;
     if (named !== null && named.has(name)) continue;
-    if (peer && X_FORWARDED.has(name)) continue;
+    if (peer && FORWARDING.has(name)) continue;
     out[name] = src[name];
   }
   if (wantsTrailers(src.te)) out.te = 'trailers';
@@ -77,7 +60,7 @@ function copyResponseHead(up: http.IncomingMessage, req: http.IncomingMessage, r
   const src = up.headers;
   const named = connectionNamed(src.connection);
   for (const name in src) {
-    if (HOP_BY_HOP.has(name) || (named !== null && named.has(name))) continue;
+    if (DROPPED.has(name) || (named !== null && named.has(name))) continue;
     const value = src[name];
     if (value !== undefined) res.setHeader(name, value);
   }

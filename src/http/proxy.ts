@@ -11,6 +11,7 @@
 import http from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
+import { connectionNamed, HOP_BY_HOP, wantsTrailers, X_FORWARDED } from './hop-by-hop.ts';
 
 export interface ProxyTarget {
   /** Upstream base URL; its path is prefixed to the forwarded path. */
@@ -41,15 +42,6 @@ export interface ProxyTarget {
 
 export type ProxyOutcome = { ok: true } | { ok: false; error: Error; responded: boolean };
 
-/**
- * Hop-by-hop headers (RFC 9110 7.6.1), which Go's ReverseProxy forwards in neither direction
- * and http-proxy-3 does. Transfer-Encoding is handled with the body. Forwarding a client's
- * `Connection: close` told the upstream to close a connection that our keep-alive agent then
- * reused when the upstream answered `Connection: keep-alive` anyway: the next request, from
- * any client, got the upstream's 400 for "data after Connection: close". The other way, the
- * upstream's `Connection`/`Keep-Alive` described its connection to us, not ours to the client.
- */
-const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 
 /** What the header stripping needs of a request or response we are about to send. */
 interface OutgoingHeaders {
@@ -71,13 +63,9 @@ interface OutgoingHeaders {
 export function stripHopByHop(out: OutgoingHeaders, connection: number | string | string[] | undefined, keepAlive: boolean): void {
   const te = out.getHeader('te');
   for (const name of HOP_BY_HOP) out.removeHeader(name);
-  if (connection !== undefined) {
-    for (const part of String(connection).split(',')) {
-      const name = part.trim().toLowerCase();
-      if (name !== '' && name !== 'content-length' && name !== 'transfer-encoding' && name !== 'host') out.removeHeader(name);
-    }
-  }
-  if (te !== undefined && String(te).toLowerCase().includes('trailers')) out.setHeader('te', 'trailers');
+  const named = connectionNamed(connection);
+  if (named !== null) for (const name of named) out.removeHeader(name);
+  if (wantsTrailers(te)) out.setHeader('te', 'trailers');
   out.setHeader('connection', keepAlive ? 'keep-alive' : 'close');
 }
 
@@ -100,9 +88,6 @@ interface UpstreamSource {
  * socket for good: it is destroyed instead, which fails the exchange through the proxy's
  * error callback.
  */
-/** The client's forwarding headers, which a peer request does not carry (Go's Rewrite drops them). */
-const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'];
-
 function upstreamSource(req: http.IncomingMessage, target: ProxyTarget): UpstreamSource {
   const { body } = target;
   let request: http.ClientRequest | null = null;
