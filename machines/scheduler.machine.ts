@@ -129,7 +129,8 @@ export type GrantErrorParams = { reqId: string; model: string; error: SchedError
  */
 export type QueuePositionsParams = { positions: Array<{ reqId: string; position: number }>; readonly queue?: readonly Req[] | undefined };
 export type UnloadedParams = { ticket: string | null; targets: string[]; error?: string };
-export type SwapStartedParams = { swapId: string; target: string | null; evict: string[]; running: string[] };
+/** `retire`: the unload stops a model a reload retires (core/fifo.ts startRetirements). */
+export type SwapStartedParams = { swapId: string; target: string | null; evict: string[]; running: string[]; retire?: true };
 export type ChildFailedParams = { actorId: string; error: string };
 export type SwapAbortedParams = { swapId: string; target: string; reason: string };
 export type SwapOverdueParams = { swapId: string; target: string | null; boundMs: number };
@@ -387,7 +388,7 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
         // Evictions wait up to healthCheckTimeout; unloads use each model's unloadTimeout.
         graceMs: e.target === null ? undefined : context.evictGraceMs,
       };
-      q({ type: 'swapStarted', params: { swapId: e.swapId, target: e.target, evict: e.evict, running: e.running } });
+      q({ type: 'swapStarted', params: e.retire ? { swapId: e.swapId, target: e.target, evict: e.evict, running: e.running, retire: true } : { swapId: e.swapId, target: e.target, evict: e.evict, running: e.running } });
       enqueue.spawnChild('swap', { id: e.swapId, systemId: e.swapId, input });
       enqueue.raise(
         { type: 'SWAP_OVERDUE', swapId: e.swapId },

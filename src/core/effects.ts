@@ -73,7 +73,8 @@ export type Effect =
   /** The request fails with `error`. */
   | { type: 'grantError'; reqId: string; model: string; error: SchedError }
   /** Start a swap actor: stop `evict` in parallel, then make `target` ready (none: unload). */
-  | { type: 'startSwap'; swapId: string; target: string | null; evict: string[]; running: string[] }
+  /** `retire`: an unload that stops a model a reload replaced, removed or now forbids. */
+  | { type: 'startSwap'; swapId: string; target: string | null; evict: string[]; running: string[]; retire?: true }
   /**
    * The queue changed; 1-based positions of every queued request, in queue order. Made by
    * {@link queuePositions}: `positions` is computed when first read, and `queue` (not

@@ -478,11 +478,11 @@ class Draft {
     sw.waiters.push(req);
   }
 
-  startSwap(target: string | null, evict: string[], running: string[], waiters: Req[], ticket: string | null = null): void {
+  startSwap(target: string | null, evict: string[], running: string[], waiters: Req[], ticket: string | null = null, retire = false): void {
     this.s.seq += 1;
     const swapId = target === null ? `unload#${this.s.seq}` : `swap:${target}#${this.s.seq}`;
     this.s.active = [...this.s.active, { swapId, target, evict, waiters, cancelled: false, ticket, abandonSeq: 0 }];
-    this.emit({ type: 'startSwap', swapId, target, evict, running });
+    this.emit(retire ? { type: 'startSwap', swapId, target, evict, running, retire } : { type: 'startSwap', swapId, target, evict, running });
   }
 
   /** Insert before the first queued request of strictly lower priority (FIFO within one). */
@@ -512,7 +512,7 @@ class Draft {
       if (this.s.active.some((sw) => sw.target === model || sw.evict.includes(model))) continue;
       const p = this.s.procs[model];
       if (p?.resident || p?.resting) {
-        this.startSwap(null, [model], [], []);
+        this.startSwap(null, [model], [], [], null, true);
         const swapId = this.s.active[this.s.active.length - 1]!.swapId;
         this.s.retiring = { ...this.s.retiring, [model]: { ...r, swapId } };
       } else {

@@ -56,11 +56,7 @@ export class ModelLifecycle implements LifecycleEvents {
 
   /** `model` is being stopped for `reason` (the stop is reported when its process is gone). */
   stopping(model: string, reason: StopReason): void {
-    const t = this.track(model);
-    // A reload retires a model through an unload swap of its own (core/fifo.ts
-    // startRetirements): that unload is the reload's.
-    if (t.reason === 'reload' && reason === 'unload') return;
-    t.reason = reason;
+    this.track(model).reason = reason;
   }
 
   /** The whole tree is shutting down (or being replaced by a reload): every stop from now on is that. */

@@ -194,16 +194,14 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
         const matrix = context.matrix;
         const decision = p.target !== null && matrix ? solveMatrix(matrix.sets, matrix.evictCosts, p.running, p.target) : null;
         view?.swapStarted(p.swapId, decision ? explainMatrixDecision(decision) : null);
-        for (const model of p.evict) lifecycle.stopping(model, p.target === null ? 'unload' : 'swap');
+        const why = p.retire ? 'reload' : p.target === null ? 'unload' : 'swap';
+        for (const model of p.evict) lifecycle.stopping(model, why);
         if (p.target === null) log.info(`unloading [${p.evict.join(', ')}]`);
         else log.info(`swap to ${p.target}: running [${p.running.join(', ')}], evicting [${p.evict.join(', ')}]`);
         if (decision) log.info(matrixLogLine(decision));
       },
       childFailed: (_, p) => log.warn(`actor ${p.actorId} failed: ${p.error}`),
       reconfigured: (_, p) => {
-        // Whatever the reload retires stops because of it (/metrics: stops by reason `reload`);
-        // a model not running now has its reason cleared by its next start.
-        for (const model of [...p.replace, ...p.remove, ...p.rules]) lifecycle.stopping(model, 'reload');
         const list = (ids: string[]) => `[${ids.join(', ')}]`;
         log.info(
           `reload: keeping ${list([...p.keep, ...p.update])}, replacing ${list(p.replace)}, removing ${list(p.remove)}, adding ${list(p.add)}` +

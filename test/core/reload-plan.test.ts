@@ -117,7 +117,7 @@ describe('onReconfigure', () => {
     expect(h.queuedModels()).toEqual(['a']);
     h.serveDone('a');
     const unload = h.of('startSwap').at(-1)!;
-    expect(unload).toMatchObject({ target: null, evict: ['a'] });
+    expect(unload).toMatchObject({ target: null, evict: ['a'], retire: true });
     h.setState('a', 'stopped');
     retirementDone(h, 'a');
     // The process is replaced first, then the queued request starts the new one.

@@ -24,12 +24,11 @@ function harness() {
 }
 
 describe('ModelLifecycle', () => {
-  it('a reload\'s replacement, first seen already starting, is a new start; the retirement\'s unload stays a reload stop', () => {
+  it('a reload\'s replacement, first seen already starting, is a new start after the old one\'s reload stop', () => {
     const { lc, events } = harness();
     lc.observe('a', snap('starting', 1));
     lc.observe('a', snap('ready', 1));
     lc.stopping('a', 'reload');
-    lc.stopping('a', 'unload'); // the unload swap that retires it
     lc.observe('a', snap('stopped', 1));
     // The new actor counts from 0 again; the scheduler started it in the step that spawned it.
     lc.observe('a', snap('starting', 1), true);
