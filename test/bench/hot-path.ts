@@ -2,7 +2,7 @@
  * A quick loop for optimising the request path: swapstate (built) with one ready model, 32
  * connections for a few seconds, swapstate's CPU per proxied request; `--prof` adds a CPU
  * profile summary, `--gc` the young-generation garbage per request (from `--trace-gc`).
- * `npx tsx test/bench/hot-path.ts [--prof] [--gc] [--seconds N] [-- node args]`.
+ * `npx tsx test/bench/hot-path.ts [--prof] [--gc] [--one] [--seconds N] [-- node args]`.
  * The full, honest measurement stays `npm run bench`.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -17,6 +17,8 @@ const dd = argv.indexOf('--');
 const nodeArgs = dd === -1 ? [] : argv.slice(dd + 1);
 const prof = argv.includes('--prof');
 const gc = argv.includes('--gc');
+/** `--one`: only the 1-connection runs (five of them), e.g. to profile the lone request's path. */
+const one = argv.includes('--one');
 const si = argv.indexOf('--seconds');
 const seconds = si === -1 ? 4 : Number(argv[si + 1]);
 const dir = mkdtempSync(join(tmpdir(), 'swapstate-hot-'));
@@ -29,14 +31,14 @@ const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 try {
   await httpPost(`${sw.url}/v1/chat/completions`, body);
   await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, 1000, 1e9); // warm-up
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < (one ? 5 : 3); i++) {
     const c0 = cpuMs(sw.pid);
     const r = await gen.seq(`${sw.url}/v1/chat/completions`, body, 2000);
     const cpu = cpuMs(sw.pid) - c0;
     const sorted = [...r.latenciesUs].sort((a, b) => a - b);
     console.log(`1 conn ${i}: p50 ${sorted[sorted.length >> 1]!.toFixed(0)} µs, ${((cpu * 1000) / sorted.length).toFixed(0)} µs CPU/request`);
   }
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < (one ? 0 : 3); i++) {
     const c0 = cpuMs(sw.pid);
     const freed0 = gc ? scavenged(sw.logFile) : 0;
     const r = await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, seconds * 1000, 1e9);
