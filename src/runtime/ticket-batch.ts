@@ -3,17 +3,19 @@
  *
  * Each event the scheduler actor takes costs a macrostep (a snapshot, transition sets, action
  * resolution: about 10 KB of garbage and ~10 µs) before the core has decided anything, and a
- * proxied request took two (REQUEST, SERVE_DONE). Under load, many requests arrive in one turn
- * of the event loop (one poll phase hands over every readable socket): their REQUESTs wait
- * here until the turn's check phase (setImmediate: no timer, no extra latency beyond the
- * turn) and go as one TICKETS event, which the scheduler handles exactly as the same events
- * one by one (scheduler.machine.ts `tickets`). Nothing is decided here: the scheduler stays
- * the authority over every admission and completion, and a lone event is sent as itself.
+ * proxied request took two (REQUEST, SERVE_DONE). Under load, many requests arrive and many
+ * answers end in one turn of the event loop (one poll phase hands over every readable
+ * socket): their REQUESTs and SERVE_DONEs wait here until the turn's check phase
+ * (setImmediate: no timer, no extra latency beyond the turn) and go as one TICKETS event,
+ * which the scheduler handles exactly as the same events one by one (scheduler.machine.ts
+ * `tickets`). Nothing is decided here: the scheduler stays the authority over every admission
+ * and completion, and a lone event is sent as itself.
  *
- * Only REQUEST waits. A completion (SERVE_DONE, CANCEL) and every other event are delivered at
- * once, with the REQUESTs pending before them, in order: a caller that ends a request sees
- * the scheduler's state updated when `done()` returns, and nothing overtakes a request. The
- * runtime flushes before it reads the scheduler's state (`/api/state`) or sends its own events.
+ * A SERVE_DONE waits too: its response has been sent, so nobody waits on it but the model's
+ * next swap or idle settle, which learn it at the turn's end. A CANCEL and every other event
+ * are delivered at once, with the ticket events pending before them, in order: nothing
+ * overtakes a request. The runtime flushes before it reads the scheduler's state
+ * (`/api/state`) or sends its own events, so what it reads includes every completion.
  *
  * At a turn's end at most {@link TICKETS_PER_TURN} events go; the rest wait for the next
  * turn's check phase (an explicit flush still delivers all). A burst of 2000 connections hands
@@ -51,7 +53,7 @@ export class TicketBatch {
   constructor(private readonly deliver: (event: SchedulerEvent) => void) {}
 
   send(event: SchedulerEvent): void {
-    if (event.type === 'REQUEST') {
+    if (event.type === 'REQUEST' || event.type === 'SERVE_DONE') {
       this.pending.push(event);
       if (!this.scheduled) {
         this.scheduled = true;
@@ -59,7 +61,7 @@ export class TicketBatch {
       }
       return;
     }
-    if (this.pending.length > 0 && (event.type === 'SERVE_DONE' || event.type === 'CANCEL')) {
+    if (this.pending.length > 0 && event.type === 'CANCEL') {
       this.pending.push(event);
       this.flush();
       return;

@@ -74,6 +74,9 @@ describe('scheduler with real upstream processes', () => {
     b1!.done();
     b2!.done();
     expect(order).toEqual(['6c:MODEL_NOT_FOUND', '1a:ok', '2a:ok', '5a:ok', '3b:ok', '4b:ok']);
+    // Completions reach the scheduler at the end of the turn (ticket-batch.ts); the raw
+    // actor is read here, not the runtime's state(), which would deliver them first.
+    await new Promise((r) => setImmediate(r));
     const fifo = rt.actor.getSnapshot().context.fifo;
     expect(fifo.reserved).toEqual({});
     expect(fifo.inFlight).toEqual({});

@@ -26,14 +26,38 @@ describe('TicketBatch', () => {
     expect(got.every((e) => reqIds(e).length <= TICKETS_PER_TURN)).toBe(true);
   });
 
-  it('an explicit flush, or any other event, delivers everything still waiting first', async () => {
+  it('a CANCEL, or any other event, delivers everything still waiting first, in order', async () => {
     const got: SchedulerEvent[] = [];
     const batch = new TicketBatch((e) => got.push(e));
     for (let i = 0; i < TICKETS_PER_TURN + 10; i++) batch.send({ type: 'REQUEST', reqId: `r${i}`, model: 'm' });
     await turn();
     batch.send({ type: 'SERVE_DONE', reqId: 'r0', model: 'm' });
-    expect(got.flatMap(reqIds)).toHaveLength(TICKETS_PER_TURN + 11);
-    expect(got.flatMap(reqIds).at(-1)).toBe('r0');
+    batch.send({ type: 'CANCEL', reqId: 'r1' });
+    expect(got.flatMap(reqIds)).toHaveLength(TICKETS_PER_TURN + 12);
+    expect(got.flatMap(reqIds).slice(-2)).toEqual(['r0', 'r1']);
+    batch.send({ type: 'SERVE_DONE', reqId: 'r2', model: 'm' });
+    batch.send({ type: 'UNLOAD', ticket: 'u', targets: undefined });
+    expect(got.slice(-2)).toEqual([
+      { type: 'SERVE_DONE', reqId: 'r2', model: 'm' },
+      { type: 'UNLOAD', ticket: 'u', targets: undefined },
+    ]);
+  });
+
+  it('SERVE_DONEs wait for the turn end with the requests: one event for the turn, in order', async () => {
+    const got: SchedulerEvent[] = [];
+    const batch = new TicketBatch((e) => got.push(e));
+    batch.send({ type: 'SERVE_DONE', reqId: 'a', model: 'm' });
+    batch.send({ type: 'REQUEST', reqId: 'b', model: 'm' });
+    batch.send({ type: 'SERVE_DONE', reqId: 'c', model: 'm' });
+    expect(got).toEqual([]);
+    await turn();
+    expect(got).toHaveLength(1);
+    expect(got[0]!.type).toBe('TICKETS');
+    expect(got.flatMap(reqIds)).toEqual(['a', 'b', 'c']);
+    // A lone completion goes as itself.
+    batch.send({ type: 'SERVE_DONE', reqId: 'd', model: 'm' });
+    await turn();
+    expect(got[1]).toEqual({ type: 'SERVE_DONE', reqId: 'd', model: 'm' });
   });
 });
 
