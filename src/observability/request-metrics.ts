@@ -5,11 +5,12 @@
  *
  * This runs on the proxy's hot path (issue 16 measures its CPU per request), so every label
  * set is resolved once and kept: a request looks its model's series up in one Map, and its
- * route's and status's children in two small Maps under it; no label object or string is
- * built per request. Each prom-client child call still hashes its labels (measured: about
- * 0.2 µs per call; a request makes five or six).
+ * route's and status's cells in two small Maps under it; no label object or string is built
+ * per request, and an update is an addition to a plain number (metric-cells.ts; prom-client's
+ * children hashed their labels again at every call, five or six per request).
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { HistogramCells, ValueCells, type Cell, type HistogramSeries } from './metric-cells.ts';
 
 /** Seconds: from a quick answer to a long generation or a slow load. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -17,20 +18,17 @@ export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 /** A client that left before any response was sent: nginx's code for it. */
 export const CLIENT_CLOSED = 499;
 
-type CounterChild = ReturnType<Counter<string>['labels']>;
-type GaugeChild = ReturnType<Gauge<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
-
-/** One model's children, resolved once. */
+/** One model's series, resolved once. */
 interface ModelSeries {
-  ttfb: HistogramChild;
-  duration: HistogramChild;
-  queueWait: HistogramChild;
-  inFlight: GaugeChild;
-  tokensIn: CounterChild;
-  tokensOut: CounterChild;
+  ttfb: HistogramSeries;
+  duration: HistogramSeries;
+  queueWait: HistogramSeries;
+  inFlight: Cell;
+  /** Created at the first tokens: a model that never reported any has no series. */
+  tokensIn: Cell | null;
+  tokensOut: Cell | null;
   /** route -> status -> requests counter. */
-  routes: Map<string, Map<number, CounterChild>>;
+  routes: Map<string, Map<number, Cell>>;
 }
 
 /** One request, from when the scheduler is asked until its handler ends. */
@@ -46,54 +44,45 @@ export interface RequestObservation {
 
 export class RequestMetrics {
   private readonly series = new Map<string, ModelSeries>();
-  private readonly requests: Counter<'model' | 'route' | 'status'>;
-  private readonly ttfb: Histogram<'model'>;
-  private readonly duration: Histogram<'model'>;
-  private readonly queueWait: Histogram<'model'>;
-  private readonly inFlight: Gauge<'model'>;
-  private readonly tokens: Counter<'model' | 'type'>;
+  private readonly requests: ValueCells;
+  private readonly ttfb: HistogramCells;
+  private readonly duration: HistogramCells;
+  private readonly queueWait: HistogramCells;
+  private readonly inFlight: ValueCells;
+  private readonly tokens: ValueCells;
 
   constructor(registry: Registry) {
-    const registers = [registry];
-    this.requests = new Counter({
-      name: 'swapstate_requests_total',
-      help: 'Model-dispatched requests by model, route and response status (499: the client left before a response).',
-      labelNames: ['model', 'route', 'status'],
-      registers,
-    });
-    this.ttfb = new Histogram({
-      name: 'swapstate_request_ttfb_seconds',
-      help: 'Seconds from asking the scheduler to the first response body byte, of served requests (includes queueing and loading).',
-      labelNames: ['model'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'swapstate_request_duration_seconds',
-      help: 'Seconds from asking the scheduler until the request was done (served, refused or abandoned).',
-      labelNames: ['model'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.queueWait = new Histogram({
-      name: 'swapstate_queue_wait_seconds',
-      help: 'Seconds a granted request waited for its grant: in the queue, and for its model to load.',
-      labelNames: ['model'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.inFlight = new Gauge({
-      name: 'swapstate_requests_in_flight',
-      help: 'Requests granted and being served now.',
-      labelNames: ['model'],
-      registers,
-    });
-    this.tokens = new Counter({
-      name: 'swapstate_tokens_total',
-      help: 'Tokens reported by the model in its responses, by type (input: prompt, output: generated).',
-      labelNames: ['model', 'type'],
-      registers,
-    });
+    this.requests = new ValueCells(
+      'swapstate_requests_total',
+      'Model-dispatched requests by model, route and response status (499: the client left before a response).',
+      'counter',
+      registry,
+    );
+    this.ttfb = new HistogramCells(
+      'swapstate_request_ttfb_seconds',
+      'Seconds from asking the scheduler to the first response body byte, of served requests (includes queueing and loading).',
+      registry,
+      LATENCY_BUCKETS,
+    );
+    this.duration = new HistogramCells(
+      'swapstate_request_duration_seconds',
+      'Seconds from asking the scheduler until the request was done (served, refused or abandoned).',
+      registry,
+      LATENCY_BUCKETS,
+    );
+    this.queueWait = new HistogramCells(
+      'swapstate_queue_wait_seconds',
+      'Seconds a granted request waited for its grant: in the queue, and for its model to load.',
+      registry,
+      LATENCY_BUCKETS,
+    );
+    this.inFlight = new ValueCells('swapstate_requests_in_flight', 'Requests granted and being served now.', 'gauge', registry);
+    this.tokens = new ValueCells(
+      'swapstate_tokens_total',
+      'Tokens reported by the model in its responses, by type (input: prompt, output: generated).',
+      'counter',
+      registry,
+    );
   }
 
   /** Starts observing one request to `model` on `route`, asked of the scheduler at `at`. */
@@ -110,20 +99,20 @@ export class RequestMetrics {
   /** Tokens of one response (the activity parser's `input_tokens` and `output_tokens`); negatives count as 0. */
   observeTokens(model: string, input: number, output: number): void {
     const s = this.of(model);
-    if (input > 0) s.tokensIn.inc(input);
-    if (output > 0) s.tokensOut.inc(output);
+    if (input > 0) (s.tokensIn ??= this.tokens.cell({ model, type: 'input' })).value += input;
+    if (output > 0) (s.tokensOut ??= this.tokens.cell({ model, type: 'output' })).value += output;
   }
 
   private of(model: string): ModelSeries {
     let s = this.series.get(model);
     if (!s) {
       s = {
-        ttfb: this.ttfb.labels(model),
-        duration: this.duration.labels(model),
-        queueWait: this.queueWait.labels(model),
-        inFlight: this.inFlight.labels(model),
-        tokensIn: this.tokens.labels(model, 'input'),
-        tokensOut: this.tokens.labels(model, 'output'),
+        ttfb: this.ttfb.cell({ model }),
+        duration: this.duration.cell({ model }),
+        queueWait: this.queueWait.cell({ model }),
+        inFlight: this.inFlight.cell({ model }),
+        tokensIn: null,
+        tokensOut: null,
         routes: new Map(),
       };
       this.series.set(model, s);
@@ -138,9 +127,9 @@ class Observation implements RequestObservation {
   private ended = false;
 
   constructor(
-    private readonly requests: Counter<'model' | 'route' | 'status'>,
+    private readonly requests: ValueCells,
     private readonly s: ModelSeries,
-    private readonly byStatus: Map<number, CounterChild>,
+    private readonly byStatus: Map<number, Cell>,
     private readonly model: string,
     private readonly route: string,
     private readonly at: number,
@@ -150,7 +139,7 @@ class Observation implements RequestObservation {
     if (this.grantedAt !== 0 || this.ended) return;
     this.grantedAt = t;
     this.s.queueWait.observe((t - this.at) / 1000);
-    this.s.inFlight.inc();
+    this.s.inFlight.value++;
   }
 
   end(status: number, firstByteAt: number, t: number = performance.now()): void {
@@ -158,14 +147,14 @@ class Observation implements RequestObservation {
     this.ended = true;
     let child = this.byStatus.get(status);
     if (!child) {
-      child = this.requests.labels(this.model, this.route, String(status));
+      child = this.requests.cell({ model: this.model, route: this.route, status: String(status) });
       this.byStatus.set(status, child);
     }
-    child.inc();
+    child.value++;
     const s = this.s;
     s.duration.observe((t - this.at) / 1000);
     if (this.grantedAt !== 0) {
-      s.inFlight.dec();
+      s.inFlight.value--;
       if (firstByteAt > 0) s.ttfb.observe((firstByteAt - this.at) / 1000);
     }
   }
