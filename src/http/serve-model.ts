@@ -75,9 +75,6 @@ export async function serveThroughScheduler(
     return;
   }
   const askedAt = performance.now();
-  // A refusal says which model, and a failed start how long the client really waited (from
-  // here: the body has been read, the scheduler is asked now).
-  const refusal = (e: SchedError): HttpError => fromSchedError(e, { model: opts.model, waitedMs: performance.now() - askedAt });
   const ticket = (ABLATED.scheduler ? servedTicket(state, opts.model) : null) ?? state.runtime.request(opts.model);
   // /metrics: counted when the handler ends, by status; its first body byte is the access log's counter's.
   const observed = ABLATED.metrics ? NO_OBSERVATION : deps.metrics.beginRequest(opts.model, opts.trackAs ?? '/upstream', askedAt);
@@ -88,7 +85,7 @@ export async function serveThroughScheduler(
   let tracked: InflightHandle | null = null;
   try {
     const refused = await ticket.admission;
-    if (refused) return sendError(req, res, refusal(refused));
+    if (refused) return sendError(req, res, refusal(refused, opts.model, askedAt));
     // Admitted: visible (and cancellable) from now until the response ends or the client leaves.
     if (opts.trackAs !== null && !ABLATED.inflight) {
       tracked = deps.inflight.begin(req, res, {
@@ -101,10 +98,10 @@ export async function serveThroughScheduler(
     }
     // sendLoadingState: a streamed chat request to a model that is not ready gets loading
     // frames at once, then the answer, in one 200 response (loading-serve.ts).
-    if (!upgrade && wantsLoadingStream(state, opts)) return await serveWithLoadingStream(req, res, deps, state, opts, { ticket, refusal, tracked, observed });
+    if (!upgrade && wantsLoadingStream(state, opts)) return await serveWithLoadingStream(req, res, deps, state, opts, { ticket, refusal: (e) => refusal(e, opts.model, askedAt), tracked, observed });
     const grant = await ticket.grant;
     if (!grant.ok) {
-      if (!res.destroyed) sendError(req, res, refusal(grant.error));
+      if (!res.destroyed) sendError(req, res, refusal(grant.error, opts.model, askedAt));
       return;
     }
     if (res.destroyed) return; // left between the grant and now; done() below frees the slot
@@ -134,6 +131,14 @@ export async function serveThroughScheduler(
     tracked?.end();
     observed.end(res.headersSent ? res.statusCode : CLIENT_CLOSED, observer.firstByteAt);
   }
+}
+
+/**
+ * The answer to a scheduler refusal: it says which model, and a failed start how long the
+ * client really waited (from `askedAt`: the body had been read, the scheduler was asked).
+ */
+function refusal(e: SchedError, model: string, askedAt: number): HttpError {
+  return fromSchedError(e, { model, waitedMs: performance.now() - askedAt });
 }
 
 /** The model's phase timers for an upstream request to `upstream` (transport-timeouts.ts). */

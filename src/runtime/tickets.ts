@@ -79,16 +79,59 @@ export const GRANTS_PER_TURN = 16;
  */
 const immediate = globalThis.setImmediate;
 
-interface Entry {
-  model: string;
-  admission: Deferred<SchedError | null>;
-  grant: Deferred<GrantResult>;
-  phase: Phase;
+/**
+ * One open ticket: the caller's {@link Ticket} and the registry's record of it in one object,
+ * whose methods call back into the registry (no closures per request: issue 16).
+ */
+class Entry implements Ticket {
+  readonly admission: Promise<SchedError | null>;
+  readonly grant: Promise<GrantResult>;
+  readonly admitted: Deferred<SchedError | null> = deferred();
+  readonly granted: Deferred<GrantResult> = deferred();
+  phase: Phase = 'pending';
   /** Set on a granted ticket whose caller left; pending ones are simply dropped. */
-  cancelled: boolean;
+  cancelled = false;
   /** The position its listeners heard last. */
-  told: number | null;
-  listeners: Array<(position: number) => void>;
+  told: number | null = null;
+  /** Made on the first listener (a loading stream's). */
+  listeners: Array<(position: number) => void> | null = null;
+  /** The grant, kept until it is handed to the caller (Tickets.handOut). */
+  grantedTo: GrantResult | null = null;
+
+  constructor(
+    readonly reqId: string,
+    readonly model: string,
+    private readonly registry: Tickets,
+  ) {
+    this.admission = this.admitted.promise;
+    this.grant = this.granted.promise;
+  }
+
+  position(): number | null {
+    return this.phase === 'pending' && !this.cancelled ? this.registry.placeOf(this.reqId) : null;
+  }
+
+  onPosition(listener: (position: number) => void): void {
+    (this.listeners ??= []).push(listener);
+    if (this.phase === 'pending') this.registry.listen(this.reqId);
+  }
+
+  cancel(): void {
+    this.registry.cancel(this.reqId);
+  }
+
+  done(): void {
+    this.registry.finish(this.reqId);
+  }
+
+  /** Tells the caller its grant. */
+  handOver(): void {
+    // Its caller left while the grant was held: the slot has gone back already (cancel ->
+    // SERVE_DONE); the caller, if it still listens, is told it was cancelled.
+    if (this.cancelled) this.granted.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: 'request cancelled' } });
+    else this.granted.resolve(this.grantedTo!);
+    this.grantedTo = null;
+  }
 }
 
 /** The registry of open tickets and unloads. */
@@ -102,7 +145,7 @@ export class Tickets {
   /** Tickets with position listeners (a loading stream shows its place in the queue). */
   private readonly listening = new Set<string>();
   /** Grants not yet handed to their callers (see GRANTS_PER_TURN), from `heldHead` on. */
-  private held: Array<() => void> = [];
+  private held: Entry[] = [];
   private heldHead = 0;
   /** Grants handed over since the pacer last ran; it runs in the check phase of a turn. */
   private handed = 0;
@@ -112,7 +155,7 @@ export class Tickets {
     this.handed = 0;
     while (this.heldHead < this.held.length && this.handed < GRANTS_PER_TURN) {
       this.handed++;
-      this.held[this.heldHead++]!();
+      this.held[this.heldHead++]!.handOver();
     }
     if (this.heldHead === this.held.length) {
       this.held = [];
@@ -134,37 +177,20 @@ export class Tickets {
 
   /** Opens a ticket and sends its REQUEST. */
   open(model: string): Ticket {
-    const reqId = `req-${++this.seq}`;
-    const entry: Entry = {
-      model,
-      admission: deferred(),
-      grant: deferred(),
-      phase: 'pending',
-      cancelled: false,
-      told: null,
-      listeners: [],
-    };
-    const ticket: Ticket = {
-      reqId,
-      model,
-      admission: entry.admission.promise,
-      grant: entry.grant.promise,
-      position: () => (entry.phase === 'pending' && !entry.cancelled ? this.placeOf(reqId) : null),
-      onPosition: (listener) => {
-        entry.listeners.push(listener);
-        if (entry.phase === 'pending') this.listening.add(reqId);
-      },
-      cancel: () => this.cancel(reqId),
-      done: () => this.finish(reqId),
-    };
+    const entry = new Entry(`req-${++this.seq}`, model, this);
     if (this.closedWith) {
-      entry.admission.resolve(this.closedWith);
-      entry.grant.resolve({ ok: false, error: this.closedWith });
-      return ticket;
+      entry.admitted.resolve(this.closedWith);
+      entry.granted.resolve({ ok: false, error: this.closedWith });
+      return entry;
     }
-    this.entries.set(reqId, entry);
-    this.send({ type: 'REQUEST', reqId, model });
-    return ticket;
+    this.entries.set(entry.reqId, entry);
+    this.send({ type: 'REQUEST', reqId: entry.reqId, model });
+    return entry;
+  }
+
+  /** `reqId` has position listeners (Entry.onPosition). */
+  listen(reqId: string): void {
+    this.listening.add(reqId);
   }
 
   /**
@@ -175,8 +201,8 @@ export class Tickets {
     this.closedWith = error;
     for (const [reqId, e] of this.entries) {
       this.entries.delete(reqId);
-      e.admission.resolve(error);
-      e.grant.resolve({ ok: false, error });
+      e.admitted.resolve(error);
+      e.granted.resolve({ ok: false, error });
     }
     for (const [ticket, d] of this.unloads) {
       this.unloads.delete(ticket);
@@ -202,10 +228,10 @@ export class Tickets {
     admit: (_: unknown, p: AdmitParams): void => {
       const e = this.entries.get(p.reqId);
       if (!e) return;
-      e.admission.resolve(p.error ?? null);
+      e.admitted.resolve(p.error ?? null);
       if (p.error) {
         this.entries.delete(p.reqId);
-        e.grant.resolve({ ok: false, error: p.error });
+        e.granted.resolve({ ok: false, error: p.error });
       }
     },
     grantServe: (_: unknown, p: GrantServeParams): void => {
@@ -222,25 +248,21 @@ export class Tickets {
         // did, the request fails and its slot goes straight back.
         this.entries.delete(p.reqId);
         e.phase = 'finished';
-        e.grant.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: `no process for ${p.model}` } });
+        e.granted.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: `no process for ${p.model}` } });
         this.send({ type: 'SERVE_DONE', reqId: p.reqId, model: p.model });
         return;
       }
       e.phase = 'granted';
       this.listening.delete(p.reqId);
-      this.handOut(() => {
-        // Its caller left while the grant was held here: the slot has gone back already
-        // (cancel -> SERVE_DONE); the caller, if it still listens, is told it was cancelled.
-        if (e.cancelled) e.grant.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: 'request cancelled' } });
-        else e.grant.resolve({ ok: true, model: p.model, upstream });
-      });
+      e.grantedTo = { ok: true, model: p.model, upstream };
+      this.handOut(e);
     },
     grantError: (_: unknown, p: GrantErrorParams): void => {
       const e = this.entries.get(p.reqId);
       if (!e) return;
       this.entries.delete(p.reqId);
       e.phase = 'finished';
-      e.grant.resolve({ ok: false, error: p.error });
+      e.granted.resolve({ ok: false, error: p.error });
     },
     queuePositions: (_: unknown, p: QueuePositionsParams): void => {
       // O(1) unless someone listens: a burst changes the queue at every request.
@@ -256,7 +278,7 @@ export class Tickets {
         const position = this.placeOf(reqId);
         if (position === null || e.told === position) continue;
         e.told = position;
-        for (const listener of e.listeners) {
+        for (const listener of e.listeners ?? []) {
           try {
             listener(position);
           } catch {
@@ -274,7 +296,7 @@ export class Tickets {
   };
 
   /** 1-based place of `reqId` in the queue the scheduler reported last, or null. */
-  private placeOf(reqId: string): number | null {
+  placeOf(reqId: string): number | null {
     if (!this.places) {
       this.places = new Map();
       for (let i = 0; i < this.queue.length; i++) this.places.set(this.queue[i]!.reqId, i + 1);
@@ -283,14 +305,14 @@ export class Tickets {
   }
 
   /** Hands a grant to its caller now, or in a later turn when this one has had its share. */
-  private handOut(resolve: () => void): void {
+  private handOut(e: Entry): void {
     if (this.heldHead === this.held.length && this.handed < GRANTS_PER_TURN) {
       this.handed++;
-      resolve();
+      e.handOver();
       if (this.handed >= GRANTS_PER_TURN) this.pace();
       return;
     }
-    this.held.push(resolve);
+    this.held.push(e);
     this.pace();
   }
 
@@ -300,7 +322,7 @@ export class Tickets {
     immediate(this.paceTurn);
   }
 
-  private cancel(reqId: string): void {
+  cancel(reqId: string): void {
     const e = this.entries.get(reqId);
     if (!e || e.cancelled) return;
     e.cancelled = true;
@@ -310,13 +332,13 @@ export class Tickets {
       // If a grant is already on its way, grantServe above answers it with SERVE_DONE.
       this.entries.delete(reqId);
       this.send({ type: 'CANCEL', reqId });
-      e.grant.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: 'request cancelled' } });
+      e.granted.resolve({ ok: false, error: { code: 'SWAP_FAILED', message: 'request cancelled' } });
     } else if (e.phase === 'granted') {
       this.finish(reqId);
     }
   }
 
-  private finish(reqId: string): void {
+  finish(reqId: string): void {
     const e = this.entries.get(reqId);
     if (!e || e.phase !== 'granted') return;
     e.phase = 'finished';
