@@ -7,9 +7,11 @@
  * set is resolved once and kept: a request looks its model's series up in one Map, and its
  * route's and status's children in two small Maps under it; no label object or string is
  * built per request. Each prom-client child call still hashes its labels (measured: about
- * 0.2 µs per call; a request makes five or six).
+ * 0.2 µs per call; a request makes five or six). Tokens are summed here and handed to
+ * prom-client when it is read (pending-counts.ts): two calls less per request.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { PendingCounts, type PendingCount } from './pending-counts.ts';
 
 /** Seconds: from a quick answer to a long generation or a slow load. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -27,8 +29,8 @@ interface ModelSeries {
   duration: HistogramChild;
   queueWait: HistogramChild;
   inFlight: GaugeChild;
-  tokensIn: CounterChild;
-  tokensOut: CounterChild;
+  tokensIn: PendingCount;
+  tokensOut: PendingCount;
   /** route -> status -> requests counter. */
   routes: Map<string, Map<number, CounterChild>>;
 }
@@ -52,6 +54,8 @@ export class RequestMetrics {
   private readonly queueWait: Histogram<'model'>;
   private readonly inFlight: Gauge<'model'>;
   private readonly tokens: Counter<'model' | 'type'>;
+  /** The tokens counted since the last read of {@link tokens}. */
+  private readonly pendingTokens = new PendingCounts();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -93,6 +97,8 @@ export class RequestMetrics {
       help: 'Tokens reported by the model in its responses, by type (input: prompt, output: generated).',
       labelNames: ['model', 'type'],
       registers,
+      // Run by prom-client before every read of the counter (a scrape).
+      collect: () => this.pendingTokens.flush(),
     });
   }
 
@@ -110,8 +116,8 @@ export class RequestMetrics {
   /** Tokens of one response (the activity parser's `input_tokens` and `output_tokens`); negatives count as 0. */
   observeTokens(model: string, input: number, output: number): void {
     const s = this.of(model);
-    if (input > 0) s.tokensIn.inc(input);
-    if (output > 0) s.tokensOut.inc(output);
+    if (input > 0) s.tokensIn.add(input);
+    if (output > 0) s.tokensOut.add(output);
   }
 
   private of(model: string): ModelSeries {
@@ -122,8 +128,8 @@ export class RequestMetrics {
         duration: this.duration.labels(model),
         queueWait: this.queueWait.labels(model),
         inFlight: this.inFlight.labels(model),
-        tokensIn: this.tokens.labels(model, 'input'),
-        tokensOut: this.tokens.labels(model, 'output'),
+        tokensIn: this.pendingTokens.of(this.tokens.labels(model, 'input')),
+        tokensOut: this.pendingTokens.of(this.tokens.labels(model, 'output')),
         routes: new Map(),
       };
       this.series.set(model, s);
