@@ -40,12 +40,26 @@ export function isUiRequest(url: string): boolean {
 /** Go's time.Duration text for a span in ms (1.5ms, 2.25s, 3m4.5s), close enough to read alike. */
 export function goDuration(ms: number): string {
   if (ms < 0.001) return `${Math.round(ms * 1e6)}ns`;
-  if (ms < 1) return `${+(ms * 1000).toFixed(3)}µs`;
-  if (ms < 1000) return `${+ms.toFixed(6)}ms`;
+  if (ms < 1) return `${decimal(ms * 1000, 3)}µs`;
+  if (ms < 1000) return `${decimal(ms, 6)}ms`;
   const s = ms / 1000;
-  if (s < 60) return `${+s.toFixed(6)}s`;
+  if (s < 60) return `${decimal(s, 6)}s`;
   const m = Math.floor(s / 60);
-  return `${m}m${+(s - m * 60).toFixed(6)}s`;
+  return `${m}m${decimal(s - m * 60, 6)}s`;
+}
+
+/**
+ * `String(+x.toFixed(digits))` (the digits, trailing zeros dropped) without the round trip
+ * through a number and back (one access line per request). The same text for the values
+ * goDuration has (from 0 to below 1000, at most 6 digits: at most 9 significant ones): a
+ * decimal of at most 15 significant digits reads back as the double whose shortest form it is.
+ */
+function decimal(x: number, digits: number): string {
+  const s = x.toFixed(digits);
+  let end = s.length;
+  while (s.charCodeAt(end - 1) === 0x30) end--; // '0'
+  if (s.charCodeAt(end - 1) === 0x2e) end--; // '.'
+  return end === s.length ? s : s.slice(0, end);
 }
 
 /**

@@ -25,12 +25,11 @@ import {
 import { requestHeaders, responseHeaders } from '../observability/header-map.ts';
 import { watch, type ChunkTap, type CloseHook, type ResponseObserver } from '../observability/response-observer.ts';
 import { SseUsageScanner } from '../observability/sse-usage-scan.ts';
-import { decodeBody, failedErrorMessage, parseJsonAnswer, parseSseBody, ZERO_TOKENS } from '../observability/usage-parse.ts';
+import { isoNow } from '../observability/time-text.ts';
+import { decodeBody, failedErrorMessage, namesAnswerKey, parseJsonAnswer, parseSseBody, ZERO_TOKENS } from '../observability/usage-parse.ts';
 
 /** The most of a non-streamed answer copied to read its usage. */
 export const MAX_BODY_COPY = 4 * 1024 * 1024;
-
-const USAGE_KEYS = ['usage', 'timings', 'metrics'];
 
 /** What a client that left before any answer gets as its row's status (nginx's "client closed request"). */
 export const CLIENT_CLOSED_STATUS = 499;
@@ -168,7 +167,7 @@ export class ActivityRecording implements ChunkTap, CloseHook {
     const responded = res.headersSent;
     const status = responded ? res.statusCode : CLIENT_CLOSED_STATUS;
     const row: NewActivity = {
-      timestamp: new Date().toISOString(),
+      timestamp: isoNow.text(),
       model: this.model,
       req_path: this.start.path,
       resp_content_type: header(res, 'content-type'),
@@ -222,7 +221,7 @@ export class ActivityRecording implements ChunkTap, CloseHook {
     if (body === null || body.length === 0) return void this.log.record(row);
     // A body that names none of the keys has nothing to read: not decoded nor parsed (a large
     // embedding answer without usage costs a substring search, not a JSON.parse).
-    if (!USAGE_KEYS.some((k) => body.includes(k))) return void this.log.record(row, (id) => this.capture(id, this.mask, body));
+    if (!namesAnswerKey(body)) return void this.log.record(row, (id) => this.capture(id, this.mask, body));
     const parsed = row.resp_content_type.includes('text/event-stream')
       ? parseSseBody(body.toString('utf8'), wallMs)
       : parseJsonAnswer(body, this.start.routePath, wallMs);

@@ -16,6 +16,7 @@ import { BatchedWriter } from './batched-writer.ts';
 import { goTimeFormatter } from './go-time.ts';
 import { escapeControl } from './log-text.ts';
 import { LogHub, RingLog } from './ring-log.ts';
+import { TimeText } from './time-text.ts';
 
 export interface LogSettings {
   logLevel: LogLevel;
@@ -38,7 +39,8 @@ export class Logs {
   readonly proxy = new RingLog();
   readonly mux = new RingLog();
   readonly logger: winston.Logger;
-  private timeFormat: ((d: Date) => string) | null = null;
+  /** The `logTimeFormat` text of now (made once per millisecond), or null for none. */
+  private time: TimeText | null = null;
   private readonly unsubscribe: Array<() => void> = [];
   /**
    * The level checks, taken when the level is set (here only): winston's own builds two
@@ -50,7 +52,7 @@ export class Logs {
   constructor(settings: LogSettings, opts: { stdout?: (chunk: Buffer) => void } = {}) {
     this.hub = new LogHub();
     const lineFormat = winston.format.printf((info) => {
-      const ts = this.timeFormat ? `${this.timeFormat(new Date())} ` : '';
+      const ts = this.time ? `${this.time.text()} ` : '';
       // One message, one line, nothing a terminal would act on (log-text.ts).
       return `${ts}[${String(info.level).toUpperCase()}] ${escapeControl(String(info.message))}`;
     });
@@ -116,8 +118,8 @@ export class Logs {
 
   /** One string for the whole line, with its prefix and newline (one allocation, one encode). */
   private write(level: 'INFO' | 'DEBUG', text: string): void {
-    const tf = this.timeFormat;
-    this.proxy.write(tf === null ? `[${level}] ${text}\n` : `${tf(new Date())} [${level}] ${text}\n`);
+    const time = this.time;
+    this.proxy.write(time === null ? `[${level}] ${text}\n` : `${time.text()} [${level}] ${text}\n`);
   }
 
   /** Level and time format may change on reload; the stdout routing may not. */
@@ -125,7 +127,8 @@ export class Logs {
     this.logger.level = settings.logLevel;
     this.infoOn = this.logger.isInfoEnabled();
     this.debugOn = this.logger.isDebugEnabled();
-    this.timeFormat = settings.logTimeFormat ? goTimeFormatter(settings.logTimeFormat) : null;
+    const format = settings.logTimeFormat ? goTimeFormatter(settings.logTimeFormat) : null;
+    this.time = format === null ? null : new TimeText((ms) => format(new Date(ms)));
   }
 
   /** Stops feeding stdout and `/logs`; the logger itself keeps working (late access-log lines). */

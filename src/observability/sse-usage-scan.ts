@@ -8,10 +8,9 @@
  * What is read is what llama-swap reads from every `data:` line of the whole body (a line
  * without those keys tells it nothing), see usage-parse.ts.
  */
-import { addSseLine, StreamUsage } from './usage-parse.ts';
+import { addSseLine, ANSWER_KEY_BYTES as KEYS, namesAnswerKey, StreamUsage } from './usage-parse.ts';
 
 const NL = 0x0a;
-const KEYS = ['usage', 'timings', 'metrics'].map((k) => Buffer.from(k));
 
 /** A line longer than this (no newline in sight) is dropped: its usage, if any, is lost. */
 export const MAX_SSE_LINE_BYTES = 4 * 1024 * 1024;
@@ -75,7 +74,7 @@ export class SseUsageScanner {
 
   private readJoined(tail: Buffer): void {
     const line = this.carry.length === 0 ? tail : Buffer.concat([...this.carry, tail]);
-    if (KEYS.some((k) => line.includes(k))) addSseLine(this.usage, line.toString('utf8'));
+    if (namesAnswerKey(line)) addSseLine(this.usage, line.toString('utf8'));
   }
 
   private keep(piece: Buffer): void {

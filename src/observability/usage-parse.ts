@@ -229,7 +229,17 @@ export function parseJsonBody(body: string, path: string, wallMs: number): { tok
   return buildMetrics(wallMs, usageCounts(usage), timings, metrics);
 }
 
+/** The members an answer's usage is read from (a body naming none of them has none). */
 const ANSWER_KEYS = ['usage', 'timings', 'metrics'] as const;
+
+/** The same, as bytes: searched in a body's bytes without a conversion per search. */
+export const ANSWER_KEY_BYTES: readonly Buffer[] = ANSWER_KEYS.map((k) => Buffer.from(k));
+
+/** Whether `body` names any of {@link ANSWER_KEYS} (a native search per key, none decoded). */
+export function namesAnswerKey(body: Buffer): boolean {
+  for (const key of ANSWER_KEY_BYTES) if (body.includes(key)) return true;
+  return false;
+}
 
 /** Answers shorter than this are parsed whole. */
 export const TAIL_MIN_BYTES = 4096;
