@@ -24,8 +24,8 @@
  *    RSS after it (5e);
  * 5. idle CPU over 5 s with a model loaded, RSS idle / after 32 connections / over 100k
  *    requests (10k with --quick);
- * and "the floor" (rows 1a°, 1d°): a bare pass-through proxy (floor.mjs) with the same Node
- * flags, to the same upstream, measured like 1a and 1d: what any Node proxy costs here. The
+ * and "the floor" (rows 1a°, 1d°, 2b°): a bare pass-through proxy (floor.mjs) with the same
+ * Node flags, to the same upstream, measured like 1a, 1d and 2a-2c: what any Node proxy costs here. The
  * request-path targets (1a, 1c, 1d; issue 16) are relative to the floor of the same run.
  *
  * Prints a markdown table (date, nproc, pass/fail per target) and one JSON line with every
@@ -565,6 +565,16 @@ async function measureFloor(gen: LoadGen, fl: { pid: number; url: string }, dire
     const order = b % 2 === 0 ? (['direct', 'floor'] as const) : (['floor', 'direct'] as const);
     for (const kind of order) lat[kind].push(...(await gen.seq(kind === 'direct' ? direct : url, body, S.latencyBlock)).latenciesUs);
   }
+  // Streams through the floor as 2a-2c send them to swapstate (a new connection each, one at
+  // a time, alternating with direct): what any Node proxy adds to the time to first chunk.
+  const streams = { direct: [] as StreamResult[], floor: [] as StreamResult[] };
+  await gen.stream(url, { ...streamBody('m1'), chunks: 5 });
+  for (let i = 0; i < S.streams; i++) {
+    const order = i % 2 === 0 ? (['direct', 'floor'] as const) : (['floor', 'direct'] as const);
+    for (const kind of order) streams[kind].push(await gen.stream(kind === 'direct' ? direct : url, streamBody('m1')));
+  }
+  const sd = streamStats(streams.direct);
+  const sf = streamStats(streams.floor);
   let cpu = 0;
   let requests = 0;
   const rates: number[] = [];
@@ -577,6 +587,9 @@ async function measureFloor(gen: LoadGen, fl: { pid: number; url: string }, dire
   }
   return {
     addedP50Us: median(lat.floor) - median(lat.direct),
+    addedTtfcMs: median(sf.ttfcMs) - median(sd.ttfcMs),
+    streamMerged: sf.merged,
+    streamGapExcessMs: sf.maxGapMs - sd.maxGapMs,
     cpuPerReqUs: (cpu / requests) * 1000,
     reqPerSec: median(rates),
     rssMb: rssMb(fl.pid),
@@ -841,6 +854,7 @@ function targets(r: any): Target[] {
   t.push({ id: '1d°', what: `the floor: CPU per request, ${T.connections} conn`, direct: '—', proxied: `${f0(F.reqPerSec)} req/s, RSS ${f1(F.rssMb)} MB`, figure: `${f0(F.cpuPerReqUs)} µs`, target: '—', pass: null });
   t.push({ id: '2a', what: `streaming ${St.chunks} chunks ${St.chunkDelayMs} ms apart (${St.runs} streams each): received one by one`, direct: `min ${St.direct.minChunks}, ${St.direct.merged} merged`, proxied: `min ${St.proxied.minChunks}, ${St.proxied.merged} merged`, figure: `≥ ${St.proxied.minChunks}/${STREAM_CHUNKS} received, ${St.proxied.merged} merged (< 1 ms apart)`, target: `${STREAM_CHUNKS}/${STREAM_CHUNKS}, 0 merged`, pass: St.proxied.incomplete === 0 && St.proxied.merged === 0 });
   t.push({ id: '2b', what: 'added time to first chunk (p50)', direct: `${f2(St.direct.ttfcP50Ms)} ms`, proxied: `${f2(St.proxied.ttfcP50Ms)} ms`, figure: `+${f2(St.addedTtfcMs)} ms`, target: '≤ 1 ms', pass: St.addedTtfcMs <= 1 });
+  t.push({ id: '2b°', what: 'the floor: added time to first chunk (p50), its merged chunks and largest gap over direct', direct: '—', proxied: '—', figure: `+${f2(F.addedTtfcMs)} ms, ${F.streamMerged} merged, gap ${F.streamGapExcessMs >= 0 ? '+' : ''}${f1(F.streamGapExcessMs)} ms`, target: '—', pass: null });
   t.push({ id: '2c', what: 'largest inter-chunk gap (all streams)', direct: `${f1(St.direct.maxGapMs)} ms`, proxied: `${f1(St.proxied.maxGapMs)} ms`, figure: `${St.gapExcessMs >= 0 ? '+' : ''}${f1(St.gapExcessMs)} ms`, target: '≤ direct + 5 ms', pass: St.gapExcessMs <= 5 });
   const Cs = C.streams;
   t.push({ id: '2d', what: `streaming during (${Cs.during}) and right after (${Cs.after}) the ${C.requests}-request burst of 4a, to a model outside its swap group`, direct: `largest gap ${f1(St.direct.maxGapMs)} ms (2c)`, proxied: `min ${Cs.minChunks}/${STREAM_CHUNKS}, ${Cs.merged} merged, largest gap ${f1(Cs.maxGapMs)} ms, TTFC p50 ${f2(Cs.ttfcP50Ms)} ms`, figure: `${Cs.runs - Cs.incomplete}/${Cs.runs} whole, ${Cs.merged} merged`, target: 'all whole, 0 merged, gap ≤ direct + 5 ms', pass: Cs.incomplete === 0 && Cs.merged === 0 && Cs.maxGapMs <= St.direct.maxGapMs + 5 });
