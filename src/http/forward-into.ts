@@ -41,13 +41,16 @@ export function forwardedHeaders(req: http.IncomingMessage, headers: http.Outgoi
   const encrypted = req.socket instanceof TLSSocket && req.socket.encrypted;
   const host = req.headers.host;
   const port = host?.match(/:(\d+)/)?.[1] ?? (encrypted ? '443' : '80');
-  const values: Record<string, string> = { for: req.socket.remoteAddress ?? '', port, proto: encrypted ? 'https' : 'http' };
-  for (const [name, value] of Object.entries(values)) {
-    const key = `x-forwarded-${name}`;
-    const prev = req.headers[key];
-    headers[key] = prev ? `${String(prev)},${value}` : value;
-  }
+  appendForwarded(req, headers, 'x-forwarded-for', req.socket.remoteAddress ?? '');
+  appendForwarded(req, headers, 'x-forwarded-port', port);
+  appendForwarded(req, headers, 'x-forwarded-proto', encrypted ? 'https' : 'http');
   headers['x-forwarded-host'] = req.headers['x-forwarded-host'] ?? host ?? '';
+}
+
+/** `value` after what the client sent in `key`, comma-separated (a proxy chain's order). */
+function appendForwarded(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders, key: string, value: string): void {
+  const prev = req.headers[key];
+  headers[key] = prev ? `${String(prev)},${value}` : value;
 }
 
 /**

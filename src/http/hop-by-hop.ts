@@ -19,7 +19,9 @@ export const X_FORWARDED: readonly string[] = ['x-forwarded-for', 'x-forwarded-h
  * to redo, never dropped because a peer named them.
  */
 export function connectionNamed(connection: number | string | string[] | undefined): Set<string> | null {
-  if (connection === undefined) return null;
+  // What nearly every client and server sends: nothing to split (issue 16: every request
+  // and every answer passes here).
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return null;
   let named: Set<string> | null = null;
   for (const part of String(connection).split(',')) {
     const name = part.trim().toLowerCase();
