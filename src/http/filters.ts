@@ -26,6 +26,8 @@ type Container = JsonObject | Json[];
  */
 export function applyFilters(body: Buffer, model: FilterSource, requestedId: string): Buffer | null {
   const { stripParams, setParams } = model.filters;
+  // Most models have no filters at all: nothing to allocate on the request path (issue 16).
+  if (model.useModelName === '' && stripParams.length === 0 && isEmpty(setParams) && isEmpty(model.filters.setParamsByID)) return null;
   const byId = Object.hasOwn(model.filters.setParamsByID, requestedId)
     ? model.filters.setParamsByID[requestedId]
     : undefined;
@@ -60,6 +62,11 @@ export function applyFilters(body: Buffer, model: FilterSource, requestedId: str
 }
 
 /** The keys of a params map that may be applied, sorted bytewise like Go's sort.Strings. */
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
 function applicableKeys(params: Record<string, unknown>): string[] {
   return Object.keys(params)
     .filter((k) => k !== '' && !touchesModel(k))
