@@ -73,6 +73,9 @@ class Tracked implements InflightHandle {
   headersTaken = false;
   /** Created when first needed (someone listens). */
   updates: Coalescer | null = null;
+  /** Neighbours in the tracker's list, oldest first (see InflightTracker). */
+  prev: Tracked | null = null;
+  next: Tracked | null = null;
   private ended = false;
 
   constructor(
@@ -113,9 +116,49 @@ class Tracked implements InflightHandle {
   }
 }
 
+/**
+ * The tracker's requests, oldest first, linked through the entries themselves. A Map keyed
+ * by id cost ~15 µs of CPU per request at 32 connections (issue 16, measured: the same
+ * entries made but not kept in the Map cost nothing measurable); adding and removing a link
+ * is a few field writes. Only a cancel looks an id up, walking the few requests in flight.
+ */
+class TrackedList {
+  head: Tracked | null = null;
+  tail: Tracked | null = null;
+  size = 0;
+
+  add(t: Tracked): void {
+    t.prev = this.tail;
+    t.next = null;
+    if (this.tail) this.tail.next = t;
+    else this.head = t;
+    this.tail = t;
+    this.size++;
+  }
+
+  remove(t: Tracked): void {
+    if (t.prev) t.prev.next = t.next;
+    else if (this.head === t) this.head = t.next;
+    else return; // not in the list
+    if (t.next) t.next.prev = t.prev;
+    else this.tail = t.prev;
+    t.prev = t.next = null;
+    this.size--;
+  }
+
+  find(id: string): Tracked | undefined {
+    for (let t = this.head; t !== null; t = t.next) if (t.id === id) return t;
+    return undefined;
+  }
+
+  *[Symbol.iterator](): IterableIterator<Tracked> {
+    for (let t = this.head; t !== null; t = t.next) yield t;
+  }
+}
+
 export class InflightTracker {
   private seq = 0;
-  private readonly requests = new Map<string, Tracked>();
+  private readonly requests = new TrackedList();
   private readonly listeners = new Set<InflightListener>();
   /** Samples response bytes and headers while someone listens and something is in flight. */
   private sampler: NodeJS.Timeout | null = null;
@@ -132,7 +175,7 @@ export class InflightTracker {
   ): InflightHandle {
     const id = String(++this.seq);
     const t = new Tracked(this, id, req, res, opts);
-    this.requests.set(id, t);
+    this.requests.add(t);
     this.changed(t);
     this.runSampler();
     return t;
@@ -144,15 +187,15 @@ export class InflightTracker {
    * request (serving), exactly as if the client had left. False for an unknown id.
    */
   cancel(id: string): boolean {
-    const t = this.requests.get(id);
+    const t = this.requests.find(id);
     if (!t) return false;
     t.res.destroy();
     return true;
   }
 
-  /** Every tracked request now, by id (the map keeps them in the order their ids were given). */
+  /** Every tracked request now, in the order their ids were given. */
   snapshot(): InflightRequest[] {
-    return [...this.requests.values()].map((t) => this.render(t));
+    return [...this.requests].map((t) => this.render(t));
   }
 
   /** How many requests are tracked. */
@@ -168,7 +211,7 @@ export class InflightTracker {
     return () => {
       if (!this.listeners.delete(entry) || this.listeners.size > 0) return;
       // Nobody listens: drop pending updates and the sampler, so an idle server holds no timer.
-      for (const t of this.requests.values()) t.updates?.cancel();
+      for (const t of this.requests) t.updates?.cancel();
       this.runSampler();
     };
   }
@@ -183,7 +226,7 @@ export class InflightTracker {
 
   /** @internal (Tracked) */
   remove(t: Tracked): void {
-    this.requests.delete(t.entry.id);
+    this.requests.remove(t);
     t.updates?.cancel();
     this.runSampler();
     if (this.listeners.size > 0) this.emit({ operation: 'remove', id: t.entry.id });
@@ -241,7 +284,7 @@ export class InflightTracker {
     const wanted = this.listeners.size > 0 && this.requests.size > 0;
     if (wanted && !this.sampler) {
       this.sampler = setInterval(() => {
-        for (const t of this.requests.values()) if (this.sample(t)) this.changed(t);
+        for (const t of this.requests) if (this.sample(t)) this.changed(t);
       }, UPDATE_INTERVAL_MS);
       this.sampler.unref();
     } else if (!wanted && this.sampler) {
