@@ -388,7 +388,7 @@ function applyEffect(enqueue: Enqueue, context: SchedulerContext, e: Effect): vo
         // Evictions wait up to healthCheckTimeout; unloads use each model's unloadTimeout.
         graceMs: e.target === null ? undefined : context.evictGraceMs,
       };
-      q({ type: 'swapStarted', params: e.retire ? { swapId: e.swapId, target: e.target, evict: e.evict, running: e.running, retire: true } : { swapId: e.swapId, target: e.target, evict: e.evict, running: e.running } });
+      q({ type: 'swapStarted', params: { swapId: e.swapId, target: e.target, evict: e.evict, running: e.running, ...(e.retire ? { retire: e.retire } : {}) } });
       enqueue.spawnChild('swap', { id: e.swapId, systemId: e.swapId, input });
       enqueue.raise(
         { type: 'SWAP_OVERDUE', swapId: e.swapId },

@@ -482,7 +482,7 @@ class Draft {
     this.s.seq += 1;
     const swapId = target === null ? `unload#${this.s.seq}` : `swap:${target}#${this.s.seq}`;
     this.s.active = [...this.s.active, { swapId, target, evict, waiters, cancelled: false, ticket, abandonSeq: 0 }];
-    this.emit(retire ? { type: 'startSwap', swapId, target, evict, running, retire } : { type: 'startSwap', swapId, target, evict, running });
+    this.emit({ type: 'startSwap', swapId, target, evict, running, ...(retire ? { retire } : {}) });
   }
 
   /** Insert before the first queued request of strictly lower priority (FIFO within one). */

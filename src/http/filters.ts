@@ -61,12 +61,13 @@ export function applyFilters(body: Buffer, model: FilterSource, requestedId: str
   return null;
 }
 
-/** The keys of a params map that may be applied, sorted bytewise like Go's sort.Strings. */
+/** Whether `o` has no keys (without building the list of them). */
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;
   return true;
 }
 
+/** The keys of a params map that may be applied, sorted bytewise like Go's sort.Strings. */
 function applicableKeys(params: Record<string, unknown>): string[] {
   return Object.keys(params)
     .filter((k) => k !== '' && !touchesModel(k))

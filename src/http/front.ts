@@ -106,9 +106,9 @@ function directRoutes(routes: readonly Route[], guard: RouteGuard, onError: (err
 }
 
 /**
- * The request listener of an HTTP(S) server: the model routes on this router, every other
- * route in the application behind it. Both are registered from one list of routes, which
- * also decides the application's 404s and 405s.
+ * The request listener of an HTTP(S) server: the front checks, then the model routes by
+ * lookup, every other route in the application behind the router. The application gets the
+ * whole list of routes, which also decides its 404s and 405s.
  */
 export function createRequestListener(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const hotPath = modelRoutes(deps).routes;

@@ -66,9 +66,15 @@ abstract class Cells<S> {
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, values: this.samples(), aggregator: this.aggregator });
   }
 
+  /**
+   * prom-client's `registry.resetMetrics()`: every series back to zero, in place. The series
+   * stay (their callers keep them), but a histogram is shown again only once observed.
+   */
   reset(): void {
-    this.series.clear();
+    for (const s of this.series.values()) this.zero(s);
   }
+
+  protected abstract zero(series: S): void;
 }
 
 /** A counter or a gauge: one number per series (a counter's callers only add). */
@@ -83,6 +89,10 @@ export class ValueCells extends Cells<Cell> {
 
   protected samples(): Sample[] {
     return [...this.series.values()].map((c) => ({ labels: { ...c.labels }, value: c.value }));
+  }
+
+  protected zero(c: Cell): void {
+    c.value = 0;
   }
 }
 
@@ -123,6 +133,12 @@ export class HistogramCells extends Cells<HistogramSeries> {
 
   cell(labels: Labels): HistogramSeries {
     return this.of(labels, (l) => new HistogramSeries(l, this.bounds));
+  }
+
+  protected zero(s: HistogramSeries): void {
+    s.counts.fill(0);
+    s.sum = 0;
+    s.count = 0;
   }
 
   protected samples(): Sample[] {

@@ -84,8 +84,6 @@ const immediate = globalThis.setImmediate;
  * whose methods call back into the registry (no closures per request: issue 16).
  */
 class Entry implements Ticket {
-  readonly admission: Promise<SchedError | null>;
-  readonly grant: Promise<GrantResult>;
   readonly admitted: Deferred<SchedError | null> = deferred();
   readonly granted: Deferred<GrantResult> = deferred();
   phase: Phase = 'pending';
@@ -102,9 +100,14 @@ class Entry implements Ticket {
     readonly reqId: string,
     readonly model: string,
     private readonly registry: Tickets,
-  ) {
-    this.admission = this.admitted.promise;
-    this.grant = this.granted.promise;
+  ) {}
+
+  get admission(): Promise<SchedError | null> {
+    return this.admitted.promise;
+  }
+
+  get grant(): Promise<GrantResult> {
+    return this.granted.promise;
   }
 
   position(): number | null {

@@ -55,4 +55,23 @@ describe('metric cells', () => {
     rg.cell({ model: 'b' }).value += 4;
     expect(await ours.metrics()).toBe(await theirs.metrics());
   });
+
+  it("the registry's resetMetrics zeroes every series in place: the cells its callers keep go on counting", async () => {
+    const ours = new Registry();
+    const counter = new ValueCells('r_total', 'R', 'counter', ours);
+    const hist = new HistogramCells('h_seconds', 'H', ours, BOUNDS);
+    const cell = counter.cell({ model: 'a' });
+    const series = hist.cell({ model: 'a' });
+    cell.value += 5;
+    series.observe(0.5);
+    ours.resetMetrics();
+    expect(await ours.metrics()).toContain('r_total{model="a"} 0');
+    expect(await ours.metrics()).not.toContain('h_seconds_count');
+    cell.value++;
+    series.observe(2);
+    const text = await ours.metrics();
+    expect(text).toContain('r_total{model="a"} 1');
+    expect(text).toContain('h_seconds_count{model="a"} 1');
+    expect(text).toContain('h_seconds_bucket{le="1",model="a"} 0');
+  });
 });
