@@ -62,6 +62,12 @@ describe.skipIf(!haveChromium)('sleep mode in the web UI', () => {
   });
 
   it('pressed, the model sleeps with its process kept; Load wakes it', async () => {
+    // The row's details may render after its state does (a later update): wait for the pid.
+    await page.waitForFunction(
+      (id) => /pid \d+/.test(document.querySelector(`[data-testid="model-row-${id}"] .details`)?.textContent ?? ''),
+      's',
+      WAIT,
+    );
     const pid = await pidShown('s');
     expect(pid).not.toBeNull();
     await page.getByTestId('sleep-s').click();
