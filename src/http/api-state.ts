@@ -9,7 +9,9 @@ import type { PeerState } from './peer-forwards.ts';
 
 export type ApiState = StateSnapshot & PeerState;
 
-/** The snapshot of `state` (the current one by default). */
-export function apiState(deps: Pick<AppDeps, 'current' | 'peers'>, state: ServerState = deps.current()): ApiState {
-  return { ...state.runtime.state(), ...deps.peers.snapshot(Object.keys(state.config.peers)) };
+/**
+ * The snapshot of `state` (the current one by default), stamped `at` (wall ms; now by default).
+ */
+export function apiState(deps: Pick<AppDeps, 'current' | 'peers'>, state: ServerState = deps.current(), at?: number): ApiState {
+  return { ...state.runtime.state(at), ...deps.peers.snapshot(Object.keys(state.config.peers)) };
 }

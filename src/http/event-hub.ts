@@ -49,7 +49,7 @@ export class EventHub {
   private readonly modelStates = new Map<string, DisplayState>();
   // Never fired synchronously: pokes come from inside actor observers, and the snapshot is
   // read once the actors have settled.
-  private readonly stateUpdates = new Coalescer(STATE_INTERVAL_MS, () => this.flushState(), false);
+  private readonly stateUpdates = new Coalescer(STATE_INTERVAL_MS, (now) => this.flushState(now), false);
 
   constructor(private readonly deps: AppDeps) {}
 
@@ -164,10 +164,16 @@ export class EventHub {
     this.broadcast('modelStatus', JSON.stringify(modelStatus(this.deps.current().config, runtime)));
   }
 
-  /** Sends the scheduler snapshot to each client whose last one differs. */
-  private flushState(): void {
+  /**
+   * Sends the scheduler snapshot to each client whose last one differs.
+   * @param now the coalescer's instant (performance.now) this message counts from: the stamp
+   *   is that instant, not the moment the snapshot is built, so two stamps are as far apart as
+   *   the coalescer spaced them even when building one is slow (a loaded CI run stamped two
+   *   97 ms apart: the snapshot was read ~3 ms after the interval's start).
+   */
+  private flushState(now: number): void {
     if (this.clients.size === 0) return;
-    const snap = apiState(this.deps);
+    const snap = apiState(this.deps, this.deps.current(), performance.timeOrigin + now);
     const key = stateKey(snap);
     let data: string | null = null;
     for (const client of this.clients) {

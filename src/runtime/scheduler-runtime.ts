@@ -116,8 +116,11 @@ export interface SchedulerRuntime {
    * is not idle.
    */
   sleep(model: string): Promise<SleepOutcome>;
-  /** Everything at once, with why each request waits (`GET /api/state`). */
-  state(): StateSnapshot;
+  /**
+   * Everything at once, with why each request waits (`GET /api/state`).
+   * @param at the wall time to stamp it with (ms since the epoch); now by default
+   */
+  state(at?: number): StateSnapshot;
   /** Why the request `reqId` (its ticket's) waits now, or null when it does not wait. */
   waitReason(reqId: string): WaitingRequest | null;
   /** The process machine's definition, as the UI draws it (`GET /api/machines/process`). */
@@ -277,9 +280,9 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
       // Every model server is gone: no connection to one is worth keeping.
       upstreams.destroyAll();
     },
-    state: () => {
+    state: (at?: number) => {
       batch.flush();
-      return stateView.snapshot();
+      return stateView.snapshot(at);
     },
     waitReason: (reqId) => {
       batch.flush();

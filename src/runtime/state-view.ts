@@ -122,7 +122,8 @@ export class StateView {
     return explainWaits(ctx.fifo, swapperOf(ctx), waking).find((w) => w.reqId === reqId) ?? null;
   }
 
-  snapshot(): StateSnapshot {
+  /** @param at the wall time to stamp it with; now by default (the same clock as {@link now}) */
+  snapshot(at: number = this.now()): StateSnapshot {
     const ctx = this.scheduler.getSnapshot().context;
     const fifo = ctx.fifo;
     const iso = (t: number) => new Date(t).toISOString();
@@ -176,7 +177,7 @@ export class StateView {
       Object.entries(fifo.models).map(([m, p]) => [m, { reserved: fifo.reserved[m] ?? 0, limit: p.limit, inFlight: fifo.inFlight[m] ?? 0 }]),
     );
     return {
-      at: iso(this.now()),
+      at: iso(at),
       processes,
       swaps,
       waiting: explainWaits(fifo, swapperOf(ctx), new Set(processes.filter((p) => p.state === 'waking' || p.state === 'sleeping').map((p) => p.model))),
