@@ -19,8 +19,8 @@ export interface LifecycleSource {
     readonly lifecycle: LifecycleEvents;
     /** The model's process now: its crash-loop backoff, when it is backing off. */
     process(model: string): { backoff: { retryAfterMs: number } | null } | null;
-    /** The scheduler's core state: admitted and granted requests per model. */
-    readonly actor: { getSnapshot(): { context: { fifo: { reserved: Record<string, number>; inFlight: Record<string, number> } } } };
+    /** Requests of the model admitted and not yet granted, this turn's arrivals included. */
+    queued(model: string): number;
   };
 }
 
@@ -82,10 +82,7 @@ export class LifecycleMetrics {
     perModel(
       'swapstate_queue_depth',
       'Requests admitted and waiting for their grant (queued, or waiting for a swap), per model.',
-      (state, model) => {
-        const { reserved, inFlight } = state.runtime.actor.getSnapshot().context.fifo;
-        return Math.max(0, (reserved[model] ?? 0) - (inFlight[model] ?? 0));
-      },
+      (state, model) => state.runtime.queued(model),
     );
   }
 

@@ -125,6 +125,11 @@ export interface SchedulerRuntime {
   waitReason(reqId: string): WaitingRequest | null;
   /** The process machine's definition, as the UI draws it (`GET /api/machines/process`). */
   processChart(): ChartMachine;
+  /**
+   * Requests of `model` admitted and not yet granted (queued, or waiting for a swap), counting
+   * those that arrived in this event-loop turn (`/metrics` `swapstate_queue_depth`).
+   */
+  queued(model: string): number;
 }
 
 const silent: SchedulerLog = { info: () => {}, warn: () => {} };
@@ -290,5 +295,10 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     },
     // Computed once: the machine does not change while this tree runs.
     processChart: () => (chart ??= machineChart(processLogic as ProcessMachine)),
+    queued: (model) => {
+      batch.flush();
+      const { reserved, inFlight } = root.getSnapshot().context.fifo;
+      return Math.max(0, (reserved[model] ?? 0) - (inFlight[model] ?? 0));
+    },
   };
 }

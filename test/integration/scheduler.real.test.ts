@@ -117,6 +117,18 @@ describe('scheduler with real upstream processes', () => {
     expect(processContext(rt, 'x').starts).toBe(2);
   });
 
+  it('counts a request as queued in the turn it arrives (the /metrics queue depth)', async () => {
+    const rt = (runtime = startScheduler({ input: await schedulerInput({ a: { loadDelayMs: 300 } }) }));
+    expect(rt.queued('a')).toBe(0);
+    const [t1, t2] = [rt.request('a'), rt.request('a')];
+    // Same turn: the tickets still wait for the turn's end to reach the scheduler.
+    expect(rt.queued('a')).toBe(2);
+    await Promise.all([t1.grant, t2.grant]);
+    expect(rt.queued('a')).toBe(0);
+    t1.done();
+    t2.done();
+  });
+
   it('a command that does not exist fails the request with the spawn error', async () => {
     const input = await schedulerInput({ n: {} });
     input.models['n']!.process.cmd = '/nonexistent/llama-server --port 1';

@@ -27,7 +27,7 @@ function fakeState(lifecycle: ModelLifecycle): MetricsState {
     runtime: {
       lifecycle,
       process: (model) => ({ backoff: model === 'b' ? { error: 'exit 1', retryAfterMs: 4000 } : null }),
-      actor: { getSnapshot: () => ({ context: { fifo: { reserved: { a: 3 }, inFlight: { a: 2 } } } }) },
+      queued: (model) => (model === 'a' ? 1 : 0),
     },
   };
 }
