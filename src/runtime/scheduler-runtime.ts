@@ -18,7 +18,8 @@ import type { ProcessMachine } from '../../machines/process.machine.ts';
 import { sleepModeProcessMachine } from '../../machines/process.sleep.ts';
 import { ProcessTag } from '../../machines/process.protocol.ts';
 import { exitDescription } from '../../machines/process.setup.ts';
-import { schedulerMachine, type SchedulerInput, type UnloadedParams } from '../../machines/scheduler.machine.ts';
+import { schedulerMachine, swapperOf, type SchedulerInput, type UnloadedParams } from '../../machines/scheduler.machine.ts';
+import { onRequest } from '../core/fifo.ts';
 import { LogHub } from '../observability/ring-log.ts';
 import { machineChart, type ChartMachine } from '../observability/statechart.ts';
 import { createHealthCheckActor } from './health-check.ts';
@@ -155,10 +156,23 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
   // A tree that has ended answers nothing: close the tickets instead of letting callers wait.
   // The tickets' REQUESTs of one event-loop turn go as one event (ticket-batch.ts).
   const batch = new TicketBatch((event) => {
-    if (actor?.getSnapshot().status === 'active') actor.send(event);
-    else tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate scheduler is not running' });
+    if (actor?.getSnapshot().status === 'active') {
+      actor.send(event);
+      tickets.settle();
+    } else tickets.close({ code: 'SHUTTING_DOWN', message: 'swapstate scheduler is not running' });
   });
-  const tickets: Tickets = new Tickets((event) => batch.send(event), upstreamOf);
+  // Whether the scheduler, taking this REQUEST as its next event, grants it in the same step:
+  // the core's own step (fifo.ts onRequest) on the scheduler's current state. Only when no
+  // ticket event waits for the turn's end, so the REQUEST will meet exactly this state
+  // (Tickets.open; Tickets.settle handles an event that reaches the scheduler first).
+  const grantsAtOnce = (reqId: string, model: string): boolean => {
+    if (!batch.idle() || !actor) return false;
+    const snapshot = actor.getSnapshot();
+    if (snapshot.status !== 'active' || !snapshot.context.fifo.procs[model]?.serving) return false;
+    const { context } = snapshot;
+    return onRequest(context.fifo, { reqId, model }, swapperOf(context)).effects.some((e) => e.type === 'grantServe' && e.reqId === reqId);
+  };
+  const tickets: Tickets = new Tickets((event) => batch.send(event), upstreamOf, grantsAtOnce);
 
   const processLogic =
     opts.processLogic ??

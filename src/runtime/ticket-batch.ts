@@ -70,6 +70,11 @@ export class TicketBatch {
     this.deliver(event);
   }
 
+  /** Nothing waits: an event sent now is the next one the scheduler takes from here. */
+  idle(): boolean {
+    return this.pending.length === 0;
+  }
+
   /** Delivers what waits now (as itself when it is one event). */
   flush(): void {
     const events = this.pending;

@@ -95,6 +95,13 @@ class Entry implements Ticket {
   listeners: Array<(position: number) => void> | null = null;
   /** The grant, kept until it is handed to the caller (Tickets.handOut). */
   grantedTo: GrantResult | null = null;
+  /**
+   * Granted at once, before the scheduler took its REQUEST (Tickets.open: the scheduler's own
+   * step said it would grant it); cleared when the scheduler's grant confirms it.
+   */
+  early = false;
+  /** The scheduler has taken its REQUEST (its admit action ran). */
+  seen = false;
 
   constructor(
     readonly reqId: string,
@@ -168,17 +175,33 @@ export class Tickets {
   };
   /** Set once the scheduler has ended: nothing will answer a new ticket any more. */
   private closedWith: SchedError | null = null;
+  /** Tickets granted early whose REQUEST the scheduler has not answered yet (see {@link settle}). */
+  private early: Entry[] = [];
 
   /**
    * @param send delivers an event to the scheduler actor.
    * @param upstreamOf where a grant sends its request, asked at the moment of the grant.
+   * @param grantsAtOnce whether the scheduler, taking this REQUEST next, grants it in the same
+   *   step (its own core step on its current state: scheduler-runtime.ts). When it does, the
+   *   ticket is granted now and the REQUEST still goes to the scheduler, which confirms it.
    */
   constructor(
     private readonly send: (event: SchedulerEvent) => void,
     private readonly upstreamOf: UpstreamOf,
+    private readonly grantsAtOnce: (reqId: string, model: string) => boolean = () => false,
   ) {}
 
-  /** Opens a ticket and sends its REQUEST. */
+  /**
+   * Opens a ticket and sends its REQUEST.
+   *
+   * A request to a ready model with a free slot, when no other ticket event waits for the
+   * turn's end, is granted here (issue 16: the scheduler's turn took ~400 µs of a stream's
+   * first chunk after an idle moment). Its REQUEST is the next event the scheduler takes from
+   * the tickets, so the scheduler makes the same decision on the same state and its grant
+   * confirms this one; `/api/state`, `/api/events` and the inspector see the same REQUEST,
+   * grant and SERVE_DONE as before. {@link settle} handles the rare turn in which something
+   * else reached the scheduler first and it decided otherwise.
+   */
   open(model: string): Ticket {
     const entry = new Entry(`req-${++this.seq}`, model, this);
     if (this.closedWith) {
@@ -187,8 +210,41 @@ export class Tickets {
       return entry;
     }
     this.entries.set(entry.reqId, entry);
+    const upstream = this.canHandNow() && this.grantsAtOnce(entry.reqId, model) ? this.upstreamOf(model) : undefined;
     this.send({ type: 'REQUEST', reqId: entry.reqId, model });
+    if (upstream) {
+      entry.early = true;
+      entry.phase = 'granted';
+      this.early.push(entry);
+      entry.admitted.resolve(null);
+      entry.grantedTo = { ok: true, model, upstream };
+      this.handOut(entry);
+    }
     return entry;
+  }
+
+  /**
+   * After the scheduler took events: the early grants it answered otherwise. Refused (an
+   * admit error): it counted nothing, and the entry is gone already. Admitted but not granted
+   * at once (an event that reached it first changed its mind, e.g. the model's process
+   * exited): the request is served already, so it leaves the scheduler's queue (CANCEL) and
+   * its end sends nothing. One whose REQUEST the scheduler has not taken yet waits for the
+   * next delivery.
+   */
+  settle(): void {
+    if (this.early.length === 0) return;
+    const early = this.early;
+    this.early = [];
+    for (const e of early) {
+      if (!e.early || this.entries.get(e.reqId) !== e) continue;
+      if (!e.seen) {
+        this.early.push(e);
+        continue;
+      }
+      e.early = false;
+      this.entries.delete(e.reqId);
+      this.send({ type: 'CANCEL', reqId: e.reqId });
+    }
   }
 
   /** `reqId` has position listeners (Entry.onPosition). */
@@ -202,6 +258,7 @@ export class Tickets {
    */
   close(error: SchedError): void {
     this.closedWith = error;
+    this.early = [];
     for (const [reqId, e] of this.entries) {
       this.entries.delete(reqId);
       e.admitted.resolve(error);
@@ -231,6 +288,7 @@ export class Tickets {
     admit: (_: unknown, p: AdmitParams): void => {
       const e = this.entries.get(p.reqId);
       if (!e) return;
+      e.seen = true;
       e.admitted.resolve(p.error ?? null);
       if (p.error) {
         this.entries.delete(p.reqId);
@@ -239,6 +297,16 @@ export class Tickets {
     },
     grantServe: (_: unknown, p: GrantServeParams): void => {
       const e = this.entries.get(p.reqId);
+      if (e?.early) {
+        // The scheduler confirms an early grant (open). Its caller may have finished already
+        // (finish kept the entry for this): the slot goes back now.
+        e.early = false;
+        if (e.phase === 'finished') {
+          this.entries.delete(p.reqId);
+          this.send({ type: 'SERVE_DONE', reqId: p.reqId, model: p.model });
+        }
+        return;
+      }
       if (!e || e.cancelled) {
         // The caller left between its cancel and this grant: hand the slot straight back.
         this.entries.delete(p.reqId);
@@ -307,9 +375,14 @@ export class Tickets {
     return this.places.get(reqId) ?? null;
   }
 
+  /** A grant made now would be handed to its caller now (none held, the turn's share not used). */
+  private canHandNow(): boolean {
+    return this.heldHead === this.held.length && this.handed < GRANTS_PER_TURN;
+  }
+
   /** Hands a grant to its caller now, or in a later turn when this one has had its share. */
   private handOut(e: Entry): void {
-    if (this.heldHead === this.held.length && this.handed < GRANTS_PER_TURN) {
+    if (this.canHandNow()) {
       this.handed++;
       e.handOver();
       if (this.handed >= GRANTS_PER_TURN) this.pace();
@@ -345,6 +418,9 @@ export class Tickets {
     const e = this.entries.get(reqId);
     if (!e || e.phase !== 'granted') return;
     e.phase = 'finished';
+    // Granted early and not confirmed yet: the scheduler has not counted it in flight, so its
+    // SERVE_DONE waits for the grant (actions.grantServe).
+    if (e.early) return;
     this.entries.delete(reqId);
     this.send({ type: 'SERVE_DONE', reqId, model: e.model });
   }

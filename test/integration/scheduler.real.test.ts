@@ -129,6 +129,29 @@ describe('scheduler with real upstream processes', () => {
     t2.done();
   });
 
+  it('grants a request to a ready model in the turn it asks (early grant), and the scheduler counts it as usual', async () => {
+    const rt = (runtime = startScheduler({ input: await schedulerInput({ a: {} }) }));
+    const first = rt.request('a');
+    expect((await first.grant).ok).toBe(true);
+    first.done();
+    await new Promise((r) => setImmediate(r));
+    // Ready and idle: the next request is granted before the turn ends (a microtask later),
+    // where it waited for the scheduler's turn before.
+    const t = rt.request('a');
+    let granted: boolean | null = null;
+    void t.grant.then((g) => (granted = g.ok));
+    // Microtasks only: the turn (and the ticket batch's delivery at its end) has not ended.
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+    expect(granted).toBe(true);
+    // The scheduler took the same REQUEST and granted it: in flight until done.
+    rt.state();
+    expect(rt.actor.getSnapshot().context.fifo.inFlight['a']).toBe(1);
+    t.done();
+    rt.state();
+    expect(rt.actor.getSnapshot().context.fifo.inFlight['a'] ?? 0).toBe(0);
+    expect(rt.actor.getSnapshot().context.fifo.reserved['a'] ?? 0).toBe(0);
+  });
+
   it('a command that does not exist fails the request with the spawn error', async () => {
     const input = await schedulerInput({ n: {} });
     input.models['n']!.process.cmd = '/nonexistent/llama-server --port 1';
