@@ -23,7 +23,7 @@ import {
   type Capture,
 } from '../observability/capture-cache.ts';
 import { requestHeaders, responseHeaders } from '../observability/header-map.ts';
-import { watch, type ChunkTap, type CloseHook, type ResponseObserver } from '../observability/response-observer.ts';
+import { watch, type ActivityHook, type ChunkTap, type ResponseObserver } from '../observability/response-observer.ts';
 import { SseUsageScanner } from '../observability/sse-usage-scan.ts';
 import { isoNow } from '../observability/time-text.ts';
 import { decodeBody, failedErrorMessage, namesAnswerKey, parseJsonAnswer, parseSseBody, ZERO_TOKENS } from '../observability/usage-parse.ts';
@@ -66,7 +66,7 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-export class ActivityRecording implements ChunkTap, CloseHook {
+export class ActivityRecording implements ChunkTap, ActivityHook {
   private model: string;
   private metadata: Record<string, string> | undefined;
   private reqBody: Buffer | null = null;
@@ -111,6 +111,15 @@ export class ActivityRecording implements ChunkTap, CloseHook {
 
   setMetadata(metadata: Record<string, string> | undefined): void {
     this.metadata = metadata;
+  }
+
+  /**
+   * The scheduler granted the request: its row carries `metadata.fifo_priority`, the model's
+   * priority as text, as llama-swap's FIFO scheduler sets it on every grant (keys in Go's
+   * sorted order, before `selector`). A request refused or failed before its grant has none.
+   */
+  granted(fifoPriority: number): void {
+    this.metadata = { fifo_priority: String(fifoPriority), ...this.metadata };
   }
 
   onChunk(chunk: string | Uint8Array, encoding: unknown): void {

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SchedError } from '../core/effects.ts';
 import type { InflightHandle } from '../observability/inflight.ts';
+import { watch } from '../observability/response-observer.ts';
 import type { RequestObservation } from '../observability/request-metrics.ts';
 import type { WaitingRequest } from '../core/waiting-reasons.ts';
 import type { Ticket } from '../runtime/tickets.ts';
@@ -130,6 +131,7 @@ export async function serveWithLoadingStream(
     if (!grant.ok) return endWithError(res, errorEnvelope(ctx.refusal(grant.error)));
     ctx.tracked?.serving();
     ctx.observed?.granted();
+    watch(res).activity?.granted(state.config.priority[r.model] ?? 0);
     const outcome = await forwardInto(req, res, {
       base: grant.upstream.base,
       path: r.forwardPath,

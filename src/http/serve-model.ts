@@ -107,6 +107,7 @@ export async function serveThroughScheduler(
     if (res.destroyed) return; // left between the grant and now; done() below frees the slot
     tracked?.serving();
     observed.granted();
+    observer.activity?.granted(state.config.priority[opts.model] ?? 0);
     // The grant says where: the server of the start it was granted on, and that start's agent.
     if (upgrade) {
       await proxyWebsocket(req, res, deps, opts, upgrade, grant.upstream, timeouts);

@@ -30,6 +30,12 @@ export interface CloseHook {
   onResponseClose(res: ServerResponse): void;
 }
 
+/** The activity row's hook: its close, and the scheduler's grant. */
+export interface ActivityHook extends CloseHook {
+  /** The request was granted; `fifoPriority` is its model's `fifo.priority` (0 when unset). */
+  granted(fifoPriority: number): void;
+}
+
 /** The part of a scheduler ticket the observer needs. */
 export interface Cancellable {
   cancel(): void;
@@ -50,7 +56,7 @@ export class ResponseObserver {
   /** The request body's share of the body budget, given back (body.ts). */
   bodyBudget: CloseHook | null = null;
   /** The activity row (activity-recorder.ts). */
-  activity: CloseHook | null = null;
+  activity: ActivityHook | null = null;
   /** Cancelled when the client leaves before the response finished (serve-model.ts). */
   ticket: Cancellable | null = null;
   /** The forward's close handling (lean-forward.ts). */

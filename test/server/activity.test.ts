@@ -96,6 +96,25 @@ describe('activity rows', () => {
     expect((await page(srv.url)).total).toBe(2);
   });
 
+  it('a granted request carries its model\'s fifo.priority in metadata (0 when unset), as llama-swap sets it on each grant', async () => {
+    srv = await startServer(
+      `models:\n${demoModel('a')}${demoModel('b')}routing:\n  scheduler:\n    use: fifo\n    settings:\n      fifo:\n        priority:\n          a: 7\n` +
+        `selectors:\n  pick:\n    strategy: pin\n    targets: [b]\n`,
+    );
+    await (await chat(srv.url, 'a')).text();
+    await (await chat(srv.url, 'b')).text();
+    await (await chat(srv.url, 'nope')).text();
+    await (await chat(srv.url, 'pick')).text();
+    expect((await rowOf(srv.url, 1)).metadata).toEqual({ fifo_priority: '7' });
+    expect((await rowOf(srv.url, 2)).metadata).toEqual({ fifo_priority: '0' });
+    // Never granted: no priority.
+    expect((await rowOf(srv.url, 3)).metadata).toBeUndefined();
+    // Through a selector: both keys, in Go's sorted order.
+    const picked = await rowOf(srv.url, 4);
+    expect(picked.model).toBe('b');
+    expect(JSON.stringify(picked.metadata)).toBe('{"fifo_priority":"0","selector":"pick"}');
+  });
+
   it('a client that leaves mid-stream, and one that leaves while its model loads, are rows', async () => {
     srv = await startServer(`models:\n${demoModel('a')}${demoModel('slow', '', '--load-delay 60000')}`);
     const ac = new AbortController();
