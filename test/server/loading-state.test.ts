@@ -74,6 +74,11 @@ describe('sendLoadingState', () => {
     expect(again.loading).toBe('');
     expect(again.chunks.map((c) => c.choices[0]!.delta.content).join('')).toBe('Hello from a. You said: hi');
     await expectNothingHeld(srv);
+    // The loaded-through request's activity row, like any granted one's, has its FIFO priority.
+    const url = srv.url;
+    let rows: Array<{ id: number; metadata?: unknown }> = [];
+    await until(async () => (rows = ((await (await fetch(`${url}/api/metrics/activity`)).json()) as { data: typeof rows }).data).length >= 2, 'two activity rows');
+    expect(rows.find((r) => r.id === 1)?.metadata).toEqual({ fifo_priority: '0' });
   });
 
   it('no frames for a request that does not stream, for another path, or for a model with the key off', async () => {
