@@ -11,7 +11,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SchedError } from '../core/effects.ts';
 import type { InflightHandle } from '../observability/inflight.ts';
-import { watch } from '../observability/response-observer.ts';
 import type { RequestObservation } from '../observability/request-metrics.ts';
 import type { WaitingRequest } from '../core/waiting-reasons.ts';
 import type { Ticket } from '../runtime/tickets.ts';
@@ -19,6 +18,7 @@ import type { AppDeps, ServerState } from './deps.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { errorEnvelope } from './error-response.ts';
 import { forwardInto } from './forward-into.ts';
+import { noticeGrant } from './grant-notice.ts';
 import type { HttpError } from './http-error.ts';
 import { errorFrame, isLoadingPath, LoadingStream, type LoadingClock } from './loading-stream.ts';
 
@@ -129,9 +129,7 @@ export async function serveWithLoadingStream(
     await stream.finish();
     if (res.destroyed) return;
     if (!grant.ok) return endWithError(res, errorEnvelope(ctx.refusal(grant.error)));
-    ctx.tracked?.serving();
-    ctx.observed?.granted();
-    watch(res).activity?.granted(state.config.priority[r.model] ?? 0);
+    noticeGrant(res, state, r.model, ctx.tracked, ctx.observed);
     const outcome = await forwardInto(req, res, {
       base: grant.upstream.base,
       path: r.forwardPath,

@@ -28,6 +28,7 @@ import { fromSchedError, httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
 import type { HttpError } from './http-error.ts';
 import { serveWithLoadingStream, wantsLoadingStream } from './loading-serve.ts';
+import { noticeGrant } from './grant-notice.ts';
 import { leanForward } from './lean-forward.ts';
 import { parsedBase, type ProxyOutcome, type ProxyTarget } from './proxy.ts';
 import type { UpstreamTimeouts } from '../config/types.ts';
@@ -105,9 +106,7 @@ export async function serveThroughScheduler(
       return;
     }
     if (res.destroyed) return; // left between the grant and now; done() below frees the slot
-    tracked?.serving();
-    observed.granted();
-    observer.activity?.granted(state.config.priority[opts.model] ?? 0);
+    noticeGrant(res, state, opts.model, tracked, observed);
     // The grant says where: the server of the start it was granted on, and that start's agent.
     if (upgrade) {
       await proxyWebsocket(req, res, deps, opts, upgrade, grant.upstream, timeouts);

@@ -167,9 +167,8 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
   // (Tickets.open; Tickets.settle handles an event that reaches the scheduler first).
   const grantsAtOnce = (reqId: string, model: string): boolean => {
     if (!batch.idle() || !actor) return false;
-    const snapshot = actor.getSnapshot();
-    if (snapshot.status !== 'active' || !snapshot.context.fifo.procs[model]?.serving) return false;
-    const { context } = snapshot;
+    const { status, context } = actor.getSnapshot();
+    if (status !== 'active' || !context.fifo.procs[model]?.serving) return false;
     return onRequest(context.fifo, { reqId, model }, swapperOf(context)).effects.some((e) => e.type === 'grantServe' && e.reqId === reqId);
   };
   const tickets: Tickets = new Tickets((event) => batch.send(event), upstreamOf, grantsAtOnce);
