@@ -11,6 +11,7 @@ import { freePort, until } from '../helpers/real-upstreams.ts';
 import { demoModel } from '../helpers/server-harness.ts';
 import { AUDIO, multipart } from '../http/multipart-body.ts';
 import { SseReader } from '../helpers/sse.ts';
+import { stalledListener, type StalledListener } from '../helpers/stalled-listener.ts';
 import type { InflightRequest } from '../../src/observability/inflight.ts';
 import { chat, ECHO_UPSTREAM, echoOf, postJson, startOnFreePorts, type RunningServer } from './helpers.ts';
 
@@ -37,6 +38,7 @@ let echo: Standalone;
 let demo: Standalone;
 let slowPeer: Standalone;
 let closedPort: number;
+let stalled: StalledListener;
 
 beforeAll(async () => {
   [echo, demo, slowPeer] = await Promise.all([
@@ -46,6 +48,7 @@ beforeAll(async () => {
     standalone(DEMO_UPSTREAM, ['--id', 'peer-slow']),
   ]);
   closedPort = await freePort();
+  stalled = await stalledListener();
   srv = await startOnFreePorts(`logLevel: debug
 models:
 ${demoModel('local', '', '--load-delay 0')}
@@ -72,6 +75,10 @@ peers:
   down:
     proxy: http://127.0.0.1:${closedPort}
     models: [gone]
+  dark:
+    proxy: http://127.0.0.1:${stalled.port}
+    models: [unlit]
+    timeouts: {connect: 1}
 selectors:
   far-first:
     strategy: pin
@@ -87,6 +94,7 @@ profiles:
 afterAll(async () => {
   await srv?.stop();
   for (const s of [echo, demo, slowPeer]) s?.child.kill('SIGKILL');
+  stalled?.close();
 });
 
 const state = async (): Promise<ApiState> => (await (await fetch(`${srv.url}/api/state`)).json()) as ApiState;
@@ -275,7 +283,7 @@ describe('forwarding a model route to a peer', () => {
   it('/v1/models lists one record per FQN, named "<peer>: <model>", type peer, always unloaded', async () => {
     const listing = (await (await fetch(`${srv.url}/v1/models`)).json()) as { data: Array<Record<string, unknown>> };
     const peerRecords = listing.data.filter((r) => (r['meta'] as { llamaswap: { type: string } }).llamaswap.type === 'peer');
-    expect(peerRecords.map((r) => r['id'])).toEqual(['d/streamer', 'down/gone', 'e/m2', 'e/org/model', 'e/twice', 'k/keyed', 'k/twice', 'slow/stuck']);
+    expect(peerRecords.map((r) => r['id'])).toEqual(['d/streamer', 'dark/unlit', 'down/gone', 'e/m2', 'e/org/model', 'e/twice', 'k/keyed', 'k/twice', 'slow/stuck']);
     expect(peerRecords.find((r) => r['id'] === 'e/org/model')).toEqual({
       id: 'e/org/model',
       object: 'model',
@@ -312,6 +320,18 @@ describe('peer failures', () => {
       'peer proxy error: net/http: timeout awaiting response headers (timeouts.responseHeader is 1s)',
     );
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a peer whose connection never completes fails with 502 after timeouts.connect, as Go\'s dialer does', async () => {
+    // The peer's port drops SYNs (a full accept queue): without the limit, the request would
+    // wait for the kernel's SYN retries (about two minutes).
+    const before = (await state()).peers['dark']!;
+    const res = await postJson(`${srv.url}/v1/chat/completions`, chat('dark/unlit'));
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+      `peer proxy error: dial tcp 127.0.0.1:${stalled.port}: i/o timeout (timeouts.connect is 1s)`,
+    );
+    expect((await state()).peers['dark']).toEqual({ inFlight: 0, forwarded: before.forwarded + 1, failed: before.failed + 1 });
   });
 
   it('a peer request never evicts, stops or queues behind a running local model', async () => {
