@@ -3,7 +3,9 @@
  * swap group and a fifth in a persistent group, 2000 concurrent requests over the four while
  * streams run to the fifth; prints the burst's wall time, swapstate's CPU, the streams'
  * merged chunks and largest gap, and (`--prof`) a CPU profile summary of the whole burst.
- * `npx tsx test/bench/burst-path.ts [--prof] [--rounds N] [-- node args]`; `BURST_LIMIT=N` sets
+ * `--after N` also runs N streams right after each burst, as the bench's row 2d does, and
+ * prints each stream's merged chunks and largest gap.
+ * `npx tsx test/bench/burst-path.ts [--prof] [--rounds N] [--after N] [-- node args]`; `BURST_LIMIT=N` sets
  * the four models' `concurrencyLimit` (default 1000: every queued request granted at once).
  * The full, honest measurement stays `npm run bench`.
  */
@@ -21,6 +23,8 @@ const nodeArgs = dd === -1 ? [] : argv.slice(dd + 1);
 const prof = argv.includes('--prof');
 const ri = argv.indexOf('--rounds');
 const rounds = ri === -1 ? 2 : Number(argv[ri + 1]);
+const ai = argv.indexOf('--after');
+const afterN = ai === -1 ? 0 : Number(argv[ai + 1]);
 const MODELS = ['q1', 'q2', 'q3', 'q4'];
 const dir = mkdtempSync(join(tmpdir(), 'swapstate-burst-'));
 const ports = await Promise.all([...MODELS, 's1'].map(() => freePort()));
@@ -45,17 +49,29 @@ try {
     while (!over) during.push(await gen.stream(url, stream));
     const res = await burst;
     const cpu = cpuMs(sw.pid) - c0;
+    const rss = rssMb(sw.pid);
+    const after: StreamResult[] = [];
+    for (let i = 0; i < afterN; i++) after.push(await gen.stream(url, stream));
+    const tally = (s: StreamResult) => {
+      let m = 0;
+      let g = 0;
+      for (let i = 1; i < s.eventsMs.length; i++) {
+        const d = s.eventsMs[i]! - s.eventsMs[i - 1]!;
+        if (d < 1) m++;
+        g = Math.max(g, d);
+      }
+      return { m, g };
+    };
     let merged = 0;
     let gap = 0;
     for (const s of during) {
-      for (let i = 1; i < s.eventsMs.length; i++) {
-        const g = s.eventsMs[i]! - s.eventsMs[i - 1]!;
-        if (g < 1) merged++;
-        gap = Math.max(gap, g);
-      }
+      const t = tally(s);
+      merged += t.m;
+      gap = Math.max(gap, t.g);
     }
+    if (afterN > 0) console.log(`  after: ${after.map((s) => { const t = tally(s); return `${t.m} merged/${t.g.toFixed(1)} ms`; }).join(', ')}`);
     console.log(
-      `round ${r}: ${res.statuses['200'] ?? 0}/2000 ok in ${res.wallMs.toFixed(0)} ms, swapstate CPU ${cpu.toFixed(0)} ms, RSS ${rssMb(sw.pid).toFixed(1)} MB; ` +
+      `round ${r}: ${res.statuses['200'] ?? 0}/2000 ok in ${res.wallMs.toFixed(0)} ms, swapstate CPU ${cpu.toFixed(0)} ms, RSS ${rss.toFixed(1)} MB; ` +
         `${during.length} streams during it: ${merged} merged chunks, largest gap ${gap.toFixed(1)} ms`,
     );
   }
