@@ -17,6 +17,7 @@ import {
   getJson,
   isAlive,
   killRuns,
+  markedProcesses,
   printed,
   removeTempDirs,
   startCli,
@@ -64,11 +65,22 @@ async function served(expect: ExpectStatic, url: string, model: string): Promise
   expect(r.body).toContain(`Hello from ${model}.`);
 }
 
+/**
+ * The pid of the live upstream of `id`, which must exist: a missing one fails with what the
+ * run had (one CI run under heavy load found none right after `a` answered; this says why).
+ */
+function livePid(lab: Lab, id: string): number {
+  const pid = upstreamPid(lab.run, id);
+  if (pid !== null) return pid;
+  throw new Error(
+    `no live upstream of ${id}: marked processes ${JSON.stringify(markedProcesses(lab.run.marker))}; stdout ends:\n${lab.run.stdout().slice(-1500)}`,
+  );
+}
+
 /** `a` loaded, then `b` asked for: the swap puts `a` to sleep. Returns a's pid. */
 async function aAsleep(expect: ExpectStatic, lab: Lab): Promise<number> {
   await served(expect, lab.url, 'a');
-  const pid = upstreamPid(lab.run, 'a')!;
-  expect(pid).toBeGreaterThan(0);
+  const pid = livePid(lab, 'a');
   await served(expect, lab.url, 'b');
   await printed(lab.run, 'a sleep level=1');
   expect(await runningStates(lab.url)).toEqual({ a: 'sleeping', b: 'ready' });
@@ -96,7 +108,7 @@ describe.concurrent('sleep mode with real processes', () => {
   it('a failed sleep stops the model instead; the swap still serves', async ({ expect, task }) => {
     const lab = await start(task.id, '--sleep-fail');
     await served(expect, lab.url, 'a');
-    const pid = upstreamPid(lab.run, 'a')!;
+    const pid = livePid(lab, 'a');
     await served(expect, lab.url, 'b');
     await until(() => !isAlive(pid), 'a to be stopped after its sleep failed');
     await printed(lab.run, 'a: sleep failed, stopping it instead: POST /sleep?level=1 answered 500');
@@ -154,7 +166,7 @@ describe.concurrent('sleep mode with real processes', () => {
   it('POST /api/models/sleep/<model> sleeps an idle model on demand; a model without sleep mode gets a 400', async ({ expect, task }) => {
     const lab = await start(task.id);
     await served(expect, lab.url, 'a');
-    const pid = upstreamPid(lab.run, 'a')!;
+    const pid = livePid(lab, 'a');
     const r = await fetch(`${lab.url}/api/models/sleep/a`, { method: 'POST' });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ msg: 'ok', model: 'a', state: 'sleeping' });
@@ -191,7 +203,7 @@ describe.concurrent('sleep mode with real processes', () => {
   it('TTL puts a sleep-enabled model to sleep instead of stopping it', async ({ expect, task }) => {
     const lab = await start(task.id, '', ['ttl: 1']);
     await served(expect, lab.url, 'a');
-    const pid = upstreamPid(lab.run, 'a')!;
+    const pid = livePid(lab, 'a');
     await until(async () => (await runningStates(lab.url))['a'] === 'sleeping' && lab.run.stdout().includes('a sleep level=1'), 'a to fall asleep after its TTL', 15_000);
     await printed(lab.run, 'a Sleeping model, TTL of 1s reached');
     expect(isAlive(pid)).toBe(true);
