@@ -4,6 +4,7 @@
  * (see test/helpers/processes.ts), which lets us find leftovers without guessing by name.
  */
 import { leftoverProcesses, RUN_MARKER_ENV, staleRunProcesses } from './leftovers.ts';
+import { removeStaleClaims } from './port-claims.ts';
 
 export default function setup(): () => void {
   // What an earlier, killed run left behind would hold this run's ports and CPU.
@@ -16,9 +17,12 @@ export default function setup(): () => void {
     }
   }
   if (stale.length > 0) console.warn(`killed ${stale.length} process(es) an earlier, killed test run left: ${stale.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
+  removeStaleClaims();
   const marker = `run-${process.pid}-${Date.now()}`;
   process.env[RUN_MARKER_ENV] = marker;
   return () => {
+    // The workers are gone by now: their port claims with them (port-claims.ts).
+    removeStaleClaims();
     const left = leftoverProcesses(marker);
     if (left.length > 0) {
       for (const p of left) {

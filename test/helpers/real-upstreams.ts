@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { ProcessConfig } from '../../machines/process.machine.ts';
 import type { SchedulerInput } from '../../machines/scheduler.machine.ts';
 import type { Groups } from '../../src/core/group-swapper.ts';
+import { claimPorts, releasePorts } from './port-claims.ts';
 
 export const UPSTREAM = fileURLToPath(new URL('../../src/demo/upstream.mjs', import.meta.url));
 
@@ -37,7 +38,8 @@ function canListen(port: number): Promise<boolean> {
  * Each test worker (vitest runs a few files at once, each in its own process, `VITEST_POOL_ID`
  * 1..n) picks from its own slice of that range: "free right now" says nothing about a block
  * another worker has just picked and not bound yet, and since swapstate refuses to start a
- * model whose port someone else holds, two workers' blocks must never overlap.
+ * model whose port someone else holds, two workers' blocks must never overlap. Two runs at
+ * once share those slices: their blocks are kept apart by machine-wide claims (port-claims.ts).
  */
 const handedOut: Array<[number, number]> = [];
 
@@ -59,12 +61,16 @@ export async function freePortBlock(count: number): Promise<number> {
     if (handedOut.some(([b, n]) => base < b + n && b < base + count)) continue;
     // Held from before the first await: concurrent callers (tests of one file run side by side)
     // checked overlapping candidates between their awaits, and both got the same ports.
+    // Another run on this machine (a second checkout's suite) may have picked it too: a
+    // machine-wide claim decides (port-claims.ts).
+    if (!claimPorts(base, count)) continue;
     const entry: [number, number] = [base, count];
     handedOut.push(entry);
     let free = true;
     for (let p = base; p < base + count && free; p++) free = await canListen(p);
     if (free) return base;
     handedOut.splice(handedOut.indexOf(entry), 1);
+    releasePorts(base, count);
   }
   throw new Error(`no block of ${count} free ports found`);
 }
