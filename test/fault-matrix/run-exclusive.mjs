@@ -20,7 +20,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-const LOCK = process.env.SWAPSTATE_FAULT_MATRIX_LOCK ?? join(tmpdir(), 'swapstate-fault-matrix.lock');
+// Per user: another user's lock in a shared /tmp could not be taken over when stale.
+const LOCK = process.env.SWAPSTATE_FAULT_MATRIX_LOCK ?? join(tmpdir(), `swapstate-fault-matrix-${process.getuid?.() ?? 'user'}.lock`);
 const OWNER = join(LOCK, 'owner');
 const POLL_MS = 250;
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { claimPorts, releasePorts, removeStaleClaims } from './port-claims.ts';
 
-const DIR = join(tmpdir(), 'swapstate-test-ports');
+const DIR = join(tmpdir(), `swapstate-test-ports-${process.getuid?.() ?? 'user'}`);
 // Above the range the helpers hand out (20000-32000), so no test of this run meets them.
 const BASE = 64_000 + (process.pid % 500) * 2;
 

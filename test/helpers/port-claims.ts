@@ -20,7 +20,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const DIR = join(tmpdir(), 'swapstate-test-ports');
+// Per user: another user's directory in a shared /tmp could not be written to.
+const DIR = join(tmpdir(), `swapstate-test-ports-${process.getuid?.() ?? 'user'}`);
 const mine = new Set<string>();
 let cleanupArmed = false;
 
