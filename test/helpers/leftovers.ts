@@ -57,7 +57,8 @@ export function staleRunProcesses(): Array<{ pid: number; cmd: string }> {
   return out;
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` is a live process (EPERM: alive, another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -19,20 +19,12 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alive } from './leftovers.ts';
 
 // Per user: another user's directory in a shared /tmp could not be written to.
 const DIR = join(tmpdir(), `swapstate-test-ports-${process.getuid?.() ?? 'user'}`);
 const mine = new Set<string>();
 let cleanupArmed = false;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Claims one port; false when a live process holds it. */
 function claimOne(port: number, retakeStale = true): boolean {
