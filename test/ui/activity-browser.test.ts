@@ -64,8 +64,10 @@ describe.skipIf(!haveChromium)('the Activity panel', () => {
     expect(await page.locator('[data-testid="activity-series-a"] circle').count()).toBe(2);
     expect(await page.locator('[data-testid="activity-series-a"] polyline').count()).toBe(1);
     expect(await page.locator('[data-testid="activity-series-a"] circle title').first().textContent()).toContain('40.0 tokens/s');
-    const box = await page.getByTestId('activity-chart').boundingBox();
-    expect(box!.width).toBeGreaterThan(100);
-    expect(box!.height).toBeGreaterThan(20);
+    // Each refresh replaces the chart's SVG (activity.js): a box read from the one just replaced is null
+    // (one run on a loaded machine), so the size is polled.
+    const chart = page.getByTestId('activity-chart');
+    await expect.poll(async () => (await chart.boundingBox())?.width ?? 0, WAIT).toBeGreaterThan(100);
+    await expect.poll(async () => (await chart.boundingBox())?.height ?? 0, WAIT).toBeGreaterThan(20);
   });
 });
