@@ -296,6 +296,9 @@ export function onReconfigure(state: FifoState, change: Reconfiguration, swapper
     else retiring[model] = { ...r, kind: fresh.models[model] ? 'replace' : 'remove' };
   }
   d.s.retiring = retiring;
+  // A replaced model still loading would serve its waiters from the old config's process:
+  // they go back to the queue and the start is abandoned, so the new process serves them.
+  for (const [model, kind] of Object.entries(change.retire)) if (kind === 'replace') d.requeueLoading(model);
   d.startRetirements();
   d.drain(swapper);
   return d.done();
@@ -483,6 +486,23 @@ class Draft {
     const swapId = target === null ? `unload#${this.s.seq}` : `swap:${target}#${this.s.seq}`;
     this.s.active = [...this.s.active, { swapId, target, evict, waiters, cancelled: false, ticket, abandonSeq: 0 }];
     this.emit({ type: 'startSwap', swapId, target, evict, running, ...(retire ? { retire } : {}) });
+  }
+
+  /**
+   * The start of `model` under way (a reload replaced its config): its waiters go back to the
+   * queue, ahead of the requests of their priority that came after them, and the swap is
+   * aborted. Like an unloaded swap, it keeps blocking collisions until it reports done.
+   */
+  requeueLoading(model: string): void {
+    const sw = this.s.active.find((a) => a.target === model && !a.cancelled);
+    if (!sw) return;
+    this.s.active = this.s.active.map((a) => (a === sw ? { ...a, waiters: [], cancelled: true } : a));
+    this.emit({ type: 'abortSwap', swapId: sw.swapId, target: model, reason: `${model} was replaced by a reload while it loaded` });
+    const p = this.s.models[model]?.priority ?? 0;
+    const q = [...this.s.queue];
+    const at = q.findIndex((r) => (this.s.models[r.model]?.priority ?? 0) <= p);
+    q.splice(at === -1 ? q.length : at, 0, ...sw.waiters);
+    this.s.queue = q; // the drain that follows reports the positions
   }
 
   /** Insert before the first queued request of strictly lower priority (FIFO within one). */

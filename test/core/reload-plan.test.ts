@@ -127,6 +127,42 @@ describe('onReconfigure', () => {
     expect(h.s.retiring).toEqual({});
   });
 
+  it('a replaced model still loading: its waiters go back to the queue, the old start is aborted, and the new process serves them', () => {
+    const h = new FifoHarness({ a: 'stopped', b: 'stopped' });
+    const r1 = h.request('a');
+    const r2 = h.request('a');
+    const swapId = h.of('startSwap')[0]!.swapId;
+    expect(h.waitersOf('a')).toBe(2);
+    const effects = reconfigure(h, ['a', 'b'], { a: 'replace' });
+    expect(effects.filter((e) => e.type === 'abortSwap')).toEqual([
+      { type: 'abortSwap', swapId, target: 'a', reason: 'a was replaced by a reload while it loaded' },
+    ]);
+    expect(h.s.queue.map((r) => r.reqId)).toEqual([r1, r2]);
+    // A later request queues behind them.
+    const r3 = h.request('a');
+    expect(h.s.queue.map((r) => r.reqId)).toEqual([r1, r2, r3]);
+    // The aborted start ends (as an aborted swap reports), its process is stopped: retired, and
+    // the queue starts the new process, the first waiters first.
+    h.setState('a', 'stopped');
+    h.swapDone('a', 'start aborted');
+    expect(h.errored()).toBe(0);
+    expect(h.of('retired')).toEqual([{ type: 'retired', model: 'a', kind: 'replace' }]);
+    expect(h.startsFor('a')).toBe(2);
+    expect(h.s.active.find((sw) => sw.target === 'a')?.waiters.map((w) => w.reqId)).toEqual([r1, r2, r3]);
+    h.setState('a', 'ready');
+    h.swapDone('a');
+    expect(h.served('a')).toBe(3);
+  });
+
+  it("a replaced model's waiters go back ahead of the requests queued after them", () => {
+    const h = new FifoHarness({ a: 'stopped', b: 'ready', c: 'stopped' }, { evict: { c: ['a'] } });
+    const ra = h.request('a');
+    const rc = h.request('c'); // collides with a's start: queued
+    expect(h.queuedModels()).toEqual(['c']);
+    reconfigure(h, ['a', 'b', 'c'], { a: 'replace' }, { c: ['a'] });
+    expect(h.s.queue.map((r) => r.reqId)).toEqual([ra, rc]);
+  });
+
   it('a removed model: new requests get MODEL_NOT_FOUND, the one in flight finishes, then it is stopped and forgotten', () => {
     const h = new FifoHarness({ a: 'ready', b: 'stopped' });
     h.request('a');

@@ -253,8 +253,9 @@ describe.concurrent('fault matrix: upstream crash', () => {
       expect(await lab.reloadChanging(['st', 'id', 'bu', 'sp'])).toBe(true);
       await perState({
         starting: async () => {
-          // The start under way goes on with the old config; the crash fails it as it would
-          // without the reload, and there is nothing left to stop.
+          // The old config's start is abandoned and R1 waits for the new config's; the crash
+          // (of whichever process is running) fails the start R1 waits for, as it would without
+          // the reload, and there is nothing left to stop.
           lab.setFaults('st', { loading: true, slowStop: true, ...CRASH });
           expectError(expect, await r1s.reply, 500, MSG.exitedPrematurely('st'));
           await lab.noProcesses('st');

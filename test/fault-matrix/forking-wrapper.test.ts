@@ -259,13 +259,14 @@ describe.concurrent('fault matrix: forking wrapper whose child keeps the pipes o
       expect(await lab.reloadChanging(STATES)).toBe(true);
       await perState({
         starting: async () => {
-          // The start goes on with the old config and serves R1; then the old process is retired.
+          // The old config's start is abandoned: its stop ends as soon as its leader exits,
+          // the grandchild killed with it, and R1 is served by a fresh process of the new config.
           lab.setFaults('st', null);
           const r = await r1s.reply;
           expectServed(expect, r, 'st');
-          const stopped = await lab.stoppedAt('st');
-          expect(stopped - r.at).toBeLessThan(PROMPT_MS); // not its 10 s unloadTimeout
-          await gone(expect, lab, 'st', children['st']!);
+          expect(r.at - t).toBeLessThan(PROMPT_MS); // not its 10 s unloadTimeout
+          expect(isAlive(pids['st']!)).toBe(false);
+          await grandchildDead(expect, children['st']!);
           await expectReplaced(expect, lab, 'st', pids['st']!);
         },
         idle: async () => {

@@ -218,15 +218,17 @@ async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
     expect(await lab.reloadChanging(ids)).toBe(true);
     await perState({
       starting: eachVariant(fault, 'st', async (m) => {
-        // The start goes on with the old config and serves R1 (no stop involved); then the
-        // old process is retired with its own unloadTimeout, not a reload's grace.
-        const stopped = lab.stoppedAt(m.id);
-        const released = Date.now();
+        // The old config's start is abandoned: its process is stopped with its own
+        // unloadTimeout, and R1, back in the queue, is served by a fresh process of the new
+        // config once the old one is gone (the load no longer held for it).
+        const old = pids[m.id]!;
+        const died = until(() => !isAlive(old), `${m.id}'s old process to die`, 20_000).then(() => Date.now());
         lab.setFaults(m.id, m.v.faults);
         const r = await r1s.get(m.id)!.reply;
         expectServed(expect, r, m.id);
-        expectGoneAt(expect, m, GRACE_MS, released, await stopped, r.at);
-        await lab.noProcesses(m.id);
+        expectGoneAt(expect, m, GRACE_MS, t, await died);
+        expect(r.at).toBeGreaterThanOrEqual(await died - SLACK_MS);
+        expect(lab.view(m.id).pid).not.toBe(old);
         await expectStopTraces(expect, lab, m);
         await healAndReplace(m.id);
       }),

@@ -4,8 +4,9 @@
  * call it. A stream running across the reload finishes intact on the same process; a changed
  * model is replaced once its request in flight has ended, and a request meanwhile is served
  * by the new process; a removed model finishes its request, then stops, and is unknown to new
- * requests; new groups that forbid two running models together stop one of them; a broken
- * config leaves everything as it was.
+ * requests; a changed model still loading is started again from the new config for the
+ * requests waiting for it; new groups that forbid two running models together stop one of
+ * them; a broken config leaves everything as it was.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,6 +111,22 @@ describe('reload keeps unchanged models running', () => {
     expect(isAlive(oldPid)).toBe(false);
     expect(l.srv.server.state().runtime.process('a')?.starts).toBe(1);
     expect(l.log()).toContain('reload: a stopped, its new config runs from its next start');
+  });
+
+  it('a changed model still loading at the reload: the old start is abandoned, and its waiting request is served by the new config', TIMEOUT, async () => {
+    // The demo answers "Hello from <--id>.": the new config's process says a2.
+    const l = await lab(`models:\n${demoModel('a', '', '--load-delay 4000')}`);
+    const waiting = chat(l.srv.url, 'a').then(async (res) => ({ status: res.status, body: await res.text() }));
+    await until(() => l.srv.server.state().runtime.process('a')?.state === 'starting' && l.pid('a') !== null, 'a to be loading');
+    const oldPid = l.pid('a')!;
+    l.rewrite(`models:\n${demoModel('a', '', '--load-delay 200 --id a2')}`);
+    expect(await l.srv.server.reload()).toBe(true);
+    expect(l.log()).toContain('reload: keeping [], replacing [a], removing [], adding []');
+    const reply = await waiting;
+    expect(reply.status, reply.body).toBe(200);
+    expect(reply.body).toContain('Hello from a2.');
+    expect(isAlive(oldPid)).toBe(false);
+    expect(l.pid('a')).not.toBe(oldPid);
   });
 
   it('a removed model finishes its request in flight, then stops; new requests get the unknown-model error', TIMEOUT, async () => {
