@@ -165,18 +165,35 @@ if (crashAfter !== undefined) {
   }, crashAfter);
 }
 
+/** Resolves when the upstream may listen (see --fork-child). */
+let childReady = Promise.resolve(undefined);
+
 if (opts.has('fork-child')) {
   // Simulates a forking wrapper: the grandchild stays in our process group, shrugs off
   // SIGTERM/SIGHUP and keeps our stdout/stderr pipes open after we exit.
-  // It says so once its handlers are in place (a SIGTERM before that would still kill it).
+  // It says so once its handlers are in place (a SIGTERM before that would still kill it),
+  // on stdout and on fd 3; we listen only after that, so "the model is ready" implies "its
+  // grandchild is in place": a TTL or unload right after the start meets the grandchild the
+  // tests expect, however slowly a loaded machine started it.
   const script =
     "process.on('SIGTERM',()=>{});process.on('SIGHUP',()=>{});" +
-    "process.stdout.write('forked child '+process.pid+' ready\\n');setInterval(()=>{},1e6);";
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    "process.stdout.write('forked child '+process.pid+' ready\\n');require('fs').writeSync(3,'r');setInterval(()=>{},1e6);";
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
   child.unref();
   const pidFile = opts.get('pid-file');
   if (pidFile !== undefined && child.pid !== undefined) writeFileSync(pidFile, `${child.pid}\n`);
   log(`child pid ${child.pid}`);
+  const said = /** @type {import('node:stream').Readable} */ (child.stdio[3]);
+  childReady = new Promise((resolve) => {
+    said.once('data', () => {
+      said.destroy();
+      resolve(undefined);
+    });
+    said.once('end', () => {
+      process.stderr.write(`${id} forked child died before it was ready\n`);
+      process.exit(1);
+    });
+  });
 }
 
 let readyAt = Infinity; // set once listening; inference is refused until then
@@ -550,12 +567,14 @@ server.on('error', (err) => {
   process.exit(1);
 });
 
-server.listen(port, host, () => {
-  readyAt = Date.now() + loadDelay;
-  const addr = server.address();
-  const boundPort = addr && typeof addr === 'object' ? addr.port : port;
-  log(`upstream ${id} listening on http://${host}:${boundPort} pid ${process.pid}`);
-});
+void childReady.then(() =>
+  server.listen(port, host, () => {
+    readyAt = Date.now() + loadDelay;
+    const addr = server.address();
+    const boundPort = addr && typeof addr === 'object' ? addr.port : port;
+    log(`upstream ${id} listening on http://${host}:${boundPort} pid ${process.pid}`);
+  }),
+);
 
 /** @param {NodeJS.Signals} signal */
 function shutdown(signal) {

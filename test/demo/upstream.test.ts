@@ -261,16 +261,21 @@ describe('demo upstream', () => {
     expect(await up.exited).toEqual({ code: null, signal: 'SIGKILL' });
   });
 
-  it('--fork-child leaves a grandchild that only a group SIGKILL removes', async () => {
+  it('--fork-child leaves a grandchild that only a group SIGKILL removes; it listens only once the grandchild is in place', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'upstream-test-'));
     tempDirs.push(dir);
     const pidFile = join(dir, 'child.pid');
     const up = await start(['--fork-child', '--pid-file', pidFile]);
     const childPid = Number(readFileSync(pidFile, 'utf8').trim());
+    // Listening implies the grandchild said it is ready, before the listening line: a stop
+    // right after the start (a TTL of 1 s on a loaded machine) meets it with its handlers set.
+    const out = up.stdout();
+    expect(out.indexOf(`forked child ${childPid} ready`)).toBeGreaterThanOrEqual(0);
+    expect(out.indexOf(`forked child ${childPid} ready`)).toBeLessThan(out.indexOf('listening on'));
     await logged(up, `child pid ${childPid}`);
     expect(isAlive(childPid)).toBe(true);
 
-    process.kill(up.pid, 'SIGTERM'); // the parent only
+    process.kill(-up.pid, 'SIGTERM'); // the whole group, at once, as a stop does
     expect(await up.exited).toEqual({ code: 0, signal: null });
     expect(isAlive(childPid)).toBe(true);
 

@@ -241,7 +241,8 @@ describe.concurrent('fault matrix: upstream accepts but never answers', () => {
       expect(await lab.reloadChanging(['st', 'id', 'bu'])).toBe(true);
       await perState({
         starting: async () => {
-          // The start goes on with the old config and times out as it would without the
+          // The old config's start is abandoned (SIGTERM stops a hung upstream) and R1 waits
+          // for the new config's, which hangs too and times out as it would without the
           // reload; the failed start left nothing to stop.
           expectError(expect, await r1s.reply, 500, MSG.healthTimeout);
           await lab.noProcesses('st');
