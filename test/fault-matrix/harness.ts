@@ -217,9 +217,10 @@ export class Lab {
    * When swapstate saw `model`'s process stop (its process actor back in `stopped`), polled
    * from now. Read from the actor, so it times the stop itself, not whatever comes after it.
    */
-  async stoppedAt(model: string, timeoutMs = 60_000): Promise<number> {
-    await until(() => this.srv.server.state().runtime.process(model)?.state === 'stopped', `${model} to stop`, timeoutMs);
-    return Date.now();
+  stoppedAt(model: string, timeoutMs = 60_000): Promise<number> {
+    const at = until(() => this.srv.server.state().runtime.process(model)?.state === 'stopped', `${model} to stop`, timeoutMs).then(() => Date.now());
+    at.catch(() => undefined); // the caller awaits it, unless it failed on something else first
+    return at;
   }
 
   /** Waits until no process of `model` is left. */
