@@ -27,8 +27,10 @@ describe('--listen on all interfaces without apiKeys', () => {
     const file = writeConfig(dir, 'config.yaml', 'models: {}\n');
     const run = spawnCli(['--config', file, '--listen', `0.0.0.0:${port}`], { tag: task.id });
     await waitHealthy(run, url);
+    // Logged once listening (so /health may answer first), and the logger writes in batches.
+    const names = `clients must name this server by an IP address, localhost or "${hostname()}"; add any other name they use`;
+    await until(() => run.stdout().includes(names), 'the listening warnings');
     expect(run.stdout()).toContain('[WARN] listening on 0.0.0.0, reachable from other hosts, and no apiKeys are configured');
-    expect(run.stdout()).toContain(`clients must name this server by an IP address, localhost or "${hostname()}"; add any other name they use`);
     expect(await statusFor(url, `127.0.0.1:${port}`)).toBe(200);
     expect(await statusFor(url, `${hostname()}:${port}`)).toBe(200);
     expect(await statusFor(url, `gpu-box.lan:${port}`)).toBe(403);

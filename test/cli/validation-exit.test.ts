@@ -16,6 +16,7 @@ import {
   removeTempDirs,
   spawnCli,
   tempDir,
+  until,
   waitHealthy,
   writeConfig,
   type CliRun,
@@ -108,7 +109,9 @@ describe.concurrent('command line (reference 1.1)', () => {
       const run: CliRun = spawnCli(argv(file, `127.0.0.1:${port}`), { tag: task.id });
       await waitHealthy(run, url);
       expect(await modelIds(url)).toEqual([id]);
-      expect(run.stdout()).toMatch(new RegExp(`\\[INFO\\] swapstate \\S+ listening on http://127\\.0\\.0\\.1:${port}\\n`));
+      // Logged once listening (so /health may answer first), and the logger writes in batches.
+      const listening = new RegExp(`\\[INFO\\] swapstate \\S+ listening on http://127\\.0\\.0\\.1:${port}\\n`);
+      await until(() => listening.test(run.stdout()), 'the listening line');
       run.child.kill('SIGTERM');
       expect(await run.waitExit()).toEqual({ code: 0, signal: null });
       expect(await connectRefused(port)).toBe(true);
