@@ -23,7 +23,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MAIN = join(ROOT, 'src/main.ts');
 export const UPSTREAM = join(ROOT, 'src/demo/upstream.mjs');
 
-const MARKER_ENV = 'SWAPSTATE_CLI_MARKER';
+export const MARKER_ENV = 'SWAPSTATE_CLI_MARKER';
 
 export interface Exit {
   code: number | null;
