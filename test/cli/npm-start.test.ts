@@ -47,10 +47,8 @@ describe('npm start', () => {
     expect(model, JSON.stringify(markedProcesses(marker))).toBeDefined();
 
     npm.kill('SIGTERM'); // npm's pid only
-    await until(() => out.includes('shutdown complete'), 'swapstate to shut down', 20_000).catch((err: Error) => {
-      throw new Error(`${err.message}; its output:\n${out.slice(-1000)}`);
-    });
+    await until(() => out.includes('shutdown complete'), () => `swapstate to shut down; its output:\n${out.slice(-1000)}`, 20_000);
     await exited;
-    await until(() => markedProcesses(marker).length === 0, `no process left (left: ${JSON.stringify(markedProcesses(marker))})`, 10_000);
+    await until(() => markedProcesses(marker).length === 0, () => `no process left (left: ${JSON.stringify(markedProcesses(marker))})`, 10_000);
   });
 });

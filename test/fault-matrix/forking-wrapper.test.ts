@@ -23,6 +23,7 @@ import {
   expectServed,
   finiteStream,
   count,
+  diedAt,
   expectUnloaded,
   isAlive,
   MSG,
@@ -172,11 +173,11 @@ describe.concurrent('fault matrix: forking wrapper whose child keeps the pipes o
 
   it('forking wrapper × eviction', async ({ expect }) => {
     await withLab(forking(STATES), {}, (lab) => {
-      // The bound is on the evicted model's stop (polled from `t`), not on B's answer: that
-      // includes the partner's cold start, which a loaded machine can stretch past any bound.
-      const evictedPromptly = async (id: string, child: number, b: ReturnType<typeof chat>, t: number, stopped: Promise<number>) => {
+      // The bound is on the evicted model's stop (timed from the trigger), not on B's answer:
+      // that includes the partner's cold start, which a loaded machine can stretch past any bound.
+      const evictedPromptly = async (id: string, child: number, b: ReturnType<typeof chat>, stopMs: Promise<number>) => {
         expectServed(expect, await b.reply, `${id}~`);
-        expect((await stopped) - t).toBeLessThan(PROMPT_MS); // not the 15 s eviction grace
+        expect(await stopMs).toBeLessThan(PROMPT_MS); // not the 15 s eviction grace
         await gone(expect, lab, id, child);
       };
       return perState({
@@ -185,19 +186,17 @@ describe.concurrent('fault matrix: forking wrapper whose child keeps the pipes o
           const child = await grandchild(lab, 'st');
           const b = chat(lab.url, 'st~');
           await until(() => lab.isQueued('st~'), 'the evicting request to queue behind the start');
-          const t = Date.now();
-          const stopped = lab.stoppedAt('st');
+          const stopMs = lab.msUntilStopped('st');
           lab.setFaults('st', null);
           expectServed(expect, await r1.reply, 'st');
-          await evictedPromptly('st', child, b, t, stopped);
+          await evictedPromptly('st', child, b, stopMs);
           await healAndServe(expect, lab, 'st');
         },
         idle: async () => {
           await enterIdle(lab, 'id');
           const child = await grandchild(lab, 'id');
-          const t = Date.now();
-          const stopped = lab.stoppedAt('id');
-          await evictedPromptly('id', child, chat(lab.url, 'id~'), t, stopped);
+          const stopMs = lab.msUntilStopped('id');
+          await evictedPromptly('id', child, chat(lab.url, 'id~'), stopMs);
           await healAndServe(expect, lab, 'id');
         },
         busy: async () => {
@@ -205,10 +204,9 @@ describe.concurrent('fault matrix: forking wrapper whose child keeps the pipes o
           const child = await grandchild(lab, 'bu');
           const b = chat(lab.url, 'bu~');
           await until(() => lab.isQueued('bu~'), 'the evicting request to wait for the busy model');
-          const t = Date.now();
-          const stopped = lab.stoppedAt('bu');
+          const stopMs = lab.msUntilStopped('bu');
           r1.abort();
-          await evictedPromptly('bu', child, b, t, stopped);
+          await evictedPromptly('bu', child, b, stopMs);
           await healAndServe(expect, lab, 'bu');
         },
         stopping: async () => {
@@ -216,11 +214,10 @@ describe.concurrent('fault matrix: forking wrapper whose child keeps the pipes o
           const u0 = await enterStopping(lab, 'sp', null, { beforeStop: async () => (child = await grandchild(lab, 'sp')) });
           const b = chat(lab.url, 'sp~');
           await until(() => lab.isQueued('sp~'), 'the evicting request to queue behind the unload');
-          const t = Date.now();
-          const stopped = lab.stoppedAt('sp');
+          const stopMs = lab.msUntilStopped('sp');
           lab.setFaults('sp', null);
           expectUnloaded(expect, await u0.reply);
-          await evictedPromptly('sp', child, b, t, stopped);
+          await evictedPromptly('sp', child, b, stopMs);
           await healAndServe(expect, lab, 'sp');
         },
       });
@@ -268,7 +265,7 @@ describe.concurrent('fault matrix: forking wrapper whose child keeps the pipes o
           // the grandchild killed with it, and R1 is served by a fresh process of the new config.
           // The bound is on the old leader's death, polled from the reload: R1's answer also
           // waits for the new process's cold start, which a loaded machine stretches.
-          const died = until(() => !isAlive(pids['st']!), "st's old process to die", 20_000).then(() => Date.now());
+          const died = diedAt(pids['st']!, "st's old process to die");
           lab.setFaults('st', null);
           const r = await r1s.reply;
           expectServed(expect, r, 'st');

@@ -218,14 +218,18 @@ export class Lab {
    * from now. Read from the actor, so it times the stop itself, not whatever comes after it.
    */
   stoppedAt(model: string, timeoutMs = 60_000): Promise<number> {
-    const at = until(() => this.srv.server.state().runtime.process(model)?.state === 'stopped', `${model} to stop`, timeoutMs).then(() => Date.now());
-    at.catch(() => undefined); // the caller awaits it, unless it failed on something else first
-    return at;
+    return handled(until(() => this.srv.server.state().runtime.process(model)?.state === 'stopped', `${model} to stop`, timeoutMs).then(() => Date.now()));
+  }
+
+  /** How long from now until `model`'s process is stopped (see stoppedAt). */
+  msUntilStopped(model: string): Promise<number> {
+    const from = Date.now();
+    return handled(this.stoppedAt(model).then((at) => at - from));
   }
 
   /** Waits until no process of `model` is left. */
   async noProcesses(model: string, timeoutMs = 5_000): Promise<void> {
-    await until(() => this.procs(model).length === 0, `no process of ${model} (left: ${JSON.stringify(this.procs(model))})`, timeoutMs);
+    await until(() => this.procs(model).length === 0, () => `no process of ${model} (left: ${JSON.stringify(this.procs(model))})`, timeoutMs);
   }
 
   /** Lines the model's upstream (and swapstate's notes about it) wrote. */
@@ -311,6 +315,23 @@ export class Lab {
  * Runs `fn` on a fresh lab, then shuts it down; a lab that leaves a process behind fails the
  * test (unless `fn` failed first: then its own error is the one reported).
  */
+/**
+ * Marks a promise the caller awaits later as handled meanwhile: a cell that fails on something
+ * else first must not also leave an unhandled rejection behind. Awaiting it still throws.
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/**
+ * When process `pid` died, polled from now (a process swapstate no longer tracks, e.g. the old
+ * config's, whose model already runs a new one).
+ */
+export function diedAt(pid: number, what: string, timeoutMs = 20_000): Promise<number> {
+  return handled(until(() => !isAlive(pid), what, timeoutMs).then(() => Date.now()));
+}
+
 export async function withLab(specs: ModelSpec[], opts: LabOptions, fn: (lab: Lab) => Promise<void>): Promise<void> {
   const lab = await Lab.start(specs, opts);
   let failed = false;

@@ -24,6 +24,7 @@ import { describe, it, type ExpectStatic } from 'vitest';
 import {
   chat,
   count,
+  diedAt,
   enterBusy,
   enterIdle,
   enterStarting,
@@ -222,7 +223,7 @@ async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
         // unloadTimeout, and R1, back in the queue, is served by a fresh process of the new
         // config once the old one is gone (the load no longer held for it).
         const old = pids[m.id]!;
-        const died = until(() => !isAlive(old), `${m.id}'s old process to die`, 20_000).then(() => Date.now());
+        const died = diedAt(old, `${m.id}'s old process to die`);
         lab.setFaults(m.id, m.v.faults);
         const r = await r1s.get(m.id)!.reply;
         expectServed(expect, r, m.id);
@@ -238,7 +239,7 @@ async function reloadCell(expect: ExpectStatic, fault: StopFault): Promise<void>
         // Timed by the old pid's death: the fresh process starts as soon as the old one is
         // stopped, too soon for a poll of the process actor's state to see it stopped.
         const old = pids[m.id]!;
-        const died = until(() => !isAlive(old), `${m.id}'s old process to die`, 20_000).then(() => Date.now());
+        const died = diedAt(old, `${m.id}'s old process to die`);
         const r2 = await chat(lab.url, m.id).reply;
         expectServed(expect, r2, m.id);
         expectGoneAt(expect, m, GRACE_MS, t, await died);

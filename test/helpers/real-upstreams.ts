@@ -128,11 +128,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Polls `cond` until it holds or `timeoutMs` passes; throws with `what` on time-out. */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Polls `cond` until it holds or `timeoutMs` passes; throws with `what` on time-out. A `what`
+ * that is a function is read at the time-out, so it can say what was left then.
+ */
+export async function until(cond: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
