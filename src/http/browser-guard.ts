@@ -32,6 +32,7 @@ import type { Config } from '../config/types.ts';
 import { requestHost } from './client-address.ts';
 import { httpErrors } from './error-catalogue.ts';
 import { sendError } from './error-response.ts';
+import type { HttpError } from './http-error.ts';
 
 type Next = () => void;
 
@@ -101,33 +102,55 @@ function presentsOwnKey(req: IncomingMessage): boolean {
   return /^bearer\s/i.test(auth) || req.headers['x-api-key'] !== undefined;
 }
 
+/** The last Host a request named, and the verdict on it (under that config): clients send the same one request after request. */
+let lastHost: { host: string; cfg: Config; listenHost: string; name: string; own: boolean } | null = null;
+
 /**
- * The DNS-rebinding check (only without `apiKeys`), as middleware: 403 for a `Host` that is
- * not one of this server's names. `config` is read per request, so a reload applies at once.
+ * The DNS-rebinding check (only without `apiKeys`): the error to answer for a `Host` that is
+ * not one of this server's names, null when the request may pass.
  */
-export function hostGuard(config: () => Config, listenHost: string) {
-  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
-    const cfg = config();
-    if (cfg.apiKeys.length > 0) return next();
-    const name = hostNameOf(requestHost(req, cfg));
-    if (isOwnHostName(name, listenHost, cfg.allowedHosts)) return next();
-    sendError(req, res, httpErrors.hostNotAllowed(name));
-  };
+export function hostRefused(cfg: Config, listenHost: string, req: IncomingMessage): HttpError | null {
+  if (cfg.apiKeys.length > 0) return null;
+  const host = requestHost(req, cfg);
+  let last = lastHost;
+  if (last === null || last.host !== host || last.cfg !== cfg || last.listenHost !== listenHost) {
+    const name = hostNameOf(host);
+    last = lastHost = { host, cfg, listenHost, name, own: isOwnHostName(name, listenHost, cfg.allowedHosts) };
+  }
+  return last.own ? null : httpErrors.hostNotAllowed(last.name);
 }
 
 /**
- * The cross-site check, as middleware: 403 for a request a browser sends on behalf of
- * another site, with the exceptions of the module comment. Runs after authentication, so a
- * keyed server still answers a request without a key 401, as llama-swap does.
+ * The cross-site check: the error to answer for a request a browser sends on behalf of
+ * another site, with the exceptions of the module comment; null when it may pass. Checked
+ * after authentication, so a keyed server still answers a request without a key 401, as
+ * llama-swap does.
  */
+export function crossSiteRefused(cfg: Config, req: IncomingMessage): HttpError | null {
+  // Neither header: not a browser's request on behalf of a page (the JSON clients' case).
+  if (req.headers.origin === undefined && req.headers['sec-fetch-site'] === undefined) return null;
+  const { foreign, origin } = foreignOrigin(req, requestHost(req, cfg));
+  if (!foreign || isUiNavigation(req)) return null;
+  if (origin !== null && (cfg.allowedOrigins.includes('*') || cfg.allowedOrigins.includes(origin.toLowerCase()))) return null;
+  const keyed = cfg.apiKeys.length > 0;
+  if (keyed && presentsOwnKey(req)) return null;
+  return httpErrors.crossSiteRefused(origin, keyed);
+}
+
+/** {@link hostRefused} as middleware. `config` is read per request, so a reload applies at once. */
+export function hostGuard(config: () => Config, listenHost: string) {
+  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    const refused = hostRefused(config(), listenHost, req);
+    if (refused === null) next();
+    else sendError(req, res, refused);
+  };
+}
+
+/** {@link crossSiteRefused} as middleware. */
 export function crossSiteGuard(config: () => Config) {
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
-    const cfg = config();
-    const { foreign, origin } = foreignOrigin(req, requestHost(req, cfg));
-    if (!foreign || isUiNavigation(req)) return next();
-    if (origin !== null && (cfg.allowedOrigins.includes('*') || cfg.allowedOrigins.includes(origin.toLowerCase()))) return next();
-    const keyed = cfg.apiKeys.length > 0;
-    if (keyed && presentsOwnKey(req)) return next();
-    sendError(req, res, httpErrors.crossSiteRefused(origin, keyed));
+    const refused = crossSiteRefused(config(), req);
+    if (refused === null) next();
+    else sendError(req, res, refused);
   };
 }

@@ -48,23 +48,28 @@ const WANTED_KEYS: ReadonlySet<string> = new Set(['model', 'stream']);
  * bodies their form fields merged with the query the way Go's `FormValue` merges them;
  * anything else the query only. When no model is found, `reason` says why (no-model-reason.ts).
  */
-export async function extractModel(req: ExtractableRequest, body: Buffer): Promise<ExtractedModel> {
+export function extractModel(req: ExtractableRequest, body: Buffer): ExtractedModel | Promise<ExtractedModel> {
+  // A promise only for multipart bodies (their parser streams): the JSON request of the hot
+  // path is answered without a turn of the microtask queue, and without parsing its query.
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (method !== 'GET') {
+    // Media types are case-insensitive (RFC 9110); llama-swap matches case-sensitively, which
+    // only ever turned "Application/JSON" requests into a 404.
+    const contentType = headerValue(req.headers['content-type']).toLowerCase();
+    if (contentType.includes('application/json')) {
+      const found = extractJsonModel(body);
+      return found.model === null ? { ...found, reason: jsonNoModelReason(body) } : found;
+    }
+  }
   const query = queryOf(req.url);
-  if ((req.method ?? 'GET').toUpperCase() === 'GET') {
+  if (method === 'GET') {
     const found = { model: nonEmpty(query.get('model')), stream: query.get('stream') === 'true' };
     return found.model === null ? { ...found, reason: queryNoModelReason(query) } : found;
   }
-  // Media types are case-insensitive (RFC 9110); llama-swap matches case-sensitively, which
-  // only ever turned "Application/JSON" requests into a 404.
   const contentType = headerValue(req.headers['content-type']).toLowerCase();
-  if (contentType.includes('application/json')) {
-    const found = extractJsonModel(body);
-    return found.model === null ? { ...found, reason: jsonNoModelReason(body) } : found;
-  }
   if (contentType.includes('multipart/form-data')) return extractMultipartModel(req.headers, body, query);
 
   // Go's ParseForm reads the body only for urlencoded POST/PUT/PATCH; body values come first.
-  const method = (req.method ?? '').toUpperCase();
   if (mediaType(contentType) === 'application/x-www-form-urlencoded' && ['POST', 'PUT', 'PATCH'].includes(method)) {
     if (body.length > MAX_URLENCODED_BYTES) return { ...NONE, reason: { kind: 'form-too-large', limit: MAX_URLENCODED_BYTES } };
     const form = new URLSearchParams(body.toString('utf8'));

@@ -48,7 +48,9 @@ function modelRouteHandler(deps: AppDeps, route: ModelRoute): (req: IncomingMess
     const state = deps.current();
     const read = await readBodyOrRefuse(req, res, { maxBytes: state.config.maxRequestBodyBytes, budget: deps.bodies });
     if (read === null) return;
-    const { model: named, reason, stream } = ABLATED.extract ? ablatedExtract(deps) : await extractModel(req, read);
+    const extracted = ABLATED.extract ? ablatedExtract(deps) : extractModel(req, read);
+    // Awaited only when it is a promise (multipart): an await is a turn of the microtask queue.
+    const { model: named, reason, stream } = extracted instanceof Promise ? await extracted : extracted;
     if (!named) return sendError(req, res, httpErrors.modelNotIdentified(reason));
     // Request-time steps in llama-swap's order (reference 3.4), each on what the last left:
     // the profile's pins first, then a selector, then aliases, local models and peers.

@@ -6,11 +6,14 @@
  * `/health` work exactly as in llama-swap. With `apiKeys`, a request without a key is still
  * 401, and a key a browser attaches by itself (Basic) does not make a cross-site request safe.
  */
-import { hostname } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../helpers/server-harness.ts';
 import { request, startsOf } from '../faults/helpers.ts';
 import { ECHO_UPSTREAM } from './helpers.ts';
+import { freePortBlock } from '../helpers/real-upstreams.ts';
 
 const echo = `  echo:
     cmd: "${process.execPath} ${ECHO_UPSTREAM} --port \${PORT} --id echo"
@@ -172,5 +175,39 @@ describe('with apiKeys', () => {
     const basic = `Basic ${Buffer.from(`user:${KEY}`).toString('base64')}`;
     expect403(await request(srv.url, { path: '/unload', headers: { ...IMG, authorization: basic } }), /or send the API key as a Bearer token/);
     expect((await request(srv.url, { path: '/running', headers: { authorization: basic } })).status).toBe(200);
+  });
+});
+
+describe('a reload', () => {
+  let srv: RunningServer;
+  let dir: string;
+  afterAll(async () => {
+    await srv?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The Host check keeps its verdict on the last Host it saw (browser-guard.ts): a reload
+  // that lists or unlists that very name must apply to the next request, and so must keys.
+  it('applies to the next request with the same Host: allowedHosts listed, unlisted, then keys', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'swapstate-browser-reload-'));
+    const configPath = join(dir, 'config.yaml');
+    const write = (top: string) => writeFileSync(configPath, `startPort: ${startPort}\n${top}models:\n${echo}`);
+    const startPort = await freePortBlock(5);
+    write('');
+    srv = await startServer(readFileSync(configPath, 'utf8'), { configPath });
+    const running = (headers: Record<string, string>) => request(srv.url, { path: '/running', headers });
+    const host = { host: 'models.example.com' };
+
+    expect((await running(host)).status).toBe(403);
+    write('allowedHosts: [models.example.com]\n');
+    expect(await srv.server.reload()).toBe(true);
+    expect((await running(host)).status).toBe(200);
+    write('');
+    expect(await srv.server.reload()).toBe(true);
+    expect((await running(host)).status).toBe(403);
+    write('apiKeys: [k1]\n');
+    expect(await srv.server.reload()).toBe(true);
+    expect((await running(host)).status).toBe(401);
+    expect((await running({ ...host, authorization: 'Bearer k1' })).status).toBe(200);
   });
 });
