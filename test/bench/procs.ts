@@ -258,9 +258,9 @@ export interface FloorProxy {
   stop(): void;
 }
 
-/** Starts floor.mjs on `port`, forwarding to the upstream on `upstreamPort`; resolves once it listens. */
-export async function startFloorProxy(port: number, upstreamPort: number): Promise<FloorProxy> {
-  const child = spawn(process.execPath, [...binNodeFlags(), FLOOR, String(port), String(upstreamPort)], {
+/** Starts floor.mjs on `port` (node flags: the shebang's, then `nodeArgs`), forwarding to the upstream on `upstreamPort`; resolves once it listens. */
+export async function startFloorProxy(port: number, upstreamPort: number, nodeArgs: string[] = []): Promise<FloorProxy> {
+  const child = spawn(process.execPath, [...binNodeFlags(), ...nodeArgs, FLOOR, String(port), String(upstreamPort)], {
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: markerEnv('floor'),
