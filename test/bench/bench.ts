@@ -25,8 +25,9 @@
  * 5. idle CPU over 5 s with a model loaded, RSS idle / after 32 connections / over 100k
  *    requests (10k with --quick);
  * and "the floor" (rows 1a°, 1d°, 2b°): a bare pass-through proxy (floor.mjs) with the same
- * Node flags, to the same upstream, measured like 1a, 1d and 2a-2c: what any Node proxy costs here. The
- * request-path targets (1a, 1c, 1d; issue 16) are relative to the floor of the same run.
+ * Node flags, to the same upstream, measured like 1a, 1d and 2a-2c: what any Node proxy costs here
+ * (its 1-connection blocks run between swapstate's and direct's, 1a). The request-path targets
+ * (1a, 1c, 1d; issue 16) are relative to the floor of the same run.
  *
  * Prints a markdown table (date, nproc, pass/fail per target) and one JSON line with every
  * figure. When a target is missed (or with --profile) it runs swapstate once more under
@@ -361,25 +362,36 @@ async function phaseA(gen: LoadGen, out: Record<string, unknown>) {
     const idleSchedStart = schedCpuMs(sw.pid) - k0;
     log(`idle: RSS ${rssIdle.toFixed(1)} MB, CPU ${idleCpuStart} ms (schedstat ${idleSchedStart.toFixed(2)} ms) over ${S.idleMs} ms`);
 
+    // The floor: a bare pass-through (floor.mjs) to the same upstream. Its 1-connection blocks
+    // run between swapstate's and direct's (1a), so that all three see the machine in the same
+    // state: measured two minutes apart, the floor's added p50 drifted by up to 40 µs between
+    // runs (docs/perf/issue16-phase8.md). Its other figures are measured after swapstate's.
+    const fl = await startFloorProxy(await freePort(), port);
+    const floorUrl = `${fl.url}/v1/chat/completions`;
+    ours.push(fl.pid);
+    await gen.conc(floorUrl, body, CONNECTIONS, S.warmupMs, 10_000_000);
+
     // Warm-up: V8 needs a few thousand requests to optimise the hot paths (measured: added
     // p50 at 1 connection ~1.1 ms after 400 requests, ~0.5 ms after a 32-connection run).
     await gen.conc(direct, body, CONNECTIONS, S.warmupMs / 2, 10_000_000);
     await gen.conc(proxied, body, CONNECTIONS, S.warmupMs, 10_000_000);
 
-    // 1a. latency at 1 connection, alternating blocks
+    // 1a. latency at 1 connection, alternating blocks: direct, swapstate, the floor
     await gen.seq(direct, body, S.warmup);
+    await gen.seq(floorUrl, body, S.warmup);
     await gen.seq(proxied, body, S.warmup);
     fm = foreignMeter(ours);
-    const lat = { direct: [] as number[], proxied: [] as number[] };
-    const latStatuses = { direct: {} as Record<string, number>, proxied: {} as Record<string, number> };
+    const lat = { direct: [] as number[], proxied: [] as number[], floor: [] as number[] };
+    const latStatuses = { direct: {} as Record<string, number>, proxied: {} as Record<string, number>, floor: {} as Record<string, number> };
+    const latUrl = { direct, proxied, floor: floorUrl };
     let seqCpuMs = 0;
     let seqMainMs = 0;
     for (let b = 0; b < S.latencyBlocks; b++) {
-      const order = b % 2 === 0 ? (['direct', 'proxied'] as const) : (['proxied', 'direct'] as const);
+      const order = b % 2 === 0 ? (['direct', 'proxied', 'floor'] as const) : (['floor', 'proxied', 'direct'] as const);
       for (const kind of order) {
         const s0 = schedCpuMs(sw.pid);
         const m0 = schedCpuMs(sw.pid, true);
-        const r = await gen.seq(kind === 'direct' ? direct : proxied, body, S.latencyBlock);
+        const r = await gen.seq(latUrl[kind], body, S.latencyBlock);
         if (kind === 'proxied') {
           seqCpuMs += schedCpuMs(sw.pid) - s0;
           seqMainMs += schedCpuMs(sw.pid, true) - m0;
@@ -389,6 +401,7 @@ async function phaseA(gen: LoadGen, out: Record<string, unknown>) {
       }
     }
     foreign.latency = fm();
+    const floorAddedP50Us = median(lat.floor) - median(lat.direct);
     const latency = {
       n: lat.proxied.length,
       directP50Us: median(lat.direct),
@@ -540,10 +553,9 @@ async function phaseA(gen: LoadGen, out: Record<string, unknown>) {
       schedMsStart: idleSchedStart,
       schedMsEnd: idleSchedEnd,
     };
-    // The floor: a bare pass-through (floor.mjs) to the same upstream, measured the same way,
-    // so the report shows what any Node proxy pays on this machine next to what swapstate does.
-    const fl = await startFloorProxy(await freePort(), port);
-    const floor = await measureFloor(gen, fl, direct, body);
+    // The rest of the floor, measured as swapstate was, so the report shows what any Node
+    // proxy pays on this machine next to what swapstate does.
+    const floor = { addedP50Us: floorAddedP50Us, floorNon200: non200(latStatuses.floor), ...(await measureFloor(gen, fl, direct, body)) };
     fl.stop();
     log(`floor: added p50 ${floor.addedP50Us.toFixed(0)} µs, CPU ${floor.cpuPerReqUs.toFixed(0)} µs per request at ${CONNECTIONS} conn`);
 
@@ -555,16 +567,13 @@ async function phaseA(gen: LoadGen, out: Record<string, unknown>) {
   }
 }
 
-/** The floor proxy's added p50 at 1 connection and CPU per request at 32, with the same warm-up and runs as swapstate's. */
+/**
+ * The floor proxy's time to first chunk and CPU per request at 32 connections, with the same
+ * warm-up and runs as swapstate's (its 1-connection p50 is measured with swapstate's, 1a).
+ */
 async function measureFloor(gen: LoadGen, fl: { pid: number; url: string }, direct: string, body: unknown) {
   const url = `${fl.url}/v1/chat/completions`;
   await gen.conc(url, body, CONNECTIONS, S.warmupMs, 10_000_000);
-  await gen.seq(url, body, S.warmup);
-  const lat = { direct: [] as number[], floor: [] as number[] };
-  for (let b = 0; b < S.latencyBlocks; b++) {
-    const order = b % 2 === 0 ? (['direct', 'floor'] as const) : (['floor', 'direct'] as const);
-    for (const kind of order) lat[kind].push(...(await gen.seq(kind === 'direct' ? direct : url, body, S.latencyBlock)).latenciesUs);
-  }
   // Streams through the floor as 2a-2c send them to swapstate (a new connection each, one at
   // a time, alternating with direct): what any Node proxy adds to the time to first chunk.
   const streams = { direct: [] as StreamResult[], floor: [] as StreamResult[] };
@@ -586,7 +595,6 @@ async function measureFloor(gen: LoadGen, fl: { pid: number; url: string }, dire
     rates.push(res.reqPerSec);
   }
   return {
-    addedP50Us: median(lat.floor) - median(lat.direct),
     addedTtfcMs: median(sf.ttfcMs) - median(sd.ttfcMs),
     streamMerged: sf.merged,
     streamGapExcessMs: sf.maxGapMs - sd.maxGapMs,
