@@ -339,6 +339,13 @@ export async function withLab(specs: ModelSpec[], opts: LabOptions, fn: (lab: La
     await fn(lab);
   } catch (err) {
     failed = true;
+    // A cell that fails now and then (a race on a loaded machine) must explain itself from
+    // the run that failed: swapstate's own log (starts, stops, exits, errors) goes with it.
+    const last = (text: string | undefined, n: number) => text?.split('\n').slice(-n).join('\n') ?? '';
+    const logs = lab.srv?.logs;
+    if (logs && err instanceof Error) {
+      err.message += `\n--- swapstate's log, last lines ---\n${last(logs.proxy.history(), 60)}\n--- the models' output, last lines ---\n${last(logs.mux.history(), 40)}`;
+    }
     throw err;
   } finally {
     const left = await lab.close();
