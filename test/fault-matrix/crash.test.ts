@@ -216,10 +216,12 @@ describe.concurrent('fault matrix: upstream crash', () => {
 
   it('crash × SIGTERM', async ({ expect }) => {
     await withLab(fourStates, {}, async (lab) => {
-      const r1s = await enterStarting(lab, 'st', { slowStop: true });
       await enterIdle(lab, 'id', { slowStop: true });
       const r1b = await enterBusy(lab, 'bu', { slowStop: true });
       await enterStopping(lab, 'sp', null, { clientLeaves: true });
+      // Entered last: the start's health check (15 s) counts from here, not from before the
+      // other three states were set up (a loaded machine took longer than that).
+      const r1s = await enterStarting(lab, 'st', { slowStop: true });
       const t = Date.now();
       // What SIGTERM runs: stop accepting, drain in-flight requests within the budget, then
       // stop every model with what is left of it.
@@ -245,10 +247,10 @@ describe.concurrent('fault matrix: upstream crash', () => {
     // The reload changes the crashing model's config: its process must be replaced. As in the
     // other cells, the crash strikes after the trigger, while its clients wait.
     await withLab(fourStates, { reloadable: true }, async (lab) => {
-      const r1s = await enterStarting(lab, 'st', { slowStop: true });
       await enterIdle(lab, 'id', { slowStop: true });
       const r1b = await enterBusy(lab, 'bu', { slowStop: true });
       const u0 = await enterStopping(lab, 'sp');
+      const r1s = await enterStarting(lab, 'st', { slowStop: true }); // last: see crash × SIGTERM
       const pids = Object.fromEntries(['st', 'id', 'bu', 'sp'].map((m) => [m, lab.view(m).pid]));
       expect(await lab.reloadChanging(['st', 'id', 'bu', 'sp'])).toBe(true);
       await perState({

@@ -202,13 +202,15 @@ describe.concurrent('fault matrix: upstream accepts but never answers', () => {
 
   it('hang × SIGTERM', async ({ expect }) => {
     await withLab(threeStates, {}, async (lab) => {
-      const r1s = await enterStarting(lab, 'st');
-      lab.setFaults('st', { loading: true, ...HANG });
       await enterIdle(lab, 'id');
       lab.setFaults('id', HANG);
       const r1b = await enterBusy(lab, 'bu');
       lab.setFaults('bu', HANG);
       await logged(lab, 'bu', 'stream stalled');
+      // Entered last: the start's health check (15 s) counts from here, not from before the
+      // other states were set up (a loaded machine took longer than that).
+      const r1s = await enterStarting(lab, 'st');
+      lab.setFaults('st', { loading: true, ...HANG });
       const t = Date.now();
       await lab.srv.server.shutdown(3_000);
       // The drain waited the whole budget for the two requests, then the models were stopped.
@@ -229,13 +231,13 @@ describe.concurrent('fault matrix: upstream accepts but never answers', () => {
   it('hang × reload', async ({ expect }) => {
     // The reload changes the hung model's config: its process must be replaced.
     await withLab(threeStates, { reloadable: true }, async (lab) => {
-      const r1s = await enterStarting(lab, 'st');
-      lab.setFaults('st', { loading: true, ...HANG });
       await enterIdle(lab, 'id');
       lab.setFaults('id', HANG);
       const r1b = await enterBusy(lab, 'bu');
       lab.setFaults('bu', HANG);
       await logged(lab, 'bu', 'stream stalled');
+      const r1s = await enterStarting(lab, 'st'); // last: see hang × SIGTERM
+      lab.setFaults('st', { loading: true, ...HANG });
       const pids = Object.fromEntries(['st', 'id', 'bu'].map((m) => [m, lab.view(m).pid]));
       const t = Date.now();
       expect(await lab.reloadChanging(['st', 'id', 'bu'])).toBe(true);
