@@ -1,9 +1,9 @@
 /**
  * `npm start` under a supervisor that signals only the process it started (pm2, supervisord,
  * a shell's `kill <pid>`, `docker stop` of `CMD ["npm", "start"]`): npm passes the SIGTERM on
- * to its script's process, so that process must be swapstate's own chain (`exec tsx ...`; tsx
- * relays the signal to the Node it runs). Before, npm signalled the `sh -c` in between, which
- * died and left swapstate, and the model it ran, serving with no parent.
+ * to its script's process, so that process must be swapstate itself (`exec node --import tsx
+ * ...`). Before, npm signalled the `sh -c` in between, which died and left swapstate, and the
+ * model it ran, serving with no parent; and then tsx's CLI, a relay that could SIGKILL it.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,6 +22,16 @@ afterAll(() => {
   }
   removeTempDirs();
 });
+
+/** The parent pid of `pid`, from /proc (the field after the command's closing parenthesis). */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
 
 describe('npm start', () => {
   it('a SIGTERM to npm alone shuts swapstate down, and the model it started with it', async () => {
@@ -45,6 +55,12 @@ describe('npm start', () => {
     expect(r.status, r.body).toBe(200);
     const model = markedProcesses(marker).find((p) => p.cmd.includes('--id chat-small'));
     expect(model, JSON.stringify(markedProcesses(marker))).toBeDefined();
+    // Nothing stands between npm and swapstate that could drop or escalate the signal: the
+    // model's parent (swapstate) is npm's child. Through tsx's CLI there was a relay process in
+    // between that SIGKILLed swapstate when it did not acknowledge the signal within 30 ms (a
+    // loaded machine): no shutdown, and its models left running (seen with two suites at once).
+    const swapstate = parentOf(model!.pid);
+    expect(swapstate !== null && parentOf(swapstate), JSON.stringify(markedProcesses(marker))).toBe(npm.pid);
 
     npm.kill('SIGTERM'); // npm's pid only
     await until(() => out.includes('shutdown complete'), () => `swapstate to shut down; its output:\n${out.slice(-1000)}`, 20_000);
