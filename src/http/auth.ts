@@ -7,9 +7,8 @@
  * upstreams unchanged, and some upstreams check it themselves.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { httpErrors } from './error-catalogue.ts';
-import { sendError } from './error-response.ts';
 import type { HttpError } from './http-error.ts';
 
 /**
@@ -71,24 +70,15 @@ export function matchesApiKey(candidate: string, keys: readonly string[]): boole
 /** The configured keys without empty ones, worked out once per keys list (a reload brings a new list). */
 const usableKeys = new WeakMap<readonly string[], readonly string[]>();
 
-/** 401 when `keys` has any usable key and the request presents none of them; null when it may pass. */
+/**
+ * 401 (with `WWW-Authenticate: Basic realm="swapstate"`, error-catalogue.ts) when `keys` has
+ * any usable key and the request presents none of them; null when it may pass. `keys` is the
+ * current config's, read per request, so a reload takes effect at once. Keys are never logged.
+ */
 export function apiKeyRefused(keys: readonly string[], req: IncomingMessage): HttpError | null {
   if (keys.length === 0) return null;
   let configured = usableKeys.get(keys);
   if (configured === undefined) usableKeys.set(keys, (configured = keys.filter((k) => k !== '')));
   if (configured.length === 0 || matchesApiKey(extractApiKey(req.headers), configured)) return null;
   return httpErrors.unauthorized();
-}
-
-/**
- * Middleware (plain Node request and response, so the model routes can use it too): passes when no keys are configured or the request presents one of
- * them; otherwise answers 401 with `WWW-Authenticate: Basic realm="swapstate"`. `keys` is
- * called per request so a config reload takes effect at once. Keys are never logged.
- */
-export function apiKeyAuth(keys: () => readonly string[]) {
-  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
-    const refused = apiKeyRefused(keys(), req);
-    if (refused === null) next();
-    else sendError(req, res, refused);
-  };
 }

@@ -25,16 +25,13 @@
  * before (front.ts), before this guard. Behind a reverse proxy that `trustProxy` trusts, the
  * host is the proxy's `X-Forwarded-Host`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import type { Config } from '../config/types.ts';
 import { requestHost } from './client-address.ts';
 import { httpErrors } from './error-catalogue.ts';
-import { sendError } from './error-response.ts';
 import type { HttpError } from './http-error.ts';
-
-type Next = () => void;
 
 /** This machine's name, read once (a system call per request would cost more than the check). */
 const MACHINE_NAME = hostname().toLowerCase();
@@ -135,22 +132,4 @@ export function crossSiteRefused(cfg: Config, req: IncomingMessage): HttpError |
   const keyed = cfg.apiKeys.length > 0;
   if (keyed && presentsOwnKey(req)) return null;
   return httpErrors.crossSiteRefused(origin, keyed);
-}
-
-/** {@link hostRefused} as middleware. `config` is read per request, so a reload applies at once. */
-export function hostGuard(config: () => Config, listenHost: string) {
-  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
-    const refused = hostRefused(config(), listenHost, req);
-    if (refused === null) next();
-    else sendError(req, res, refused);
-  };
-}
-
-/** {@link crossSiteRefused} as middleware. */
-export function crossSiteGuard(config: () => Config) {
-  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
-    const refused = crossSiteRefused(config(), req);
-    if (refused === null) next();
-    else sendError(req, res, refused);
-  };
 }

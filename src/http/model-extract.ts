@@ -52,21 +52,18 @@ export function extractModel(req: ExtractableRequest, body: Buffer): ExtractedMo
   // A promise only for multipart bodies (their parser streams): the JSON request of the hot
   // path is answered without a turn of the microtask queue, and without parsing its query.
   const method = (req.method ?? 'GET').toUpperCase();
-  if (method !== 'GET') {
-    // Media types are case-insensitive (RFC 9110); llama-swap matches case-sensitively, which
-    // only ever turned "Application/JSON" requests into a 404.
-    const contentType = headerValue(req.headers['content-type']).toLowerCase();
-    if (contentType.includes('application/json')) {
-      const found = extractJsonModel(body);
-      return found.model === null ? { ...found, reason: jsonNoModelReason(body) } : found;
-    }
+  // Media types are case-insensitive (RFC 9110); llama-swap matches case-sensitively, which
+  // only ever turned "Application/JSON" requests into a 404.
+  const contentType = headerValue(req.headers['content-type']).toLowerCase();
+  if (method !== 'GET' && contentType.includes('application/json')) {
+    const found = extractJsonModel(body);
+    return found.model === null ? { ...found, reason: jsonNoModelReason(body) } : found;
   }
   const query = queryOf(req.url);
   if (method === 'GET') {
     const found = { model: nonEmpty(query.get('model')), stream: query.get('stream') === 'true' };
     return found.model === null ? { ...found, reason: queryNoModelReason(query) } : found;
   }
-  const contentType = headerValue(req.headers['content-type']).toLowerCase();
   if (contentType.includes('multipart/form-data')) return extractMultipartModel(req.headers, body, query);
 
   // Go's ParseForm reads the body only for urlencoded POST/PUT/PATCH; body values come first.

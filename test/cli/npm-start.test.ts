@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parentPid } from '../helpers/leftovers.ts';
 import { freePortBlock } from '../helpers/real-upstreams.ts';
 import { chat, freePort, MARKER_ENV, markedProcesses, removeTempDirs, ROOT, tempDir, until, writeConfig } from './cli-harness.ts';
 
@@ -22,16 +23,6 @@ afterAll(() => {
   }
   removeTempDirs();
 });
-
-/** The parent pid of `pid`, from /proc (the field after the command's closing parenthesis). */
-function parentOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return null;
-  }
-}
 
 describe('npm start', () => {
   it('a SIGTERM to npm alone shuts swapstate down, and the model it started with it', async () => {
@@ -59,8 +50,8 @@ describe('npm start', () => {
     // model's parent (swapstate) is npm's child. Through tsx's CLI there was a relay process in
     // between that SIGKILLed swapstate when it did not acknowledge the signal within 30 ms (a
     // loaded machine): no shutdown, and its models left running (seen with two suites at once).
-    const swapstate = parentOf(model!.pid);
-    expect(swapstate !== null && parentOf(swapstate), JSON.stringify(markedProcesses(marker))).toBe(npm.pid);
+    const swapstate = parentPid(model!.pid);
+    expect(swapstate !== null && parentPid(swapstate), JSON.stringify(markedProcesses(marker))).toBe(npm.pid);
 
     npm.kill('SIGTERM'); // npm's pid only
     await until(() => out.includes('shutdown complete'), () => `swapstate to shut down; its output:\n${out.slice(-1000)}`, 20_000);

@@ -312,10 +312,6 @@ export class Lab {
 }
 
 /**
- * Runs `fn` on a fresh lab, then shuts it down; a lab that leaves a process behind fails the
- * test (unless `fn` failed first: then its own error is the one reported).
- */
-/**
  * Marks a promise the caller awaits later as handled meanwhile: a cell that fails on something
  * else first must not also leave an unhandled rejection behind. Awaiting it still throws.
  */
@@ -332,6 +328,10 @@ export function diedAt(pid: number, what: string, timeoutMs = 20_000): Promise<n
   return handled(until(() => !isAlive(pid), what, timeoutMs).then(() => Date.now()));
 }
 
+/**
+ * Runs `fn` on a fresh lab, then shuts it down; a lab that leaves a process behind fails the
+ * test (unless `fn` failed first: then its own error is the one reported).
+ */
 export async function withLab(specs: ModelSpec[], opts: LabOptions, fn: (lab: Lab) => Promise<void>): Promise<void> {
   const lab = await Lab.start(specs, opts);
   let failed = false;

@@ -6,6 +6,20 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 export const RUN_MARKER_ENV = 'SWAPSTATE_TEST_RUN';
 
+/** The parent pid in a `/proc/<pid>/stat` line (the field after the command's closing parenthesis and the state). */
+function ppidOf(stat: string): number {
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** The parent pid of `pid`, or null once it is gone. */
+export function parentPid(pid: number): number | null {
+  try {
+    return ppidOf(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return null;
+  }
+}
+
 export function leftoverProcesses(marker: string): Array<{ pid: number; cmd: string }> {
   const out: Array<{ pid: number; cmd: string }> = [];
   const needle = `${RUN_MARKER_ENV}=${marker}`;
@@ -19,8 +33,7 @@ export function leftoverProcesses(marker: string): Array<{ pid: number; cmd: str
       if (/\) Z /.test(stat)) continue; // a zombie is already dead, only not yet reaped
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
       // The test runner's own workers inherit the marker too; they are its business.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && cmd.includes('vitest')) continue;
+      if (ppidOf(stat) === process.pid && cmd.includes('vitest')) continue;
       out.push({ pid, cmd });
     } catch {
       /* gone meanwhile, or not ours to read */

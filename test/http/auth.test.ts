@@ -1,9 +1,12 @@
-/** API-key auth: key extraction on plain header objects, the middleware through express. */
+/** API-key auth: key extraction on plain header objects, the check through the route guard every keyed route passes (route-guard.ts). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiKeyAuth, extractApiKey, matchesApiKey } from '../../src/http/auth.ts';
+import { loadConfigText } from '../../src/config/load.ts';
+import { extractApiKey, matchesApiKey } from '../../src/http/auth.ts';
+import type { AppDeps } from '../../src/http/deps.ts';
+import { routeGuard } from '../../src/http/route-guard.ts';
 
 const basic = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
@@ -48,9 +51,14 @@ afterEach(async () => {
   }
 });
 
+/** A config with no models, whose `apiKeys` are `keys()` at each request (as a reload would change them). */
+const BASE = loadConfigText('models: {}\n', 'auth-test.yaml');
+
 async function appWithKeys(keys: () => string[]): Promise<string> {
   const app = express();
-  app.use(apiKeyAuth(keys));
+  // Only what the route guard reads of the server's dependencies.
+  const deps = { current: () => ({ config: { ...BASE, apiKeys: keys() } }), listenHost: '127.0.0.1' } as unknown as AppDeps;
+  app.use(routeGuard(deps));
   app.get('/v1/models', (req, res) => {
     res.json({ ok: true, auth: req.headers.authorization ?? null });
   });
@@ -60,7 +68,7 @@ async function appWithKeys(keys: () => string[]): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/models`;
 }
 
-describe('apiKeyAuth middleware', () => {
+describe('the API-key check of the route guard', () => {
   it('passes everything when no keys are configured', async () => {
     const url = await appWithKeys(() => []);
     expect((await fetch(url)).status).toBe(200);
