@@ -30,6 +30,7 @@ import type {
   SchedulerEvent,
   UnloadedParams,
 } from '../../machines/scheduler.machine.ts';
+import { TicketTable } from './ticket-table.ts';
 import type { Upstream } from './upstreams.ts';
 
 export type GrantResult = { ok: true; model: string; upstream: Upstream } | { ok: false; error: SchedError };
@@ -146,7 +147,7 @@ class Entry implements Ticket {
 
 /** The registry of open tickets and unloads. */
 export class Tickets {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new TicketTable<Entry>();
   private readonly unloads = new Map<string, Deferred<UnloadedParams>>();
   private seq = 0;
   /** The queue as the scheduler reported it last (reqIds in order), and its index, built when asked. */
@@ -154,8 +155,12 @@ export class Tickets {
   private places: Map<string, number> | null = null;
   /** Tickets with position listeners (a loading stream shows its place in the queue). */
   private readonly listening = new Set<string>();
-  /** Grants not yet handed to their callers (see GRANTS_PER_TURN), from `heldHead` on. */
-  private held: Entry[] = [];
+  /**
+   * Grants not yet handed to their callers (see GRANTS_PER_TURN), from `heldHead` on. A slot
+   * is cleared as its grant is handed over: a burst's list lives long enough to reach the old
+   * generation, and a dead entry there would keep its ticket from dying young (ticket-table.ts).
+   */
+  private held: Array<Entry | undefined> = [];
   private heldHead = 0;
   /** Grants handed over since the pacer last ran; it runs in the check phase of a turn. */
   private handed = 0;
@@ -165,7 +170,9 @@ export class Tickets {
     this.handed = 0;
     while (this.heldHead < this.held.length && this.handed < GRANTS_PER_TURN) {
       this.handed++;
-      this.held[this.heldHead++]!.handOver();
+      const e = this.held[this.heldHead]!;
+      this.held[this.heldHead++] = undefined;
+      e.handOver();
     }
     if (this.heldHead === this.held.length) {
       this.held = [];
@@ -209,7 +216,7 @@ export class Tickets {
       entry.granted.resolve({ ok: false, error: this.closedWith });
       return entry;
     }
-    this.entries.set(entry.reqId, entry);
+    this.entries.set(entry);
     const upstream = this.canHandNow() && this.grantsAtOnce(entry.reqId, model) ? this.upstreamOf(model) : undefined;
     this.send({ type: 'REQUEST', reqId: entry.reqId, model });
     if (upstream) {
@@ -259,8 +266,7 @@ export class Tickets {
   close(error: SchedError): void {
     this.closedWith = error;
     this.early = [];
-    for (const [reqId, e] of this.entries) {
-      this.entries.delete(reqId);
+    for (const e of this.entries.drain()) {
       e.admitted.resolve(error);
       e.granted.resolve({ ok: false, error });
     }

@@ -2,7 +2,9 @@
  * A preload for a swapstate process under a bench (issue 16): V8's sampling heap profiler,
  * collected objects included, from HEAP_SAMPLE_FROM to HEAP_SAMPLE_TO seconds after start;
  * then the allocations per request (requests counted through diagnostics_channel), top
- * functions by self bytes, written to HEAP_SAMPLE_OUT.
+ * functions by self bytes, written to HEAP_SAMPLE_OUT. HEAP_SAMPLE_MINOR=0 leaves out what
+ * scavenges collected: what is left is what reached the old generation (or still lives), the
+ * promoted garbage that full GCs must collect and that RSS under load is made of.
  * `npx tsx test/bench/hot-path.ts -- --import $PWD/test/bench/heap-sample.mjs` with those
  * variables in the environment.
  */
@@ -18,7 +20,7 @@ dc.subscribe('http.server.request.start', () => requests++);
 const s = new Session();
 s.connect();
 setTimeout(async () => {
-  await s.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await s.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.HEAP_SAMPLE_MINOR !== '0' });
   const r0 = requests;
   setTimeout(async () => {
     const { profile } = await s.post('HeapProfiler.stopSampling');

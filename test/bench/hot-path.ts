@@ -33,19 +33,31 @@ try {
   await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, 1000, 1e9); // warm-up
   for (let i = 0; i < (one ? 5 : 3); i++) {
     const c0 = cpuMs(sw.pid);
+    const freed0 = gc ? scavenged(sw.logFile) : 0;
+    const gc0 = gc ? gcLines(sw.logFile).length : 0;
     const r = await gen.seq(`${sw.url}/v1/chat/completions`, body, 2000);
     const cpu = cpuMs(sw.pid) - c0;
     const sorted = [...r.latenciesUs].sort((a, b) => a - b);
     console.log(`1 conn ${i}: p50 ${sorted[sorted.length >> 1]!.toFixed(0)} µs, ${((cpu * 1000) / sorted.length).toFixed(0)} µs CPU/request`);
+    if (gc) {
+      const lines = gcLines(sw.logFile).slice(gc0);
+      const p = promoted(lines);
+      console.log(`  young garbage ${(((scavenged(sw.logFile) - freed0) * 1024) / sorted.length).toFixed(1)} KB/request, promoted ~${((p.mb * 1024) / sorted.length).toFixed(2)} KB/request, ${lines.length} GCs, ${p.fullGcs} full`);
+    }
   }
   for (let i = 0; i < (one ? 0 : 3); i++) {
     const c0 = cpuMs(sw.pid);
     const freed0 = gc ? scavenged(sw.logFile) : 0;
+    const gc0 = gc ? gcLines(sw.logFile).length : 0;
     const r = await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, seconds * 1000, 1e9);
     const cpu = cpuMs(sw.pid) - c0;
     console.log(`run ${i}: ${r.requests} requests, ${r.reqPerSec.toFixed(0)} req/s, ${((cpu * 1000) / r.requests).toFixed(0)} µs CPU/request, RSS ${rssMb(sw.pid).toFixed(1)} MB, statuses ${JSON.stringify(r.statuses)}`);
-    if (gc) console.log(`  young garbage ${(((scavenged(sw.logFile) - freed0) * 1024) / r.requests).toFixed(1)} KB/request`);
+    if (gc) {
+      const p = promoted(gcLines(sw.logFile).slice(gc0));
+      console.log(`  young garbage ${(((scavenged(sw.logFile) - freed0) * 1024) / r.requests).toFixed(1)} KB/request, promoted ~${((p.mb * 1024) / r.requests).toFixed(2)} KB/request, ${p.fullGcs} full GCs`);
+    }
   }
+  if (gc) console.log(`memory after the runs: ${memoryParts(sw.pid)}`);
 } finally {
   gen.close();
   await sw.stop();
@@ -58,4 +70,32 @@ function scavenged(logFile: string): number {
   let mb = 0;
   for (const m of readFileSync(logFile, 'utf8').matchAll(/Scavenge\S* ([\d.]+) \([\d.]+\) -> ([\d.]+) /g)) mb += Number(m[1]) - Number(m[2]);
   return mb;
+}
+
+/** Every GC line of `--trace-gc` in the log: kind, heap used before and after (MB). */
+function gcLines(logFile: string): { kind: string; before: number; after: number }[] {
+  return [...readFileSync(logFile, 'utf8').matchAll(/ms: (Scavenge|Mark-Compact|Mark-Sweep)\S*(?: \([^)]*\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) /g)].map((m) => ({
+    kind: m[1]!,
+    before: Number(m[2]),
+    after: Number(m[3]),
+  }));
+}
+
+/**
+ * MB that reached the old generation over a window of GC lines: the heap's growth from the
+ * first GC's end to the last's, plus what each full GC freed (scavenges empty the young
+ * generation, so what their ends add up to is what they promoted; approximate by the survivors
+ * still young at either end).
+ */
+function promoted(lines: { kind: string; before: number; after: number }[]): { mb: number; fullGcs: number } {
+  if (lines.length < 2) return { mb: 0, fullGcs: 0 };
+  const full = lines.slice(1).filter((l) => l.kind !== 'Scavenge');
+  return { mb: lines.at(-1)!.after - lines[0]!.after + full.reduce((s, l) => s + l.before - l.after, 0), fullGcs: full.length };
+}
+
+/** RSS split into anonymous memory (V8's heap, malloc) and file pages (the node binary), from smaps_rollup. */
+function memoryParts(pid: number): string {
+  const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(t)?.[1] ?? NaN) / 1024;
+  return `RSS ${kb('Rss').toFixed(1)} MB: anonymous ${kb('Anonymous').toFixed(1)}, file ${(kb('Rss') - kb('Anonymous')).toFixed(1)}`;
 }
