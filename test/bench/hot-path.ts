@@ -74,7 +74,7 @@ function scavenged(logFile: string): number {
 
 /** Every GC line of `--trace-gc` in the log: kind, heap used before and after (MB). */
 function gcLines(logFile: string): { kind: string; before: number; after: number }[] {
-  return [...readFileSync(logFile, 'utf8').matchAll(/ms: (Scavenge|Mark-Compact|Mark-Sweep)\S*(?: \([^)]*\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) /g)].map((m) => ({
+  return [...readFileSync(logFile, 'utf8').matchAll(/ms: (?:Incremental )?(Scavenge|Mark-Compact|Mark-Sweep)\S*(?: \([^)]*\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) /g)].map((m) => ({
     kind: m[1]!,
     before: Number(m[2]),
     after: Number(m[3]),
