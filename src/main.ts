@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --no-allocation-site-pretenuring
+#!/usr/bin/env -S node --max-semi-space-size=2 --no-allocation-site-pretenuring --no-maglev
 /**
  * The `swapstate` command: load the config, serve, and handle signals like llama-swap
  * (reference 1.3): SIGHUP reloads; SIGINT / SIGTERM drain and stop every model, exit 0.
