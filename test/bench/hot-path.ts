@@ -93,9 +93,33 @@ function promoted(lines: { kind: string; before: number; after: number }[]): { m
   return { mb: lines.at(-1)!.after - lines[0]!.after + full.reduce((s, l) => s + l.before - l.after, 0), fullGcs: full.length };
 }
 
-/** RSS split into anonymous memory (V8's heap, malloc) and file pages (the node binary), from smaps_rollup. */
+/**
+ * RSS split by what holds it, from /proc/<pid>/smaps: file pages (the node binary), V8's heap
+ * pages (anonymous mappings of at most 256 KB: V8 maps its pages one by one, and keeps pages
+ * a full GC freed in a pool that still counts), the malloc heap (`[heap]`), and other
+ * anonymous memory (thread stacks, malloc arenas).
+ */
 function memoryParts(pid: number): string {
-  const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(t)?.[1] ?? NaN) / 1024;
-  return `RSS ${kb('Rss').toFixed(1)} MB: anonymous ${kb('Anonymous').toFixed(1)}, file ${(kb('Rss') - kb('Anonymous')).toFixed(1)}`;
+  let file = 0;
+  let v8 = 0;
+  let brk = 0;
+  let other = 0;
+  let kind: 'file' | 'v8' | 'brk' | 'other' = 'other';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const kb = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
+      const name = head[4]!;
+      kind = name === '[heap]' ? 'brk' : name.startsWith('/') ? 'file' : name === '' && kb <= 256 ? 'v8' : 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+)/.exec(line);
+    if (!rss) continue;
+    const mb = Number(rss[1]) / 1024;
+    if (kind === 'file') file += mb;
+    else if (kind === 'v8') v8 += mb;
+    else if (kind === 'brk') brk += mb;
+    else other += mb;
+  }
+  return `RSS ${(file + v8 + brk + other).toFixed(1)} MB: V8 heap pages ${v8.toFixed(1)}, malloc heap ${brk.toFixed(1)}, other anonymous ${other.toFixed(1)}, file ${file.toFixed(1)}`;
 }
