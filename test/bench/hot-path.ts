@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/real-upstreams.ts';
 import { profileText } from './cpuprofile.ts';
+import { gcEvents, promotedMb, youngGarbageMb } from './gc-trace.ts';
 import { cpuMs, httpPost, killAll, rssMb, startLoadGen, startSwapstate, UPSTREAM } from './procs.ts';
 
 const argv = process.argv.slice(2);
@@ -33,29 +34,20 @@ try {
   await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, 1000, 1e9); // warm-up
   for (let i = 0; i < (one ? 5 : 3); i++) {
     const c0 = cpuMs(sw.pid);
-    const freed0 = gc ? scavenged(sw.logFile) : 0;
-    const gc0 = gc ? gcLines(sw.logFile).length : 0;
+    const gc0 = gcCount();
     const r = await gen.seq(`${sw.url}/v1/chat/completions`, body, 2000);
     const cpu = cpuMs(sw.pid) - c0;
     const sorted = [...r.latenciesUs].sort((a, b) => a - b);
     console.log(`1 conn ${i}: p50 ${sorted[sorted.length >> 1]!.toFixed(0)} µs, ${((cpu * 1000) / sorted.length).toFixed(0)} µs CPU/request`);
-    if (gc) {
-      const lines = gcLines(sw.logFile).slice(gc0);
-      const p = promoted(lines);
-      console.log(`  young garbage ${(((scavenged(sw.logFile) - freed0) * 1024) / sorted.length).toFixed(1)} KB/request, promoted ~${((p.mb * 1024) / sorted.length).toFixed(2)} KB/request, ${lines.length} GCs, ${p.fullGcs} full`);
-    }
+    if (gc) console.log(gcReport(gc0, sorted.length));
   }
   for (let i = 0; i < (one ? 0 : 3); i++) {
     const c0 = cpuMs(sw.pid);
-    const freed0 = gc ? scavenged(sw.logFile) : 0;
-    const gc0 = gc ? gcLines(sw.logFile).length : 0;
+    const gc0 = gcCount();
     const r = await gen.conc(`${sw.url}/v1/chat/completions`, body, 32, seconds * 1000, 1e9);
     const cpu = cpuMs(sw.pid) - c0;
     console.log(`run ${i}: ${r.requests} requests, ${r.reqPerSec.toFixed(0)} req/s, ${((cpu * 1000) / r.requests).toFixed(0)} µs CPU/request, RSS ${rssMb(sw.pid).toFixed(1)} MB, statuses ${JSON.stringify(r.statuses)}`);
-    if (gc) {
-      const p = promoted(gcLines(sw.logFile).slice(gc0));
-      console.log(`  young garbage ${(((scavenged(sw.logFile) - freed0) * 1024) / r.requests).toFixed(1)} KB/request, promoted ~${((p.mb * 1024) / r.requests).toFixed(2)} KB/request, ${p.fullGcs} full GCs`);
-    }
+    if (gc) console.log(gcReport(gc0, r.requests));
   }
   if (gc) console.log(`memory after the runs: ${memoryParts(sw.pid)}`);
 } finally {
@@ -65,32 +57,17 @@ try {
 }
 if (prof) console.log(profileText(join(dir, 'prof')));
 
-/** MB freed by all scavenges so far, from `--trace-gc` lines in the log ("Scavenge A (B) -> C (D) MB"). */
-function scavenged(logFile: string): number {
-  let mb = 0;
-  for (const m of readFileSync(logFile, 'utf8').matchAll(/Scavenge\S* ([\d.]+) \([\d.]+\) -> ([\d.]+) /g)) mb += Number(m[1]) - Number(m[2]);
-  return mb;
+/** Collections logged so far (`--gc`), where a run's window starts. */
+function gcCount(): number {
+  return gc ? gcEvents(readFileSync(sw.logFile, 'utf8')).length : 0;
 }
 
-/** Every GC line of `--trace-gc` in the log: kind, heap used before and after (MB). */
-function gcLines(logFile: string): { kind: string; before: number; after: number }[] {
-  return [...readFileSync(logFile, 'utf8').matchAll(/ms: (?:Incremental )?(Scavenge|Mark-Compact|Mark-Sweep)\S*(?: \([^)]*\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) /g)].map((m) => ({
-    kind: m[1]!,
-    before: Number(m[2]),
-    after: Number(m[3]),
-  }));
-}
-
-/**
- * MB that reached the old generation over a window of GC lines: the heap's growth from the
- * first GC's end to the last's, plus what each full GC freed (scavenges empty the young
- * generation, so what their ends add up to is what they promoted; approximate by the survivors
- * still young at either end).
- */
-function promoted(lines: { kind: string; before: number; after: number }[]): { mb: number; fullGcs: number } {
-  if (lines.length < 2) return { mb: 0, fullGcs: 0 };
-  const full = lines.slice(1).filter((l) => l.kind !== 'Scavenge');
-  return { mb: lines.at(-1)!.after - lines[0]!.after + full.reduce((s, l) => s + l.before - l.after, 0), fullGcs: full.length };
+/** The young garbage and the promoted garbage per request of the collections since `from`. */
+function gcReport(from: number, requests: number): string {
+  const window = gcEvents(readFileSync(sw.logFile, 'utf8')).slice(from);
+  const p = promotedMb(window);
+  const kb = (mb: number) => (mb * 1024) / requests;
+  return `  young garbage ${kb(youngGarbageMb(window)).toFixed(1)} KB/request, promoted ~${kb(p.mb).toFixed(2)} KB/request, ${window.length} GCs, ${p.fullGcs} full`;
 }
 
 /**

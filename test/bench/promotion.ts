@@ -16,6 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { gcEvents, promotedMb } from './gc-trace.ts';
 import { binNodeFlags } from './procs.ts';
 
 const ROUNDS = 20_000;
@@ -36,22 +37,17 @@ if (process.env.PROMOTION_CHILD) {
       maxBuffer: 256 * 1024 * 1024,
     });
     if (r.status !== 0) throw new Error(`the ${loop} loop failed: ${r.stderr}`);
-    const p = promotedMb(r.stdout);
+    const p = promotedOverTail(r.stdout);
     console.log(`node ${process.version} ${flags.join(' ')}: ${loop} loop, ${p.gcs} GCs, ${p.mb.toFixed(1)} MB promoted over the last 3/4 (${((p.mb * 1e6) / (ROUNDS * 0.75)).toFixed(0)} B/round), ${p.full} full GCs`);
   }
 }
 
 /** MB promoted over the last three quarters of the `--trace-gc` lines in `log`. */
-function promotedMb(log: string): { mb: number; gcs: number; full: number } {
-  const re = /ms: (?:Incremental )?(Scavenge|Mark-Compact|Mark-Sweep)\S*(?: \([^)]*\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) /g;
-  const all = [...log.matchAll(re)].map((m) => ({ kind: m[1]!, before: Number(m[2]), after: Number(m[3]) }));
-  const w = all.slice(Math.floor(all.length / 4));
-  if (w.length < 2) return { mb: 0, gcs: all.length, full: 0 };
-  const full = w.slice(1).filter((l) => l.kind !== 'Scavenge');
-  const mb = w.at(-1)!.after - w[0]!.after + full.reduce((s, l) => s + l.before - l.after, 0);
-  return { mb, gcs: all.length, full: full.length };
+function promotedOverTail(log: string): { mb: number; gcs: number; full: number } {
+  const all = gcEvents(log);
+  const p = promotedMb(all.slice(Math.floor(all.length / 4)));
+  return { mb: p.mb, gcs: all.length, full: p.fullGcs };
 }
-
 
 async function xstateLoop(): Promise<void> {
   const { createActor, enqueueActions, setup } = await import('xstate');

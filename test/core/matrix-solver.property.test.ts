@@ -16,19 +16,9 @@
 import { describe, expect, it } from 'vitest';
 import { expandMatrixSets, matrixResolver, type MatrixSetDefinition } from '../../src/core/matrix-dsl.ts';
 import { evictCost, solveMatrix } from '../../src/core/matrix-solver.ts';
+import { mulberry32 } from '../helpers/seeded-random.ts';
 
 type Tree = { kind: 'm'; model: string } | { kind: 'ref'; set: string } | { kind: 'and' | 'or'; children: Tree[] };
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Matrix {
   models: string[];

@@ -9,18 +9,10 @@ import type { SchedulerEvent } from '../../machines/scheduler.machine.ts';
 import { SLOTS, TicketTable } from '../../src/runtime/ticket-table.ts';
 import { Tickets } from '../../src/runtime/tickets.ts';
 import type { Upstream } from '../../src/runtime/upstreams.ts';
+import { mulberry32 } from '../helpers/seeded-random.ts';
 
 interface Item {
   reqId: string;
-}
-
-/** A small seeded generator, so a failure replays. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
 }
 
 describe('TicketTable', () => {
@@ -54,7 +46,7 @@ describe('TicketTable', () => {
   });
 
   it('agrees with a Map over a random run of opens and closes, several times the table in flight', () => {
-    const rnd = prng(16);
+    const rnd = mulberry32(16);
     const t = new TicketTable<Item>();
     const ref = new Map<string, Item>();
     const open: string[] = [];
@@ -94,7 +86,7 @@ describe('Tickets on the table: a burst larger than it', () => {
     const tickets = new Tickets((e) => sent.push(e), () => upstream);
     const n = SLOTS * 2 + 77;
     const all = Array.from({ length: n }, () => tickets.open('m'));
-    const rnd = prng(7);
+    const rnd = mulberry32(7);
     const shuffled = [...all].sort(() => rnd() - 0.5);
     for (const t of shuffled) {
       tickets.actions.admit(undefined, { reqId: t.reqId, model: 'm' });

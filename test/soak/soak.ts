@@ -37,6 +37,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { MAIN, markedProcesses, ROOT, UPSTREAM } from '../cli/cli-harness.ts';
 import { freePort, freePortBlock } from '../helpers/real-upstreams.ts';
+import { mulberry32 } from '../helpers/seeded-random.ts';
 
 /** The environment variable test/cli/cli-harness.ts's `markedProcesses` looks for. */
 export const MARKER_ENV = 'SWAPSTATE_CLI_MARKER';
@@ -115,16 +116,6 @@ export interface SoakResult {
 // ---------------------------------------------------------------------------------------
 // Seeded randomness
 // ---------------------------------------------------------------------------------------
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const randInt = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
