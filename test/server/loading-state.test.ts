@@ -142,7 +142,10 @@ describe('sendLoadingState', () => {
   });
 
   it('a request queued behind a busy model is told its position and why it waits', async () => {
-    srv = await startServer(`sendLoadingState: true\nmodels:\n${demoModel('a', '', '')}${demoModel('b', '', '--load-delay 300')}`);
+    // b loads for 1.6 s: the stream samples the wait's reason at its 750 ms ticks, so the swap
+    // that evicts a and starts b must outlast two of them to be seen whatever the phase (with
+    // 300 ms, a loaded machine's ticks fell on either side of it: CI, Node 24).
+    srv = await startServer(`sendLoadingState: true\nmodels:\n${demoModel('a', '', '')}${demoModel('b', '', '--load-delay 1600')}`);
     // a answers its request only after 2.5 s: b (same swap group) must wait for it.
     expect((await chat(srv.url, 'a')).status).toBe(200);
     const busy = chat(srv.url, 'a', { delay_ms: 2_500 });
