@@ -171,7 +171,23 @@ export function startScheduler(opts: SchedulerRuntimeOptions): SchedulerRuntime 
     if (status !== 'active' || !context.fifo.procs[model]?.serving) return false;
     return onRequest(context.fifo, { reqId, model }, swapperOf(context)).effects.some((e) => e.type === 'grantServe' && e.reqId === reqId);
   };
-  const tickets: Tickets = new Tickets((event) => batch.send(event), upstreamOf, grantsAtOnce);
+  // Whether an early-granted REQUEST to `model` may wait in the batch (ticket-batch.ts): only
+  // while its process cannot leave `ready` on its own. Told it is busy, it runs no idle timer;
+  // with no ttl it has none (the core's TTL and sleep mode's both need one). Otherwise a TTL
+  // firing during the wait would stop a model that is serving a request the scheduler has
+  // not seen yet.
+  const mayWait = (model: string): boolean => {
+    if (!actor) return false;
+    if (actor.getSnapshot().context.busyTold[model] === true) return true;
+    const process = processes?.actor(model);
+    return process !== undefined && (process.getSnapshot() as ProcessSnapshot).context.cfg.ttlMs === 0;
+  };
+  const tickets: Tickets = new Tickets(
+    (event, early) => batch.send(event, early === true && event.type === 'REQUEST' && mayWait(event.model)),
+    upstreamOf,
+    grantsAtOnce,
+    () => batch.flush(),
+  );
 
   const processLogic =
     opts.processLogic ??

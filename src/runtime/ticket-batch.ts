@@ -21,6 +21,16 @@
  * turn's check phase (an explicit flush still delivers all). A burst of 2000 connections hands
  * over hundreds of requests in one poll phase: their admission and routing in one event held
  * the event loop for tens of ms, and every stream of the other models with it.
+ *
+ * A lone REQUEST granted early (tickets.ts: the scheduler's own step said it grants it at
+ * once, and the request is on its way to the upstream already) may wait longer: up to
+ * {@link EARLY_WAIT_MS}, or until another ticket event's turn ends, whichever comes first. At
+ * the turn's end its macrostep ran while the upstream was answering, and a cold one (after a
+ * moment of idle, ~0.3 ms) held the upstream's first chunk back by as much (issue 16; the
+ * streams of the bench's row 2b). Waiting, it usually goes with the request's own SERVE_DONE,
+ * in one event. The runtime only lets a REQUEST wait when its model's process cannot leave
+ * `ready` on its own meanwhile (scheduler-runtime.ts `mayWait`); every other event, a
+ * state read and a shutdown flush it at once as before.
  */
 import type { SchedulerEvent, TicketEvent } from '../../machines/scheduler.machine.ts';
 
@@ -29,21 +39,44 @@ import type { SchedulerEvent, TicketEvent } from '../../machines/scheduler.machi
  * must not be able to hold requests back until it advances its clock.
  */
 const immediate = globalThis.setImmediate;
+/** The real setTimeout, for the same reason. */
+const timeout = globalThis.setTimeout;
 
 /** The most ticket events one turn's end delivers (one TICKETS event). */
 export const TICKETS_PER_TURN = 128;
 
+/**
+ * How long a lone early-granted REQUEST may wait for company. Longer than a cold upstream
+ * takes to answer a request on this machine (0.5-1.5 ms), short enough that `/api/events`
+ * and the inspector show the admission at once to a human.
+ */
+export const EARLY_WAIT_MS = 2;
+
 export class TicketBatch {
   private pending: TicketEvent[] = [];
   private scheduled = false;
+  /** How many of `pending` are early REQUESTs allowed to wait (see EARLY_WAIT_MS). */
+  private waiting = 0;
+  /** The wait's timer, made once and re-armed (no timer object per request). */
+  private waitTimer: NodeJS.Timeout | null = null;
+  private readonly onWaitEnd = (): void => {
+    if (!this.scheduled) this.flush();
+  };
   private readonly onTurnEnd = (): void => {
     this.scheduled = false;
+    if (this.waiting > 0 && this.waiting === this.pending.length) {
+      // Only early grants wait: they go with the next turn's events, or when the wait ends.
+      if (this.waitTimer === null) this.waitTimer = timeout(this.onWaitEnd, EARLY_WAIT_MS).unref();
+      else this.waitTimer.refresh();
+      return;
+    }
     if (this.pending.length <= TICKETS_PER_TURN) {
       this.flush();
       return;
     }
     const events = this.pending.slice(0, TICKETS_PER_TURN);
     this.pending = this.pending.slice(TICKETS_PER_TURN);
+    this.waiting = 0;
     this.scheduled = true;
     immediate(this.onTurnEnd);
     this.deliver({ type: 'TICKETS', events });
@@ -52,8 +85,13 @@ export class TicketBatch {
   /** @param deliver sends one event to the scheduler actor. */
   constructor(private readonly deliver: (event: SchedulerEvent) => void) {}
 
-  send(event: SchedulerEvent): void {
+  /**
+   * @param mayWait an early-granted REQUEST whose model's process cannot leave `ready` on its
+   *   own meanwhile: it may wait for company (EARLY_WAIT_MS).
+   */
+  send(event: SchedulerEvent, mayWait = false): void {
     if (event.type === 'REQUEST' || event.type === 'SERVE_DONE') {
+      if (mayWait && event.type === 'REQUEST') this.waiting++;
       this.pending.push(event);
       if (!this.scheduled) {
         this.scheduled = true;
@@ -80,6 +118,7 @@ export class TicketBatch {
     const events = this.pending;
     if (events.length === 0) return;
     this.pending = [];
+    this.waiting = 0;
     this.deliver(events.length === 1 ? events[0]! : { type: 'TICKETS', events });
   }
 }

@@ -186,16 +186,20 @@ export class Tickets {
   private early: Entry[] = [];
 
   /**
-   * @param send delivers an event to the scheduler actor.
+   * @param send delivers an event to the scheduler actor; `early` marks the REQUEST of a ticket
+   *   granted here (its delivery may wait: ticket-batch.ts).
    * @param upstreamOf where a grant sends its request, asked at the moment of the grant.
    * @param grantsAtOnce whether the scheduler, taking this REQUEST next, grants it in the same
    *   step (its own core step on its current state: scheduler-runtime.ts). When it does, the
    *   ticket is granted now and the REQUEST still goes to the scheduler, which confirms it.
+   * @param deliverWaiting delivers the events waiting to go to the scheduler now (an early
+   *   REQUEST may wait for company: ticket-batch.ts).
    */
   constructor(
-    private readonly send: (event: SchedulerEvent) => void,
+    private readonly send: (event: SchedulerEvent, early?: boolean) => void,
     private readonly upstreamOf: UpstreamOf,
     private readonly grantsAtOnce: (reqId: string, model: string) => boolean = () => false,
+    private readonly deliverWaiting: () => void = () => {},
   ) {}
 
   /**
@@ -218,7 +222,7 @@ export class Tickets {
     }
     this.entries.set(entry);
     const upstream = this.canHandNow() && this.grantsAtOnce(entry.reqId, model) ? this.upstreamOf(model) : undefined;
-    this.send({ type: 'REQUEST', reqId: entry.reqId, model });
+    this.send({ type: 'REQUEST', reqId: entry.reqId, model }, upstream !== undefined);
     if (upstream) {
       entry.early = true;
       entry.phase = 'granted';
@@ -425,8 +429,14 @@ export class Tickets {
     if (!e || e.phase !== 'granted') return;
     e.phase = 'finished';
     // Granted early and not confirmed yet: the scheduler has not counted it in flight, so its
-    // SERVE_DONE waits for the grant (actions.grantServe).
-    if (e.early) return;
+    // SERVE_DONE waits for the grant (actions.grantServe). Its REQUEST may still wait for
+    // company (ticket-batch.ts): the answer is out, so the scheduler's step holds nothing back
+    // any more; it goes now, and the confirmation sends the SERVE_DONE. (Left to wait, it
+    // kept the batch busy, and the client's next request missed its early grant.)
+    if (e.early) {
+      if (!e.seen) this.deliverWaiting();
+      return;
+    }
     this.entries.delete(reqId);
     this.send({ type: 'SERVE_DONE', reqId, model: e.model });
   }

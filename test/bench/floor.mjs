@@ -12,8 +12,12 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 http
   .createServer((req, res) => {
+    // The client's Connection is its own hop's: passed on (a stream client's `close`), it made
+    // the upstream close a socket this agent would reuse, and the next request on it got 400.
+    const headers = req.headers;
+    delete headers.connection;
     const up = http.request(
-      { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent },
+      { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers, agent },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);

@@ -23,7 +23,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/real-upstreams.ts';
-import { httpPost, killAll, startLoadGen, startSwapstate, UPSTREAM } from './procs.ts';
+import { httpPost, killAll, startFloorProxy, startLoadGen, startSwapstate, UPSTREAM } from './procs.ts';
 
 const all = process.argv.slice(2);
 const dd = all.indexOf('--');
@@ -36,6 +36,19 @@ const opt = (name: string, dflt: string) => {
 const streams = Number(opt('--streams', '8'));
 const rounds = Number(opt('--rounds', '2'));
 const settings = opt('--ablate', 'none').split(',');
+/**
+ * Before the streams, as the bench does before its row 2b: 32 connections of small chat
+ * requests for this many ms, then 500 one at a time, so that V8 has optimised the request path.
+ * `--prewarm 0` streams into a path that has served three requests (phase 6 measured that:
+ * mostly interpreted code, ~1 ms more than the bench's row 2b).
+ */
+const prewarmMs = Number(opt('--prewarm', '4000'));
+/**
+ * `--floor`: the floor (floor.mjs) streams too, in the same rotation as direct and swapstate
+ * (as row 1a interleaves them), so its added TTFC is measured in the same seconds as ours.
+ */
+const withFloor = argv.includes('--floor');
+const floorResults: number[] = [];
 /** `--warm chat` (a chat request every 5 ms), `other` (the same to a second model), `health` (GET /health), `tick` (no request: a process of our own waking every 1 ms). */
 const wi = argv.indexOf('--warm');
 const warm = wi === -1 ? null : (argv[wi + 1] ?? 'chat');
@@ -62,8 +75,22 @@ try {
         const direct = `http://127.0.0.1:${port}/v1/chat/completions`;
         const proxied = `${sw.url}/v1/chat/completions`;
         await httpPost(proxied, { model: 'm1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
+        if (prewarmMs > 0) {
+          const chat = { model: 'm1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
+          await gen.conc(proxied, chat, 32, prewarmMs, 10_000_000);
+          await gen.seq(proxied, chat, 500);
+        }
+        const fl = withFloor ? await startFloorProxy(await freePort(), port, nodeArgs) : null;
+        if (fl) console.log(`swapstate ${sw.pid}, the floor ${fl.pid}`);
+        const floorUrl = fl ? `${fl.url}/v1/chat/completions` : null;
+        if (floorUrl !== null && prewarmMs > 0) {
+          const chat = { model: 'm1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
+          await gen.conc(floorUrl, chat, 32, prewarmMs, 10_000_000);
+          await gen.seq(floorUrl, chat, 500);
+        }
         await gen.stream(direct, { ...body('m1'), chunks: 5 });
         await gen.stream(proxied, { ...body('m1'), chunks: 5 });
+        if (floorUrl !== null) await gen.stream(floorUrl, { ...body('m1'), chunks: 5 });
         let warming = warm !== null;
         const ticker = warm === 'tick' ? spawn(process.execPath, ['-e', 'setInterval(() => {}, 1)'], { stdio: 'ignore' }) : null;
         const warmer = (async () => {
@@ -83,12 +110,19 @@ try {
         })();
         const d: number[] = [];
         const p: number[] = [];
+        const f: number[] = [];
         for (let i = 0; i < streams; i++) {
-          const order = i % 2 === 0 ? [direct, proxied] : [proxied, direct];
+          const order = floorUrl === null ? (i % 2 === 0 ? [direct, proxied] : [proxied, direct]) : i % 2 === 0 ? [direct, proxied, floorUrl] : [floorUrl, proxied, direct];
           for (const url of order) {
             const s = await gen.stream(url, body('m1'));
-            (url === direct ? d : p).push(s.eventsMs[0] ?? NaN);
+            if (s.eventsMs.length === 0) console.log(`no events from ${url}: ${s.status} ${s.error}`);
+            else (url === direct ? d : url === proxied ? p : f).push(s.eventsMs[0]!);
           }
+        }
+        fl?.stop();
+        if (fl) {
+          floorResults.push(median(f) - median(d));
+          console.log(`round ${r} floor: ${median(f).toFixed(2)} ms, added ${(median(f) - median(d)).toFixed(2)} ms`);
         }
         warming = false;
         await warmer;
@@ -107,3 +141,4 @@ try {
 }
 console.log('\nsetting | added TTFC per round (ms) | median');
 for (const [s, xs] of results) console.log(`${s} | ${xs.map((x) => x.toFixed(2)).join(' ')} | ${median(xs).toFixed(2)}`);
+if (floorResults.length > 0) console.log(`the floor | ${floorResults.map((x) => x.toFixed(2)).join(' ')} | ${median(floorResults).toFixed(2)}`);

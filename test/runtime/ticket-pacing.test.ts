@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SchedulerEvent } from '../../machines/scheduler.machine.ts';
-import { TicketBatch, TICKETS_PER_TURN } from '../../src/runtime/ticket-batch.ts';
+import { EARLY_WAIT_MS, TicketBatch, TICKETS_PER_TURN } from '../../src/runtime/ticket-batch.ts';
+import { until } from '../helpers/real-upstreams.ts';
 import { GRANTS_PER_TURN, Tickets } from '../../src/runtime/tickets.ts';
 import type { Upstream } from '../../src/runtime/upstreams.ts';
 
@@ -41,6 +42,33 @@ describe('TicketBatch', () => {
       { type: 'SERVE_DONE', reqId: 'r2', model: 'm' },
       { type: 'UNLOAD', ticket: 'u', targets: undefined },
     ]);
+  });
+
+  it(`an early REQUEST allowed to wait goes with a later turn's events, or once its wait (${EARLY_WAIT_MS} ms) ends`, async () => {
+    const got: SchedulerEvent[] = [];
+    const batch = new TicketBatch((e) => got.push(e));
+    batch.send({ type: 'REQUEST', reqId: 'a', model: 'm' }, true);
+    await turn();
+    expect(got).toEqual([]);
+    expect(batch.idle()).toBe(false);
+    batch.send({ type: 'SERVE_DONE', reqId: 'b', model: 'm' });
+    await turn();
+    expect(got).toHaveLength(1);
+    expect(got.flatMap(reqIds)).toEqual(['a', 'b']);
+    batch.send({ type: 'REQUEST', reqId: 'c', model: 'm' }, true);
+    await turn();
+    expect(got).toHaveLength(1);
+    await until(() => got.length === 2, 'the wait to end', 5_000);
+    expect(got[1]).toEqual({ type: 'REQUEST', reqId: 'c', model: 'm' });
+    expect(batch.idle()).toBe(true);
+    // Not allowed to wait (or not early): at the turn's end, as any other.
+    batch.send({ type: 'REQUEST', reqId: 'd', model: 'm' });
+    await turn();
+    expect(got[2]).toEqual({ type: 'REQUEST', reqId: 'd', model: 'm' });
+    // A flush delivers a waiting one at once.
+    batch.send({ type: 'REQUEST', reqId: 'e', model: 'm' }, true);
+    batch.flush();
+    expect(got[3]).toEqual({ type: 'REQUEST', reqId: 'e', model: 'm' });
   });
 
   it('SERVE_DONEs wait for the turn end with the requests: one event for the turn, in order', async () => {
