@@ -10,7 +10,8 @@
  * preload hooks run again (a model still loaded costs nothing). A config that fails to load
  * leaves the old state serving.
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { http } from './node-http.ts';
 import type { InspectionEvent, Observer } from 'xstate';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ export interface ListenOptions {
 export class SwapstateServer {
   private current: ServerState;
   private readonly proxy = createUpstreamProxy();
-  private server: http.Server | null = null;
+  private server: Http.Server | null = null;
   private reloading = false;
   /** What a reload re-reads; null: reload does nothing. */
   private readonly sources: ConfigSources | null;

@@ -11,7 +11,8 @@
  * client that leaves aborts the upstream request (the model stops generating for nobody and
  * its agent socket is freed), an upstream that dies mid-answer cuts the client's response.
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { http } from '../node-http.ts';
 import { TLSSocket } from 'node:tls';
 import { parsedBase, stripHopByHop, type ProxyTarget } from './proxy.ts';
 
@@ -37,7 +38,7 @@ export function upstreamPath(base: string, path: string): string {
 }
 
 /** http-proxy-3's `xfwd`: appended to what the client sent, the host kept when it said one. */
-export function forwardedHeaders(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders): void {
+export function forwardedHeaders(req: Http.IncomingMessage, headers: Http.OutgoingHttpHeaders): void {
   const encrypted = req.socket instanceof TLSSocket && req.socket.encrypted;
   const host = req.headers.host;
   const port = host?.match(/:(\d+)/)?.[1] ?? (encrypted ? '443' : '80');
@@ -48,7 +49,7 @@ export function forwardedHeaders(req: http.IncomingMessage, headers: http.Outgoi
 }
 
 /** `value` after what the client sent in `key`, comma-separated (a proxy chain's order). */
-function appendForwarded(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders, key: string, value: string): void {
+function appendForwarded(req: Http.IncomingMessage, headers: Http.OutgoingHttpHeaders, key: string, value: string): void {
   const prev = req.headers[key];
   headers[key] = prev ? `${String(prev)},${value}` : value;
 }
@@ -57,10 +58,10 @@ function appendForwarded(req: http.IncomingMessage, headers: http.OutgoingHttpHe
  * Sends `req` (with `target.body`) to the target and streams a 2xx answer's body into `res`,
  * whose head was already sent. Resolves once the exchange is over; never rejects.
  */
-export function forwardInto(req: http.IncomingMessage, res: http.ServerResponse, target: ProxyTarget): Promise<ForwardIntoOutcome> {
+export function forwardInto(req: Http.IncomingMessage, res: Http.ServerResponse, target: ProxyTarget): Promise<ForwardIntoOutcome> {
   return new Promise((resolve) => {
     const { url } = parsedBase(target.base);
-    const headers: http.OutgoingHttpHeaders = { ...req.headers };
+    const headers: Http.OutgoingHttpHeaders = { ...req.headers };
     // Answered by us when the body was read (expect-continue.ts).
     delete headers.expect;
     // The client's head is sent: no Content-Encoding can announce a compressed body any more,
@@ -73,7 +74,7 @@ export function forwardInto(req: http.IncomingMessage, res: http.ServerResponse,
     else delete headers['content-length'];
 
     let settled = false;
-    let upstreamRes: http.IncomingMessage | null = null;
+    let upstreamRes: Http.IncomingMessage | null = null;
     const up = http.request({
       protocol: 'http:',
       // URL keeps an IPv6 host's brackets; the socket wants the bare address.

@@ -19,7 +19,8 @@
  *   the caller's 502 in llama-swap's shape; the request is always destroyed on failure, so
  *   it never holds an agent socket.
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { http } from '../node-http.ts';
 import https from 'node:https';
 import { forwardedHeaders, upstreamPath } from './forward-into.ts';
 import { connectionNamed, HOP_BY_HOP, wantsTrailers, X_FORWARDED } from './hop-by-hop.ts';
@@ -31,10 +32,10 @@ const DROPPED = new Set([...HOP_BY_HOP, 'transfer-encoding']);
 const FORWARDING = new Set(X_FORWARDED);
 
 /** The upstream request's headers, built in one pass over the client's. */
-function requestHeaders(req: http.IncomingMessage, target: ProxyTarget, peer: boolean, host: string): http.OutgoingHttpHeaders {
+function requestHeaders(req: Http.IncomingMessage, target: ProxyTarget, peer: boolean, host: string): Http.OutgoingHttpHeaders {
   const src = req.headers;
   const named = connectionNamed(src.connection);
-  const out: http.OutgoingHttpHeaders = {};
+  const out: Http.OutgoingHttpHeaders = {};
   for (const name in src) {
     // Expect: answered by us when the body was read (expect-continue.ts).
     if (DROPPED.has(name) || name === 'content-length' || name === 'expect') continue;
@@ -54,7 +55,7 @@ function requestHeaders(req: http.IncomingMessage, target: ProxyTarget, peer: bo
 }
 
 /** Copies the upstream's status and headers to the client's response, minus the hop-by-hop ones. */
-function copyResponseHead(up: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
+function copyResponseHead(up: Http.IncomingMessage, req: Http.IncomingMessage, res: Http.ServerResponse): void {
   res.statusCode = up.statusCode ?? 502;
   if (up.statusMessage && req.httpVersionMajor === 1) res.statusMessage = up.statusMessage;
   const src = up.headers;
@@ -79,12 +80,12 @@ type Tagged<T> = T & { [EXCHANGE]?: Exchange };
  * response's observer (response-observer.ts).
  */
 class Exchange implements CloseHook {
-  out: http.ClientRequest | undefined = undefined;
+  out: Http.ClientRequest | undefined = undefined;
   private settled = false;
 
   constructor(
-    readonly req: http.IncomingMessage,
-    readonly res: http.ServerResponse,
+    readonly req: Http.IncomingMessage,
+    readonly res: Http.ServerResponse,
     private readonly resolve: (o: ProxyOutcome) => void,
   ) {}
 
@@ -101,17 +102,17 @@ class Exchange implements CloseHook {
     this.settle({ ok: false, error, responded: this.res.headersSent });
   }
 
-  onResponseClose(res: http.ServerResponse): void {
+  onResponseClose(res: Http.ServerResponse): void {
     // The client left before the answer ended: the model stops generating for nobody.
     if (!res.writableFinished) this.out?.destroy();
     this.settle(OK);
   }
 
-  answered(up: http.IncomingMessage): void {
+  answered(up: Http.IncomingMessage): void {
     const { req, res } = this;
     // Died mid-answer (a crash, an unload or eviction of a busy model): a pipe does not end
     // its destination when its source aborts, so the client would wait for good.
-    (up as Tagged<http.IncomingMessage>)[EXCHANGE] = this;
+    (up as Tagged<Http.IncomingMessage>)[EXCHANGE] = this;
     up.once('close', onAnswerClose);
     if (res.headersSent || res.destroyed) {
       up.resume();
@@ -140,19 +141,19 @@ const OK: ProxyOutcome = Object.freeze({ ok: true }) as ProxyOutcome;
 const immediate = globalThis.setImmediate;
 
 /** An SSE answer's head, sent on its own when no chunk has carried it yet. */
-function flushHeadOnly(res: http.ServerResponse): void {
+function flushHeadOnly(res: Http.ServerResponse): void {
   if (!res.headersSent && !res.destroyed) res.flushHeaders();
 }
 
-function onUpstreamError(this: Tagged<http.ClientRequest>, error: Error): void {
+function onUpstreamError(this: Tagged<Http.ClientRequest>, error: Error): void {
   this[EXCHANGE]?.fail(error);
 }
 
-function onUpstreamResponse(this: Tagged<http.ClientRequest>, up: http.IncomingMessage): void {
+function onUpstreamResponse(this: Tagged<Http.ClientRequest>, up: Http.IncomingMessage): void {
   this[EXCHANGE]?.answered(up);
 }
 
-function onAnswerClose(this: Tagged<http.IncomingMessage>): void {
+function onAnswerClose(this: Tagged<Http.IncomingMessage>): void {
   const x = this[EXCHANGE];
   if (x !== undefined && !this.complete) x.res.destroy();
 }
@@ -162,7 +163,7 @@ function onAnswerClose(this: Tagged<http.IncomingMessage>): void {
  * has been sent, the client went away, or the upstream failed (`responded` says whether the
  * client already got headers, in which case the stream was cut). Never rejects.
  */
-export function leanForward(req: http.IncomingMessage, res: http.ServerResponse, target: ProxyTarget): Promise<ProxyOutcome> {
+export function leanForward(req: Http.IncomingMessage, res: Http.ServerResponse, target: ProxyTarget): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
     const base = parsedBase(target.base);
     const { url } = base;
@@ -171,7 +172,7 @@ export function leanForward(req: http.IncomingMessage, res: http.ServerResponse,
     const x = new Exchange(req, res, resolve);
     watch(res).forward = x;
     const headers = requestHeaders(req, target, peer, url.host);
-    let sent: Tagged<http.ClientRequest>;
+    let sent: Tagged<Http.ClientRequest>;
     try {
       sent = x.out = (secure ? https : http).request({
         protocol: url.protocol,

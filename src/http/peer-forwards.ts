@@ -8,7 +8,8 @@
  * forward keeps running while a reload swaps the config it started with).
  */
 import { agentPoolOptions } from './transport-timeouts.ts';
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { http } from '../node-http.ts';
 import https from 'node:https';
 import type { PeerConfig } from '../config/types.ts';
 
@@ -65,7 +66,7 @@ export class PeerForwards {
   private seq = 0;
   private readonly inFlight = new Map<string, Entry>();
   private readonly counters = new Map<string, PeerCounters>();
-  private readonly agents = new Map<string, http.Agent>();
+  private readonly agents = new Map<string, Http.Agent>();
   private readonly listeners = new Set<() => void>();
   private closingSince: number | null = null;
 
@@ -79,12 +80,12 @@ export class PeerForwards {
    * that changes none of them keeps its warm connections. Idle connections close after
    * `timeouts.idleConn`; TCP keep-alive probes start after `timeouts.keepalive`.
    */
-  agentFor(peer: PeerConfig): http.Agent {
+  agentFor(peer: PeerConfig): Http.Agent {
     const url = new URL(peer.proxy);
     const key = `${peer.id}\0${url.protocol}//${url.host}\0${JSON.stringify(peer.timeouts)}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      const options: http.AgentOptions = { keepAlive: true, maxFreeSockets: MAX_IDLE_PER_PEER, ...agentPoolOptions(peer.timeouts) };
+      const options: Http.AgentOptions = { keepAlive: true, maxFreeSockets: MAX_IDLE_PER_PEER, ...agentPoolOptions(peer.timeouts) };
       agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
       this.agents.set(key, agent);
     }

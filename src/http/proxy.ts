@@ -8,7 +8,8 @@
  * upstream request when the client's response closes early (plain http-proxy 1.18.1 does
  * not on Node >= 16: the GPU kept generating for nobody), which frees the model at once.
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { http } from '../node-http.ts';
 import type { Duplex, Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { connectionNamed, HOP_BY_HOP, wantsTrailers, X_FORWARDED } from './hop-by-hop.ts';
@@ -24,7 +25,7 @@ export interface ProxyTarget {
    * length that promised bytes (a GET with a body hung the upstream that way).
    */
   body: Buffer;
-  agent: http.Agent;
+  agent: Http.Agent;
   /**
    * How the upstream is addressed. `model` (default): a local model's server, as Go's
    * NewSingleHostReverseProxy does it: the client's `Host` kept, `X-Forwarded-*` added.
@@ -37,7 +38,7 @@ export interface ProxyTarget {
    * (a peer's API key) and timers on its phases (a peer's timeouts). Destroying the request
    * with an error fails the exchange like a transport error.
    */
-  prepare?: (out: http.ClientRequest) => void;
+  prepare?: (out: Http.ClientRequest) => void;
 }
 
 export type ProxyOutcome = { ok: true } | { ok: false; error: Error; responded: boolean };
@@ -73,7 +74,7 @@ export function stripHopByHop(out: OutgoingHeaders, connection: number | string 
 interface UpstreamSource {
   readable: Readable;
   /** The upstream request, once http-proxy-3 created it (to destroy it when proxying fails). */
-  request(): http.ClientRequest | null;
+  request(): Http.ClientRequest | null;
 }
 
 /**
@@ -88,12 +89,12 @@ interface UpstreamSource {
  * socket for good: it is destroyed instead, which fails the exchange through the proxy's
  * error callback.
  */
-function upstreamSource(req: http.IncomingMessage, target: ProxyTarget): UpstreamSource {
+function upstreamSource(req: Http.IncomingMessage, target: ProxyTarget): UpstreamSource {
   const { body } = target;
-  let request: http.ClientRequest | null = null;
+  let request: Http.ClientRequest | null = null;
   const readable = {
     pipe<T extends NodeJS.WritableStream>(dest: T): T {
-      const out = dest as unknown as http.ClientRequest;
+      const out = dest as unknown as Http.ClientRequest;
       request = out;
       try {
         // Our agents keep their connections: the client's `close` was for its own hop.
@@ -169,7 +170,7 @@ export function createUpstreamProxy() {
   // listeners from throwing.
   proxy.on('error', () => {});
   // A websocket's upstream request, right before it is sent: its target's timers.
-  const wsPrepare = new WeakMap<http.IncomingMessage, (out: http.ClientRequest) => void>();
+  const wsPrepare = new WeakMap<Http.IncomingMessage, (out: Http.ClientRequest) => void>();
   proxy.on('proxyReqWs', (proxyReq, req) => {
     wsPrepare.get(req)?.(proxyReq);
   });
@@ -179,7 +180,7 @@ export function createUpstreamProxy() {
    * been sent, the client went away, or the upstream failed (`responded` says whether the
    * client already got headers, in which case the stream was simply cut).
    */
-  function forward(req: http.IncomingMessage, res: http.ServerResponse, target: ProxyTarget): Promise<ProxyOutcome> {
+  function forward(req: Http.IncomingMessage, res: Http.ServerResponse, target: ProxyTarget): Promise<ProxyOutcome> {
     return new Promise((resolve) => {
       const source = upstreamSource(req, target);
       const peer = target.style === 'peer';
@@ -235,7 +236,7 @@ export function createUpstreamProxy() {
    * the one moment an error response can still be written on it.
    */
   function ws(
-    req: http.IncomingMessage,
+    req: Http.IncomingMessage,
     socket: Duplex,
     head: Buffer,
     target: Omit<ProxyTarget, 'body'>,

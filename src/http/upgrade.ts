@@ -11,7 +11,8 @@
  * An upgrade that is not a websocket (`h2c`, ...) is served as the plain request it also is:
  * the proxy drops `Upgrade` as hop-by-hop, as Node would without an `upgrade` listener.
  */
-import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../node-http.ts';
 import type { Duplex } from 'node:stream';
 
 export interface PendingUpgrade {
@@ -59,7 +60,7 @@ export function upgradeListener(listener: (req: IncomingMessage, res: ServerResp
     if (isWebsocketUpgrade(req.headers)) pending.set(req, { socket, head });
     // The request's body, if any, is not read by Node for an upgrade: there is none for a
     // websocket (a GET), and the request stream has ended already.
-    const res = new ServerResponse(req);
+    const res = new http.ServerResponse(req);
     res.assignSocket(socket as unknown as import('node:net').Socket);
     // One answer per connection: an upgrade's connection is never reused for another request.
     res.shouldKeepAlive = false;

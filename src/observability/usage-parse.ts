@@ -18,7 +18,7 @@
  * with nothing to read records all zeros, as there.
  */
 // Node's status texts phrase a status as Go's StatusText does (they agree on the common ones).
-import { STATUS_CODES } from 'node:http';
+import { http } from '../node-http.ts';
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { tailMembers } from './json-tail.ts';
 
@@ -307,7 +307,7 @@ export function failedErrorMessage(status: number, body: string | null, decodeEr
       }
     }
   }
-  const text = STATUS_CODES[status];
+  const text = http.STATUS_CODES[status];
   return text ? `${status} ${text}` : `HTTP ${status}`;
 }
 

@@ -2,7 +2,7 @@
  * The stand-ins a benchmark's ablation (ablate.ts) puts in place of a switched-off part of
  * the request path. Never used outside a bench.
  */
-import http from 'node:http';
+import { http } from '../node-http.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerState } from '../http/deps.ts';
 import type { ProxyOutcome, ProxyTarget } from '../http/proxy.ts';

@@ -5,7 +5,8 @@
  * business (an `after` delay in its starting state), which stops this actor and thereby
  * aborts the polling.
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { http } from '../node-http.ts';
 import https from 'node:https';
 import { fromPromise, type PromiseActorLogic } from 'xstate';
 import type { HealthCheckInput } from '../../machines/os.protocol.ts';
@@ -119,14 +120,14 @@ export function nextProbeDelay(elapsed: number, intervalMs: number, expectedMs?:
 function probe(
   client: typeof http | typeof https,
   url: URL,
-  agent: http.Agent,
+  agent: Http.Agent,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<number | null> {
   return new Promise((resolve) => {
     let status: number | null = null;
     let settled = false;
-    let req: http.ClientRequest | undefined;
+    let req: Http.ClientRequest | undefined;
 
     const finish = (): void => {
       if (settled) return;

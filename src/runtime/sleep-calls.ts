@@ -8,7 +8,7 @@
  * The actor's abort signal ends the call in flight: the state that runs it may be left at
  * any time (an unload while the model falls asleep, a shutdown).
  */
-import http from 'node:http';
+import { http } from '../node-http.ts';
 import https from 'node:https';
 import { fromPromise } from 'xstate';
 import { joinUrl } from '../../machines/process.machine.ts';

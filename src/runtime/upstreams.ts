@@ -10,7 +10,8 @@
  * known by its process actor and the actor's start count together: a respawned actor counts
  * from zero again.
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { http } from '../node-http.ts';
 
 /** What the HTTP side needs to send a granted request. Shared by every grant of one start. */
 export interface Upstream {
@@ -19,7 +20,7 @@ export interface Upstream {
   /** The start generation: how many times the process actor had started its server. */
   readonly generation: number;
   /** Keep-alive connections to this start's server, and to no other. */
-  readonly agent: http.Agent;
+  readonly agent: Http.Agent;
 }
 
 interface Current {
@@ -29,7 +30,7 @@ interface Current {
 }
 
 /** The pool settings of a model's agent beyond the defaults (its `timeouts`: keepalive, idleConn). */
-export type AgentOptionsOf = (model: string) => http.AgentOptions;
+export type AgentOptionsOf = (model: string) => Http.AgentOptions;
 
 export class Upstreams {
   private readonly current = new Map<string, Current>();

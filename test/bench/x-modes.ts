@@ -10,7 +10,7 @@ const config = `healthCheckTimeout: 30\nmodels:\n  m1:\n    cmd: ${process.execP
 const sw = await startSwapstate({ instance: 'xm', dir, config, port: await freePort(), nodeArgs: ['--import', '/tmp/x/ttfc-marks.mjs', ...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/x/prof', '--cpu-prof-interval=' + process.env.PROF] : [])] });
 const gen = await startLoadGen();
 await httpPost(`${sw.url}/v1/chat/completions`, { model: 'm1', messages: [] });
-const fl = process.env.FLOOR ? await startFloorProxy(await freePort(), port, ['--import', '/tmp/x/ttfc-marks.mjs']) : null;
+const fl = process.env.FLOOR ? await startFloorProxy(await freePort(), port, ['--import', '/tmp/x/ttfc-marks.mjs', ...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/x/proff', '--cpu-prof-interval=' + process.env.PROF] : [])]) : null;
 const target = process.env.DIRECT ? `http://127.0.0.1:${port}` : fl ? fl.url : sw.url;
 const ka = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const times = new Map<string, number[]>();
@@ -39,6 +39,7 @@ try {
     await new Promise((res) => setTimeout(res, gap));
   }
 } finally {
+  if (fl) { process.kill(fl.pid, 'SIGTERM'); await new Promise((r) => setTimeout(r, 1500)); }
   gen.close(); fl?.stop(); ka.destroy(); await sw.stop(); killAll();
 }
 console.log(fl ? fl.pid : sw.pid);
