@@ -877,7 +877,12 @@ function targets(r: any): Target[] {
   t.push({ id: '5a', what: 'RSS idle (model loaded)', direct: '—', proxied: `${f1(M.rssListeningMb)} MB before the first request`, figure: `${f1(M.rssIdleMb)} MB`, target: '≤ 60 MB', pass: M.rssIdleMb <= 60 });
   t.push({ id: '5b', what: `RSS after the ${T.connections}-conn runs (max)`, direct: '—', proxied: M.rssAfter32ConnRunsMb.map(f0).join(', ') + ' MB', figure: `${f1(M.rssAfter32ConnMb)} MB`, target: '≤ 100 MB', pass: M.rssAfter32ConnMb <= 100 });
   t.push({ id: '5c', what: `RSS over ${M.longRequests} proxied requests (growth from checkpoint 2 to last)`, direct: '—', proxied: M.checkpoints.map((c: { rssMb: number }) => f0(c.rssMb)).join(' ') + ' MB', figure: `${M.growthMb >= 0 ? '+' : ''}${f1(M.growthMb)} MB`, target: 'flat (≤ +10 MB)', pass: M.growthMb <= 10 && M.longRequests >= S.longRequests && M.longNon200 === 0 });
-  t.push({ id: '5d', what: `idle CPU over ${I.windowMs / 1000} s, model loaded (start / after load)`, direct: '—', proxied: `${f0(I.cpuMsStart)} / ${f0(I.cpuMsEnd)} ms (±${f0(I.resolutionMs)}); schedstat ${f2(I.schedMsStart)} / ${f2(I.schedMsEnd)} ms`, figure: `${f0(Math.max(I.cpuMsStart, I.cpuMsEnd))} ms`, target: '≤ 10 ms', pass: Math.max(I.cpuMsStart, I.cpuMsEnd) <= 10 });
+  // Judged by schedstat (the scheduler's own ns count) where the kernel has it: /proc's
+  // utime+stime charge a whole 10 ms tick to whoever runs when it fires, and once read 20 ms
+  // for a window in which schedstat counted 4.8 ms (Node 24, 2026-12-05).
+  const idleSched = Math.max(I.schedMsStart, I.schedMsEnd);
+  const idleMs = Number.isFinite(idleSched) ? idleSched : Math.max(I.cpuMsStart, I.cpuMsEnd);
+  t.push({ id: '5d', what: `idle CPU over ${I.windowMs / 1000} s, model loaded (start / after load)`, direct: '—', proxied: `${f0(I.cpuMsStart)} / ${f0(I.cpuMsEnd)} ms (±${f0(I.resolutionMs)}); schedstat ${f2(I.schedMsStart)} / ${f2(I.schedMsEnd)} ms`, figure: `${f1(idleMs)} ms${Number.isFinite(idleSched) ? ' (schedstat)' : ''}`, target: '≤ 10 ms', pass: idleMs <= 10 });
   t.push({ id: '5e', what: `RSS right after the ${C.requests}-request burst of 4a`, direct: '—', proxied: '—', figure: `${f1(C.rssMb)} MB`, target: '≤ 130 MB', pass: C.rssMb <= 130 });
   return t;
 }
