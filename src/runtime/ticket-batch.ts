@@ -23,14 +23,14 @@
  * the event loop for tens of ms, and every stream of the other models with it.
  *
  * A lone REQUEST granted early (tickets.ts: the scheduler's own step said it grants it at
- * once, and the request is on its way to the upstream already) may wait longer: up to
- * {@link EARLY_WAIT_MS}, or until another ticket event's turn ends, whichever comes first. At
- * the turn's end its macrostep ran while the upstream was answering, and a cold one (after a
- * moment of idle, ~0.3 ms) held the upstream's first chunk back by as much (issue 16; the
- * streams of the bench's row 2b). Waiting, it usually goes with the request's own SERVE_DONE,
- * in one event. The runtime only lets a REQUEST wait when its model's process cannot leave
- * `ready` on its own meanwhile (scheduler-runtime.ts `mayWait`); every other event, a
- * state read and a shutdown flush it at once as before.
+ * once, and the request is on its way to the upstream already) may wait longer: until its
+ * request ends (tickets.ts `finish` flushes it), another ticket event's turn ends, or
+ * {@link EARLY_WAIT_MS} pass, whichever comes first. At the turn's end its macrostep ran while
+ * the upstream was answering, and a cold one (after a moment of idle, ~0.3 ms) held the
+ * upstream's first chunk back by as much (issue 16; the streams of the bench's row 2b). The
+ * runtime only lets a REQUEST wait when its model's process cannot leave `ready` on its own
+ * meanwhile (scheduler-runtime.ts `mayWait`); every other event, a state read and a shutdown
+ * flush it at once as before.
  */
 import type { SchedulerEvent, TicketEvent } from '../../machines/scheduler.machine.ts';
 
