@@ -10,7 +10,7 @@
  * hands back the module object without reading them.
  *
  * So every runtime use of `node:http` in src/ goes through here; type-only imports are erased
- * and stay as they are. test/architecture/imports.test.ts keeps it that way.
+ * and stay as they are. test/architecture/node-http.test.ts keeps it that way.
  */
 import { createRequire } from 'node:module';
 

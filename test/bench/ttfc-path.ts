@@ -60,6 +60,13 @@ const median = (xs: number[]) => {
 };
 const body = (model: string) => ({ model, stream: true, chunks: 100, chunk_delay_ms: 10, messages: [{ role: 'user', content: 'tell me a story of exactly one hundred words' }] });
 const gen = await startLoadGen();
+const CHAT = { model: 'm1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
+/** What the bench sends before its streams (see `--prewarm`). */
+async function prewarm(url: string): Promise<void> {
+  if (prewarmMs <= 0) return;
+  await gen.conc(url, CHAT, 32, prewarmMs, 10_000_000);
+  await gen.seq(url, CHAT, 500);
+}
 const results = new Map<string, number[]>();
 try {
   for (let r = 0; r < rounds; r++) {
@@ -74,20 +81,11 @@ try {
       try {
         const direct = `http://127.0.0.1:${port}/v1/chat/completions`;
         const proxied = `${sw.url}/v1/chat/completions`;
-        await httpPost(proxied, { model: 'm1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
-        if (prewarmMs > 0) {
-          const chat = { model: 'm1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
-          await gen.conc(proxied, chat, 32, prewarmMs, 10_000_000);
-          await gen.seq(proxied, chat, 500);
-        }
+        await httpPost(proxied, CHAT);
+        await prewarm(proxied);
         const fl = withFloor ? await startFloorProxy(await freePort(), port, nodeArgs) : null;
-        if (fl) console.log(`swapstate ${sw.pid}, the floor ${fl.pid}`);
         const floorUrl = fl ? `${fl.url}/v1/chat/completions` : null;
-        if (floorUrl !== null && prewarmMs > 0) {
-          const chat = { model: 'm1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
-          await gen.conc(floorUrl, chat, 32, prewarmMs, 10_000_000);
-          await gen.seq(floorUrl, chat, 500);
-        }
+        if (floorUrl !== null) await prewarm(floorUrl);
         await gen.stream(direct, { ...body('m1'), chunks: 5 });
         await gen.stream(proxied, { ...body('m1'), chunks: 5 });
         if (floorUrl !== null) await gen.stream(floorUrl, { ...body('m1'), chunks: 5 });
