@@ -20,8 +20,9 @@
  *    wake 100 ms, the example config's ratio) by waking, against the same models swapped by
  *    cold starts (sleep mode off);
  * 4. scheduler scale: 2000 concurrent requests over the 4 models of one swap group, with 10
- *    streams to a model outside that group, during and right after the burst (row 2d), and
- *    RSS after it (5e);
+ *    streams to a model outside that group, during and right after the burst (row 2d; the
+ *    streams from a second load generator), and RSS after it (5e); then the same burst to one
+ *    ready model with streams during it, straight to the servers and through the floor (2d°);
  * 5. idle CPU over 5 s with a model loaded, RSS idle / after 32 connections / over 100k
  *    requests (10k with --quick);
  * and "the floor" (rows 1a°, 1d°, 2b°): a bare pass-through proxy (floor.mjs) with the same
@@ -723,7 +724,48 @@ async function phaseWake(gen: LoadGen, n: number) {
  * swaps): five while the burst runs, five right after it. Their chunks must still arrive one
  * by one, as in phase A: the burst's queue and swaps must not stall a stream being served.
  */
-async function phaseC(gen: LoadGen) {
+/**
+ * Streams to `streamUrl` from `sgen`, one after another, for as long as `burst` runs: the
+ * streams during a burst (row 2d and its controls).
+ */
+async function streamsDuring(sgen: LoadGen, streamUrl: string, body: unknown, burst: Promise<unknown>): Promise<StreamResult[]> {
+  let over = false;
+  void burst.then(
+    () => (over = true),
+    () => (over = true),
+  );
+  const during: StreamResult[] = [];
+  for (let i = 0; i < BURST_STREAMS && !over; i++) during.push(await sgen.stream(streamUrl, body));
+  return during;
+}
+
+/**
+ * Row 2d°: the same 2000-request burst and streams without swapstate, to one ready model
+ * (q1) and the side model: straight to their servers (direct), then through the floor. Shows
+ * what this machine and any Node pass-through do to a stream while a burst is relayed.
+ */
+async function burstControls(gen: LoadGen, sgen: LoadGen, burstPort: number, sidePort: number) {
+  const fb = await freePort();
+  const fs = await freePort();
+  const fl = await startFloorProxy(fb, burstPort, [], [[fs, sidePort]]);
+  const out: Record<string, ReturnType<typeof streamStats> & { burstStatuses: Record<string, number>; burstWallMs: number }> = {};
+  try {
+    const ways = { direct: [burstPort, sidePort], floor: [fb, fs] } as const;
+    for (const [way, [bp, sp]] of Object.entries(ways)) {
+      const streamUrl = `http://127.0.0.1:${sp}/v1/chat/completions`;
+      await sgen.stream(streamUrl, { ...streamBody(SIDE_MODEL), chunks: 5 });
+      const burst = gen.burst(`http://127.0.0.1:${bp}/v1/chat/completions`, [chatBody(SCALE_MODELS[0]!)], BURST, 60_000);
+      const during = await streamsDuring(sgen, streamUrl, streamBody(SIDE_MODEL), burst);
+      const res = await burst;
+      out[way] = { ...streamStats(during), burstStatuses: res.statuses, burstWallMs: res.wallMs };
+    }
+  } finally {
+    fl.stop();
+  }
+  return out;
+}
+
+async function phaseC(gen: LoadGen, sgen: LoadGen) {
   const ports = await Promise.all([...SCALE_MODELS, SIDE_MODEL].map(() => freePort()));
   const config = [
     'healthCheckTimeout: 30',
@@ -748,20 +790,17 @@ async function phaseC(gen: LoadGen) {
     await ensureLoaded(sw, SIDE_MODEL);
     await gen.stream(side, { ...streamBody(SIDE_MODEL), chunks: 5 });
     const c0 = cpuMs(sw.pid);
+    // The streams come from a second client (sgen): from the burst's own client they waited
+    // for its 2000 requests to go out, and its reads for its answers (phase 11).
     const burst = gen.burst(`${sw.url}/v1/chat/completions`, SCALE_MODELS.map(chatBody), BURST, 60_000);
-    let burstOver = false;
-    void burst.then(
-      () => (burstOver = true),
-      () => (burstOver = true),
-    );
-    const during: StreamResult[] = [];
-    for (let i = 0; i < BURST_STREAMS && !burstOver; i++) during.push(await gen.stream(side, streamBody(SIDE_MODEL)));
+    const during = await streamsDuring(sgen, side, streamBody(SIDE_MODEL), burst);
     const res = await burst;
     const cpu = cpuMs(sw.pid) - c0;
     const rssAfterBurstMb = rssMb(sw.pid);
     const after: StreamResult[] = [];
-    while (during.length + after.length < 2 * BURST_STREAMS) after.push(await gen.stream(side, streamBody(SIDE_MODEL)));
+    while (during.length + after.length < 2 * BURST_STREAMS) after.push(await sgen.stream(side, streamBody(SIDE_MODEL)));
     const streams = streamStats([...during, ...after]);
+    const duringOnly = streamStats(during);
     const swapLines = swapLogLines(sw).filter((l) => !l.includes(`swap to ${SIDE_MODEL}:`));
     // GET /logs is a 100 KiB ring: with 2000 access-log lines it may have lost the first swaps.
     const ringSwapLines = (await httpGet(`${sw.url}/logs`, 5_000)).body.split('\n').filter((l) => l.includes('swap to ')).length;
@@ -779,8 +818,15 @@ async function phaseC(gen: LoadGen) {
       swapstateCpuMs: cpu,
       rssMb: rssAfterBurstMb,
       streams: { ...streams, during: during.length, after: after.length, ttfcP50Ms: median(streams.ttfcMs) },
+      duringStreams: duringOnly,
+      controls: {} as Awaited<ReturnType<typeof burstControls>>,
     };
-    log(`scale: ${result.ok}/${BURST} ok, ${result.starts} starts, ${result.wallMs.toFixed(0)} ms; streams ${during.length} during, ${after.length} after, ${streams.merged} merged, largest gap ${streams.maxGapMs.toFixed(1)} ms`);
+    log(`scale: ${result.ok}/${BURST} ok, ${result.starts} starts, ${result.wallMs.toFixed(0)} ms; streams ${during.length} during, ${after.length} after, ${streams.merged} merged (${duringOnly.merged} during), largest gap ${streams.maxGapMs.toFixed(1)} ms`);
+    // Row 2d°, after swapstate's figures are taken: q1 loaded again (one more swap, not in 4b).
+    await ensureLoaded(sw, SCALE_MODELS[0]!);
+    result.controls = await burstControls(gen, sgen, ports[0]!, ports[SCALE_MODELS.length]!);
+    const c = result.controls;
+    log(`burst controls: direct ${c.direct!.runs} streams, ${c.direct!.merged} merged, largest gap ${c.direct!.maxGapMs.toFixed(1)} ms; floor ${c.floor!.runs} streams, ${c.floor!.merged} merged, largest gap ${c.floor!.maxGapMs.toFixed(1)} ms`);
     return result;
   } finally {
     await sw.stop();
@@ -866,6 +912,10 @@ function targets(r: any): Target[] {
   t.push({ id: '2c', what: 'largest inter-chunk gap (all streams)', direct: `${f1(St.direct.maxGapMs)} ms`, proxied: `${f1(St.proxied.maxGapMs)} ms`, figure: `${St.gapExcessMs >= 0 ? '+' : ''}${f1(St.gapExcessMs)} ms`, target: '≤ direct + 5 ms', pass: St.gapExcessMs <= 5 });
   const Cs = C.streams;
   t.push({ id: '2d', what: `streaming during (${Cs.during}) and right after (${Cs.after}) the ${C.requests}-request burst of 4a, to a model outside its swap group`, direct: `largest gap ${f1(St.direct.maxGapMs)} ms (2c)`, proxied: `min ${Cs.minChunks}/${STREAM_CHUNKS}, ${Cs.merged} merged, largest gap ${f1(Cs.maxGapMs)} ms, TTFC p50 ${f2(Cs.ttfcP50Ms)} ms`, figure: `${Cs.runs - Cs.incomplete}/${Cs.runs} whole, ${Cs.merged} merged`, target: 'all whole, 0 merged, gap ≤ direct + 5 ms', pass: Cs.incomplete === 0 && Cs.merged === 0 && Cs.maxGapMs <= St.direct.maxGapMs + 5 });
+  const Cd = C.duringStreams;
+  const Cc = C.controls;
+  const ctl = (x: any) => `${x.runs} streams, ${x.merged} merged, largest gap ${f1(x.maxGapMs)} ms`;
+  t.push({ id: '2d°', what: `the streams during a ${C.requests}-request burst: swapstate's (2d, with swaps) against the same burst to one ready model without swapstate, streams from a second client`, direct: `straight to the servers: ${ctl(Cc.direct)}`, proxied: `the floor: ${ctl(Cc.floor)}`, figure: `swapstate: ${ctl(Cd)}`, target: '—', pass: null });
   t.push({ id: '3a', what: `swap overhead p50 (${B.swaps} cold swaps, load-delay ${B.loadDelayMs} ms, healthCheckInterval ${B.healthCheckIntervalMs} ms)`, direct: `${f1(B.directSpawnToHealthyP50Ms)} ms spawn→healthy`, proxied: `${f1(B.coldP50Ms)} ms cold request`, figure: `${f1(B.overheadP50Ms)} ms`, target: '≤ 50 ms', pass: B.overheadP50Ms <= 50 && B.non200 === 0 });
   t.push({ id: '3b', what: 'swap overhead p90', direct: `${f1(B.directSpawnToHealthyP90Ms)} ms`, proxied: `${f1(B.coldP90Ms)} ms`, figure: `${f1(B.overheadP90Ms)} ms`, target: '(≤ 50 ms)', pass: null });
   t.push({ id: '3c', what: `swap overhead p50 / p90 with healthCheckInterval ${B5.healthCheckIntervalMs} ms (${B5.swaps} swaps)`, direct: `${f1(B5.directSpawnToHealthyP50Ms)} ms`, proxied: `${f1(B5.coldP50Ms)} ms`, figure: `${f1(B5.overheadP50Ms)} / ${f1(B5.overheadP90Ms)} ms`, target: '—', pass: null });
@@ -931,6 +981,8 @@ async function main(): Promise<void> {
   const nproc = availableParallelism();
   log(`${QUICK ? 'quick' : 'full'} run, nproc ${nproc}, node ${process.version}, work dir ${dir}`);
   const gen = await startLoadGen();
+  // Phase C's streams run from their own client while gen sends the burst.
+  const sgen = await startLoadGen();
   const loadavg = readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).map(Number);
   const r: Record<string, unknown> = { date, mode: QUICK ? 'quick' : 'full', nproc, node: process.version, loadavgAtStart: loadavg };
   try {
@@ -938,7 +990,7 @@ async function main(): Promise<void> {
     r.swap = await phaseB(gen, S.swaps, null, 'B');
     r.swapFastPoll = await phaseB(gen, S.swapsFastPoll, 5, 'B5');
     r.swapByWake = await phaseWake(gen, S.wakeSwaps);
-    r.scale = await phaseC(gen);
+    r.scale = await phaseC(gen, sgen);
     const rows = targets(r);
     const missed = rows.filter((x) => x.pass === false).map((x) => x.id);
     r.targets = Object.fromEntries(rows.filter((x) => x.pass !== null).map((x) => [x.id, x.pass]));
@@ -970,6 +1022,7 @@ async function main(): Promise<void> {
     if (keepDir || KEEP) process.stderr.write(`bench: kept ${dir}\n`);
   } finally {
     gen.close();
+    sgen.close();
   }
 }
 

@@ -36,6 +36,7 @@ const config =
 const args = [...nodeArgs, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : [])];
 const sw = await startSwapstate({ instance: 'burst', dir, config, port: await freePort(), nodeArgs: args });
 const gen = await startLoadGen();
+const sgen = argv.includes('--stream-gen') ? await startLoadGen() : gen;
 const url = `${sw.url}/v1/chat/completions`;
 const chat = (m: string) => ({ model: m, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
 const stream = { model: 's1', stream: true, chunks: 100, chunk_delay_ms: 10, messages: [{ role: 'user', content: 'a story' }] };
@@ -46,12 +47,12 @@ try {
     let over = false;
     const burst = gen.burst(url, MODELS.map(chat), 2000, 60_000).finally(() => (over = true));
     const during: StreamResult[] = [];
-    while (!over) during.push(await gen.stream(url, stream));
+    while (!over) during.push(await sgen.stream(url, stream));
     const res = await burst;
     const cpu = cpuMs(sw.pid) - c0;
     const rss = rssMb(sw.pid);
     const after: StreamResult[] = [];
-    for (let i = 0; i < afterN; i++) after.push(await gen.stream(url, stream));
+    for (let i = 0; i < afterN; i++) after.push(await sgen.stream(url, stream));
     const tally = (s: StreamResult) => {
       let m = 0;
       let g = 0;
@@ -77,6 +78,7 @@ try {
   }
 } finally {
   gen.close();
+  if (sgen !== gen) sgen.close();
   await sw.stop();
   killAll();
 }

@@ -258,9 +258,19 @@ export interface FloorProxy {
   stop(): void;
 }
 
-/** Starts floor.mjs on `port` (node flags: the shebang's, then `nodeArgs`), forwarding to the upstream on `upstreamPort`; resolves once it listens. */
-export async function startFloorProxy(port: number, upstreamPort: number, nodeArgs: string[] = []): Promise<FloorProxy> {
-  const child = spawn(process.execPath, [...binNodeFlags(), ...nodeArgs, FLOOR, String(port), String(upstreamPort)], {
+/**
+ * Starts floor.mjs on `port` (node flags: the shebang's, then `nodeArgs`), forwarding to the
+ * upstream on `upstreamPort`, and in the same process each `more` pair (listen port, upstream
+ * port); resolves once it listens on all of them.
+ */
+export async function startFloorProxy(
+  port: number,
+  upstreamPort: number,
+  nodeArgs: string[] = [],
+  more: Array<[number, number]> = [],
+): Promise<FloorProxy> {
+  const pairs = [port, upstreamPort, ...more.flat()].map(String);
+  const child = spawn(process.execPath, [...binNodeFlags(), ...nodeArgs, FLOOR, ...pairs], {
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: markerEnv('floor'),
