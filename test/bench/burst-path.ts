@@ -5,7 +5,8 @@
  * merged chunks and largest gap, and (`--prof`) a CPU profile summary of the whole burst.
  * `--after N` also runs N streams right after each burst, as the bench's row 2d does, and
  * prints each stream's merged chunks and largest gap.
- * `npx tsx test/bench/burst-path.ts [--prof] [--rounds N] [--after N] [-- node args]`; `BURST_LIMIT=N` sets
+ * `--stream-gen` sends the streams from a second load generator, as the bench does.
+ * `npx tsx test/bench/burst-path.ts [--prof] [--rounds N] [--after N] [--stream-gen] [-- node args]`; `BURST_LIMIT=N` sets
  * the four models' `concurrencyLimit` (default 1000: every queued request granted at once).
  * The full, honest measurement stays `npm run bench`.
  */
