@@ -52,6 +52,7 @@ import {
   cpuMs,
   httpGet,
   httpPost,
+  importedRssMb,
   killAll,
   markedPids,
   rssMb,
@@ -925,6 +926,8 @@ function targets(r: any): Target[] {
   t.push({ id: '4b', what: '… model starts', direct: '—', proxied: C.swapOrder.join(' → '), figure: `${C.starts}`, target: '≤ 8', pass: C.starts <= 8 });
   t.push({ id: '4c', what: '… wall time', direct: '—', proxied: `p50 ${f0(C.p50Ms)} ms, max ${f0(C.maxMs)} ms`, figure: `${f2(C.wallMs / 1000)} s`, target: '≤ 5 s', pass: C.wallMs <= 5_000 });
   t.push({ id: '5a', what: 'RSS idle (model loaded)', direct: '—', proxied: `${f1(M.rssListeningMb)} MB before the first request`, figure: `${f1(M.rssIdleMb)} MB`, target: '≤ 60 MB', pass: M.rssIdleMb <= 60 });
+  const Ir = r.importedRss;
+  t.push({ id: '5a°', what: `a bare node with the same flags, idle / after importing swapstate's ${Ir.deps.length} dependencies (${Ir.deps.join(', ')}), nothing else`, direct: '—', proxied: '—', figure: `${f1(Ir.bareMb)} / ${f1(Ir.depsMb)} MB`, target: '—', pass: null });
   t.push({ id: '5b', what: `RSS after the ${T.connections}-conn runs (max)`, direct: '—', proxied: M.rssAfter32ConnRunsMb.map(f0).join(', ') + ' MB', figure: `${f1(M.rssAfter32ConnMb)} MB`, target: '≤ 100 MB', pass: M.rssAfter32ConnMb <= 100 });
   t.push({ id: '5c', what: `RSS over ${M.longRequests} proxied requests (growth from checkpoint 2 to last)`, direct: '—', proxied: M.checkpoints.map((c: { rssMb: number }) => f0(c.rssMb)).join(' ') + ' MB', figure: `${M.growthMb >= 0 ? '+' : ''}${f1(M.growthMb)} MB`, target: 'flat (≤ +10 MB)', pass: M.growthMb <= 10 && M.longRequests >= S.longRequests && M.longNon200 === 0 });
   // Judged by schedstat (the scheduler's own ns count) where the kernel has it: /proc's
@@ -986,6 +989,10 @@ async function main(): Promise<void> {
   const loadavg = readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).map(Number);
   const r: Record<string, unknown> = { date, mode: QUICK ? 'quick' : 'full', nproc, node: process.version, loadavgAtStart: loadavg };
   try {
+    // Row 5a°: a bare node and one that has imported swapstate's dependencies, nothing else.
+    const deps = Object.keys((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    r.importedRss = { bareMb: importedRssMb([]), depsMb: importedRssMb(deps), deps };
+    log(`RSS of a bare node ${(r.importedRss as { bareMb: number }).bareMb.toFixed(1)} MB, with the dependencies imported ${(r.importedRss as { depsMb: number }).depsMb.toFixed(1)} MB`);
     await phaseA(gen, r);
     r.swap = await phaseB(gen, S.swaps, null, 'B');
     r.swapFastPoll = await phaseB(gen, S.swapsFastPoll, 5, 'B5');

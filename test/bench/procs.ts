@@ -252,6 +252,24 @@ export async function startSwapstate(opts: {
 
 const FLOOR = fileURLToPath(new URL('./floor.mjs', import.meta.url));
 
+/**
+ * RSS (MB) of a bare `node` with the shebang's flags that imports `modules` (from the
+ * repository, as swapstate does) and then idles for a second: row 5a°, what the Node line and
+ * swapstate's dependencies hold before any code of ours runs.
+ */
+export function importedRssMb(modules: string[]): number {
+  const script =
+    `for (const m of ${JSON.stringify(modules)}) await import(m);\n` +
+    `await new Promise((r) => setTimeout(r, 1000));\n` +
+    `process.stdout.write(String(process.memoryUsage.rss() / 1048576));`;
+  const out = execFileSync(process.execPath, [...binNodeFlags(), '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return Number(out);
+}
+
 export interface FloorProxy {
   pid: number;
   url: string;
