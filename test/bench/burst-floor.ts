@@ -23,6 +23,7 @@ const opt = (name: string, dflt: number) => {
 };
 const rounds = opt('--rounds', 3);
 const BURST = opt('--burst', 2000);
+const MAX_DURING = 10;
 const dir = mkdtempSync(join(tmpdir(), 'swapstate-burst-floor-'));
 const [mPort, sPort] = [await freePort(), await freePort()];
 const model = (id: string, port: number, extra = '') =>
@@ -72,7 +73,8 @@ try {
       let over = false;
       const burst = gen.burst(url.burst, [chat], BURST, 60_000).finally(() => (over = true));
       const during: StreamResult[] = [];
-      while (!over) during.push(await sgen.stream(url.stream, stream));
+      // Bounded: a way whose streams fail at once must not spin until the burst ends.
+      while (!over && during.length < MAX_DURING) during.push(await sgen.stream(url.stream, stream));
       const res = await burst;
       const t = tally(during);
       const tot = (totals[way] ??= { merged: 0, streams: 0 });
@@ -81,7 +83,8 @@ try {
       console.log(
         `round ${r} ${way.padEnd(9)}: burst ${JSON.stringify(res.statuses)} in ${res.wallMs.toFixed(0)} ms; ` +
           `${during.length} streams during it: ${t.merged} merged, largest gap ${t.gap.toFixed(1)} ms, ${t.incomplete} incomplete, ` +
-          `TTFC ${during.map((s) => (s.eventsMs[0] ?? NaN).toFixed(0)).join('/')} ms`,
+          `TTFC ${during.map((s) => (s.eventsMs[0] ?? NaN).toFixed(0)).join('/')} ms` +
+          (t.incomplete > 0 ? `; first error: ${during.find((s) => s.error)?.error ?? `status ${during.find((s) => s.status !== 200)?.status}`}` : ''),
       );
     }
   }
