@@ -26,6 +26,7 @@ import { forwardedHeaders, upstreamPath } from './forward-into.ts';
 import { connectionNamed, HOP_BY_HOP, wantsTrailers, X_FORWARDED } from './hop-by-hop.ts';
 import { parsedBase, type ProxyOutcome, type ProxyTarget } from './proxy.ts';
 import { watch, type CloseHook } from '../observability/response-observer.ts';
+import { immediate } from '../real-timers.ts';
 
 /** The hop-by-hop headers, plus the body framing this path redoes, as one lookup per header. */
 const DROPPED = new Set([...HOP_BY_HOP, 'transfer-encoding']);
@@ -133,12 +134,6 @@ class Exchange implements CloseHook {
 }
 
 const OK: ProxyOutcome = Object.freeze({ ok: true }) as ProxyOutcome;
-
-/**
- * The real setImmediate, taken at load: a test that fakes timers must not be able to hold an
- * SSE response's head back until it advances its clock.
- */
-const immediate = globalThis.setImmediate;
 
 /** An SSE answer's head, sent on its own when no chunk has carried it yet. */
 function flushHeadOnly(res: Http.ServerResponse): void {

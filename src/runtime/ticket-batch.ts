@@ -33,14 +33,7 @@
  * flush it at once as before.
  */
 import type { SchedulerEvent, TicketEvent } from '../../machines/scheduler.machine.ts';
-
-/**
- * The real setImmediate, taken at load: a test that fakes timers (vitest fakes setImmediate)
- * must not be able to hold requests back until it advances its clock.
- */
-const immediate = globalThis.setImmediate;
-/** The real setTimeout, for the same reason. */
-const timeout = globalThis.setTimeout;
+import { immediate, timeout } from '../real-timers.ts';
 
 /** The most ticket events one turn's end delivers (one TICKETS event). */
 export const TICKETS_PER_TURN = 128;

@@ -31,6 +31,7 @@ import type {
   UnloadedParams,
 } from '../../machines/scheduler.machine.ts';
 import { TicketTable } from './ticket-table.ts';
+import { immediate } from '../real-timers.ts';
 import type { Upstream } from './upstreams.ts';
 
 export type GrantResult = { ok: true; model: string; upstream: Upstream } | { ok: false; error: SchedError };
@@ -73,12 +74,6 @@ type Phase = 'pending' | 'granted' | 'finished';
 
 /** How many grants are handed to their callers between two checks of the event loop. */
 export const GRANTS_PER_TURN = 16;
-
-/**
- * The real setImmediate, taken at load: a test that fakes timers must not be able to hold
- * grants back until it advances its clock.
- */
-const immediate = globalThis.setImmediate;
 
 /**
  * One open ticket: the caller's {@link Ticket} and the registry's record of it in one object,

@@ -65,6 +65,7 @@ import {
   type LoadGen,
   type Swapstate,
 } from './procs.ts';
+import { streamStats, streamsDuring, type StreamStats } from './stream-stats.ts';
 
 // ---------------------------------------------------------------------------------------
 // Options and sizes
@@ -280,49 +281,6 @@ const safeCpu = (pid: number | null) => {
 // Phase A: ready-model overhead, streaming, idle, memory (one swapstate, one model)
 // ---------------------------------------------------------------------------------------
 
-interface StreamStats {
-  runs: number;
-  minChunks: number;
-  incomplete: number;
-  ttfcMs: number[];
-  perStreamMaxGapMs: number[];
-  maxGapMs: number;
-  /** Adjacent events that arrived < 1 ms apart. */
-  merged: number;
-  multiEventReads: number;
-  statuses: number[];
-}
-
-function streamStats(runs: StreamResult[]): StreamStats {
-  const s: StreamStats = {
-    runs: runs.length,
-    minChunks: Infinity,
-    incomplete: 0,
-    ttfcMs: [],
-    perStreamMaxGapMs: [],
-    maxGapMs: 0,
-    merged: 0,
-    multiEventReads: 0,
-    statuses: [],
-  };
-  for (const r of runs) {
-    s.statuses.push(r.status);
-    s.minChunks = Math.min(s.minChunks, r.eventsMs.length);
-    if (r.eventsMs.length !== STREAM_CHUNKS || !r.done || r.error) s.incomplete++;
-    if (r.eventsMs.length > 0) s.ttfcMs.push(r.eventsMs[0]!);
-    let maxGap = 0;
-    for (let i = 1; i < r.eventsMs.length; i++) {
-      const gap = r.eventsMs[i]! - r.eventsMs[i - 1]!;
-      if (gap < 1) s.merged++;
-      maxGap = Math.max(maxGap, gap);
-    }
-    s.perStreamMaxGapMs.push(maxGap);
-    s.maxGapMs = Math.max(s.maxGapMs, maxGap);
-    s.multiEventReads += r.multiEventReads;
-  }
-  return s;
-}
-
 interface RunCpu {
   kind: 'direct' | 'proxied';
   reqPerSec: number;
@@ -431,8 +389,8 @@ async function phaseA(gen: LoadGen, out: Record<string, unknown>) {
       for (const kind of order) streams[kind].push(await gen.stream(kind === 'direct' ? direct : proxied, streamBody('m1')));
     }
     foreign.streaming = fm();
-    const sd = streamStats(streams.direct);
-    const sp = streamStats(streams.proxied);
+    const sd = streamStats(streams.direct, STREAM_CHUNKS);
+    const sp = streamStats(streams.proxied, STREAM_CHUNKS);
     const streaming = {
       runs: S.streams,
       chunks: STREAM_CHUNKS,
@@ -584,8 +542,8 @@ async function measureFloor(gen: LoadGen, fl: { pid: number; url: string }, dire
     const order = i % 2 === 0 ? (['direct', 'floor'] as const) : (['floor', 'direct'] as const);
     for (const kind of order) streams[kind].push(await gen.stream(kind === 'direct' ? direct : url, streamBody('m1')));
   }
-  const sd = streamStats(streams.direct);
-  const sf = streamStats(streams.floor);
+  const sd = streamStats(streams.direct, STREAM_CHUNKS);
+  const sf = streamStats(streams.floor, STREAM_CHUNKS);
   let cpu = 0;
   let requests = 0;
   const rates: number[] = [];
@@ -720,27 +678,6 @@ async function phaseWake(gen: LoadGen, n: number) {
 // ---------------------------------------------------------------------------------------
 
 /**
- * Phase C: 2000 concurrent requests over the four models of one swap group, and, through it,
- * streams to a fifth model of a persistent group of its own (never evicted by the burst's
- * swaps): five while the burst runs, five right after it. Their chunks must still arrive one
- * by one, as in phase A: the burst's queue and swaps must not stall a stream being served.
- */
-/**
- * Streams to `streamUrl` from `sgen`, one after another, for as long as `burst` runs: the
- * streams during a burst (row 2d and its controls).
- */
-async function streamsDuring(sgen: LoadGen, streamUrl: string, body: unknown, burst: Promise<unknown>): Promise<StreamResult[]> {
-  let over = false;
-  void burst.then(
-    () => (over = true),
-    () => (over = true),
-  );
-  const during: StreamResult[] = [];
-  for (let i = 0; i < BURST_STREAMS && !over; i++) during.push(await sgen.stream(streamUrl, body));
-  return during;
-}
-
-/**
  * Row 2d°: the same 2000-request burst and streams without swapstate, to one ready model
  * (q1) and the side model: straight to their servers (direct), then through the floor. Shows
  * what this machine and any Node pass-through do to a stream while a burst is relayed.
@@ -749,16 +686,16 @@ async function burstControls(gen: LoadGen, sgen: LoadGen, burstPort: number, sid
   const fb = await freePort();
   const fs = await freePort();
   const fl = await startFloorProxy(fb, burstPort, [], [[fs, sidePort]]);
-  const out: Record<string, ReturnType<typeof streamStats> & { burstStatuses: Record<string, number>; burstWallMs: number }> = {};
+  const out: Record<string, StreamStats & { burstStatuses: Record<string, number>; burstWallMs: number }> = {};
   try {
     const ways = { direct: [burstPort, sidePort], floor: [fb, fs] } as const;
     for (const [way, [bp, sp]] of Object.entries(ways)) {
       const streamUrl = `http://127.0.0.1:${sp}/v1/chat/completions`;
       await sgen.stream(streamUrl, { ...streamBody(SIDE_MODEL), chunks: 5 });
       const burst = gen.burst(`http://127.0.0.1:${bp}/v1/chat/completions`, [chatBody(SCALE_MODELS[0]!)], BURST, 60_000);
-      const during = await streamsDuring(sgen, streamUrl, streamBody(SIDE_MODEL), burst);
+      const during = await streamsDuring(sgen, streamUrl, streamBody(SIDE_MODEL), burst, BURST_STREAMS);
       const res = await burst;
-      out[way] = { ...streamStats(during), burstStatuses: res.statuses, burstWallMs: res.wallMs };
+      out[way] = { ...streamStats(during, STREAM_CHUNKS), burstStatuses: res.statuses, burstWallMs: res.wallMs };
     }
   } finally {
     fl.stop();
@@ -766,6 +703,12 @@ async function burstControls(gen: LoadGen, sgen: LoadGen, burstPort: number, sid
   return out;
 }
 
+/**
+ * Phase C: 2000 concurrent requests over the four models of one swap group, and, through it,
+ * streams to a fifth model of a persistent group of its own (never evicted by the burst's
+ * swaps): five while the burst runs, five right after it. Their chunks must still arrive one
+ * by one, as in phase A: the burst's queue and swaps must not stall a stream being served.
+ */
 async function phaseC(gen: LoadGen, sgen: LoadGen) {
   const ports = await Promise.all([...SCALE_MODELS, SIDE_MODEL].map(() => freePort()));
   const config = [
@@ -789,19 +732,19 @@ async function phaseC(gen: LoadGen, sgen: LoadGen) {
   try {
     const side = `${sw.url}/v1/chat/completions`;
     await ensureLoaded(sw, SIDE_MODEL);
-    await gen.stream(side, { ...streamBody(SIDE_MODEL), chunks: 5 });
+    await sgen.stream(side, { ...streamBody(SIDE_MODEL), chunks: 5 });
     const c0 = cpuMs(sw.pid);
     // The streams come from a second client (sgen): from the burst's own client they waited
     // for its 2000 requests to go out, and its reads for its answers (phase 11).
     const burst = gen.burst(`${sw.url}/v1/chat/completions`, SCALE_MODELS.map(chatBody), BURST, 60_000);
-    const during = await streamsDuring(sgen, side, streamBody(SIDE_MODEL), burst);
+    const during = await streamsDuring(sgen, side, streamBody(SIDE_MODEL), burst, BURST_STREAMS);
     const res = await burst;
     const cpu = cpuMs(sw.pid) - c0;
     const rssAfterBurstMb = rssMb(sw.pid);
     const after: StreamResult[] = [];
     while (during.length + after.length < 2 * BURST_STREAMS) after.push(await sgen.stream(side, streamBody(SIDE_MODEL)));
-    const streams = streamStats([...during, ...after]);
-    const duringOnly = streamStats(during);
+    const streams = streamStats([...during, ...after], STREAM_CHUNKS);
+    const duringOnly = streamStats(during, STREAM_CHUNKS);
     const swapLines = swapLogLines(sw).filter((l) => !l.includes(`swap to ${SIDE_MODEL}:`));
     // GET /logs is a 100 KiB ring: with 2000 access-log lines it may have lost the first swaps.
     const ringSwapLines = (await httpGet(`${sw.url}/logs`, 5_000)).body.split('\n').filter((l) => l.includes('swap to ')).length;

@@ -13,8 +13,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/real-upstreams.ts';
-import type { StreamResult } from './loadgen.ts';
 import { httpPost, killAll, startFloorProxy, startLoadGen, startSwapstate, UPSTREAM } from './procs.ts';
+import { streamStats, streamsDuring } from './stream-stats.ts';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -45,21 +45,6 @@ const ways = {
   swapstate: { burst: `${sw.url}/v1/chat/completions`, stream: `${sw.url}/v1/chat/completions` },
 };
 
-function tally(runs: StreamResult[]): { merged: number; gap: number; incomplete: number } {
-  let merged = 0;
-  let gap = 0;
-  let incomplete = 0;
-  for (const s of runs) {
-    if (s.eventsMs.length !== 100 || !s.done) incomplete++;
-    for (let i = 1; i < s.eventsMs.length; i++) {
-      const d = s.eventsMs[i]! - s.eventsMs[i - 1]!;
-      if (d < 1) merged++;
-      gap = Math.max(gap, d);
-    }
-  }
-  return { merged, gap, incomplete };
-}
-
 try {
   for (const m of ['m1', 's1']) {
     const r = await httpPost(`${sw.url}/v1/chat/completions`, { ...chat, model: m });
@@ -70,19 +55,16 @@ try {
     for (const [way, url] of Object.entries(ways)) {
       // Warm the way's path (and the floor's agent) as the bench's streams are warmed.
       await sgen.stream(url.stream, { ...stream, chunks: 5 });
-      let over = false;
-      const burst = gen.burst(url.burst, [chat], BURST, 60_000).finally(() => (over = true));
-      const during: StreamResult[] = [];
-      // Bounded: a way whose streams fail at once must not spin until the burst ends.
-      while (!over && during.length < MAX_DURING) during.push(await sgen.stream(url.stream, stream));
+      const burst = gen.burst(url.burst, [chat], BURST, 60_000);
+      const during = await streamsDuring(sgen, url.stream, stream, burst, MAX_DURING);
       const res = await burst;
-      const t = tally(during);
+      const t = streamStats(during, stream.chunks);
       const tot = (totals[way] ??= { merged: 0, streams: 0 });
       tot.merged += t.merged;
       tot.streams += during.length;
       console.log(
         `round ${r} ${way.padEnd(9)}: burst ${JSON.stringify(res.statuses)} in ${res.wallMs.toFixed(0)} ms; ` +
-          `${during.length} streams during it: ${t.merged} merged, largest gap ${t.gap.toFixed(1)} ms, ${t.incomplete} incomplete, ` +
+          `${during.length} streams during it: ${t.merged} merged, largest gap ${t.maxGapMs.toFixed(1)} ms, ${t.incomplete} incomplete, ` +
           `TTFC ${during.map((s) => (s.eventsMs[0] ?? NaN).toFixed(0)).join('/')} ms` +
           (t.incomplete > 0 ? `; first error: ${during.find((s) => s.error)?.error ?? `status ${during.find((s) => s.status !== 200)?.status}`}` : ''),
       );

@@ -109,8 +109,10 @@ try {
         const d: number[] = [];
         const p: number[] = [];
         const f: number[] = [];
+        const ways = floorUrl === null ? [direct, proxied] : [direct, proxied, floorUrl];
         for (let i = 0; i < streams; i++) {
-          const order = floorUrl === null ? (i % 2 === 0 ? [direct, proxied] : [proxied, direct]) : i % 2 === 0 ? [direct, proxied, floorUrl] : [floorUrl, proxied, direct];
+          // Every other stream in the reverse order, so that no way always goes first.
+          const order = i % 2 === 0 ? ways : ways.toReversed();
           for (const url of order) {
             const s = await gen.stream(url, body('m1'));
             if (s.eventsMs.length === 0) console.log(`no events from ${url}: ${s.status} ${s.error}`);

@@ -30,9 +30,7 @@ async function started(ttlMs: number) {
   };
   const rt = (runtime = startScheduler({ input: await schedulerInput({ a: { ttlMs } }), inspect }));
   // Start a, serve one request, and let its process hear that it is idle again (the settle).
-  const first = rt.request('a');
-  expect((await first.grant).ok).toBe(true);
-  first.done();
+  (await granted(rt)).done();
   await until(() => rt.actor.getSnapshot().context.busyTold['a'] === undefined && (rt.actor.getSnapshot().context.fifo.inFlight['a'] ?? 0) === 0, 'a to settle idle');
   taken.length = 0;
   return { rt, taken };
@@ -40,11 +38,17 @@ async function started(ttlMs: number) {
 
 const inFlight = (rt: SchedulerRuntime) => rt.actor.getSnapshot().context.fifo.inFlight['a'] ?? 0;
 
+/** A request to `a`, granted (early, when the scheduler's step says it grants it at once). */
+async function granted(rt: SchedulerRuntime) {
+  const t = rt.request('a');
+  expect((await t.grant).ok).toBe(true);
+  return t;
+}
+
 describe("an early grant's REQUEST waits for company only while its model cannot leave ready on its own", () => {
   it('no ttl: granted at once, its REQUEST not taken at the turn end; the request ending sends it at once', async () => {
     const { rt, taken } = await started(0);
-    const t = rt.request('a');
-    expect((await t.grant).ok).toBe(true);
+    const t = await granted(rt);
     await turn();
     // The raw actor (the runtime's state() would deliver what waits first).
     expect(taken).toEqual([]);
@@ -57,8 +61,7 @@ describe("an early grant's REQUEST waits for company only while its model cannot
     expect(taken).toEqual([`REQUEST ${t.reqId}`, `SERVE_DONE ${t.reqId}`]);
     expect(inFlight(rt)).toBe(0);
     // And the next request is granted early again.
-    const next = rt.request('a');
-    expect((await next.grant).ok).toBe(true);
+    const next = await granted(rt);
     await turn();
     expect(taken).toHaveLength(2);
     next.done();
@@ -66,8 +69,7 @@ describe("an early grant's REQUEST waits for company only while its model cannot
 
   it(`no ttl: a request still being served is taken once the wait (${EARLY_WAIT_MS} ms) ends`, async () => {
     const { rt, taken } = await started(0);
-    const t = rt.request('a');
-    expect((await t.grant).ok).toBe(true);
+    const t = await granted(rt);
     await until(() => inFlight(rt) === 1, 'the scheduler to take the waiting REQUEST', 5_000);
     expect(taken).toEqual([`REQUEST ${t.reqId}`]);
     // What reads the state delivers first; here nothing waits any more.
@@ -78,8 +80,7 @@ describe("an early grant's REQUEST waits for company only while its model cannot
 
   it('the runtime reading its state delivers a waiting REQUEST first', async () => {
     const { rt, taken } = await started(0);
-    const t = rt.request('a');
-    expect((await t.grant).ok).toBe(true);
+    const t = await granted(rt);
     rt.state();
     expect(taken).toEqual([`REQUEST ${t.reqId}`]);
     expect(inFlight(rt)).toBe(1);
@@ -88,8 +89,7 @@ describe("an early grant's REQUEST waits for company only while its model cannot
 
   it("a ttl counting down (the process idle): the REQUEST is taken at the turn's end, as any other", async () => {
     const { rt, taken } = await started(600_000);
-    const t = rt.request('a');
-    expect((await t.grant).ok).toBe(true);
+    const t = await granted(rt);
     await turn();
     expect(taken).toEqual([`REQUEST ${t.reqId}`]);
     expect(inFlight(rt)).toBe(1);
@@ -98,12 +98,10 @@ describe("an early grant's REQUEST waits for company only while its model cannot
 
   it('a ttl, but the process told it is busy (no countdown runs): the REQUEST may wait', async () => {
     const { rt, taken } = await started(600_000);
-    const busy = rt.request('a');
-    expect((await busy.grant).ok).toBe(true);
+    const busy = await granted(rt);
     await until(() => rt.actor.getSnapshot().context.busyTold['a'] === true, 'a to be told busy');
     taken.length = 0;
-    const t = rt.request('a');
-    expect((await t.grant).ok).toBe(true);
+    const t = await granted(rt);
     await turn();
     expect(taken).toEqual([]);
     t.done();
