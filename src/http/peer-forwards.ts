@@ -138,6 +138,11 @@ export class PeerForwards {
     return { forwarded, peers };
   }
 
+  /** Forwards begun so far; any change is activity. */
+  get begun(): number {
+    return this.seq;
+  }
+
   /** How many forwards are in flight. */
   get size(): number {
     return this.inFlight.size;

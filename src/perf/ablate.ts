@@ -16,8 +16,10 @@
  *   (headers, errors, aborts, SSE) instead of the real forward path.
  * - `extract`: the body is read but not parsed for its model: the first configured model.
  * - `bytes`: no response byte counter (the access log says 0 bytes, no TTFB).
+ * - `trim`: no idle memory trim (server.ts). Not on the request path: the bench's before and
+ *   after for RSS once a load has ended.
  */
-const KNOWN = ['accesslog', 'inflight', 'activity', 'metrics', 'scheduler', 'proxy', 'extract', 'bytes'] as const;
+const KNOWN = ['accesslog', 'inflight', 'activity', 'metrics', 'scheduler', 'proxy', 'extract', 'bytes', 'trim'] as const;
 
 export type Ablation = (typeof KNOWN)[number];
 

@@ -35,6 +35,12 @@ function trailingNumber(id: string): number {
 export class TicketTable<T extends { readonly reqId: string }> {
   private readonly slots: Array<T | undefined> = new Array<T | undefined>(SLOTS).fill(undefined);
   private readonly overflow = new Map<string, T>();
+  private count = 0;
+
+  /** Entries in the table now. */
+  get size(): number {
+    return this.count;
+  }
 
   private slotOf(reqId: string): number {
     return trailingNumber(reqId) % SLOTS;
@@ -52,13 +58,16 @@ export class TicketTable<T extends { readonly reqId: string }> {
     const there = this.slots[i];
     if (there === undefined) this.slots[i] = entry;
     else this.overflow.set(entry.reqId, entry);
+    this.count++;
   }
 
   delete(reqId: string): void {
     const i = this.slotOf(reqId);
     const e = this.slots[i];
-    if (e !== undefined && e.reqId === reqId) this.slots[i] = undefined;
-    else if (this.overflow.size > 0) this.overflow.delete(reqId);
+    if (e !== undefined && e.reqId === reqId) {
+      this.slots[i] = undefined;
+      this.count--;
+    } else if (this.overflow.size > 0 && this.overflow.delete(reqId)) this.count--;
   }
 
   /** Takes every entry out (for closing the registry), in no particular order. */
@@ -72,6 +81,7 @@ export class TicketTable<T extends { readonly reqId: string }> {
     }
     for (const e of this.overflow.values()) out.push(e);
     this.overflow.clear();
+    this.count = 0;
     return out;
   }
 }

@@ -253,6 +253,16 @@ export class Tickets {
     }
   }
 
+  /** Tickets (and unloads) opened so far: it moves whenever a request arrives. */
+  get opened(): number {
+    return this.seq;
+  }
+
+  /** Requests with an open ticket: waiting, or granted and not finished. */
+  get openCount(): number {
+    return this.entries.size;
+  }
+
   /** `reqId` has position listeners (Entry.onPosition). */
   listen(reqId: string): void {
     this.listening.add(reqId);

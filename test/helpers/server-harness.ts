@@ -5,6 +5,7 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import { loadConfigText } from '../../src/config/load.ts';
 import { Logs } from '../../src/observability/logger.ts';
+import type { TrimOptions } from '../../src/runtime/memory-trim.ts';
 import { SwapstateServer } from '../../src/server.ts';
 import { freePortBlock } from './real-upstreams.ts';
 
@@ -17,13 +18,13 @@ export interface RunningServer {
 
 export async function startServer(
   yaml: string,
-  opts: { configPath?: string; inspect?: Observer<InspectionEvent> } = {},
+  opts: { configPath?: string; inspect?: Observer<InspectionEvent>; trim?: Partial<TrimOptions> } = {},
 ): Promise<RunningServer> {
   // llama-swap's default startPort (5800) would give parallel test servers the same ports.
   const text = /^startPort:/m.test(yaml) ? yaml : `startPort: ${await freePortBlock(20)}\n${yaml}`;
   const config = loadConfigText(text, 'test.yaml');
   const logs = new Logs(config, { stdout: () => {} });
-  const server = new SwapstateServer(config, logs, opts.configPath ?? null, 'test', opts.inspect);
+  const server = new SwapstateServer(config, logs, opts.configPath ?? null, 'test', opts.inspect, opts.trim);
   const addr = await server.listen({ host: '127.0.0.1', port: 0 });
   return {
     url: `http://127.0.0.1:${addr.port}`,

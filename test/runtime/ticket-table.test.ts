@@ -25,7 +25,10 @@ describe('TicketTable', () => {
     t.set(b);
     t.set(c);
     expect([t.get(a.reqId), t.get(b.reqId), t.get(c.reqId)]).toEqual([a, b, c]);
+    expect(t.size).toBe(3);
     t.delete(a.reqId);
+    t.delete(a.reqId); // gone already: not counted twice
+    expect(t.size).toBe(2);
     expect([t.get(a.reqId), t.get(b.reqId), t.get(c.reqId)]).toEqual([undefined, b, c]);
     // The freed slot takes the next id that maps to it; the overflowed ones are still found.
     const d = { reqId: `req-${5 + 3 * SLOTS}` };
@@ -34,6 +37,9 @@ describe('TicketTable', () => {
     t.delete(c.reqId);
     expect([t.get(b.reqId), t.get(c.reqId), t.get(d.reqId)]).toEqual([b, undefined, d]);
     expect(t.get('req-999999')).toBeUndefined();
+    t.delete('req-999999');
+    t.delete(c.reqId);
+    expect(t.size).toBe(2);
   });
 
   it('takes ids without a number (they share slot 0) and very long numbers', () => {
@@ -66,12 +72,14 @@ describe('TicketTable', () => {
         t.delete(k);
         ref.delete(k);
       }
+      expect(t.size).toBe(ref.size);
       if (step % 4999 === 0) {
         for (let id = 1; id < next; id++) expect(t.get(`req-${id}`)).toBe(ref.get(`req-${id}`));
       }
     }
     const drained = t.drain();
     expect(drained.map((i) => i.reqId).sort()).toEqual([...ref.keys()].sort());
+    expect(t.size).toBe(0);
     expect(t.drain()).toEqual([]);
     for (const k of ref.keys()) expect(t.get(k)).toBeUndefined();
   });
@@ -86,6 +94,7 @@ describe('Tickets on the table: a burst larger than it', () => {
     const tickets = new Tickets((e) => sent.push(e), () => upstream);
     const n = SLOTS * 2 + 77;
     const all = Array.from({ length: n }, () => tickets.open('m'));
+    expect([tickets.opened, tickets.openCount]).toEqual([n, n]);
     const rnd = mulberry32(7);
     const shuffled = [...all].sort(() => rnd() - 0.5);
     for (const t of shuffled) {
@@ -96,6 +105,7 @@ describe('Tickets on the table: a burst larger than it', () => {
     expect(grants.every((g) => g.ok)).toBe(true);
     for (const t of [...all].sort(() => rnd() - 0.5)) t.done();
     for (const t of all) t.done(); // repeated: nothing more
+    expect([tickets.opened, tickets.openCount]).toEqual([n, 0]);
     await turn();
     const done = sent.filter((e) => e.type === 'SERVE_DONE').map((e) => ('reqId' in e ? e.reqId : ''));
     expect(done.sort()).toEqual(all.map((t) => t.reqId).sort());
