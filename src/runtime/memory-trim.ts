@@ -2,15 +2,14 @@
  * Gives the memory a load left behind back to the system once swapstate has been quiet for a
  * while: one memory-reducing garbage collection per quiet spell (issue 16).
  *
- * Why: from V8 12 on (Node 22+), the heap's freed pages stay committed in a pool; only a
- * memory-reducing GC releases them. V8's own memory reducer runs one some seconds after a
- * load on Node 20 and 22, but on Node 24 and 26 (V8 13, 14) it keeps deciding that the
- * allocation rate is high (it has no newer sample than the load's) and waits for its 100 s
+ * Why: V8 keeps the heap pages a load freed committed in a pool; only a memory-reducing GC
+ * releases them. V8's own memory reducer runs one some seconds after a load on Node 20 and 22,
+ * but on Node 24 and 26 (V8 13, 14) it keeps reading "high alloc" and waits for its 100 s
  * watchdog. Measured after 15 s at 32 connections (docs/perf/issue16-phase12.md), RSS of an
- * idle swapstate: Node 24 118 MB for the whole 100 s, Node 26 112-131 MB; Node 20 and 22 drop
- * to 72-85 MB by themselves at ~8 s. One forced collection (`gc` with the `last-resort`
- * flavor: V8's "low memory" collection) takes Node 24 to 91 MB and Node 26 to 102 MB, in
- * 35-47 ms.
+ * idle swapstate: Node 24 and 26 held 108-133 MB for the 24 s watched, Node 20 and 22 fell to
+ * 73-89 MB at ~9 s by themselves. One forced collection (`gc` with the `last-resort` flavor:
+ * V8's "low memory" collection, 44-54 ms) does what the reducer would: bench row 5f, 1 s and
+ * 13 s after a load, Node 24 113.9 -> 89.3 MB, Node 26 109.6 -> 91.8 (110.2 -> 110.2 without).
  *
  * When: the check runs every {@link TRIM_CHECK_MS} on an unref'd timer and reads three numbers,
  * so a request pays nothing for it. It collects when, for {@link TRIM_QUIET_MS}, no request
