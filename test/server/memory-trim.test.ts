@@ -1,7 +1,7 @@
 /**
  * The idle memory trim through a real server (src/runtime/memory-trim.ts, wired in
  * server.ts): no collection while a stream is in progress; one once the server has been quiet,
- * logged at debug level. Short quiet and no growth threshold, so the test needs no load.
+ * logged at debug level. A 1 s quiet and no growth threshold, so the test needs no load.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/real-upstreams.ts';
@@ -25,11 +25,13 @@ describe('idle memory trim', () => {
   });
 
   it.runIf(V8_MAJOR >= 12)('waits out a stream, then collects once the server is quiet, and logs it', async () => {
-    srv = await startServer(`logLevel: debug\nmodels:\n${demoModel('a')}`, { trim: { quietMs: 300, checkMs: 25, minGrowthBytes: 0 } });
+    srv = await startServer(`logLevel: debug\nmodels:\n${demoModel('a')}`, { trim: { quietMs: 1_000, checkMs: 25, minGrowthBytes: 0 } });
     expect(srv.server.memoryTrim).not.toBeNull();
     const s = srv;
-    // A 1.2 s stream: its request is open all along, so no quiet spell can begin.
-    const res = await chat(s.url, 'a', { stream: true, chunks: 40, chunk_delay_ms: 30 });
+    // A 1.8 s stream: its request is open all along, so no quiet spell can begin. (The quiet
+    // is 1 s: the client would have to stall that long between the stream's end and reading
+    // its last chunk to see the trim "during" the stream.)
+    const res = await chat(s.url, 'a', { stream: true, chunks: 60, chunk_delay_ms: 30 });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     let atFirstChunk = -1;
