@@ -28,12 +28,12 @@ import { PeerForwards } from './http/peer-forwards.ts';
 import { createUpstreamProxy } from './http/proxy.ts';
 import { agentPoolOptions } from './http/transport-timeouts.ts';
 import { ActivityLog } from './observability/activity-log.ts';
-import { ABLATED } from './perf/ablate.ts';
 import { InflightTracker } from './observability/inflight.ts';
 import type { Logs } from './observability/logger.ts';
 import { LoopMonitor } from './observability/loop-monitor.ts';
 import { SwapstateMetrics } from './observability/metrics.ts';
-import { MemoryTrim, memoryReducingGc, type TrimOptions } from './runtime/memory-trim.ts';
+import { ABLATED } from './perf/ablate.ts';
+import { MemoryTrim, memoryReducingGc, type Trimmed, type TrimOptions } from './runtime/memory-trim.ts';
 import { startScheduler } from './runtime/scheduler-runtime.ts';
 import { schedulerInputFor } from './runtime/scheduler-input.ts';
 
@@ -84,12 +84,12 @@ export class SwapstateServer {
     private readonly version = '0.0.0',
     /** XState inspection for every actor tree this server builds (see observability/inspect.ts). */
     private readonly inspect?: Observer<InspectionEvent>,
-    /** The idle memory trim's timing (tests); `false`: none. */
-    trim: Partial<TrimOptions> | false = {},
+    /** The idle memory trim's timing (tests). */
+    trim: Partial<TrimOptions> = {},
   ) {
     this.sources = typeof configSources === 'string' ? { config: configSources, configDir: null } : configSources;
     this.current = this.buildState(config);
-    this.memoryTrim = trim === false ? null : this.startMemoryTrim(trim);
+    this.memoryTrim = this.startMemoryTrim(trim);
     this.metrics.follow(this.current);
     this.stateListeners.add((state) => this.metrics.follow(state));
     // Tokens in and out (/metrics) from the activity rows, which parse them from the answers.
@@ -113,7 +113,7 @@ export class SwapstateServer {
       open: () => this.current.runtime.tickets.openCount + this.peers.size,
       rss: () => process.memoryUsage.rss(),
     };
-    const logTrim = (t: { rssBefore: number; rssAfter: number; ms: number }) =>
+    const logTrim = (t: Trimmed) =>
       this.logs.logger.debug(`memory trim after a quiet spell: RSS ${mb(t.rssBefore)} -> ${mb(t.rssAfter)} MB (a memory-reducing GC, ${t.ms.toFixed(0)} ms)`);
     return new MemoryTrim(sources, collect, logTrim, options).start();
   }

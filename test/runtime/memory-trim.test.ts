@@ -3,21 +3,21 @@
  * sources, and the collection it uses, on this process's real heap.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryTrim, memoryReducingGc, TRIM_CHECK_MS, TRIM_QUIET_MS } from '../../src/runtime/memory-trim.ts';
+import { MemoryTrim, memoryReducingGc, TRIM_CHECK_MS, TRIM_QUIET_MS, type Trimmed } from '../../src/runtime/memory-trim.ts';
 
 const MB = 1024 * 1024;
 
-/** A trim on a virtual clock whose sources the test sets. */
-function rig(options: { quietMs?: number; minGrowthBytes?: number } = {}) {
-  const s = { arrived: 0, open: 0, rss: 80 * MB, t: 0, collected: 0, afterCollect: 90 * MB };
+/** A trim with the default timing on a virtual clock, whose sources the test sets. */
+function rig() {
+  const s = { arrived: 0, open: 0, rss: 80 * MB, t: 0, collected: 0, afterCollect: 90 * MB, trims: [] as Trimmed[] };
   const trim = new MemoryTrim(
     { arrived: () => s.arrived, open: () => s.open, rss: () => s.rss },
     () => {
       s.collected++;
       s.rss = s.afterCollect;
     },
-    () => {},
-    { quietMs: options.quietMs ?? 10_000, minGrowthBytes: options.minGrowthBytes ?? 16 * MB, now: () => s.t },
+    (t) => s.trims.push(t),
+    { now: () => s.t },
   );
   /** Advances the clock in check-sized steps, checking at each; the trims made. */
   const run = (ms: number, step = 2_000) => {
@@ -35,16 +35,8 @@ describe('MemoryTrim', () => {
   afterEach(() => vi.useRealTimers());
 
   it('collects once, after a quiet spell that follows a load, and logs before and after', () => {
-    const seen: Array<{ rssBefore: number; rssAfter: number }> = [];
-    const s = { arrived: 0, rss: 80 * MB, t: 0 };
-    const trim = new MemoryTrim(
-      { arrived: () => s.arrived, open: () => 0, rss: () => s.rss },
-      () => {
-        s.rss = 91 * MB;
-      },
-      (t) => seen.push(t),
-      { now: () => s.t },
-    );
+    const { s, trim } = rig();
+    s.afterCollect = 91 * MB;
     // A load: requests arrive, RSS grows.
     s.arrived = 5000;
     s.rss = 118 * MB;
@@ -54,10 +46,10 @@ describe('MemoryTrim', () => {
     expect(trim.check()).toBeNull();
     s.t = 1_000 + TRIM_QUIET_MS;
     expect(trim.check()).toMatchObject({ rssBefore: 118 * MB, rssAfter: 91 * MB });
-    expect(seen).toHaveLength(1);
+    expect(s.trims).toHaveLength(1);
     s.t += 60_000;
     expect(trim.check()).toBeNull(); // once per quiet spell
-    expect(seen).toHaveLength(1);
+    expect(s.trims).toHaveLength(1);
   });
 
   it('never while a request is open: a stream in progress is not quiet', () => {
